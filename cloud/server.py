@@ -1,0 +1,310 @@
+"""The local cloud: a llama.cpp model behind the subset of vLLM's OpenAI API the gateway uses.
+
+    tandem cloud --model qwen2.5-coder-1.5b --port 8001
+
+For machines without vLLM (development, tests, a laptop demo). Real deployments point
+the gateway at vLLM instead; the gateway talks to both over HTTP in the same way.
+
+Speaks, as vLLM does: ``/v1/completions`` (string or token-id prompts, ``logprobs``,
+``prompt_logprobs``, ``return_tokens_as_token_ids``, ``return_token_ids``, streaming),
+``/v1/chat/completions`` (streaming and not), ``/tokenize``, ``/detokenize``,
+``/v1/models``, ``/health``. And natively ``/v1/tandem/verify``: context + draft token
+ids in, verified continuation out, evaluated as one batch over the cached prefix (the KV
+cache keeps the conversation between rounds, so a round costs k+1 positions, not the
+whole context). Optional injected delay, jitter and failure rate simulate a network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from aiohttp import web
+
+from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams
+from device_runtime.sampling import log_softmax, top_logprobs
+from device_runtime.worker import DeviceWorker
+from gateway.cloud import greedy_accept
+from gateway.schemas import error_body, new_id, now, usage
+from gateway.sse import open_stream, send_done, send_event
+
+log = logging.getLogger("tandem.cloud")
+
+ENGINE = web.AppKey("engine", LlamaEngine)
+WORKER = web.AppKey("worker", DeviceWorker)
+NETWORK = web.AppKey("network", "NetworkSimulation")
+SERVED_NAME = web.AppKey("served_name", str)
+
+
+@dataclass
+class NetworkSimulation:
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    failure_rate: float = 0.0
+    rng: random.Random = random.Random(0)
+
+    async def apply(self) -> None:
+        if self.failure_rate and self.rng.random() < self.failure_rate:
+            raise web.HTTPServiceUnavailable(text='{"error": {"message": "injected failure", "type": "server_error"}}',
+                                             content_type="application/json")
+        delay = self.delay_ms + (self.rng.uniform(-self.jitter_ms, self.jitter_ms) if self.jitter_ms else 0.0)
+        if delay > 0:
+            await asyncio.sleep(delay / 1000)
+
+
+def _error(status: int, message: str, param: str | None = None) -> web.Response:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return web.json_response(error_body(message, kind, param), status=status)
+
+
+async def _json(request: web.Request) -> dict:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f'{{"error": {{"message": "invalid JSON: {exc}"}}}}',
+                                 content_type="application/json") from exc
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": {"message": "body must be an object"}}', content_type="application/json")
+    await request.app[NETWORK].apply()
+    return body
+
+
+def _fmt_token(engine: LlamaEngine, token: int, as_ids: bool) -> str:
+    return f"token_id:{token}" if as_ids else engine.detokenize([token])
+
+
+# -- handlers ------------------------------------------------------------------------------------
+async def health(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def models(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    return web.json_response({"object": "list", "data": [{
+        "id": request.app[SERVED_NAME], "object": "model", "created": now(), "owned_by": "tandem-local-cloud",
+        "root": engine.name, "max_model_len": engine.n_ctx}]})
+
+
+async def info(request: web.Request) -> web.Response:
+    """Tokenizer identity for the gateway's start-up check."""
+    engine = request.app[ENGINE]
+    return web.json_response({"model": engine.name, "n_vocab": engine.n_vocab, "n_ctx": engine.n_ctx,
+                              "eos_token_ids": sorted(engine.eos_token_ids), "native_verify": True})
+
+
+async def tokenize(request: web.Request) -> web.Response:
+    body = await _json(request)
+    engine = request.app[ENGINE]
+    if "messages" in body:
+        ids = engine.chat_tokens(body["messages"])
+    else:
+        ids = engine.tokenize(str(body.get("prompt", "")), add_bos=bool(body.get("add_special_tokens", True)))
+    return web.json_response({"count": len(ids), "max_model_len": engine.n_ctx, "tokens": ids})
+
+
+async def detokenize(request: web.Request) -> web.Response:
+    body = await _json(request)
+    return web.json_response({"prompt": request.app[ENGINE].detokenize([int(t) for t in body.get("tokens", [])])})
+
+
+def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_n: int) -> dict[str, Any]:
+    """One verification pass over a cached prefix (runs on the worker thread)."""
+    first = engine.sync(context)
+    rows = [first] + (list(engine.extend_all(draft)) if draft else [])
+    argmax = [int(np.argmax(r)) for r in rows]
+    accepted, tokens = greedy_accept(draft, argmax)
+    engine.truncate(len(context) + accepted)  # the cache keeps what the conversation will reuse
+    out: dict[str, Any] = {"accepted": accepted, "tokens": tokens}
+    if top_n:
+        out["target_top"] = [top_logprobs(log_softmax(r), top_n) for r in rows]
+    return out
+
+
+async def verify(request: web.Request) -> web.Response:
+    body = await _json(request)
+    try:
+        context = [int(t) for t in body["context"]]
+        draft = [int(t) for t in body.get("draft", [])]
+        top_n = int(body.get("top_logprobs") or 0)
+    except (KeyError, TypeError, ValueError):
+        return _error(400, "verify needs 'context' (token ids) and 'draft' (token ids)")
+    if not context:
+        return _error(400, "context must not be empty", "context")
+    worker = request.app[WORKER]
+    t0 = time.perf_counter()
+    try:
+        async with worker.turn() as call:
+            out = await call(verify_round, worker.engine, context, draft, top_n)
+    except ContextOverflow as exc:
+        return _error(400, str(exc), "context")
+    out["server_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+    return web.json_response(out)
+
+
+def _params(body: dict, engine: LlamaEngine, n_prompt: int) -> SamplingParams:
+    stop = body.get("stop") or []
+    max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or min(256, engine.n_ctx - n_prompt)
+    temperature = body.get("temperature")
+    logprobs = body.get("logprobs")  # completions: an int; chat: a bool with top_logprobs beside it
+    n_top = int(body.get("top_logprobs") or 0) if isinstance(logprobs, bool) else int(logprobs or 0)
+    return SamplingParams(
+        max_tokens=int(max_tokens), temperature=1.0 if temperature is None else float(temperature),
+        top_p=float(body.get("top_p") or 1.0), seed=body.get("seed"),
+        stop=tuple([stop] if isinstance(stop, str) else stop), top_logprobs=n_top,
+    )
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _generate(request, chat=False)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _generate(request, chat=True)
+
+
+async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
+    body = await _json(request)
+    engine: LlamaEngine = request.app[ENGINE]
+    worker = request.app[WORKER]
+    if chat:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return _error(400, "messages must be a non-empty list", "messages")
+        msgs = [{"role": m.get("role", "user"), "content": _content_text(m.get("content"))} for m in messages]
+        prompt = engine.chat_tokens(msgs)
+    else:
+        raw = body.get("prompt")
+        if isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw):
+            prompt = [int(t) for t in raw]
+        elif isinstance(raw, str) and raw:
+            prompt = engine.tokenize(raw, add_bos=True)
+        elif isinstance(raw, list) and len(raw) == 1 and isinstance(raw[0], str):
+            prompt = engine.tokenize(raw[0], add_bos=True)
+        else:
+            return _error(400, "prompt must be a string or a list of token ids", "prompt")
+    params = _params(body, engine, len(prompt))
+    try:
+        engine.check_fits(len(prompt), params.max_tokens)
+    except ContextOverflow as exc:
+        return _error(400, str(exc), "max_tokens")
+    as_ids = bool(body.get("return_tokens_as_token_ids"))
+    prompt_lp = body.get("prompt_logprobs")
+    if prompt_lp is not None and body.get("stream"):
+        return _error(400, "prompt_logprobs is not available when stream is enabled", "prompt_logprobs")
+    rid = new_id("chatcmpl" if chat else "cmpl")
+    served = request.app[SERVED_NAME]
+    if body.get("stream"):
+        return await _stream(request, worker, engine, prompt, params, chat, rid, served, as_ids,
+                             bool((body.get("stream_options") or {}).get("include_usage")))
+    async with worker.turn() as call:
+        prompt_scores = await call(engine.score, prompt, int(prompt_lp)) if prompt_lp is not None else None
+        events = [ev async for ev in worker.iterate(lambda: engine.generate(prompt, params))]
+    text = "".join(ev.text for ev in events)
+    ids = [ev.token_id for ev in events]
+    finish = events[-1].finish_reason if events else "length"
+    choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
+    if chat:
+        choice["message"] = {"role": "assistant", "content": text}
+    else:
+        choice["text"] = text
+        if params.top_logprobs or body.get("logprobs") is not None:
+            choice["logprobs"] = {
+                "tokens": [_fmt_token(engine, t, as_ids) for t in ids],
+                "token_logprobs": [ev.logprob for ev in events],
+                "top_logprobs": [{_fmt_token(engine, t, as_ids): lp for t, lp in ev.top_logprobs} for ev in events],
+                "text_offset": [],
+            }
+    if body.get("return_token_ids"):
+        choice["prompt_token_ids"] = prompt
+        choice["token_ids"] = ids
+    if prompt_scores is not None:
+        entries: list[Any] = [None]
+        for tok, (lp, rank, top) in zip(prompt[1:], prompt_scores):
+            entry = {str(t): {"logprob": l, "rank": i + 1, "decoded_token": _fmt_token(engine, t, as_ids)}
+                     for i, (t, l) in enumerate(top)}
+            entry[str(tok)] = {"logprob": lp, "rank": rank, "decoded_token": _fmt_token(engine, tok, as_ids)}
+            entries.append(entry)
+        choice["prompt_logprobs"] = entries
+    return web.json_response({
+        "id": rid, "object": "chat.completion" if chat else "text_completion", "created": now(), "model": served,
+        "choices": [choice], "usage": usage(len(prompt), len(events)),
+    })
+
+
+async def _stream(request: web.Request, worker: DeviceWorker, engine: LlamaEngine, prompt: list[int],
+                  params: SamplingParams, chat: bool, rid: str, served: str, as_ids: bool,
+                  include_usage: bool) -> web.StreamResponse:
+    resp = await open_stream(request)
+    obj = "chat.completion.chunk" if chat else "text_completion"
+    n = 0
+
+    def chunk(text: str | None, finish: str | None, role: bool = False) -> dict:
+        if chat:
+            delta: dict[str, Any] = {"role": "assistant", "content": ""} if role else (
+                {"content": text} if text is not None else {})
+            c: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+        else:
+            c = {"index": 0, "text": text or "", "finish_reason": finish}
+        return {"id": rid, "object": obj, "created": now(), "model": served, "choices": [c]}
+
+    async with worker.turn():
+        if chat:
+            await send_event(resp, chunk(None, None, role=True))
+        async for ev in worker.iterate(lambda: engine.generate(prompt, params)):
+            n += 1
+            c = chunk(ev.text, ev.finish_reason)
+            if not chat and as_ids:
+                c["choices"][0]["token_ids"] = [ev.token_id]
+            await send_event(resp, c)
+    if include_usage:
+        await send_event(resp, {"id": rid, "object": obj, "created": now(), "model": served, "choices": [],
+                                "usage": usage(len(prompt), n)})
+    await send_done(resp)
+    return resp
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+@web.middleware
+async def errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # noqa: BLE001 — the client gets a 500 in OpenAI shape, the log the trace
+        log.exception("local cloud request failed")
+        return _error(500, f"{type(exc).__name__}: {exc}")
+
+
+def create_cloud_app(engine: LlamaEngine, served_name: str = "cloud", network: NetworkSimulation | None = None,
+                     max_queue: int = 64) -> web.Application:
+    app = web.Application(middlewares=[errors], client_max_size=16 * 1024 * 1024)
+    app[ENGINE] = engine
+    app[WORKER] = DeviceWorker(engine, max_queue=max_queue, name="cloud-llama")
+    app[NETWORK] = network or NetworkSimulation()
+    app[SERVED_NAME] = served_name
+    app.router.add_get("/health", health)
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/v1/tandem/info", info)
+    app.router.add_post("/v1/tandem/verify", verify)
+    app.router.add_post("/tokenize", tokenize)
+    app.router.add_post("/detokenize", detokenize)
+    app.router.add_post("/v1/completions", completions)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+
+    async def on_cleanup(app: web.Application) -> None:
+        app[WORKER].shutdown()
+
+    app.on_cleanup.append(on_cleanup)
+    return app

@@ -1,0 +1,56 @@
+"""Token choice from raw logits, in numpy, so every mode sees the same probabilities.
+
+llama.cpp's own sampler chain hides the distribution it sampled from; speculative
+rejection sampling and confidence scores need it, so the device samples here instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# top-p works on the best candidates only; past this many the tail mass is negligible
+TOP_P_CANDIDATES = 4096
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64, copy=False) - float(np.max(logits))
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+def top_logprobs(logprobs: np.ndarray, n: int) -> list[tuple[int, float]]:
+    """The n most likely tokens, best first."""
+    if n <= 0:
+        return []
+    idx = np.argpartition(-logprobs, n)[:n] if n < logprobs.shape[0] else np.arange(logprobs.shape[0])
+    idx = idx[np.argsort(-logprobs[idx])]
+    return [(int(i), float(logprobs[i])) for i in idx]
+
+
+def sampling_probs(logits: np.ndarray, temperature: float, top_p: float = 1.0) -> np.ndarray:
+    """The dense distribution a sampler at (temperature, top_p) draws from; one-hot when greedy."""
+    probs = np.zeros(logits.shape[0], dtype=np.float64)
+    if temperature <= 0:
+        probs[int(np.argmax(logits))] = 1.0
+        return probs
+    scaled = np.exp(log_softmax(logits / temperature))
+    if top_p >= 1.0:
+        return scaled
+    n = min(TOP_P_CANDIDATES, scaled.shape[0] - 1)
+    cand = np.argpartition(-scaled, n)[:n]
+    cand = cand[np.argsort(-scaled[cand])]
+    cum = np.cumsum(scaled[cand])
+    keep = cand[: int(np.searchsorted(cum, top_p)) + 1]
+    probs[keep] = scaled[keep]
+    return probs / probs.sum()
+
+
+def choose_token(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    return sample_from(sampling_probs(logits, temperature, top_p), rng)
+
+
+def sample_from(probs: np.ndarray, rng: np.random.Generator) -> int:
+    """Inverse-CDF draw; cheaper than rng.choice's validation on a 150k vocabulary."""
+    cum = np.cumsum(probs)
+    return int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), probs.shape[0] - 1))

@@ -1,0 +1,1 @@
+"""Tandem's device-side gateway: an OpenAI-compatible server over a device and a cloud model."""

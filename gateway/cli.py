@@ -1,0 +1,197 @@
+"""``tandem`` — serve the gateway, chat with it, run the local cloud, manage models, benchmark.
+
+    tandem serve                          # all local: device model + local cloud stand-in
+    tandem serve --cloud-url http://gpu-host:8000 --set cloud.strategy=vllm
+    tandem demo                           # start everything, ask once per mode, show the route traces
+    tandem chat                           # terminal chat against a running gateway (or one-shot: tandem chat "hi")
+    tandem cloud --model qwen2.5-coder-1.5b --port 8001
+    tandem models list | pull NAME | verify NAME | path NAME
+    tandem bench gateway|speculative|pii
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Sequence
+
+from device_runtime.models import ModelError, ModelStore
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML config (default: configs/default.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override any config field (repeatable); env TANDEM__SECTION__FIELD works too")
+    p.add_argument("--host", help="bind address (server.host; default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="server.port")
+    p.add_argument("--device-model", help="device.model: a registry name or a GGUF path")
+    p.add_argument("--cloud-url", action="append", help="cloud.endpoints (repeatable); none: local stand-in")
+    p.add_argument("--offline", action="store_true", help="never call the cloud")
+    p.add_argument("--api-key", action="append", help="server.api_keys (repeatable)")
+    p.add_argument("--log-prompts", action="store_true", help="include prompts in request logs")
+
+
+def build_config(args: argparse.Namespace):
+    from .config import load_config
+
+    overrides = list(args.set)
+    for flag, key in (("host", "server.host"), ("port", "server.port"), ("device_model", "device.model")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if getattr(args, "cloud_url", None):
+        overrides.append(f"cloud.endpoints={json.dumps(args.cloud_url)}")
+    if getattr(args, "offline", False):
+        overrides.append("cloud.offline=true")
+    if getattr(args, "api_key", None):
+        overrides.append(f"server.api_keys={json.dumps(args.api_key)}")
+    if getattr(args, "log_prompts", False):
+        overrides.append("server.log_prompts=true")
+    return load_config(args.config, overrides=overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .runtime import Runtime
+
+    config = build_config(args)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with Runtime(config) as rt:
+            c = rt.collaborator
+            assert c is not None
+            print(f"Tandem gateway on {rt.url}  (OpenAI base URL: {rt.url}/v1, demo page: {rt.url}/)", flush=True)
+            print(f"  device: {c.engine.name}; cloud: {', '.join(e.url for e in c.cloud.endpoints) if c.cloud else 'none'}"
+                  f"; speculative: {c.tokenizers.reason}", flush=True)
+            await stop.wait()
+            print("shutting down: finishing in-flight requests…", flush=True)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_cloud(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from cloud.server import NetworkSimulation, create_cloud_app
+    from device_runtime.engine import LlamaEngine
+
+    engine = LlamaEngine.load(args.model, pull=args.pull, n_ctx=args.n_ctx, n_threads=args.threads)
+    net = NetworkSimulation(args.delay_ms, args.jitter_ms, args.failure_rate)
+    app = create_cloud_app(engine, args.served_name, net)
+    print(f"Tandem local cloud ({engine.name}) on http://{args.host}:{args.port}", flush=True)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, handler_cancellation=True)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    store = ModelStore()
+    try:
+        if args.action == "list":
+            print(f"cache: {store.models_dir}")
+            for spec, state in store.listing():
+                print(f"  {spec.name:22} {spec.size / 1e6:8.1f} MB  {state:11}  {spec.role}")
+        elif args.action == "pull":
+            for name in args.names or ["smollm2-135m"]:
+                print(store.pull(name))
+        elif args.action == "verify":
+            for name in args.names:
+                print(f"{name}: ok ({store.verify(name)})")
+        elif args.action == "path":
+            for name in args.names:
+                print(store.resolve(name))
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .chat import run_chat
+
+    return run_chat(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(build_config(args))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import runpy
+
+    script = {"gateway": "gateway_load", "speculative": "speculative", "pii": "pii_eval"}[args.which]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.argv = [script] + list(args.rest)
+    runpy.run_path(os.path.join(root, "bench", f"{script}.py"), run_name="__main__")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tandem", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the OpenAI-compatible gateway")
+    _config_args(p)
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("demo", help="start everything locally, ask once per mode, print answers and traces")
+    _config_args(p)
+    p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("chat", help="terminal chat with a running gateway (one-shot when a message is given)")
+    p.add_argument("message", nargs="*")
+    p.add_argument("--url", default=os.environ.get("TANDEM_URL", "http://127.0.0.1:8000"))
+    p.add_argument("--model", default="tandem-auto")
+    p.add_argument("--api-key", default=os.environ.get("TANDEM_API_KEY"))
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--privacy", choices=["public", "redact", "private"])
+    p.add_argument("--device-only", action="store_true", help="no gateway: load the device model in-process")
+    p.add_argument("--device-model", default="qwen2.5-coder-0.5b")
+    p.set_defaults(fn=cmd_chat)
+
+    p = sub.add_parser("cloud", help="run the local cloud stand-in (llama.cpp, vLLM-compatible subset)")
+    p.add_argument("--model", default="qwen2.5-coder-1.5b")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--n-ctx", type=int, default=4096)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--served-name", default="cloud")
+    p.add_argument("--delay-ms", type=float, default=0.0, help="simulated one-way network delay per request")
+    p.add_argument("--jitter-ms", type=float, default=0.0)
+    p.add_argument("--failure-rate", type=float, default=0.0, help="fraction of requests answered 503")
+    p.add_argument("--pull", action="store_true", help="fetch the model if it is not cached")
+    p.set_defaults(fn=cmd_cloud)
+
+    p = sub.add_parser("models", help="list, pull and verify models")
+    p.add_argument("action", choices=["list", "pull", "verify", "path"])
+    p.add_argument("names", nargs="*")
+    p.set_defaults(fn=cmd_models)
+
+    p = sub.add_parser("bench", help="run a benchmark from bench/")
+    p.add_argument("which", choices=["gateway", "speculative", "pii"])
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

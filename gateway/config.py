@@ -1,0 +1,150 @@
+"""Configuration: one pydantic model, read from YAML, then env vars, then CLI flags.
+
+Precedence (last wins): built-in defaults < ``--config FILE`` (default
+``configs/default.yaml``) < environment ``TANDEM__SECTION__FIELD=value`` < CLI
+``--set section.field=value`` (and the named shortcuts such as ``--port``). Values
+from env and ``--set`` are parsed as YAML, so ``--set cloud.endpoints='[http://h:8001]'``
+and ``TANDEM__SERVER__API_KEYS='[k1, k2]'`` work.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "TANDEM__"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: list[str] = Field(default_factory=list, description="empty: no authentication")
+    max_body_bytes: int = 1_048_576
+    max_queue: int = 16
+    log_prompts: bool = False
+    shutdown_grace_s: float = 10.0
+    max_tokens_default: int = 512
+    temperature_default: float = 1.0
+
+
+class DeviceConfig(Section):
+    model: str = "qwen2.5-coder-0.5b"
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    pull: bool = True  # fetch a registry model on first use
+
+
+class LocalCloudConfig(Section):
+    model: str = "qwen2.5-coder-1.5b"
+    host: str = "127.0.0.1"
+    port: int = 8001
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    failure_rate: float = 0.0
+    start_timeout_s: float = 120.0
+
+
+class CloudConfig(Section):
+    endpoints: list[str] = Field(default_factory=list, description="empty: start the local stand-in")
+    model: str = "cloud"
+    api_key: str | None = None
+    strategy: Literal["auto", "tandem", "vllm"] = "auto"
+    timeout_s: float = 30.0
+    retries: int = 2
+    simulated_rtt_ms: float = 0.0
+    offline: bool = False
+    failure_threshold: int = 3
+    cooldown_s: float = 10.0
+    local: LocalCloudConfig = Field(default_factory=LocalCloudConfig)
+
+
+class SpeculativeConfig(Section):
+    k: int = 4
+    k_min: int = 1
+    k_max: int = 8
+    adaptive: bool = True
+    pipeline: bool = True
+    # opportunistic (U-HLM style): skip verifying drafts whose device probability exceeds this
+    skip_verify_above: float | None = None
+    skip_verify_at_greedy: bool = False
+
+
+class CascadeConfig(Section):
+    threshold: float = -1.5
+    method: Literal["mean", "min", "tail", "entropy"] = "tail"
+    quantile: float = 0.1
+    verify_chunk: int = 64  # the device answer is verified in drafts of at most this many tokens
+
+
+class PrivacyRuleConfig(Section):
+    level: Literal["public", "redact", "private"]
+    api_key: str | None = None
+    pattern: str | None = None
+
+
+class PrivacyConfig(Section):
+    pii_action: Literal["redact", "private"] = "redact"
+    default_level: Literal["public", "redact", "private"] = "public"
+    rules: list[PrivacyRuleConfig] = Field(default_factory=list)
+    use_presidio: bool = False
+
+
+class BudgetConfig(Section):
+    cloud_tokens_per_window: int | None = None
+    window_s: float = 3600.0
+
+
+class RoutingConfig(Section):
+    default_mode: Literal["auto", "device", "cloud", "cascade", "speculative"] = "auto"
+    device_only_latency_ms: float = 200.0
+
+
+class TandemConfig(Section):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    device: DeviceConfig = Field(default_factory=DeviceConfig)
+    cloud: CloudConfig = Field(default_factory=CloudConfig)
+    speculative: SpeculativeConfig = Field(default_factory=SpeculativeConfig)
+    cascade: CascadeConfig = Field(default_factory=CascadeConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+
+
+def _set_path(tree: dict, dotted: str, value: Any) -> None:
+    keys = dotted.lower().split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"{dotted}: {key} is not a section")
+    node[keys[-1]] = value
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
+                overrides: Sequence[str] = ()) -> TandemConfig:
+    """File, then ``TANDEM__A__B`` env vars, then ``a.b=value`` overrides; validated once at the end."""
+    tree: dict[str, Any] = {}
+    file = Path(path) if path else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    if file is not None:
+        tree = yaml.safe_load(file.read_text()) or {}
+    env = os.environ if env is None else env
+    for name, raw in sorted(env.items()):
+        if name.startswith(ENV_PREFIX):
+            _set_path(tree, name[len(ENV_PREFIX):].replace("__", "."), yaml.safe_load(raw))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects section.field=value, got {item!r}")
+        _set_path(tree, key.strip(), yaml.safe_load(raw))
+    return TandemConfig.model_validate(tree)

@@ -1,0 +1,1 @@
+"""Model-free routing policies: privacy, confidence, network health, cost, and the auto policy."""

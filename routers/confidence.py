@@ -1,0 +1,94 @@
+"""How sure the device model is of its own answer, from its token log-probabilities.
+
+Scores are in log-probability units (higher = surer). The cascade escalates an answer
+whose score falls below a threshold; the threshold is *calibrated* from data — either
+to send a target fraction of requests to the cloud, or to reach a target quality when
+the correctness of device answers is known (``tandem calibrate``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+METHODS = ("mean", "min", "tail", "entropy")
+
+
+def score(logprobs: Sequence[float], method: str = "tail", quantile: float = 0.1,
+          top_logprobs: Sequence[Sequence[float]] | None = None) -> float:
+    """One number per answer; -inf when there is nothing to judge by."""
+    if not len(logprobs):
+        return -math.inf
+    lp = np.asarray(logprobs, dtype=np.float64)
+    if method == "mean":
+        return float(lp.mean())
+    if method == "min":
+        return float(lp.min())
+    if method == "tail":  # mean of the worst `quantile` of tokens: one shaky stretch counts
+        n = max(1, int(math.ceil(quantile * len(lp))))
+        return float(np.sort(lp)[:n].mean())
+    if method == "entropy":  # negative mean entropy of the (renormalised) top-k distributions
+        if not top_logprobs:
+            raise ValueError("entropy confidence needs top log-probabilities")
+        ents = []
+        for row in top_logprobs:
+            p = np.exp(np.asarray(row, dtype=np.float64))
+            p = p / p.sum()
+            ents.append(float(-(p * np.log(p + 1e-12)).sum()))
+        return -float(np.mean(ents))
+    raise ValueError(f"unknown confidence method {method!r}; one of {METHODS}")
+
+
+@dataclass
+class ConfidenceRouter:
+    threshold: float = -1.0
+    method: str = "tail"
+    quantile: float = 0.1
+    window: int = 8  # per-token escalation: this many consecutive unsure tokens…
+    token_threshold: float = -2.5  # …each below this log-probability
+
+    def score(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None) -> float:
+        return score(logprobs, self.method, self.quantile, top)
+
+    def should_escalate(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None) -> bool:
+        return self.score(logprobs, top) < self.threshold
+
+    def unsure_stretch(self, logprobs: Sequence[float]) -> bool:
+        """True when the last ``window`` tokens were all unsure: escalate mid-answer."""
+        tail = logprobs[-self.window:]
+        return len(tail) == self.window and all(x < self.token_threshold for x in tail)
+
+
+def threshold_for_cloud_fraction(scores: Sequence[float], cloud_fraction: float) -> float:
+    """The threshold under which ``cloud_fraction`` of these answers fall (they escalate)."""
+    if not 0.0 <= cloud_fraction <= 1.0:
+        raise ValueError("cloud_fraction must be within [0, 1]")
+    s = np.sort(np.asarray(scores, dtype=np.float64))
+    if cloud_fraction <= 0:
+        return float(s[0]) - 1e-9
+    if cloud_fraction >= 1:
+        return float(s[-1]) + 1e-9
+    idx = int(round(cloud_fraction * len(s)))
+    return float((s[idx - 1] + s[min(idx, len(s) - 1)]) / 2) if 0 < idx < len(s) else float(s[idx - 1]) + 1e-9
+
+
+def threshold_for_quality(scores: Sequence[float], device_correct: Sequence[bool], target_quality: float,
+                          cloud_quality: float = 1.0) -> float:
+    """Lowest threshold (fewest escalations) whose cascade quality reaches the target.
+
+    Escalated answers are assumed to get ``cloud_quality``; kept ones are right when the
+    device was right. Returns +inf (always escalate) if no threshold reaches the target.
+    """
+    pairs = sorted(zip(scores, device_correct))
+    n = len(pairs)
+    candidates = [pairs[0][0] - 1e-9] + [(pairs[i][0] + pairs[i + 1][0]) / 2 for i in range(n - 1)] + [pairs[-1][0] + 1e-9]
+    for t in candidates:  # ascending threshold: escalate more as we go
+        kept = [ok for s, ok in pairs if s >= t]
+        escalated = n - len(kept)
+        quality = (sum(kept) + cloud_quality * escalated) / n
+        if quality >= target_quality:
+            return float(t)
+    return math.inf

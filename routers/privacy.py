@@ -1,0 +1,167 @@
+"""Privacy: which requests may touch the cloud, and what must be hidden from it.
+
+Levels, strictest last: ``public`` < ``redact`` < ``private``. A request's level is the
+strictest of its explicit tags (``metadata.privacy``, the ``X-Privacy`` header, config
+rules by API key or by text pattern) and what detection implies: detected personal
+data raises the level to the configured ``pii_action`` (``redact`` or ``private``).
+
+``private`` pins the request to the device. ``redact`` replaces each detected value
+with a typed placeholder (``[EMAIL_1]``) before anything leaves the device, and a
+``StreamRestorer`` puts the values back into the answer as it streams, even when a
+placeholder arrives split across chunks. The mapping lives only in the request's memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from .pii import PiiDetector
+
+LEVELS = ("public", "redact", "private")
+
+
+def strictest(levels: Iterable[str | None]) -> str:
+    rank = {lvl: i for i, lvl in enumerate(LEVELS)}
+    best = "public"
+    for lvl in levels:
+        if lvl is None:
+            continue
+        if lvl not in rank:
+            raise ValueError(f"unknown privacy level {lvl!r}; one of {', '.join(LEVELS)}")
+        if rank[lvl] > rank[best]:
+            best = lvl
+    return best
+
+
+@dataclass(frozen=True)
+class PrivacyRule:
+    """A config rule: requests by this API key, or whose text matches this pattern, get ``level``."""
+
+    level: str
+    api_key: str | None = None
+    pattern: str | None = None
+
+    def applies(self, api_key: str | None, texts: Sequence[str]) -> bool:
+        if self.api_key is not None and api_key == self.api_key:
+            return True
+        if self.pattern is not None:
+            rx = re.compile(self.pattern)
+            return any(rx.search(t) for t in texts)
+        return False
+
+
+class Redactor:
+    """Value ↔ placeholder mapping for one request; the same value always gets the same placeholder."""
+
+    def __init__(self) -> None:
+        self._by_value: dict[str, str] = {}
+        self._by_placeholder: dict[str, str] = {}
+        self._counts: Counter[str] = Counter()
+
+    def placeholder(self, kind: str, value: str) -> str:
+        ph = self._by_value.get(value)
+        if ph is None:
+            self._counts[kind] += 1
+            ph = f"[{kind}_{self._counts[kind]}]"
+            self._by_value[value] = ph
+            self._by_placeholder[ph] = value
+        return ph
+
+    @property
+    def count(self) -> int:
+        return len(self._by_value)
+
+    def value_for(self, placeholder: str) -> str | None:
+        return self._by_placeholder.get(placeholder.upper())
+
+    def restore(self, text: str) -> str:
+        return PLACEHOLDER_RX.sub(lambda m: self.value_for(m.group(0)) or m.group(0), text)
+
+
+PLACEHOLDER_RX = re.compile(r"\[[A-Za-z_]+_\d+\]")
+_PARTIAL_PLACEHOLDER_RX = re.compile(r"\[[A-Za-z_]*\d*$")
+MAX_PLACEHOLDER_LEN = 32
+
+
+class StreamRestorer:
+    """Restores placeholders in streamed text; holds back a tail that may be half a placeholder."""
+
+    def __init__(self, redactor: Redactor):
+        self._redactor = redactor
+        self._pending = ""
+
+    def push(self, text: str) -> str:
+        self._pending += text
+        m = _PARTIAL_PLACEHOLDER_RX.search(self._pending)
+        if m and len(self._pending) - m.start() <= MAX_PLACEHOLDER_LEN:
+            ready, self._pending = self._pending[: m.start()], self._pending[m.start():]
+        else:
+            ready, self._pending = self._pending, ""
+        return self._redactor.restore(ready)
+
+    def flush(self) -> str:
+        out, self._pending = self._pending, ""
+        return self._redactor.restore(out)
+
+
+@dataclass
+class PrivacyDecision:
+    level: str
+    pii: dict[str, int] = field(default_factory=dict)  # kind -> count, never values
+    sources: list[str] = field(default_factory=list)  # what raised the level: "metadata", "header", "rule", "pii"
+    redactor: Redactor | None = None
+
+    @property
+    def cloud_allowed(self) -> bool:
+        return self.level != "private"
+
+
+class PrivacyRouter:
+    def __init__(self, pii_action: str = "redact", rules: Sequence[PrivacyRule] = (),
+                 detector: PiiDetector | None = None, default_level: str = "public"):
+        if pii_action not in ("redact", "private"):
+            raise ValueError("pii_action must be 'redact' or 'private'")
+        self.pii_action = pii_action
+        self.rules = list(rules)
+        self.detector = detector or PiiDetector()
+        self.default_level = strictest([default_level])
+
+    def decide(self, texts: Sequence[str], metadata_level: str | None = None, header_level: str | None = None,
+               api_key: str | None = None) -> PrivacyDecision:
+        """Tag a request. Raises ValueError for an unknown explicit level (a client error)."""
+        sources: list[str] = []
+        levels = [self.default_level]
+        for name, lvl in (("metadata", metadata_level), ("header", header_level)):
+            if lvl:
+                levels.append(strictest([lvl.lower()]))
+                sources.append(name)
+        for rule in self.rules:
+            if rule.applies(api_key, texts):
+                levels.append(rule.level)
+                sources.append("rule")
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(span.kind for span in self.detector.find(text))
+        if counts:
+            levels.append(self.pii_action)
+            sources.append("pii")
+        return PrivacyDecision(strictest(levels), dict(counts), sources)
+
+    def redact(self, texts: Sequence[str], decision: PrivacyDecision) -> list[str]:
+        """Replace every detected value with its placeholder; records the mapping in the decision."""
+        redactor = decision.redactor or Redactor()
+        decision.redactor = redactor
+        out = []
+        for text in texts:
+            spans = self.detector.find(text)
+            pieces, last = [], 0
+            for span in spans:
+                pieces.append(text[last:span.start])
+                pieces.append(redactor.placeholder(span.kind, span.value))
+                last = span.end
+            pieces.append(text[last:])
+            out.append("".join(pieces))
+        return out
