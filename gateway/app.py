@@ -38,6 +38,7 @@ CONFIG = web.AppKey("config", TandemConfig)
 COLLAB = web.AppKey("collaborator", Collaborator)
 METRICS = web.AppKey("metrics", Metrics)
 STATE = web.AppKey("state", dict)
+API_KEY = web.RequestKey("api_key", str)
 
 STATIC = Path(__file__).resolve().parent / "static"
 OPEN_PATHS = {"/health", "/ready", "/metrics", "/", "/demo"}
@@ -81,7 +82,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                            None, "missing_api_key")
         if not any(hmac.compare_digest(token, k) for k in keys):
             raise ApiError(401, "Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key")
-        request["api_key"] = token
+        request[API_KEY] = token
     return await handler(request)
 
 
@@ -176,7 +177,7 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     status = 200
     try:
         body = await parse_body(request, ChatCompletionRequest if chat else CompletionRequest)
-        job = await collab.plan(body, request.headers.get("X-Privacy"), request.get("api_key"))
+        job = await collab.plan(body, request.headers.get("X-Privacy"), request.get(API_KEY))
         stream = collab.run(job)
         metrics.queue.set(collab.device.waiting + 1)
         try:

@@ -2,9 +2,10 @@
 
 With per-token acceptance probability a, a round with k drafts yields on average
 (1 - a^(k+1)) / (1 - a) tokens (accepted drafts plus the cloud's own token), and costs
-k device decode steps plus one cloud round trip. The round trip's cost grows with k on
-a CPU cloud and barely on a GPU, so it is learnt online as ``rtt + per_token * k`` by
-least squares over the recent rounds. k is the argmax of tokens per second.
+k device decode steps plus one verification call. The call's cost grows with k on a CPU
+cloud and barely on a GPU, so it is learnt online as ``intercept + slope * k`` by least
+squares over recent rounds; every few rounds a neighbouring k is tried so that the slope
+stays measurable. k is the argmax of expected tokens per second.
 """
 
 from __future__ import annotations
@@ -19,29 +20,37 @@ class DraftLengthController:
     k_min: int = 1
     k_max: int = 8
     adaptive: bool = True
-    alpha: float = 0.1  # EWMA weight for acceptance and draft speed
-    acceptance: float = 0.8  # per-token acceptance estimate
-    draft_s: float = 0.02  # prior seconds per drafted token
-    _successes: float = 4.0  # prior worth a few rounds at `acceptance`
+    alpha: float = 0.1  # weight of the newest round in the running estimates
+    draft_s: float = 0.02  # seconds per drafted token (running estimate)
+    explore_every: int = 6
+    _successes: float = 4.0  # prior: a few rounds' worth of a = 0.8
     _trials: float = 5.0
-    _rounds: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=32))
+    _rounds: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=48))
+    _n: int = 0
+
+    @property
+    def acceptance(self) -> float:
+        """Per-token acceptance estimate: successes / trials, each round a run ended by one failure."""
+        return self._successes / self._trials
 
     def observe(self, k: int, accepted: int, verify_s: float, draft_s_per_token: float | None) -> None:
-        if k > 0:
-            # each round is a run of successes ended by one failure (unless all k passed):
-            # the geometric estimate is successes / trials, with old rounds decaying
-            trials = accepted + (1 if accepted < k else 0)
-            self._successes = (1 - self.alpha) * self._successes + accepted
-            self._trials = (1 - self.alpha) * self._trials + trials
-            self.acceptance = self._successes / self._trials
+        if k <= 0:  # a bare "next token" call says nothing about drafting
+            return
+        trials = accepted + (1 if accepted < k else 0)
+        self._successes = (1 - self.alpha) * self._successes + accepted
+        self._trials = (1 - self.alpha) * self._trials + trials
         if draft_s_per_token is not None:
             self.draft_s = (1 - self.alpha) * self.draft_s + self.alpha * draft_s_per_token
         self._rounds.append((k, verify_s))
+        self._n += 1
         if self.adaptive:
-            self.k = self.best_k()
+            best = self.best_k()
+            if self._n % self.explore_every == 0:  # probe a neighbour so the cost slope stays known
+                best = best + 1 if best < self.k_max and (self._n // self.explore_every) % 2 else max(self.k_min, best - 1)
+            self.k = best
 
     def verify_cost(self, k: int) -> float:
-        """Predicted seconds of one verification call with k drafts (fit: intercept + slope * k)."""
+        """Predicted seconds of one verification call with k drafts."""
         if not self._rounds:
             return 0.05
         ks = [r[0] for r in self._rounds]

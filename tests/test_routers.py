@@ -1,0 +1,130 @@
+"""Confidence, network health, budgets, draft length and the auto policy — model-free."""
+
+import math
+
+import pytest
+
+from routers.confidence import ConfidenceRouter, score, threshold_for_cloud_fraction, threshold_for_quality
+from routers.cost import CloudBudget
+from routers.draft_length import DraftLengthController
+from routers.network import NetworkMonitor
+from routers.policy import AutoPolicy, RouteFacts
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_confidence_scores():
+    lp = [-0.1, -0.2, -3.0, -0.1, -0.05, -0.1, -0.2, -0.1, -0.1, -0.1]
+    assert score(lp, "mean") == pytest.approx(sum(lp) / 10)
+    assert score(lp, "min") == -3.0
+    assert score(lp, "tail", quantile=0.1) == -3.0
+    assert score(lp, "tail", quantile=0.2) == pytest.approx(-1.6)
+    assert score([], "mean") == -math.inf
+    sure = score([0], "entropy", top_logprobs=[[0.0, -20.0]])
+    unsure = score([0], "entropy", top_logprobs=[[math.log(0.5), math.log(0.5)]])
+    assert sure > unsure
+
+
+def test_confidence_router_escalation_and_window():
+    r = ConfidenceRouter(threshold=-1.0, method="mean", window=3, token_threshold=-2.0)
+    assert r.should_escalate([-2.0, -1.5])
+    assert not r.should_escalate([-0.1, -0.3])
+    assert r.unsure_stretch([-0.1, -3, -3, -3]) and not r.unsure_stretch([-3, -3, -0.1])
+
+
+def test_threshold_calibration():
+    scores = [-0.1 * i for i in range(100)]
+    t = threshold_for_cloud_fraction(scores, 0.2)
+    assert sum(s < t for s in scores) == 20
+    assert sum(s < threshold_for_cloud_fraction(scores, 0.0) for s in scores) == 0
+    correct = [s > -5 for s in scores]  # device is right exactly on its confident half
+    tq = threshold_for_quality(scores, correct, target_quality=1.0)
+    assert all(s >= tq for s in scores if s > -5) and all(s < tq for s in scores if s <= -5)
+    assert threshold_for_quality(scores, [False] * 100, 1.0, cloud_quality=0.9) == math.inf
+
+
+def test_circuit_breaker_opens_and_half_opens():
+    clock = Clock()
+    m = NetworkMonitor(failure_threshold=2, cooldown_s=5, clock=clock)
+    m.record_success("u", 0.05)
+    assert m.available() and m.rtt_s == pytest.approx(0.05)
+    m.record_failure("u", "refused")
+    assert m.available()
+    m.record_failure("u", "refused")
+    assert not m.available() and "refused" in m.reason()
+    clock.t += 5
+    assert m.available()  # half-open: one try allowed
+    m.record_success("u", 0.1)
+    assert m.available() and m.endpoints["u"].consecutive_failures == 0
+
+
+def test_offline_monitor_is_never_available():
+    assert not NetworkMonitor(offline=True).available()
+
+
+def test_budget_window():
+    clock = Clock()
+    b = CloudBudget(tokens_per_window=100, window_s=60, clock=clock)
+    assert b.allows("k")
+    b.record("k", 60)
+    b.record("k", 50)
+    assert not b.allows("k") and b.allows("other")
+    clock.t += 61
+    assert b.allows("k") and b.remaining("k") == 100
+    assert CloudBudget().allows("anyone")
+
+
+def test_draft_length_follows_acceptance_and_cost():
+    high = DraftLengthController(k=4, k_max=8, draft_s=0.01)
+    low = DraftLengthController(k=4, k_max=8, draft_s=0.01)
+    for _ in range(30):
+        high.observe(high.k, high.k, 0.05 + 0.001 * high.k, 0.01)  # everything accepted, cheap verification
+        low.observe(low.k, 0, 0.05 + 0.001 * low.k, 0.01)  # nothing accepted
+    assert high.k >= 6 and low.k <= 2
+    assert high.acceptance > 0.9 and low.acceptance < 0.2
+
+
+def test_draft_length_shrinks_when_verification_cost_grows_with_k():
+    c = DraftLengthController(k=4, k_max=8, draft_s=0.005)
+    for i in range(60):
+        k = c.k
+        c.observe(k, min(k, 2), 0.02 + 0.05 * k, 0.005)  # CPU-like cloud: each draft costs 50 ms to verify
+    assert c.best_k() <= 3
+
+
+def test_zero_length_rounds_are_ignored():
+    c = DraftLengthController()
+    c.observe(0, 0, 1.0, None)
+    assert c.acceptance == pytest.approx(0.8) and not c._rounds
+
+
+@pytest.mark.parametrize("facts,mode,reason", [
+    (RouteFacts(privacy_level="private", requested="cloud"), "device", "private"),
+    (RouteFacts(requested="device"), "device", "requested"),
+    (RouteFacts(cloud_available=False, cloud_reason="cloud down"), "device", "cloud down"),
+    (RouteFacts(budget_ok=False), "device", "cloud budget exhausted"),
+    (RouteFacts(requested="speculative", speculative_ok=False, speculative_reason="vocab"), "cloud", None),
+    (RouteFacts(requested="cloud"), "cloud", "requested"),
+    (RouteFacts(quality="high"), "speculative", "quality high"),
+    (RouteFacts(quality="high", speculative_ok=False), "cloud", "quality high"),
+    (RouteFacts(quality="low"), "device", "quality low"),
+    (RouteFacts(max_latency_ms=50), "device", "latency bound"),
+    (RouteFacts(), "cascade", "default"),
+])
+def test_auto_policy_rules(facts, mode, reason):
+    choice = AutoPolicy().choose(facts)
+    assert choice.mode == mode
+    if reason:
+        assert choice.reason == reason
+    assert choice.degraded == (not facts.cloud_available and facts.privacy_level != "private")
+
+
+def test_auto_policy_rejects_unknown_mode():
+    with pytest.raises(ValueError):
+        AutoPolicy().choose(RouteFacts(requested="turbo"))
