@@ -116,7 +116,7 @@ DETECTORS: tuple[Detector, ...] = (
     # CN mobile: 1[3-9]x xxxx xxxx, optionally +86 / 0086
     Detector("PHONE_NUMBER", _re(_NOT_DIGIT_BEFORE + r"(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}" + _NOT_DIGIT_AFTER)),
     # international with a + country code, or North-American style (xxx) xxx-xxxx / xxx-xxx-xxxx
-    Detector("PHONE_NUMBER", _re(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}" + _NOT_DIGIT_AFTER), phone_ok),
+    Detector("PHONE_NUMBER", _re(r"(?<![A-Za-z0-9_+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}" + _NOT_DIGIT_AFTER), phone_ok),
     Detector("PHONE_NUMBER", _re(_NOT_DIGIT_BEFORE + r"(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}" + _NOT_DIGIT_AFTER), phone_ok),
     Detector(
         "SECRET",

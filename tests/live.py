@@ -19,11 +19,12 @@ from gateway.runtime import Runtime
 
 class LiveGateway:
     def __init__(self, engine: Any, overrides: list[str] = (), cloud_engine: Any = None,
-                 cloud_network: NetworkSimulation | None = None):
+                 cloud_network: NetworkSimulation | None = None, cloud_server: Any = None):
         self.config: TandemConfig = load_config(overrides=["server.port=0", "device.pull=false", *overrides])
         self.engine = engine
         self.cloud_engine = cloud_engine
         self.cloud_network = cloud_network
+        self.cloud_server = cloud_server  # any object with async start() -> url and async stop()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.runtime: Runtime | None = None
@@ -34,6 +35,9 @@ class LiveGateway:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def _start(self) -> None:
+        if self.cloud_server is not None:
+            self.cloud_url = await self.cloud_server.start()
+            self.config.cloud.endpoints = [self.cloud_url]
         if self.cloud_engine is not None:
             app = create_cloud_app(self.cloud_engine, "cloud", self.cloud_network)
             self.cloud_runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
@@ -49,6 +53,8 @@ class LiveGateway:
             await self.runtime.stop()
         if self.cloud_runner is not None:
             await self.cloud_runner.cleanup()
+        if self.cloud_server is not None:
+            await self.cloud_server.stop()
 
     def __enter__(self) -> "LiveGateway":
         self.thread.start()
