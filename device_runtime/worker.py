@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, TypeVar
 
@@ -66,15 +67,21 @@ class DeviceWorker:
             self.busy = False
             self._lock.release()
 
-    async def iterate(self, make_iter: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
-        """Drive a blocking generator one item per worker call; closing early closes it on the thread."""
+    async def iterate(self, make_iter: Callable[[], Iterator[T]], budget_s: float = 0.002) -> AsyncIterator[T]:
+        """Drive a blocking generator on the worker thread; closing early closes it there.
+
+        Each hop to the thread pulls items until ``budget_s`` has passed, so a real model
+        (milliseconds per token) still streams token by token, while a fast producer is not
+        slowed down by one thread hop per item.
+        """
         it = await self.call(make_iter)
         try:
             while True:
-                item = await self.call(next, it, _DONE)
-                if item is _DONE:
-                    return
-                yield item  # type: ignore[misc]
+                items = await self.call(_pull, it, budget_s)
+                for item in items:
+                    if item is _DONE:
+                        return
+                    yield item  # type: ignore[misc]
         finally:
             close = getattr(it, "close", None)
             if close is not None:
@@ -83,3 +90,13 @@ class DeviceWorker:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _pull(it: Iterator[Any], budget_s: float) -> list[Any]:
+    t0 = time.perf_counter()
+    items: list[Any] = []
+    while True:
+        item = next(it, _DONE)
+        items.append(item)
+        if item is _DONE or time.perf_counter() - t0 >= budget_s:
+            return items

@@ -100,6 +100,10 @@ class Runtime:
 
     async def start(self) -> "Runtime":
         cfg = self.config
+        if self.engine is None and cfg.device.model == "fake":  # zero-cost engine for load tests
+            from device_runtime.fake import FakeEngine
+
+            self.engine = FakeEngine(n_ctx=cfg.device.n_ctx)
         if self.engine is None:
             store = ModelStore()
             path = await asyncio.to_thread(store.resolve, cfg.device.model, cfg.device.pull)
