@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams
+from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams, common_prefix
 from device_runtime.sampling import log_softmax, top_logprobs
 from device_runtime.worker import DeviceWorker
 from gateway.cloud import greedy_accept
@@ -113,9 +113,14 @@ async def detokenize(request: web.Request) -> web.Response:
 
 
 def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_n: int) -> dict[str, Any]:
-    """One verification pass over a cached prefix (runs on the worker thread)."""
-    first = engine.sync(context)
-    rows = [first] + (list(engine.extend_all(draft)) if draft else [])
+    """One verification pass over a cached prefix (runs on the worker thread).
+
+    What the cache lacks of the context (usually just the last round's correction) and the
+    k drafts are evaluated in a single forward pass; the last k+1 positions give the verdicts.
+    """
+    keep = min(common_prefix(engine.tokens, context), len(context) - 1)
+    engine.truncate(keep)
+    rows = list(engine.extend_last(context[keep:] + draft, len(draft) + 1))
     argmax = [int(np.argmax(r)) for r in rows]
     accepted, tokens = greedy_accept(draft, argmax)
     engine.truncate(len(context) + accepted)  # the cache keeps what the conversation will reuse

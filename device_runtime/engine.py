@@ -164,7 +164,7 @@ class LlamaEngine:
             raise ValueError("cannot evaluate an empty prompt")
         if len(tokens) > self.n_ctx:
             raise ContextOverflow(f"{len(tokens)} tokens exceed the context window of {self.n_ctx}")
-        keep = _common_prefix(self._tokens, tokens)
+        keep = common_prefix(self._tokens, tokens)
         if keep == len(tokens) == len(self._tokens) and self._logits is not None:
             return self._logits
         keep = min(keep, len(tokens) - 1)  # at least one token to evaluate, for fresh logits
@@ -179,11 +179,18 @@ class LlamaEngine:
 
     def extend(self, tokens: Sequence[int]) -> np.ndarray:
         """Evaluate more tokens after the cached ones; the logits after the last of them."""
-        return self._decode(tokens, all_logits=False)[-1]
+        return self._decode(tokens, 1)[-1]
 
     def extend_all(self, tokens: Sequence[int]) -> np.ndarray:
         """Evaluate tokens in one pass and return the logits after *each* of them (rows = len)."""
-        return self._decode(tokens, all_logits=True)
+        return self._decode(tokens, len(tokens))
+
+    def extend_last(self, tokens: Sequence[int], n_out: int) -> np.ndarray:
+        """Evaluate tokens in one pass; the logits after each of the last ``n_out`` of them.
+
+        Verification uses it for "rest of the context + k drafts" in one forward pass.
+        """
+        return self._decode(tokens, n_out)
 
     def score(self, tokens: Sequence[int], top_n: int = 1) -> list[tuple[float, int, list[tuple[int, float]]]]:
         """Teacher-forced log-probabilities of ``tokens[1:]`` (vLLM's ``prompt_logprobs``).
@@ -214,7 +221,8 @@ class LlamaEngine:
         assert self._logits is not None
         return self._logits
 
-    def _decode(self, tokens: Sequence[int], all_logits: bool) -> np.ndarray:
+    def _decode(self, tokens: Sequence[int], n_out: int) -> np.ndarray:
+        """llama_decode in batches; logits are kept for the last ``n_out`` tokens only."""
         if not tokens:
             raise ValueError("nothing to evaluate")
         if len(self._tokens) + len(tokens) > self.n_ctx:
@@ -222,20 +230,23 @@ class LlamaEngine:
         llm = self._llm
         llm.n_tokens = len(self._tokens)
         llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+        first_out = len(tokens) - max(1, n_out)
         rows: list[np.ndarray] = []
-        n_batch = llm.n_batch
-        for start in range(0, len(tokens), n_batch):
-            batch = list(tokens[start : start + n_batch])
+        for start in range(0, len(tokens), llm.n_batch):
+            batch = list(tokens[start : start + llm.n_batch])
             n_past = llm.n_tokens
-            llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=all_logits)
+            llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=False)  # flags the batch's last token
+            wanted_from = max(0, first_out - start)  # index in this batch of the first wanted position
+            for i in range(wanted_from, len(batch)):
+                llm._batch.batch.logits[i] = True
             llm._ctx.decode(llm._batch)
             llm.input_ids[n_past : n_past + len(batch)] = batch
             llm.n_tokens += len(batch)
             self._tokens.extend(batch)
-            n_rows = len(batch) if all_logits else 1
-            out = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_rows * self.n_vocab,))
-            if all_logits or start + n_batch >= len(tokens):
-                rows.append(out.reshape(n_rows, self.n_vocab).copy())
+            n_wanted = len(batch) - wanted_from
+            if n_wanted > 0:
+                out = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_wanted * self.n_vocab,))
+                rows.append(out.reshape(n_wanted, self.n_vocab).copy())
         logits = np.concatenate(rows) if len(rows) > 1 else rows[0]
         self._logits = logits[-1]
         return logits
@@ -311,7 +322,7 @@ def _scored(logits: np.ndarray, token: int, top_n: int) -> tuple[float, int, lis
     return float(logprobs[token]), rank, top_logprobs(logprobs, top_n)
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n = min(len(a), len(b))
     i = 0
     while i < n and a[i] == b[i]:

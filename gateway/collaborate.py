@@ -98,7 +98,8 @@ class Collaborator:
         self.confidence = ConfidenceRouter(threshold=c.threshold, method=c.method, quantile=c.quantile)
         self.budget = CloudBudget(config.budget.cloud_tokens_per_window, config.budget.window_s)
         s = config.speculative
-        self.draft_length = DraftLengthController(k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive)
+        self.draft_length = DraftLengthController(k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive,
+                                                  pipelined=s.pipeline)
         self.spec_settings = SpeculativeSettings(s.pipeline, s.skip_verify_above, s.skip_verify_at_greedy)
         self.tokenizers = TokenizerCheck(False, "not checked yet")
 
