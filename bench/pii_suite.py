@@ -1,9 +1,11 @@
 """A labelled PII suite: English and Chinese sentences with known personal-data spans.
 
-Deterministic (seeded). Every value is valid for its type (Luhn-valid cards, IBANs with
-correct mod-97 check digits, CN resident IDs with correct checksums, …), so a detector
-is scored against what a real validator would accept. Sentences without PII, and with
-look-alikes that must not be flagged (order numbers, versions, dates), measure precision.
+Deterministic (seeded). Values come from Faker (an independent generator, several
+locales: US/GB/DE/FR/CN phone formats with extensions, Luhn-valid cards, valid IBANs, CN
+resident IDs with checksums, US SSNs, IPv4/IPv6, emails), so the detectors are not scored
+on values shaped after their own patterns; API keys, which Faker lacks, use our own
+generator. Sentences without PII, with look-alikes that must not be flagged (order
+numbers, dates, versions, prices), measure precision.
 
     from bench.pii_suite import generate
     for s in generate(600): s.text, s.spans   # spans: [(kind, value), …]
@@ -145,12 +147,44 @@ CLEAN = [
     "Invoice #20240315-77 totals 1,234.56 EUR.", "def add(a, b): return a + b",
     "今天的会议改到下午三点，在302会议室。", "订单号20240315001已发货，共3件。", "这个版本比上一个快了百分之二十。",
     "The function returns x @ y for matrices.", "Call the API at /v1/chat/completions with stream=true.",
+    "The train leaves at 08:45 from platform 12 and arrives at 13:20.", "Shipment 2023-11-05/778 weighs 12.5 kg.",
+    "Ticket JIRA-4521 was closed on 15.03.2024.", "价格是1299元，优惠后899元。", "会议时间：2024年3月15日 14:00-15:30。",
+    "The population grew from 1,250,000 to 1,380,000 in ten years.", "Use port 8080 and timeout 30000 ms.",
 ]
 
 
-def generate(n: int = 600, seed: int = 1234) -> list[Sentence]:
-    """n sentences: ~85% with one or two PII values (EN and ZH), the rest clean look-alikes."""
+FAKER_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "zh_CN")
+
+
+def faker_makers(seed: int) -> dict:
+    """Value makers backed by Faker (seeded); values for the same kind rotate through locales."""
+    from faker import Faker
+
+    Faker.seed(seed)
+    fakes = {loc: Faker(loc) for loc in FAKER_LOCALES}
+    us, cn = fakes["en_US"], fakes["zh_CN"]
+
+    def any_locale(attr: str):
+        return lambda rng: getattr(fakes[rng.choice(FAKER_LOCALES)], attr)()
+
+    return {"EMAIL": any_locale("email"), "PHONE_NUMBER": any_locale("phone_number"),
+            "CREDIT_CARD": lambda rng: us.credit_card_number(), "IBAN": any_locale("iban"),
+            "IP_ADDRESS": lambda rng: us.ipv6() if rng.random() < 0.3 else us.ipv4(),
+            "CN_RESIDENT_ID": lambda rng: cn.ssn(), "US_SSN": lambda rng: us.ssn(), "SECRET": secret}
+
+
+def generate(n: int = 600, seed: int = 1234, use_faker: bool = True) -> list[Sentence]:
+    """n sentences: ~85% with one or two PII values (EN and ZH), the rest clean look-alikes.
+
+    ``use_faker=False`` (or Faker not installed) falls back to our own value generators.
+    """
     rng = random.Random(seed)
+    makers = dict(MAKERS)
+    if use_faker:
+        try:
+            makers.update(faker_makers(seed))
+        except ImportError:
+            pass
     out: list[Sentence] = []
     kinds = list(EN)
     while len(out) < n:
@@ -163,7 +197,7 @@ def generate(n: int = 600, seed: int = 1234) -> list[Sentence]:
         picked = rng.sample(kinds, 2 if rng.random() < 0.2 else 1)
         parts, spans = [], []
         for kind in picked:
-            maker = MAKERS[kind] or (ipv6 if rng.random() < 0.3 else ipv4)
+            maker = makers[kind] or (ipv6 if rng.random() < 0.3 else ipv4)
             value = maker(rng)
             parts.append(rng.choice(table[kind]).format(v=value))
             spans.append((kind, value))

@@ -4,7 +4,8 @@ Each detector is a pattern plus a validator (Luhn for cards, mod-97 for IBANs, t
 ISO 7064 checksum for CN resident IDs, ``ipaddress`` for IPs, …), so that random digit
 runs are not flagged. Boundaries are ASCII look-arounds rather than ``\\b``: in Python's
 Unicode regexes a CJK character is a word character, so ``\\b`` finds no boundary in
-``邮箱是a@b.com``. Names and addresses need a model: Presidio, when the ``[pii]`` extra is
+``邮箱是a@b.com``. Phone numbers, whose formats differ by country, come from Google's
+libphonenumber (``phonenumbers``). Names and addresses need a model: Presidio, when the ``[pii]`` extra is
 installed, adds PERSON and LOCATION spans.
 """
 
@@ -36,7 +37,7 @@ def _digits(s: str) -> str:
 
 def luhn_ok(number: str) -> bool:
     digits = [int(c) for c in _digits(number)]
-    if not 13 <= len(digits) <= 19:
+    if not 12 <= len(digits) <= 19:  # Maestro cards start at 12 digits
         return False
     total = 0
     for i, d in enumerate(reversed(digits)):
@@ -85,10 +86,6 @@ def ip_ok(s: str) -> bool:
         return False
 
 
-def phone_ok(s: str) -> bool:
-    return 7 <= len(_digits(s)) <= 15
-
-
 @dataclass(frozen=True)
 class Detector:
     kind: str
@@ -104,7 +101,7 @@ def _re(p: str, flags: int = 0) -> re.Pattern[str]:
 DETECTORS: tuple[Detector, ...] = (
     Detector("EMAIL", _re(_NOT_ALNUM_BEFORE + r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}" + _NOT_ALNUM_AFTER)),
     Detector("CN_RESIDENT_ID", _re(_NOT_DIGIT_BEFORE + r"\d{17}[\dXx]" + _NOT_ALNUM_AFTER), cn_id_ok),
-    Detector("CREDIT_CARD", _re(_NOT_DIGIT_BEFORE + r"(?:\d[ -]?){12,18}\d" + _NOT_DIGIT_AFTER), luhn_ok),
+    Detector("CREDIT_CARD", _re(_NOT_DIGIT_BEFORE + r"(?:\d[ -]?){11,18}\d" + _NOT_DIGIT_AFTER), luhn_ok),
     Detector("IBAN", _re(_NOT_ALNUM_BEFORE + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}" + _NOT_ALNUM_AFTER), iban_ok),
     Detector("US_SSN", _re(_NOT_DIGIT_BEFORE + r"\d{3}-\d{2}-\d{4}" + _NOT_DIGIT_AFTER), ssn_ok),
     Detector("IP_ADDRESS", _re(_NOT_DIGIT_BEFORE + r"(?:\d{1,3}\.){3}\d{1,3}" + _NOT_DIGIT_AFTER), ip_ok),
@@ -113,11 +110,6 @@ DETECTORS: tuple[Detector, ...] = (
         _re(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4}){0,6}(?![0-9A-Fa-f:])"),
         lambda s: ":" in s and ip_ok(s),
     ),
-    # CN mobile: 1[3-9]x xxxx xxxx, optionally +86 / 0086
-    Detector("PHONE_NUMBER", _re(_NOT_DIGIT_BEFORE + r"(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}" + _NOT_DIGIT_AFTER)),
-    # international with a + country code, or North-American style (xxx) xxx-xxxx / xxx-xxx-xxxx
-    Detector("PHONE_NUMBER", _re(r"(?<![A-Za-z0-9_+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}" + _NOT_DIGIT_AFTER), phone_ok),
-    Detector("PHONE_NUMBER", _re(_NOT_DIGIT_BEFORE + r"(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}" + _NOT_DIGIT_AFTER), phone_ok),
     Detector(
         "SECRET",
         _re(
@@ -138,12 +130,56 @@ _PRIORITY = {k: i for i, k in enumerate(["SECRET", "EMAIL", "CN_RESIDENT_ID", "I
                                          "IP_ADDRESS", "PHONE_NUMBER", "PERSON", "LOCATION"])}
 
 
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "CN")
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}", re.IGNORECASE)
+_DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
+_DATE_STAMP = re.compile(r"^(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+_VERSION = re.compile(r"^\d{1,2}(?:\.\d+){2,}$")
+_SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+
+
+def _looks_like_phone(text: str, start: int, raw: str) -> bool:
+    """libphonenumber's POSSIBLE is generous; dates, versions, order and ticket numbers are not phones."""
+    digits = _digits(raw)
+    if _DATE.match(raw) or _VERSION.match(raw) or _SSN_SHAPE.match(raw) or _DATE_STAMP.match(digits):
+        return False
+    prev = re.search(r"(\S+)[ -]$", text[max(0, start - 24):start])
+    if prev and (re.search(r"\d", prev.group(1)) or re.fullmatch(r"[A-Z0-9]{4}", prev.group(1))):
+        return False  # the tail of a longer code ("4111 1111 1111 1112", "GB82 WEST 1234 …")
+    if len(digits) < 9 and not raw.startswith(("+", "(")):
+        return False  # short local numbers are indistinguishable from order numbers without context
+    before = text[start - 1] if start else ""  # glued to a word or a "#12…" is an identifier, not a phone
+    return not (before in ("#", "-", "/", "_") or (before.isascii() and before.isalnum()))
+
+
+def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> list[PiiSpan]:
+    """Phone numbers through Google's libphonenumber (``phonenumbers``), in each region's formats.
+
+    Leniency POSSIBLE: a number that could be dialled in one of the regions, with or without
+    a country code; a trailing extension ("x123", "ext. 4") belongs to the number.
+    """
+    import phonenumbers
+
+    spans: dict[tuple[int, int], PiiSpan] = {}
+    for region in regions:
+        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
+            end = m.end
+            ext = _EXTENSION.match(text, end)
+            if ext:
+                end = ext.end()
+            if _looks_like_phone(text, m.start, text[m.start:end]):
+                spans[(m.start, end)] = PiiSpan("PHONE_NUMBER", m.start, end, text[m.start:end])
+    return list(spans.values())
+
+
 class PiiDetector:
     """Finds personal data spans; ``kinds`` limits which detectors run."""
 
-    def __init__(self, kinds: Iterable[str] | None = None, use_presidio: bool = False):
+    def __init__(self, kinds: Iterable[str] | None = None, use_presidio: bool = False,
+                 phone_regions: Iterable[str] = PHONE_REGIONS):
         wanted = set(kinds) if kinds else None
         self._detectors = [d for d in DETECTORS if wanted is None or d.kind in wanted]
+        self._phone_regions = tuple(phone_regions) if wanted is None or "PHONE_NUMBER" in wanted else ()
         self._presidio = _load_presidio() if use_presidio else None
 
     def find(self, text: str) -> list[PiiSpan]:
@@ -153,6 +189,8 @@ class PiiDetector:
                 value = m.group(det.group)
                 if value and det.validate(value):
                     spans.append(PiiSpan(det.kind, m.start(det.group), m.end(det.group), value))
+        if self._phone_regions:
+            spans.extend(find_phone_numbers(text, self._phone_regions))
         if self._presidio is not None:
             spans.extend(self._presidio(text))
         return _resolve_overlaps(spans)

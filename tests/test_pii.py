@@ -26,6 +26,11 @@ def kinds(text):
     ("call +86 138 1234 5678 now", "PHONE_NUMBER", "+86 138 1234 5678"),
     ("call +44 20 7946 0958", "PHONE_NUMBER", "+44 20 7946 0958"),
     ("call (415) 555-2671", "PHONE_NUMBER", "(415) 555-2671"),
+    ("desk 206.269.0743x9150 today", "PHONE_NUMBER", "206.269.0743x9150"),
+    ("UK office +44(0)115 4960914.", "PHONE_NUMBER", "+44(0)115 4960914"),
+    ("Manchester (0161) 4960066", "PHONE_NUMBER", "(0161) 4960066"),
+    ("Paris 04 15 39 15 00 le matin", "PHONE_NUMBER", "04 15 39 15 00"),
+    ("卡号675925664830已停用", "CREDIT_CARD", "675925664830"),
     ("key sk-proj-abcdefghijklmnopqrstuvwxyz123456", "SECRET", "sk-proj-abcdefghijklmnopqrstuvwxyz123456"),
     ("aws AKIAIOSFODNN7EXAMPLE", "SECRET", "AKIAIOSFODNN7EXAMPLE"),
     ("password: hunter2hunter2", "SECRET", "hunter2hunter2"),
@@ -42,6 +47,9 @@ def test_detects(text, kind, value):
     "IBAN GB82 WEST 1234 5698 7654 33",         # bad mod-97
     "the year 2024 had 365 days",
     "def f(x): return x @ y",
+    "closed on 15.03.2024 at 10:30",                 # a date, not a phone
+    "Invoice #20240315-77 totals 1,234.56 EUR.",     # an invoice number
+    "Order 4111-2222 shipped on 2024-03-15.",
 ])
 def test_ignores_lookalikes(text):
     assert kinds(text) == []
