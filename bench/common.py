@@ -24,7 +24,7 @@ def machine() -> dict[str, Any]:
         pass
     mem_gb = None
     try:
-        mem_kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        mem_kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1])
         mem_gb = round(mem_kb / 1024 / 1024, 1)
     except (OSError, StopIteration, ValueError):
         pass

@@ -230,8 +230,8 @@ async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
     if prompt_scores is not None:
         entries: list[Any] = [None]
         for tok, (lp, rank, top) in zip(prompt[1:], prompt_scores):
-            entry = {str(t): {"logprob": l, "rank": i + 1, "decoded_token": _fmt_token(engine, t, as_ids)}
-                     for i, (t, l) in enumerate(top)}
+            entry = {str(t): {"logprob": alt, "rank": i + 1, "decoded_token": _fmt_token(engine, t, as_ids)}
+                     for i, (t, alt) in enumerate(top)}
             entry[str(tok)] = {"logprob": lp, "rank": rank, "decoded_token": _fmt_token(engine, tok, as_ids)}
             entries.append(entry)
         choice["prompt_logprobs"] = entries

@@ -128,8 +128,8 @@ def _logprobs_content(collab: Collaborator, chunks: list[Chunk]) -> list[dict]:
         for token, lp, top in ch.logprobs:
             text = engine.detokenize([token])
             content.append({"token": text, "logprob": lp, "bytes": list(engine.token_bytes(token)),
-                            "top_logprobs": [{"token": engine.detokenize([t]), "logprob": l,
-                                              "bytes": list(engine.token_bytes(t))} for t, l in top]})
+                            "top_logprobs": [{"token": engine.detokenize([t]), "logprob": alt,
+                                              "bytes": list(engine.token_bytes(t))} for t, alt in top]})
     return content
 
 
@@ -140,7 +140,7 @@ def _completion_logprobs(collab: Collaborator, chunks: list[Chunk]) -> dict:
         for token, lp, top in ch.logprobs:
             tokens.append(engine.detokenize([token]))
             lps.append(lp)
-            tops.append({engine.detokenize([t]): l for t, l in top})
+            tops.append({engine.detokenize([t]): alt for t, alt in top})
     return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": []}
 
 

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Sequence
 
 from device_runtime.engine import LlamaEngine, SamplingParams
-from device_runtime.worker import DeviceWorker, EngineCall, QueueFull
+from device_runtime.worker import DeviceWorker, EngineCall
 from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
@@ -67,7 +66,6 @@ class Job:
     privacy: PrivacyDecision
     n_logprobs: int | None  # None: the client asked for no logprobs
     api_key: str | None = None
-    started: float = field(default_factory=time.perf_counter)
     completion_tokens: int = 0  # filled in when run() ends
     finish_reason: str | None = None
 
@@ -95,7 +93,8 @@ class Collaborator:
                                      PiiDetector(use_presidio=p.use_presidio), p.default_level)
         self.policy = AutoPolicy(config.routing.device_only_latency_ms)
         c = config.cascade
-        self.confidence = ConfidenceRouter(threshold=c.threshold, method=c.method, quantile=c.quantile)
+        self.confidence = ConfidenceRouter(threshold=c.threshold, method=c.method, quantile=c.quantile,
+                                           window=c.unsure_window, token_threshold=c.unsure_logprob)
         self.budget = CloudBudget(config.budget.cloud_tokens_per_window, config.budget.window_s)
         s = config.speculative
         self.draft_length = DraftLengthController(k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive,
@@ -311,11 +310,19 @@ class Collaborator:
     async def _cascade(self, job: Job, out: AnswerBuilder, stats: CallStats, call: EngineCall
                        ) -> AsyncIterator[Chunk]:
         params = SamplingParams(**{**job.params.__dict__, "stop": ()})
-        events = [ev async for ev in self.device.iterate(lambda: self.engine.generate(job.prompt_tokens, params))]
+        events, logprobs, unsure = [], [], False
+        async for ev in self.device.iterate(lambda: self.engine.generate(job.prompt_tokens, params)):
+            events.append(ev)
+            logprobs.append(ev.logprob)
+            if self.config.cascade.per_token and self.confidence.unsure_stretch(logprobs):
+                unsure = True  # the device stays unsure: hand over now rather than finish a weak answer
+                break
         answer = [ev.token_id for ev in events]
-        job.trace.confidence = round(self.confidence.score([ev.logprob for ev in events]), 4)
-        escalate = self.cloud is not None and self.confidence.should_escalate([ev.logprob for ev in events])
+        job.trace.confidence = round(self.confidence.score(logprobs), 4)
+        escalate = self.cloud is not None and (unsure or self.confidence.should_escalate(logprobs))
         job.trace.escalated = escalate
+        if unsure:
+            job.trace.reason += "; escalated mid-answer (unsure stretch)"
         if not escalate:
             for ev in events:
                 chunk = out.add_token(ev.token_id, "device", ev.logprob, ev.top_logprobs)
@@ -400,5 +407,3 @@ def _float_or_none(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
 
-
-__all__ = ["Collaborator", "Job", "VIRTUAL_MODELS", "QueueFull"]

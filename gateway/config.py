@@ -85,6 +85,9 @@ class CascadeConfig(Section):
     method: Literal["mean", "min", "tail", "entropy"] = "tail"
     quantile: float = 0.1
     verify_chunk: int = 64  # the device answer is verified in drafts of at most this many tokens
+    per_token: bool = False  # escalate mid-answer once the device stays unsure for a window of tokens
+    unsure_window: int = 8
+    unsure_logprob: float = -2.5
 
 
 class PrivacyRuleConfig(Section):

@@ -93,6 +93,19 @@ def test_cascade_keeps_a_confident_answer_and_escalates_an_unsure_one(gw, client
     assert escalated  # same model: the cloud accepts the device's answer
 
 
+def test_cascade_escalates_mid_answer_when_the_device_stays_unsure(gw, client):
+    collab = gw.collaborator
+    collab.config.cascade.per_token = True
+    collab.confidence.window, collab.confidence.token_threshold = 2, 0.0  # every token counts as unsure
+    try:
+        text, trace = chat(client, "tandem-cascade")
+    finally:
+        collab.config.cascade.per_token = False
+        collab.confidence.window, collab.confidence.token_threshold = 8, -2.5
+    assert trace["escalated"] is True and "unsure stretch" in trace["reason"]
+    assert trace["drafts_proposed"] >= 2 and text  # the two unsure tokens were verified, then the cloud went on
+
+
 def test_budget_exhausted_keeps_requests_on_the_device(gw, client):
     budget = gw.collaborator.budget
     old = budget.tokens_per_window
