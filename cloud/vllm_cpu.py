@@ -78,10 +78,19 @@ def setup(model: str) -> Path:
     return out
 
 
+def cpu_dtype() -> str:
+    """bf16 only where the CPU computes it natively (AVX512-BF16 / AMX); elsewhere fp32 is much faster."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "float32"
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
 def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: str = "cloud") -> list[str]:
     return [str(venv_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", str(hf_dir(model)),
             "--served-model-name", served_name, "--host", host, "--port", str(port), "--max-model-len", "4096",
-            "--dtype", "bfloat16", "--enforce-eager"]
+            "--dtype", os.environ.get("TANDEM_VLLM_DTYPE", cpu_dtype()), "--enforce-eager"]
 
 
 def serve_env() -> dict[str, str]:
