@@ -29,7 +29,7 @@ from aiohttp import web
 from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams, common_prefix
 from device_runtime.sampling import log_softmax, top_logprobs
 from device_runtime.worker import DeviceWorker
-from gateway.cloud import greedy_accept
+from gateway.cloud import greedy_accept, hash_ids
 from gateway.schemas import error_body, new_id, now, usage
 from gateway.sse import open_stream, send_done, send_event
 
@@ -133,17 +133,31 @@ def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_
 async def verify(request: web.Request) -> web.Response:
     body = await _json(request)
     try:
-        context = [int(t) for t in body["context"]]
         draft = [int(t) for t in body.get("draft", [])]
         top_n = int(body.get("top_logprobs") or 0)
+        if "context" in body:
+            context: list[int] | None = [int(t) for t in body["context"]]
+            prefix = None
+        else:  # delta form: the prefix we should still hold, proven by length and fingerprint
+            context = None
+            prefix = (int(body["prefix_len"]), str(body["prefix_hash"]), [int(t) for t in body.get("context_tail", [])])
     except (KeyError, TypeError, ValueError):
-        return _error(400, "verify needs 'context' (token ids) and 'draft' (token ids)")
-    if not context:
+        return _error(400, "verify needs 'context' (token ids), or 'prefix_len' + 'prefix_hash' + 'context_tail', "
+                           "and 'draft' (token ids)")
+    if context is not None and not context:
         return _error(400, "context must not be empty", "context")
     worker = request.app[WORKER]
     t0 = time.perf_counter()
     try:
         async with worker.turn() as call:
+            if prefix is not None:
+                n, fingerprint, tail = prefix
+                held = worker.engine.tokens
+                if len(held) < n or hash_ids(held[:n]) != fingerprint:
+                    return web.json_response(error_body("the cached prefix is gone; send the full context",
+                                                        "invalid_request_error", "prefix_hash", "context_unknown"),
+                                             status=409)
+                context = held[:n] + tail
             out = await call(verify_round, worker.engine, context, draft, top_n)
     except ContextOverflow as exc:
         return _error(400, str(exc), "context")

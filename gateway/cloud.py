@@ -20,10 +20,12 @@ connection errors and 5xx; every byte up and down is counted for the route trace
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
 import time
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Sequence
 
@@ -213,8 +215,8 @@ class CloudClient:
 
     # -- the calls the modes make ----------------------------------------------------------------
     async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats,
-                     want_top: bool = False) -> VerifyResult:
-        return await (await self.verifier()).verify(list(context), list(draft), stats, want_top)
+                     want_top: bool = False, session: "VerifySession | None" = None) -> VerifyResult:
+        return await (await self.verifier()).verify(list(context), list(draft), stats, want_top, session)
 
     async def stream(self, body: dict, stats: CallStats, chat: bool = True) -> AsyncIterator[dict]:
         """Pass a chat (or text) completion through, streaming; yields the cloud's parsed SSE chunks."""
@@ -262,21 +264,54 @@ class CloudRefused(CloudError):
         self.status = status
 
 
+def hash_ids(ids: Sequence[int]) -> str:
+    """A short fingerprint of a token sequence: both sides prove they hold the same prefix."""
+    return hashlib.blake2b(array("i", ids).tobytes(), digest_size=16).hexdigest()
+
+
+@dataclass
+class VerifySession:
+    """What the cloud holds for one conversation, so later rounds send only what is new."""
+
+    known: list[int] = field(default_factory=list)
+    min_prefix: int = 32  # below this, sending the prefix costs less than proving it
+
+
 class _Verifier:
     def __init__(self, client: CloudClient):
         self.client = client
 
-    async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool) -> VerifyResult:
+    async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool,
+                     session: VerifySession | None = None) -> VerifyResult:
         raise NotImplementedError
 
 
 class NativeVerifier(_Verifier):
-    """Tandem's local cloud: draft-carrying verification over a cached prefix."""
+    """Tandem's local cloud: draft-carrying verification over a cached prefix.
 
-    async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool) -> VerifyResult:
-        body = {"model": self.client.model, "context": context, "draft": draft,
-                "top_logprobs": self.client.top_k if want_top else 0}
-        out = await self.client.request_json("POST", "/v1/tandem/verify", body, stats)
+    With a session, a round sends only the context the cloud has not seen, plus the length
+    and fingerprint of the prefix it should still hold; if another conversation has taken
+    its cache since, it answers 409 and the full context is sent once more.
+    """
+
+    async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool,
+                     session: VerifySession | None = None) -> VerifyResult:
+        body: dict[str, Any] = {"model": self.client.model, "draft": draft,
+                                "top_logprobs": self.client.top_k if want_top else 0}
+        n = _common_prefix_len(session.known, context) if session else 0
+        if session is not None and n >= session.min_prefix:
+            body.update(prefix_len=n, prefix_hash=hash_ids(context[:n]), context_tail=context[n:])
+        else:
+            body["context"] = context
+        try:
+            out = await self.client.request_json("POST", "/v1/tandem/verify", body, stats)
+        except CloudRefused as exc:
+            if exc.status != 409 or "context" in body:
+                raise
+            body = {k: v for k, v in body.items() if k not in ("prefix_len", "prefix_hash", "context_tail")}
+            out = await self.client.request_json("POST", "/v1/tandem/verify", {**body, "context": context}, stats)
+        if session is not None:
+            session.known = context + [int(t) for t in out["tokens"][: int(out["accepted"])]]
         top = [[(int(t), float(lp)) for t, lp in pos] for pos in out.get("target_top") or []]
         return VerifyResult(int(out["accepted"]), [int(t) for t in out["tokens"]], top)
 
@@ -284,7 +319,8 @@ class NativeVerifier(_Verifier):
 class PromptLogprobsVerifier(_Verifier):
     """Stock vLLM: one completion of one token over context+draft, reading ``prompt_logprobs``."""
 
-    async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool) -> VerifyResult:
+    async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool,
+                     session: VerifySession | None = None) -> VerifyResult:
         n_top = self.client.top_k if want_top else 1
         body = {
             "model": self.client.model,
@@ -299,6 +335,14 @@ class PromptLogprobsVerifier(_Verifier):
             body["prompt_logprobs"] = n_top
         out = await self.client.request_json("POST", "/v1/completions", body, stats)
         return parse_prompt_logprobs(out["choices"][0], len(context), draft)
+
+
+def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 def _token_id(key: str | int) -> int:

@@ -32,7 +32,7 @@ from device_runtime.sampling import sample_from
 from device_runtime.worker import EngineCall
 from routers.draft_length import DraftLengthController
 
-from .cloud import CallStats, CloudClient, VerifyResult
+from .cloud import CallStats, CloudClient, VerifyResult, VerifySession
 from .output import AnswerBuilder, Chunk
 from .trace import RouteTrace
 
@@ -92,6 +92,7 @@ class SpeculativeDecoder:
         self.rng = np.random.default_rng(seed)
         self.want_top = temperature > 0 or want_logprobs
         self.context: list[int] = []
+        self.session = VerifySession()  # lets rounds after the first send only what is new
 
     def _skip_threshold(self) -> float | None:
         thr = self.settings.skip_verify_above
@@ -130,7 +131,7 @@ class SpeculativeDecoder:
 
             ids = [d.token_id for d in drafts]
             t_call = time.perf_counter()
-            verify = asyncio.create_task(self.cloud.verify(self.context, ids, self.stats, self.want_top))
+            verify = asyncio.create_task(self.cloud.verify(self.context, ids, self.stats, self.want_top, self.session))
             extra: list[DraftToken] = []
             try:
                 if self.settings.pipeline and ids and not self.engine.is_eos(ids[-1]):

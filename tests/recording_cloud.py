@@ -39,7 +39,7 @@ class RecordingCloud:
         raw = await request.read()
         self.received.append(raw)
         body = json.loads(raw) if raw else {}
-        for key in ("context", "draft", "prompt"):
+        for key in ("context", "context_tail", "draft", "prompt"):
             ids = body.get(key)
             if isinstance(ids, list) and ids and all(isinstance(t, int) for t in ids):
                 self.decoded.append(self.engine.detokenize(ids))

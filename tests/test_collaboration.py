@@ -177,3 +177,32 @@ def test_cloud_killed_mid_stream_the_device_finishes_the_answer(smol_engine, clo
         assert len(text) > 20
         metrics = requests.get(f"{g.url}/metrics").text
         assert "tandem_degraded_total 1.0" in metrics
+
+
+def test_verification_sends_only_new_context_and_recovers_a_lost_cache(gw, smol_engine):
+    """Delta verification: later rounds send the tail; a cache taken by another conversation costs one resend."""
+    from gateway.cloud import CallStats, CloudClient, VerifySession
+
+    system = "You are a careful assistant. " * 40  # a few hundred tokens of context to not resend
+    prompt = smol_engine.chat_tokens([{"role": "system", "content": system},
+                                      {"role": "user", "content": "Count from one to twenty in words."}])
+    other = smol_engine.chat_tokens([{"role": "user", "content": "Something else entirely, please."}])
+
+    async def main():
+        client = CloudClient([gw.cloud_url], strategy="tandem")
+        await client.start()
+        session, full, delta = VerifySession(), CallStats(), CallStats()
+        first = await client.verify(prompt, [], full, session=session)
+        context = prompt + first.tokens
+        second = await client.verify(context, [], delta, session=session)  # sends ~1 token of context
+        plain = await client.verify(context, [], CallStats())  # same question, full context
+        await client.verify(other, [], CallStats())  # another conversation takes the cache
+        stats = CallStats()
+        third = await client.verify(context, [], stats, session=session)  # 409, then the full context
+        await client.close()
+        return first, second, plain, third, full, delta, stats
+
+    first, second, plain, third, full, delta, stats = gw.call(main())
+    assert second.tokens == plain.tokens == third.tokens
+    assert delta.bytes_up < full.bytes_up / 5
+    assert stats.calls == 2  # refused once (409), answered on the resend

@@ -50,7 +50,7 @@ class InProcessVerifier:
     def __init__(self, engine):
         self.engine = engine
 
-    async def verify(self, context, draft, stats: CallStats, want_top=False) -> VerifyResult:
+    async def verify(self, context, draft, stats: CallStats, want_top=False, session=None) -> VerifyResult:
         stats.calls += 1
         out = verify_round(self.engine, list(context), list(draft), 0)
         return VerifyResult(out["accepted"], out["tokens"])

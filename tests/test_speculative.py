@@ -27,7 +27,7 @@ class ScriptedCloud:
         self.truth = truth
         self.calls: list[tuple[int, list[int]]] = []
 
-    async def verify(self, context, draft, stats: CallStats, want_top=False) -> VerifyResult:
+    async def verify(self, context, draft, stats: CallStats, want_top=False, session=None) -> VerifyResult:
         stats.calls += 1
         done = len(context) - self.prompt_len
         assert list(context[self.prompt_len:]) == self.truth[:done], "context must be the verified prefix"
