@@ -143,7 +143,7 @@ async def run(args: argparse.Namespace) -> dict:
     proc = start_cloud(args.cloud, args.port)
     prompts = [engine.chat_tokens([{"role": "user", "content": p}]) for p in PROMPTS[: args.prompts]]
     by_rtt: dict[str, dict] = {}
-    lossless, exact, near_ties, compared = True, 0, 0, 0
+    lossless, exact, near_ties, compared, gaps = True, 0, 0, 0, []
     try:
         # device only: independent of the network
         dev_tokens, dev_s = 0, 0.0
@@ -185,6 +185,7 @@ async def run(args: argparse.Namespace) -> dict:
                         else:
                             j = next((i for i, (x, y) in enumerate(zip(ids, ref)) if x != y), None)
                             gap = float("inf") if j is None else await near_tie_gap(client, p + ref[:j], ref[j], ids[j])
+                            gaps.append(round(gap, 4))
                             if gap < NEAR_TIE:
                                 near_ties += 1
                             else:
@@ -221,7 +222,7 @@ async def run(args: argparse.Namespace) -> dict:
             "bytes_down_per_token": base["bytes_down_per_token"],
             "lossless": lossless,
             "lossless_detail": {"compared": compared, "exact": exact, "near_tie_divergences": near_ties,
-                                "near_tie_bound_logits": NEAR_TIE},
+                                "near_tie_bound_logits": NEAR_TIE, "gaps_at_divergence": gaps},
             "tok_s": {"device": base["device_tok_s"], "cloud": base["cloud_tok_s"],
                       "speculative": base["speculative_tok_s"]},
             "at_rtt_ms": args.rtts[0],

@@ -31,6 +31,7 @@ from typing import Any, AsyncIterator, Sequence
 
 import aiohttp
 
+from device_runtime.engine import common_prefix
 from routers.network import NetworkMonitor
 
 log = logging.getLogger("tandem.cloud")
@@ -298,7 +299,7 @@ class NativeVerifier(_Verifier):
                      session: VerifySession | None = None) -> VerifyResult:
         body: dict[str, Any] = {"model": self.client.model, "draft": draft,
                                 "top_logprobs": self.client.top_k if want_top else 0}
-        n = _common_prefix_len(session.known, context) if session else 0
+        n = common_prefix(session.known, context) if session else 0
         if session is not None and n >= session.min_prefix:
             body.update(prefix_len=n, prefix_hash=hash_ids(context[:n]), context_tail=context[n:])
         else:
@@ -335,14 +336,6 @@ class PromptLogprobsVerifier(_Verifier):
             body["prompt_logprobs"] = n_top
         out = await self.client.request_json("POST", "/v1/completions", body, stats)
         return parse_prompt_logprobs(out["choices"][0], len(context), draft)
-
-
-def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 def _token_id(key: str | int) -> int:
