@@ -41,7 +41,8 @@ async def ask(session: aiohttp.ClientSession, args: argparse.Namespace, history:
     print()
     if trace:
         acc = trace.get("mean_acceptance_length")
-        print(f"{DIM}[{trace['mode']} · {trace['reason']}{' · DEGRADED' if trace['degraded'] else ''} · device "
+        privacy = f" · privacy {trace['privacy']} {trace['pii'] or ''}" if trace["privacy"] != "public" else ""
+        print(f"{DIM}[{trace['mode']} · {trace['reason']}{' · DEGRADED' if trace['degraded'] else ''}{privacy} · device "
               f"{trace['device_tokens']} / cloud {trace['cloud_tokens']} tokens"
               f"{f' · {acc:.2f} tokens/pass' if acc else ''} · {trace['timings_ms'].get('done', 0):.0f} ms]{RESET}")
     return "".join(answer)

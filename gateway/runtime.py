@@ -100,6 +100,13 @@ class Runtime:
 
     async def start(self) -> "Runtime":
         cfg = self.config
+        local_cloud = not cfg.cloud.endpoints and not cfg.cloud.offline
+        if local_cloud and cfg.device.n_threads is None and cfg.cloud.local.n_threads is None:
+            # device and local cloud on one machine: give each its share of the cores, like two machines;
+            # oversubscribed llama.cpp threads spin-wait on each other and both slow down badly
+            cores = os.cpu_count() or 2
+            cfg.device.n_threads = max(1, cores // 2)
+            cfg.cloud.local.n_threads = max(1, cores - cfg.device.n_threads)
         if self.engine is None and cfg.device.model == "fake":  # zero-cost engine for load tests
             from device_runtime.fake import FakeEngine
 
@@ -112,7 +119,7 @@ class Runtime:
                 cfg.device.model if not os.path.isfile(cfg.device.model) else None)
         monitor = NetworkMonitor(cfg.cloud.failure_threshold, cfg.cloud.cooldown_s, offline=cfg.cloud.offline)
         endpoints = list(cfg.cloud.endpoints)
-        if not endpoints and not cfg.cloud.offline:
+        if local_cloud:
             self.local_cloud = LocalCloudProcess(cfg.cloud.local, pull=cfg.device.pull)
             endpoints = [await self.local_cloud.start()]
         if endpoints:

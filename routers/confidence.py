@@ -49,17 +49,26 @@ class ConfidenceRouter:
     quantile: float = 0.1
     window: int = 8  # per-token escalation: this many consecutive unsure tokens…
     token_threshold: float = -2.5  # …each below this log-probability
+    max_repetition: float = 0.5  # answers looping more than this (see ``repetition``) escalate
 
     def score(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None) -> float:
         return score(logprobs, self.method, self.quantile, top)
 
-    def should_escalate(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None) -> bool:
-        return self.score(logprobs, top) < self.threshold
+    def should_escalate(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None,
+                        tokens: Sequence[int] = ()) -> bool:
+        return self.score(logprobs, top) < self.threshold or repetition(tokens) > self.max_repetition
 
     def unsure_stretch(self, logprobs: Sequence[float]) -> bool:
         """True when the last ``window`` tokens were all unsure: escalate mid-answer."""
         tail = logprobs[-self.window:]
         return len(tail) == self.window and all(x < self.token_threshold for x in tail)
+
+
+def repetition(tokens: Sequence[int], n: int = 4) -> float:
+    """Share of repeated n-grams (0 = none, near 1 = a loop). Small models repeat *confidently*,
+    so log-probabilities alone miss this failure; the cascade treats a loop as unsure."""
+    grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
 
 
 def threshold_for_cloud_fraction(scores: Sequence[float], cloud_fraction: float) -> float:

@@ -128,3 +128,14 @@ def test_auto_policy_rules(facts, mode, reason):
 def test_auto_policy_rejects_unknown_mode():
     with pytest.raises(ValueError):
         AutoPolicy().choose(RouteFacts(requested="turbo"))
+
+
+def test_repetition_marks_loops_as_unsure():
+    from routers.confidence import repetition
+
+    assert repetition(list(range(40))) == 0.0
+    loop = [1, 2, 3, 4, 5] * 12
+    assert repetition(loop) > 0.8
+    r = ConfidenceRouter(threshold=-5.0)
+    assert r.should_escalate([-0.01] * len(loop), tokens=loop)  # confident, but going round in circles
+    assert not r.should_escalate([-0.01] * 40, tokens=list(range(40)))
