@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, AsyncIterator, Sequence
 
 from device_runtime.engine import LlamaEngine, SamplingParams
@@ -166,6 +166,8 @@ class Collaborator:
         else:
             messages = None
             prompt_text = body.prompt if isinstance(body.prompt, str) else None
+            if prompt_text is None and any(t < 0 or t >= self.engine.n_vocab for t in body.prompt):
+                raise bad_request(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
             texts = [prompt_text] if prompt_text is not None else [self.engine.detokenize(body.prompt)]
         try:
             decision = self.privacy.decide(texts, meta.get("privacy"), privacy_header, api_key)
@@ -201,12 +203,10 @@ class Collaborator:
             prompt_tokens = await asyncio.to_thread(self.engine.tokenize, prompt_text)
         else:
             prompt_tokens = list(body.prompt)
-            if any(t < 0 or t >= self.engine.n_vocab for t in prompt_tokens):
-                raise bad_request(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
         params = self._sampling(body, len(prompt_tokens))
         n_logprobs = (body.top_logprobs or 0 if body.logprobs else None) if chat else body.logprobs
         if n_logprobs is not None:
-            params = SamplingParams(**{**params.__dict__, "top_logprobs": n_logprobs})
+            params = replace(params, top_logprobs=n_logprobs)
         return Job(chat, messages, prompt_text, prompt_tokens, params, trace, decision, n_logprobs, api_key)
 
     def _sampling(self, body: ChatCompletionRequest | CompletionRequest, n_prompt: int) -> SamplingParams:
@@ -286,7 +286,7 @@ class Collaborator:
                       ) -> AsyncIterator[Chunk]:
         if out.finished:
             return
-        params = SamplingParams(**{**job.params.__dict__, "max_tokens": out.remaining, "stop": ()})
+        params = replace(job.params, max_tokens=out.remaining, stop=())  # stops: the AnswerBuilder's job
         first = True
         async for ev in self.device.iterate(lambda: self.engine.generate(list(context), params)):
             if first:
@@ -309,7 +309,7 @@ class Collaborator:
 
     async def _cascade(self, job: Job, out: AnswerBuilder, stats: CallStats, call: EngineCall
                        ) -> AsyncIterator[Chunk]:
-        params = SamplingParams(**{**job.params.__dict__, "stop": ()})
+        params = replace(job.params, stop=())
         events, logprobs, unsure = [], [], False
         async for ev in self.device.iterate(lambda: self.engine.generate(job.prompt_tokens, params)):
             events.append(ev)

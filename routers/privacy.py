@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .pii import PiiDetector
+from .pii import PiiDetector, PiiSpan
 
 LEVELS = ("public", "redact", "private")
 
@@ -113,6 +113,7 @@ class PrivacyDecision:
     pii: dict[str, int] = field(default_factory=dict)  # kind -> count, never values
     sources: list[str] = field(default_factory=list)  # what raised the level: "metadata", "header", "rule", "pii"
     redactor: Redactor | None = None
+    spans: list[list[PiiSpan]] = field(default_factory=list, repr=False)  # per text; values: never log these
 
     @property
     def cloud_allowed(self) -> bool:
@@ -142,21 +143,21 @@ class PrivacyRouter:
             if rule.applies(api_key, texts):
                 levels.append(rule.level)
                 sources.append("rule")
-        counts: Counter[str] = Counter()
-        for text in texts:
-            counts.update(span.kind for span in self.detector.find(text))
+        spans = [self.detector.find(text) for text in texts]
+        counts = Counter(span.kind for found in spans for span in found)
         if counts:
             levels.append(self.pii_action)
             sources.append("pii")
-        return PrivacyDecision(strictest(levels), dict(counts), sources)
+        return PrivacyDecision(strictest(levels), dict(counts), sources, spans=spans)
 
     def redact(self, texts: Sequence[str], decision: PrivacyDecision) -> list[str]:
         """Replace every detected value with its placeholder; records the mapping in the decision."""
         redactor = decision.redactor or Redactor()
         decision.redactor = redactor
+        known = decision.spans if len(decision.spans) == len(texts) else [None] * len(texts)
         out = []
-        for text in texts:
-            spans = self.detector.find(text)
+        for text, found in zip(texts, known):
+            spans = found if found is not None else self.detector.find(text)  # decide() already scanned these
             pieces, last = [], 0
             for span in spans:
                 pieces.append(text[last:span.start])

@@ -275,3 +275,10 @@ def test_shutdown_refuses_new_work_with_503(smol_engine):
         resp = post(g, {"model": "tandem-device", "messages": MSG})
         assert_error(resp, 503, "server_shutting_down")
         assert requests.get(f"{g.url}/ready").status_code == 503
+
+
+def test_token_ids_out_of_vocabulary_are_refused(gw, smol_engine):
+    resp = post(gw, {"model": "tandem-device", "prompt": [1, 2, smol_engine.n_vocab + 5]}, path="/v1/completions")
+    assert_error(resp, 400, param="prompt")
+    assert post(gw, {"model": "tandem-device", "prompt": [1, 2, 3], "max_tokens": 2},
+                path="/v1/completions").status_code == 200
