@@ -206,3 +206,23 @@ def test_verification_sends_only_new_context_and_recovers_a_lost_cache(gw, smol_
     assert second.tokens == plain.tokens == third.tokens
     assert delta.bytes_up < full.bytes_up / 5
     assert stats.calls == 2  # refused once (409), answered on the resend
+
+
+def test_tokenizer_mismatch_disables_speculation_and_cascade_regenerates(smol_engine):
+    from aiohttp import web
+
+    from .recording_cloud import RecordingCloud
+
+    class OtherTokenizerCloud(RecordingCloud):  # claims Qwen's vocabulary while the device runs SmolLM2
+        async def info(self, request):
+            return web.json_response({"n_vocab": 151936, "eos_token_ids": [151645], "native_verify": True})
+
+    with LiveGateway(smol_engine, ["cascade.threshold=1000"], cloud_server=OtherTokenizerCloud(smol_engine)) as g:
+        check = g.collaborator.tokenizers
+        assert not check.compatible and "vocab size differs" in check.reason
+        client = openai.OpenAI(base_url=f"{g.url}/v1", api_key="unused", max_retries=0)
+        _, trace = chat(client, "tandem-speculative")
+        assert trace["mode"] == "cloud" and "speculative unavailable" in trace["reason"]
+        _, trace = chat(client, "tandem-cascade")
+        assert trace["escalated"] and trace["drafts_proposed"] == 0 and trace["cloud_tokens"] > 0
+        assert requests.get(f"{g.url}/ready").json()["cloud"]["speculative"]["enabled"] is False

@@ -36,7 +36,8 @@ class ScriptedCloud:
         return VerifyResult(accepted, tokens)
 
 
-def run(engine, cloud, prompt, max_tokens=24, stop=(), k=4, adaptive=False, pipeline=False):
+def run(engine, cloud, prompt, max_tokens=24, stop=(), k=4, adaptive=False, pipeline=False,
+        settings: SpeculativeSettings | None = None):
     trace = RouteTrace(mode="speculative")
     out = AnswerBuilder(engine.token_bytes, engine.is_eos, max_tokens, stop, trace)
     worker = DeviceWorker(engine)
@@ -45,7 +46,7 @@ def run(engine, cloud, prompt, max_tokens=24, stop=(), k=4, adaptive=False, pipe
         async with worker.turn() as call:
             dec = SpeculativeDecoder(engine, call, cloud, out, trace, CallStats(),
                                      DraftLengthController(k=k, k_max=8, adaptive=adaptive),
-                                     SpeculativeSettings(pipeline=pipeline), 0.0, 1.0, None)
+                                     settings or SpeculativeSettings(pipeline=pipeline), 0.0, 1.0, None)
             chunks = [c async for c in dec.run(prompt)]
         out_final = out.finish(out.finish_reason or "stop")
         return "".join(c.text for c in chunks) + out_final.text
@@ -143,6 +144,24 @@ def test_pipelining_and_adaptive_k_keep_the_output(smol_engine, prompt):
         _, out, trace = run(smol_engine, ScriptedCloud(len(prompt), truth), prompt, max_tokens=30, k=2,
                             adaptive=True, pipeline=pipeline)
         assert out.token_ids == truth[:30]
+
+
+def test_opportunistic_mode_skips_only_when_asked_and_says_so(smol_engine, prompt):
+    truth = [t for t in device_greedy(smol_engine, prompt, 40) if not smol_engine.is_eos(t)] + [7] * 40
+    # at temperature 0 a threshold alone does nothing: skipping must be asked for explicitly
+    _, out, trace = run(smol_engine, ScriptedCloud(len(prompt), truth), prompt, max_tokens=12,
+                        settings=SpeculativeSettings(pipeline=False, skip_verify_above=0.0))
+    assert trace.unverified_tokens == 0 and trace.cloud_passes > 0
+    cloud = ScriptedCloud(len(prompt), truth)
+    _, out, trace = run(smol_engine, cloud, prompt, max_tokens=12,
+                        settings=SpeculativeSettings(pipeline=False, skip_verify_above=0.0, skip_verify_at_greedy=True))
+    assert trace.unverified_tokens > 0  # visible in the trace
+    assert trace.unverified_tokens + trace.drafts_accepted + trace.cloud_tokens == out.completion_tokens
+    assert out.token_ids == truth[:12]  # the device agreed with the truth here, so nothing was lost
+    # a threshold nothing reaches: every draft is verified again
+    _, _, trace = run(smol_engine, ScriptedCloud(len(prompt), truth), prompt, max_tokens=12,
+                      settings=SpeculativeSettings(pipeline=False, skip_verify_above=1.01, skip_verify_at_greedy=True))
+    assert trace.unverified_tokens == 0
 
 
 # -- model-free pieces -------------------------------------------------------------------------------------
