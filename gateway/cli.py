@@ -6,6 +6,7 @@
     tandem chat                           # terminal chat against a running gateway (or one-shot: tandem chat "hi")
     tandem cloud --model qwen2.5-coder-1.5b --port 8001
     tandem models list | pull NAME | verify NAME | path NAME
+    tandem calibrate --cloud-fraction 0.3     # cascade threshold from real device answers
     tandem bench gateway|speculative|pii
 """
 
@@ -126,6 +127,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(build_config(args))
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import run_calibrate
+
+    return run_calibrate(build_config(args), args)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import runpy
 
@@ -148,6 +155,16 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="start everything locally, ask once per mode, print answers and traces")
     _config_args(p)
     p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("calibrate", help="set the cascade's confidence threshold from real answers")
+    _config_args(p)
+    p.add_argument("--prompts", help="a file with one prompt per line (default: a built-in mix)")
+    p.add_argument("--cloud-fraction", type=float, default=0.3, help="target share of escalated answers")
+    p.add_argument("--target-agreement", type=float, default=0.9,
+                   help="target share of answers the cloud would keep (device kept + escalated)")
+    p.add_argument("--agree", type=float, default=0.9, help="accepted share at which a device answer counts as good")
+    p.add_argument("--max-tokens", type=int, default=64)
+    p.set_defaults(fn=cmd_calibrate)
 
     p = sub.add_parser("chat", help="terminal chat with a running gateway (one-shot when a message is given)")
     p.add_argument("message", nargs="*")

@@ -1,0 +1,84 @@
+"""``tandem calibrate``: the cascade threshold from data, on the real device and cloud models.
+
+    tandem calibrate --cloud-fraction 0.3              # escalate the 30% least confident answers
+    tandem calibrate --target-agreement 0.9            # fewest escalations that keep 90% "cloud-quality"
+    tandem calibrate --prompts my_prompts.txt          # one prompt per line
+
+Each prompt is answered by the device (greedy) and the answer scored with the configured
+confidence method. The cloud then verifies the answer as one long draft; the share of its
+tokens the cloud accepts says whether "the cloud would have said the same" (the label).
+Prints both thresholds and the config line to use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+from pathlib import Path
+
+from device_runtime.engine import SamplingParams
+from routers.confidence import threshold_for_cloud_fraction, threshold_for_quality
+
+from .cloud import CallStats
+from .config import TandemConfig
+from .runtime import Runtime
+
+DEFAULT_PROMPTS = [
+    "Write a Python function that reverses a linked list.",
+    "What is the difference between TCP and UDP?",
+    "Write a SQL query that finds duplicate emails in a users table.",
+    "Explain what a closure is in JavaScript.",
+    "Who wrote the novel War and Peace?",
+    "Write a bash script that backs up a directory with a timestamp.",
+    "What is the time complexity of binary search, and why?",
+    "用一句话解释什么是哈希表。",
+    "Write a regular expression that matches an ISO date.",
+    "Name three sorting algorithms and their average complexity.",
+    "What causes the seasons on Earth?",
+    "Write a Go function that sums a slice of integers.",
+]
+
+
+async def _calibrate(config: TandemConfig, prompts: list[str], max_tokens: int) -> list[tuple[float, float]]:
+    config.server.port = 0
+    rows: list[tuple[float, float]] = []
+    async with Runtime(config) as rt:
+        collab = rt.collaborator
+        assert collab is not None
+        if collab.cloud is None or not collab.tokenizers.compatible:
+            raise SystemExit(f"calibration needs a cloud with the device's tokenizer ({collab.tokenizers.reason})")
+        engine, params = collab.engine, SamplingParams(max_tokens=max_tokens, temperature=0.0)
+        for i, text in enumerate(prompts, 1):
+            prompt = engine.chat_tokens([{"role": "user", "content": text}])
+            async with collab.device.turn() as call:
+                events = await call(lambda: list(engine.generate(prompt, params)))
+            answer = [ev.token_id for ev in events]
+            score = collab.confidence.score([ev.logprob for ev in events])
+            result = await collab.cloud.verify(prompt, answer, CallStats())
+            agreement = result.accepted / len(answer) if answer else 1.0
+            rows.append((score, agreement))
+            print(f"[{i}/{len(prompts)}] confidence {score:7.3f}  cloud agreement {agreement:5.2f}  {text[:50]}",
+                  flush=True)
+    return rows
+
+
+def run_calibrate(config: TandemConfig, args: argparse.Namespace) -> int:
+    prompts = DEFAULT_PROMPTS
+    if args.prompts:
+        prompts = [line.strip() for line in Path(args.prompts).read_text().splitlines() if line.strip()]
+    rows = asyncio.run(_calibrate(config, prompts, args.max_tokens))
+    scores = [s for s, _ in rows]
+    agree = [a >= args.agree for _, a in rows]
+    by_fraction = threshold_for_cloud_fraction(scores, args.cloud_fraction)
+    by_quality = threshold_for_quality(scores, agree, args.target_agreement)
+    escalated = sum(s < by_quality for s in scores)
+    print(f"\n{len(rows)} answers; median confidence {statistics.median(scores):.3f}; device answers the cloud "
+          f"would keep (≥{args.agree:.0%} of tokens accepted): {sum(agree)}/{len(rows)}")
+    print(f"threshold for {args.cloud_fraction:.0%} cloud calls: {by_fraction:.4f}")
+    print(f"threshold for {args.target_agreement:.0%} cloud-quality answers: {by_quality:.4f} "
+          f"(escalates {escalated}/{len(rows)})")
+    chosen = by_quality if args.target_agreement and by_quality != float("inf") else by_fraction
+    print(f"\nconfig:  cascade: {{threshold: {chosen:.4f}, method: {config.cascade.method}}}"
+          f"   or   --set cascade.threshold={chosen:.4f}")
+    return 0
