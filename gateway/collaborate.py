@@ -27,7 +27,7 @@ from typing import Any, AsyncIterator, Sequence
 
 from device_runtime.engine import LlamaEngine, SamplingParams
 from device_runtime.worker import DeviceWorker, EngineCall
-from routers.confidence import ConfidenceRouter, repetition
+from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
 from routers.network import NetworkMonitor
@@ -319,12 +319,12 @@ class Collaborator:
                 break
         answer = [ev.token_id for ev in events]
         job.trace.confidence = round(self.confidence.score(logprobs), 4)
-        escalate = self.cloud is not None and (unsure or self.confidence.should_escalate(logprobs, tokens=answer))
+        why = "escalated mid-answer (unsure stretch)" if unsure else self.confidence.escalation_reason(
+            logprobs, tokens=answer)
+        escalate = self.cloud is not None and why is not None
         job.trace.escalated = escalate
-        if unsure:
-            job.trace.reason += "; escalated mid-answer (unsure stretch)"
-        elif escalate and repetition(answer) > self.confidence.max_repetition:
-            job.trace.reason += "; device answer repeats itself"
+        if escalate and why != "low confidence":
+            job.trace.reason += f"; {why}"
         if not escalate:
             for ev in events:
                 chunk = out.add_token(ev.token_id, "device", ev.logprob, ev.top_logprobs)

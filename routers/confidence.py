@@ -54,9 +54,18 @@ class ConfidenceRouter:
     def score(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None) -> float:
         return score(logprobs, self.method, self.quantile, top)
 
+    def escalation_reason(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None,
+                          tokens: Sequence[int] = ()) -> str | None:
+        """Why the answer should go to the cloud, or None when the device's answer stands."""
+        if repetition(tokens) > self.max_repetition:
+            return "device answer repeats itself"
+        if self.score(logprobs, top) < self.threshold:
+            return "low confidence"
+        return None
+
     def should_escalate(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None,
                         tokens: Sequence[int] = ()) -> bool:
-        return self.score(logprobs, top) < self.threshold or repetition(tokens) > self.max_repetition
+        return self.escalation_reason(logprobs, top, tokens) is not None
 
     def unsure_stretch(self, logprobs: Sequence[float]) -> bool:
         """True when the last ``window`` tokens were all unsure: escalate mid-answer."""

@@ -139,3 +139,5 @@ def test_repetition_marks_loops_as_unsure():
     r = ConfidenceRouter(threshold=-5.0)
     assert r.should_escalate([-0.01] * len(loop), tokens=loop)  # confident, but going round in circles
     assert not r.should_escalate([-0.01] * 40, tokens=list(range(40)))
+    assert r.escalation_reason([-0.01] * len(loop), tokens=loop) == "device answer repeats itself"
+    assert r.escalation_reason([-9.0] * 40, tokens=list(range(40))) == "low confidence"
