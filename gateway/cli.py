@@ -6,6 +6,7 @@
     tandem chat                           # terminal chat against a running gateway (or one-shot: tandem chat "hi")
     tandem cloud --model qwen2.5-coder-1.5b --port 8001
     tandem models list | pull NAME | verify NAME | path NAME
+    tandem doctor                         # does llama.cpp run on this CPU? (every pulled model, in a child)
     tandem calibrate --cloud-fraction 0.3     # cascade threshold from real device answers
     tandem bench gateway|speculative|pii
 """
@@ -19,7 +20,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Sequence
+from typing import Any, Coroutine, Sequence
 
 from device_runtime.models import ModelError, ModelStore
 
@@ -75,8 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             await stop.wait()
             print("shutting down: finishing in-flight requests…", flush=True)
 
-    asyncio.run(main())
-    return 0
+    return _run_or_explain(main())
 
 
 def cmd_cloud(args: argparse.Namespace) -> int:
@@ -85,11 +85,38 @@ def cmd_cloud(args: argparse.Namespace) -> int:
     from cloud.server import NetworkSimulation, create_cloud_app
     from device_runtime.engine import LlamaEngine
 
+    from .local_cloud import die_with_parent, write_port_file
+
+    if args.parent_pid:
+        die_with_parent(args.parent_pid)
     engine = LlamaEngine.load(args.model, pull=args.pull, n_ctx=args.n_ctx, n_threads=args.threads)
     net = NetworkSimulation(args.delay_ms, args.jitter_ms, args.failure_rate)
     app = create_cloud_app(engine, args.served_name, net)
-    print(f"Tandem local cloud ({engine.name}) on http://{args.host}:{args.port}", flush=True)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, handler_cancellation=True)
+
+    async def main() -> None:
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1] if site._server else args.port  # type: ignore[union-attr]
+        print(f"Tandem local cloud ({engine.name}) on http://{args.host}:{port}", flush=True)
+        if args.port_file:
+            write_port_file(args.port_file, port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        print(f"error: the local cloud cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -115,6 +142,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from device_runtime.doctor import run_doctor
+
+    return run_doctor(args.model)
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from .chat import run_chat
 
@@ -122,9 +155,20 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import demo
 
-    return run_demo(build_config(args))
+    return _run_or_explain(demo(build_config(args)))
+
+
+def _run_or_explain(main: Coroutine[Any, Any, int | None]) -> int:
+    """Run a command's coroutine; a start-up failure is one clear line and exit 1, not a traceback."""
+    from .local_cloud import LocalCloudError
+
+    try:
+        return asyncio.run(main) or 0
+    except (LocalCloudError, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -181,7 +225,9 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cloud", help="run the local cloud stand-in (llama.cpp, vLLM-compatible subset)")
     p.add_argument("--model", default="qwen2.5-coder-1.5b")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--port", type=int, default=8001, help="0: any free port (see --port-file)")
+    p.add_argument("--port-file", help="write the port actually bound here once listening")
+    p.add_argument("--parent-pid", type=int, help="exit when this process (the one that started us) exits")
     p.add_argument("--n-ctx", type=int, default=4096)
     p.add_argument("--threads", type=int)
     p.add_argument("--served-name", default="cloud")
@@ -190,6 +236,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--failure-rate", type=float, default=0.0, help="fraction of requests answered 503")
     p.add_argument("--pull", action="store_true", help="fetch the model if it is not cached")
     p.set_defaults(fn=cmd_cloud)
+
+    p = sub.add_parser("doctor", help="check that llama.cpp runs on this CPU (in child processes)")
+    p.add_argument("--model", action="append", help="a registry name or GGUF path (default: every pulled model)")
+    p.set_defaults(fn=cmd_doctor)
 
     p = sub.add_parser("models", help="list, pull and verify models")
     p.add_argument("action", choices=["list", "pull", "verify", "path"])

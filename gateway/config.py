@@ -46,7 +46,7 @@ class DeviceConfig(Section):
 class LocalCloudConfig(Section):
     model: str = "qwen2.5-coder-1.5b"
     host: str = "127.0.0.1"
-    port: int = 8001
+    port: int = 0  # 0: the child binds a free port and tells the parent which
     n_ctx: int = 4096
     n_threads: int | None = None
     delay_ms: float = 0.0

@@ -8,7 +8,6 @@ cloud calls, bytes, latency.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import aiohttp
@@ -27,7 +26,7 @@ QUESTIONS = [
 ]
 
 
-async def _demo(config: TandemConfig) -> int:
+async def demo(config: TandemConfig) -> int:
     config.server.port = 0
     print("Starting Tandem (device model + local cloud); first run downloads and verifies the models…", flush=True)
     t0 = time.perf_counter()
@@ -36,6 +35,7 @@ async def _demo(config: TandemConfig) -> int:
         assert c is not None
         print(f"ready in {time.perf_counter() - t0:.1f}s at {rt.url} — device {c.engine.name}, "
               f"speculative: {c.tokenizers.reason}\n", flush=True)
+        degraded = 0
         async with aiohttp.ClientSession() as session:
             for model, question, privacy in QUESTIONS:
                 body = {"model": model, "messages": [{"role": "user", "content": question}], "max_tokens": 96,
@@ -54,9 +54,13 @@ async def _demo(config: TandemConfig) -> int:
                 print(f"   route: {resp.headers['x-tandem-route']} | reason: {t['reason']} | device "
                       f"{t['device_tokens']} / cloud {t['cloud_tokens']} tokens | cloud calls {t['cloud_calls']}"
                       f"{f' | {acc:.2f} tokens per cloud pass' if acc else ''} | pii {t['pii'] or '-'}"
-                      f" | {t['timings_ms'].get('done', 0):.0f} ms\n", flush=True)
+                      f" | {t['timings_ms'].get('done', 0):.0f} ms", flush=True)
+                if t["degraded"]:
+                    degraded += 1
+                    print(f"   DEGRADED: the device answered alone because {t['degraded_reason']}", flush=True)
+                print(flush=True)
+    if degraded:
+        print(f"{degraded} answer(s) were degraded: the cloud did not take part where it should have.", flush=True)
+        return 2
     return 0
 
-
-def run_demo(config: TandemConfig) -> int:
-    return asyncio.run(_demo(config))

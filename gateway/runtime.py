@@ -12,13 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-import subprocess
-import sys
-import time
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from device_runtime.engine import LlamaEngine
@@ -30,61 +25,9 @@ from .app import create_app, drain
 from .cloud import CloudClient
 from .collaborate import Collaborator
 from .config import TandemConfig
+from .local_cloud import LocalCloudProcess, ensure_port_free
 
 log = logging.getLogger("tandem.runtime")
-
-
-class LocalCloudProcess:
-    """``tandem cloud`` as a child process, started and health-checked, stopped on exit."""
-
-    def __init__(self, cfg: Any, pull: bool = True):
-        self.cfg = cfg
-        self.pull = pull
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.cfg.host}:{self.cfg.port}"
-
-    def command(self) -> list[str]:
-        c = self.cfg
-        cmd = [sys.executable, "-m", "gateway.cli", "cloud", "--model", c.model, "--host", c.host,
-               "--port", str(c.port), "--n-ctx", str(c.n_ctx), "--delay-ms", str(c.delay_ms),
-               "--jitter-ms", str(c.jitter_ms), "--failure-rate", str(c.failure_rate)]
-        if c.n_threads:
-            cmd += ["--threads", str(c.n_threads)]
-        if self.pull:
-            cmd.append("--pull")
-        return cmd
-
-    async def start(self) -> str:
-        if self.pull:  # fetch in this process first, so the user sees the download progress
-            await asyncio.to_thread(ModelStore().resolve, self.cfg.model, True)
-        self.proc = subprocess.Popen(self.command(), start_new_session=True)
-        deadline = time.monotonic() + self.cfg.start_timeout_s
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"local cloud exited with code {self.proc.returncode}")
-                try:
-                    async with session.get(self.url + "/health", timeout=aiohttp.ClientTimeout(total=1)) as r:
-                        if r.status == 200:
-                            return self.url
-                except (aiohttp.ClientError, asyncio.TimeoutError):
-                    pass
-                await asyncio.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"local cloud did not become healthy within {self.cfg.start_timeout_s}s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
 
 class Runtime:
@@ -101,6 +44,9 @@ class Runtime:
     async def start(self) -> "Runtime":
         cfg = self.config
         local_cloud = not cfg.cloud.endpoints and not cfg.cloud.offline
+        ensure_port_free(cfg.server.host, cfg.server.port, "the gateway", "server.port")  # fail in a second, not after loading models
+        if local_cloud:
+            ensure_port_free(cfg.cloud.local.host, cfg.cloud.local.port)
         if local_cloud and cfg.device.n_threads is None and cfg.cloud.local.n_threads is None:
             # device and local cloud on one machine: give each its share of the cores, like two machines;
             # oversubscribed llama.cpp threads spin-wait on each other and both slow down badly
