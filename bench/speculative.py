@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,8 @@ from device_runtime.engine import LlamaEngine, SamplingParams  # noqa: E402
 from device_runtime.models import ModelStore  # noqa: E402
 from device_runtime.worker import DeviceWorker  # noqa: E402
 from gateway.cloud import CallStats, CloudClient  # noqa: E402
+from gateway.config import LocalCloudConfig  # noqa: E402
+from gateway.local_cloud import LocalCloudProcess  # noqa: E402
 from gateway.output import AnswerBuilder  # noqa: E402
 from gateway.speculative import SpeculativeDecoder, SpeculativeSettings  # noqa: E402
 from gateway.trace import RouteTrace  # noqa: E402
@@ -52,11 +53,11 @@ PROMPTS = [
 ]
 
 
-def start_cloud(model: str, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gateway.cli", "cloud", "--model", model, "--port", str(port), "--threads", "1"]
-    pin = (lambda: os.sched_setaffinity(0, {1})) if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1 else None
-    return subprocess.Popen(cmd, preexec_fn=pin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=Path(__file__).resolve().parent.parent)
+def local_cloud(model: str) -> LocalCloudProcess:
+    """The cloud model on core 1 (the device takes core 0): two machines emulated on one."""
+    cfg = LocalCloudConfig(model=model, n_threads=1, n_ctx=4096)
+    cores = {1} if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1 else None
+    return LocalCloudProcess(cfg, pull=False, cpus=cores, quiet=True)
 
 
 async def wait_for(client: CloudClient, timeout: float = 120) -> None:
@@ -85,7 +86,7 @@ async def speculative(engine: LlamaEngine, worker: DeviceWorker, client: CloudCl
     t0 = time.perf_counter()
     async with worker.turn() as call:
         dec = SpeculativeDecoder(engine, call, client, out, trace, stats, controller,
-                                 SpeculativeSettings(pipeline=pipeline), 0.0, 1.0, None)
+                                 SpeculativeSettings(pipeline=pipeline), SamplingParams())
         async for _ in dec.run(prompt):
             pass
     return out.token_ids, time.perf_counter() - t0, trace, stats
@@ -140,7 +141,8 @@ async def run(args: argparse.Namespace) -> dict:
         os.sched_setaffinity(0, {0})
     engine = LlamaEngine(device_path, n_ctx=2048, n_threads=1, name=args.device)
     worker = DeviceWorker(engine)
-    proc = start_cloud(args.cloud, args.port)
+    cloud = local_cloud(args.cloud)
+    cloud_url = await cloud.start()
     prompts = [engine.chat_tokens([{"role": "user", "content": p}]) for p in PROMPTS[: args.prompts]]
     by_rtt: dict[str, dict] = {}
     lossless, exact, near_ties, compared, gaps = True, 0, 0, 0, []
@@ -153,7 +155,7 @@ async def run(args: argparse.Namespace) -> dict:
             dev_s += time.perf_counter() - t0
         device_tok_s = dev_tokens / dev_s
         for rtt in tqdm(args.rtts, desc="RTTs", unit="rtt"):
-            client = CloudClient([f"http://127.0.0.1:{args.port}"], simulated_rtt_ms=rtt, timeout_s=300)
+            client = CloudClient([cloud_url], simulated_rtt_ms=rtt, timeout_s=300)
             await client.start()
             await wait_for(client)
             await cloud_only(client, prompts[0], 4)  # warm-up
@@ -209,8 +211,7 @@ async def run(args: argparse.Namespace) -> dict:
             tqdm.write(f"rtt {rtt:>3} ms: {row}")
             await client.close()
     finally:
-        proc.terminate()
-        proc.wait(15)
+        cloud.stop()
         worker.shutdown()
     base = by_rtt[str(args.rtts[0])]
     return {
@@ -261,7 +262,6 @@ def main() -> int:
     ap.add_argument("--prompts", type=int, default=6)
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--rtts", type=int, nargs="+", default=[0, 20, 50, 100])
-    ap.add_argument("--port", type=int, default=8766)
     args = ap.parse_args()
     data = asyncio.run(run(args))
     write_results("speculative", data, markdown(data))

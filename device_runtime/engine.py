@@ -25,7 +25,15 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .models import ModelStore
-from .sampling import choose_token, log_softmax, sample_from, sampling_probs, top_logprobs
+from .sampling import (
+    PositionalRng,
+    entropy,
+    log_softmax,
+    sample_from,
+    sampling_probs,
+    sparse_top,
+    top_logprobs,
+)
 from .text import TokenTextStream
 
 
@@ -48,6 +56,13 @@ class TokenEvent:
     text: str
     top_logprobs: list[tuple[int, float]] = field(default_factory=list)
     finish_reason: str | None = None  # set on the last event: "stop" or "length"
+    q: float = 1.0  # probability under the distribution it was drawn from (1.0 when greedy)
+    q_top: dict[int, float] | None = field(default=None, repr=False)  # that distribution's best tokens
+    entropy: float | None = None  # of the raw distribution, when asked for (confidence)
+
+    def as_draft(self) -> "DraftToken":
+        """A generated token as a draft for the cloud to verify (the cascade's answer)."""
+        return DraftToken(self.token_id, self.logprob, self.q, self.q_top)
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,9 @@ class DraftToken:
     token_id: int
     logprob: float  # under the device model's raw distribution
     q: float = 1.0  # probability under the distribution it was *drawn* from (1.0 when greedy)
-    q_dist: np.ndarray | None = field(default=None, repr=False)  # that distribution, when sampled
+    # that distribution's most probable tokens (sampled drafts only): rejection sampling's residual
+    # max(0, p - q) needs q at the cloud's top tokens; mass past these is treated as zero
+    q_top: dict[int, float] | None = field(default=None, repr=False)
 
 
 class ContextOverflow(ValueError):
@@ -164,9 +181,9 @@ class LlamaEngine:
             raise ValueError("cannot evaluate an empty prompt")
         if len(tokens) > self.n_ctx:
             raise ContextOverflow(f"{len(tokens)} tokens exceed the context window of {self.n_ctx}")
+        if self._logits is not None and len(tokens) == len(self._tokens) and list(tokens) == self._tokens:
+            return self._logits  # already there (the common case between speculative rounds)
         keep = common_prefix(self._tokens, tokens)
-        if keep == len(tokens) == len(self._tokens) and self._logits is not None:
-            return self._logits
         keep = min(keep, len(tokens) - 1)  # at least one token to evaluate, for fresh logits
         self.truncate(keep)
         return self.extend(tokens[keep:])
@@ -258,16 +275,29 @@ class LlamaEngine:
                 f"prompt of {n_prompt} tokens plus max_tokens {max_tokens} exceeds the context window of {self.n_ctx}"
             )
 
-    def generate(self, prompt: Sequence[int], params: SamplingParams) -> Iterator[TokenEvent]:
-        """Decode token by token; the last event carries the finish reason."""
+    def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False
+                 ) -> Iterator[TokenEvent]:
+        """Decode token by token; the last event carries the finish reason.
+
+        At temperature > 0 each event also says how probable the drawn token was (``q``,
+        ``q_top``), so the tokens can later be verified as drafts by rejection sampling.
+        """
         self.check_fits(len(prompt), params.max_tokens)
         logits = self.sync(prompt)
         rng = np.random.default_rng(params.seed)
         text = TokenTextStream(self.token_bytes, params.stop)
         for produced in range(1, params.max_tokens + 1):
-            token = choose_token(logits, params.temperature, params.top_p, rng)
             logprobs = log_softmax(logits)
-            event = TokenEvent(token, float(logprobs[token]), "", top_logprobs(logprobs, params.top_logprobs))
+            if params.temperature > 0:
+                probs = sampling_probs(logits, params.temperature, params.top_p)
+                token = sample_from(probs, rng)
+                event = TokenEvent(token, float(logprobs[token]), "", q=float(probs[token]), q_top=sparse_top(probs))
+            else:
+                token = int(np.argmax(logits))
+                event = TokenEvent(token, float(logprobs[token]), "")
+            event.top_logprobs = top_logprobs(logprobs, params.top_logprobs)
+            if with_entropy:
+                event.entropy = entropy(logprobs)
             if self.is_eos(token):
                 event.text = text.flush()
                 event.finish_reason = "stop"
@@ -287,20 +317,22 @@ class LlamaEngine:
             logits = self.extend([token])
 
     def draft(self, k: int, temperature: float = 0.0, top_p: float = 1.0,
-              rng: np.random.Generator | None = None) -> list[DraftToken]:
+              rng: PositionalRng | None = None) -> list[DraftToken]:
         """Propose k tokens from the current cache (greedy, or sampled for rejection sampling).
 
         Every draft but an end-of-generation one is evaluated, so the cache ends after the
-        drafts and drafting can go on while the cloud verifies them.
+        drafts and drafting can go on while the cloud verifies them. Sampled drafts draw
+        from ``rng`` keyed by their position, so a seed reproduces them however rounds fall.
         """
         drafts: list[DraftToken] = []
         logits = self.next_logits()
+        rng = rng or PositionalRng(None)
         for _ in range(k):
             logprobs = log_softmax(logits)
             if temperature > 0:
                 probs = sampling_probs(logits, temperature, top_p)
-                token = sample_from(probs, rng or np.random.default_rng())
-                drafts.append(DraftToken(token, float(logprobs[token]), float(probs[token]), probs))
+                token = sample_from(probs, rng.at(PositionalRng.DRAFT, len(self._tokens)))
+                drafts.append(DraftToken(token, float(logprobs[token]), float(probs[token]), sparse_top(probs)))
             else:
                 token = int(np.argmax(logits))
                 drafts.append(DraftToken(token, float(logprobs[token])))
@@ -308,12 +340,6 @@ class LlamaEngine:
                 break
             logits = self.extend([token])
         return drafts
-
-    def accept(self, base: int, n_accepted: int, correction: Sequence[int]) -> None:
-        """Keep ``base + n_accepted`` cached tokens (the verified drafts), then add the correction."""
-        self.truncate(base + n_accepted)
-        if correction:
-            self.extend(correction)
 
 
 def _scored(logits: np.ndarray, token: int, top_n: int) -> tuple[float, int, list[tuple[int, float]]]:

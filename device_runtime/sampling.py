@@ -44,13 +44,40 @@ def sampling_probs(logits: np.ndarray, temperature: float, top_p: float = 1.0) -
     return probs / probs.sum()
 
 
-def choose_token(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
-    if temperature <= 0:
-        return int(np.argmax(logits))
-    return sample_from(sampling_probs(logits, temperature, top_p), rng)
-
-
 def sample_from(probs: np.ndarray, rng: np.random.Generator) -> int:
     """Inverse-CDF draw; cheaper than rng.choice's validation on a 150k vocabulary."""
     cum = np.cumsum(probs)
     return int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), probs.shape[0] - 1))
+
+
+def entropy(logprobs: np.ndarray) -> float:
+    """Shannon entropy (nats) of a full log-distribution: how spread the model's belief is."""
+    return float(-(np.exp(logprobs) * logprobs).sum())
+
+
+# rejection sampling needs q at the cloud's top tokens only; the device keeps its own best few
+Q_TOP = 64
+
+
+def sparse_top(probs: np.ndarray, n: int = Q_TOP) -> dict[int, float]:
+    """The n most probable tokens of a dense distribution (zero-probability ones dropped)."""
+    n = min(n, probs.shape[0] - 1)
+    idx = np.argpartition(-probs, n)[:n]
+    return {int(i): float(probs[i]) for i in idx if probs[i] > 0}
+
+
+class PositionalRng:
+    """Random draws keyed by (stream, position in the sequence), not by how many came before.
+
+    Speculative decoding draws at timing-dependent moments (drafting goes on while the cloud
+    verifies; rejected drafts are thrown away), so one sequential generator would make a
+    seeded request's output depend on network timing. Keyed draws do not.
+    """
+
+    DRAFT, ACCEPT = 0, 1
+
+    def __init__(self, seed: int | None):
+        self.entropy = seed if seed is not None else int(np.random.SeedSequence().entropy)
+
+    def at(self, stream: int, position: int) -> np.random.Generator:
+        return np.random.default_rng([self.entropy, stream, position])

@@ -50,10 +50,9 @@ class DeviceWorker:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
-    @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[EngineCall]:
-        """Wait (fairly, boundedly) for exclusive use of the context."""
-        if self._lock.locked() and self._waiting >= self.max_queue:
+    async def acquire(self, bounded: bool = True) -> None:
+        """Wait (fairly) for exclusive use of the context; refuse fast when too many wait already."""
+        if bounded and self._lock.locked() and self._waiting >= self.max_queue:
             raise QueueFull(f"{self._waiting} requests already waiting for the device model")
         self._waiting += 1
         try:
@@ -61,11 +60,28 @@ class DeviceWorker:
         finally:
             self._waiting -= 1
         self.busy = True
+
+    def release(self) -> None:
+        self.busy = False
+        self._lock.release()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[EngineCall]:
+        """Exclusive use of the context for the block (bounded wait: may raise ``QueueFull``)."""
+        await self.acquire()
         try:
             yield self.call
         finally:
-            self.busy = False
-            self._lock.release()
+            self.release()
+
+    @contextlib.asynccontextmanager
+    async def lazy_turn(self) -> AsyncIterator["DeviceTurn"]:
+        """The device for one request: taken on its first use, at most once, given back at the end."""
+        turn = DeviceTurn(self)
+        try:
+            yield turn
+        finally:
+            turn.close()
 
     async def iterate(self, make_iter: Callable[[], Iterator[T]], budget_s: float = 0.002) -> AsyncIterator[T]:
         """Drive a blocking generator on the worker thread; closing early closes it there.
@@ -90,6 +106,38 @@ class DeviceWorker:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class DeviceTurn:
+    """A request's handle on the device: the first call takes the turn, later calls reuse it.
+
+    One object per request, so no path can take the (non-reentrant) turn twice: a cloud-only
+    request that never needs the device never waits for it, and one whose cloud fails
+    mid-answer takes it then, under the same handle.
+    """
+
+    def __init__(self, worker: DeviceWorker):
+        self.worker = worker
+        self.held = False
+
+    async def take(self, bounded: bool = True) -> None:
+        if not self.held:
+            await self.worker.acquire(bounded)
+            self.held = True
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        await self.take()
+        return await self.worker.call(fn, *args, **kwargs)
+
+    async def iterate(self, make_iter: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+        await self.take()
+        async for item in self.worker.iterate(make_iter):
+            yield item
+
+    def close(self) -> None:
+        if self.held:
+            self.held = False
+            self.worker.release()
 
 
 def _pull(it: Iterator[Any], budget_s: float) -> list[Any]:

@@ -122,12 +122,14 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
 
 
 def _logprobs_content(collab: Collaborator, chunks: list[Chunk]) -> list[dict]:
+    """Chat logprobs in OpenAI's shape; a logprob no model reported is null, never a made-up 0.0."""
     engine = collab.engine
-    content = []
+    content: list[dict] = []
     for ch in chunks:
+        if isinstance(ch.raw_logprobs, dict):  # cloud pass-through: the cloud's own entries
+            content += ch.raw_logprobs.get("content") or []
         for token, lp, top in ch.logprobs:
-            text = engine.detokenize([token])
-            content.append({"token": text, "logprob": lp, "bytes": list(engine.token_bytes(token)),
+            content.append({"token": engine.detokenize([token]), "logprob": lp, "bytes": list(engine.token_bytes(token)),
                             "top_logprobs": [{"token": engine.detokenize([t]), "logprob": alt,
                                               "bytes": list(engine.token_bytes(t))} for t, alt in top]})
     return content
@@ -135,13 +137,16 @@ def _logprobs_content(collab: Collaborator, chunks: list[Chunk]) -> list[dict]:
 
 def _completion_logprobs(collab: Collaborator, chunks: list[Chunk]) -> dict:
     engine = collab.engine
-    tokens, lps, tops = [], [], []
+    out: dict[str, list] = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
     for ch in chunks:
+        if isinstance(ch.raw_logprobs, dict):  # cloud pass-through
+            for key in ("tokens", "token_logprobs", "top_logprobs"):
+                out[key] += ch.raw_logprobs.get(key) or []
         for token, lp, top in ch.logprobs:
-            tokens.append(engine.detokenize([token]))
-            lps.append(lp)
-            tops.append({engine.detokenize([t]): alt for t, alt in top})
-    return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": []}
+            out["tokens"].append(engine.detokenize([token]))
+            out["token_logprobs"].append(lp)
+            out["top_logprobs"].append({engine.detokenize([t]): alt for t, alt in top})
+    return out
 
 
 def _log_request(request: web.Request, endpoint: str, status: int, job: Job | None, started: float,
@@ -251,10 +256,10 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
     if chat:
         await send_event(resp, frame({"index": 0, "delta": {"role": "assistant", "content": ""},
                                       "finish_reason": None}))
-    if first is not None and (first.text or first.logprobs):
+    if first is not None and (first.text or first.logprobs or first.raw_logprobs):
         await send_event(resp, frame(piece(first)))
     async for chunk in stream:
-        if chunk.text or chunk.logprobs:
+        if chunk.text or chunk.logprobs or chunk.raw_logprobs:
             await send_event(resp, frame(piece(chunk)))
     last = {"index": 0, "finish_reason": job.finish_reason or "stop"}
     last.update({"delta": {}} if chat else {"text": ""})

@@ -10,23 +10,25 @@ client error happens before the first byte is streamed. ``run`` executes the mod
 * ``device``      — the device model alone.
 * ``cloud``       — the cloud model alone (chat/completions pass-through).
 * ``speculative`` — device drafts, cloud verifies (gateway.speculative).
-* ``cascade``     — the device answers; if its confidence is below the calibrated
-  threshold the cloud verifies that answer as one long draft and continues from the
-  first token it rejects (speculatively), instead of starting over.
+* ``cascade``     — the device answers; if it is unsure, that answer becomes the drafts the
+  cloud verifies (the same ``SpeculativeDecoder``, rejection sampling included), and the
+  cloud takes over from the first token it rejects instead of starting over.
 
-Any cloud failure mid-answer hands the rest of the answer to the device: the trace says
-``degraded`` and the client still gets a whole answer.
+Each thing happens in one place: one device turn per request (``DeviceTurn``), one
+verification path, one stop matcher (``AnswerBuilder``), and one hand-over: a cloud
+failure at any point lets the device continue from exactly what has been generated, using
+the tokens it already holds; the trace says ``degraded`` and the client gets a whole answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
-from typing import Any, AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, AsyncIterator, Callable, Sequence
 
-from device_runtime.engine import LlamaEngine, SamplingParams
-from device_runtime.worker import DeviceWorker, EngineCall
+from device_runtime.engine import DraftToken, LlamaEngine, SamplingParams, TokenEvent
+from device_runtime.worker import DeviceTurn, DeviceWorker
 from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
@@ -34,7 +36,7 @@ from routers.network import NetworkMonitor
 from routers.policy import AutoPolicy, RouteFacts
 from routers.privacy import PrivacyDecision, PrivacyRouter
 
-from .cloud import CallStats, CloudClient, CloudError
+from .cloud import CallStats, CloudClient, CloudError, CloudRefused
 from .config import TandemConfig
 from .errors import ApiError, bad_request
 from .output import AnswerBuilder, Chunk
@@ -68,12 +70,14 @@ class Job:
     api_key: str | None = None
     completion_tokens: int = 0  # filled in when run() ends
     finish_reason: str | None = None
+    answer_ids: list[int] = field(default_factory=list)  # the answer's token ids, when token-produced
 
 
 @dataclass
 class TokenizerCheck:
     compatible: bool
     reason: str
+    checked: bool = True  # False: the cloud could not be asked; ask again once it is back
 
 
 class Collaborator:
@@ -99,8 +103,10 @@ class Collaborator:
         s = config.speculative
         self.draft_length = DraftLengthController(k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive,
                                                   pipelined=s.pipeline)
-        self.spec_settings = SpeculativeSettings(s.pipeline, s.skip_verify_above, s.skip_verify_at_greedy)
-        self.tokenizers = TokenizerCheck(False, "not checked yet")
+        self.spec_settings = SpeculativeSettings(s.pipeline, s.skip_verify_above, s.skip_verify_at_greedy,
+                                                 verify_chunk=max(1, c.verify_chunk))
+        self.tokenizers = TokenizerCheck(False, "not checked yet", checked=False)
+        self._tokenizer_recheck: asyncio.Task | None = None
 
     # -- start-up ----------------------------------------------------------------------------
     async def check_tokenizers(self) -> TokenizerCheck:
@@ -117,7 +123,7 @@ class Collaborator:
                     return self._set_tok(False, f"vocab size differs: device {self.engine.n_vocab}, cloud {info['n_vocab']}")
                 if set(info["eos_token_ids"]) != set(self.engine.eos_token_ids):
                     return self._set_tok(False, "end-of-generation tokens differ")
-            except CloudError:
+            except CloudRefused:
                 pass  # stock vLLM has no info route; the samples below still decide
             for text in samples:
                 ours = self.engine.tokenize(text, add_bos=False, special=True)
@@ -125,11 +131,17 @@ class Collaborator:
                 if ours != theirs:
                     return self._set_tok(False, f"token ids differ on sample {text!r}")
         except CloudError as exc:
-            return self._set_tok(False, f"cloud unreachable during the tokenizer check: {exc}")
+            return self._set_tok(False, "cloud unreachable during the tokenizer check: "
+                                        f"{getattr(exc, 'public', None) or 'no answer'}", checked=False)
         return self._set_tok(True, "device and cloud tokenizers match")
 
-    def _set_tok(self, ok: bool, reason: str) -> TokenizerCheck:
-        self.tokenizers = TokenizerCheck(ok, reason)
+    def _recheck_tokenizers_when_back(self) -> None:
+        """The cloud was down when the tokenizers were compared: compare again now it answers."""
+        if not self.tokenizers.checked and (self._tokenizer_recheck is None or self._tokenizer_recheck.done()):
+            self._tokenizer_recheck = asyncio.create_task(self.check_tokenizers())
+
+    def _set_tok(self, ok: bool, reason: str, checked: bool = True) -> TokenizerCheck:
+        self.tokenizers = TokenizerCheck(ok, reason, checked)
         (log.info if ok else log.warning)("tokenizer check: %s", reason)
         return self.tokenizers
 
@@ -176,6 +188,8 @@ class Collaborator:
         trace.privacy, trace.pii = decision.level, decision.pii
 
         cloud_ok = self.cloud is not None and self.monitor.available()
+        if cloud_ok:
+            self._recheck_tokenizers_when_back()
         choice = self.policy.choose(RouteFacts(
             requested=requested, privacy_level=decision.level, cloud_available=cloud_ok,
             cloud_reason=self.monitor.reason() if not cloud_ok else "",
@@ -223,147 +237,147 @@ class Collaborator:
                            "invalid_request_error", "max_tokens", "context_length_exceeded")
         max_tokens = requested or min(self.config.server.max_tokens_default, n_ctx - n_prompt)
         temperature = self.config.server.temperature_default if body.temperature is None else body.temperature
+        seed = body.seed if body.seed is None or body.seed >= 0 else None  # negative: "random", as llama.cpp reads it
         return SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=body.top_p or 1.0,
-                              seed=body.seed, stop=tuple(body.stop_list))
+                              seed=seed, stop=tuple(body.stop_list))
 
     # -- running -----------------------------------------------------------------------------------
     def answer_builder(self, job: Job) -> AnswerBuilder:
         return AnswerBuilder(self.engine.token_bytes, self.engine.is_eos, job.params.max_tokens, job.params.stop,
-                             job.trace, job.privacy.redactor)
+                             job.trace, job.privacy.redactor, n_top=job.n_logprobs or 0)
 
     async def run(self, job: Job) -> AsyncIterator[Chunk]:
-        """The answer as chunks; ``job.trace`` is complete when the iterator ends."""
-        out = self.answer_builder(job)
-        stats = CallStats()
+        """The answer as chunks; ``job.trace`` is complete when the iterator ends.
+
+        The one hand-over: whatever the mode, a ``CloudError`` at any point hands the rest of
+        the answer to the device, which continues from exactly what has been generated so far
+        (token ids as produced, pass-through text as plain tokens, held-back text included),
+        on the request's one device turn — taken here for the device modes, on first need for
+        cloud mode.
+        """
+        a = Answer(job, self.answer_builder(job), CallStats())
         job.trace.mark("planned")
         try:
-            if job.trace.mode == "cloud":
-                async for chunk in self._cloud(job, out, stats):
-                    yield chunk
-            else:
-                async with self.device.turn() as call:
+            async with self.device.lazy_turn() as a.device:
+                if job.trace.mode != "cloud":
+                    await a.device.take()  # queue admission (429) before the first byte
                     job.trace.mark("device_acquired")
-                    async for chunk in self._with_device(job, out, stats, call):
+                try:
+                    async for chunk in self._modes[job.trace.mode](a):
                         yield chunk
-            final = out.finish(out.finish_reason or "stop")
-            if final.text:
-                yield final
+                except CloudError as exc:
+                    self._degrade(job, exc)
+                    await a.device.take(bounded=False)  # already admitted: wait for the device, never refuse
+                    async for chunk in self._device(a):
+                        yield chunk
+                final = a.out.finish(a.out.finish_reason or "stop")
+                if final.text:
+                    yield final
         finally:
-            job.trace.cloud_calls += stats.calls
-            job.trace.bytes_up += stats.bytes_up
-            job.trace.bytes_down += stats.bytes_down
+            job.trace.cloud_calls += a.stats.calls
+            job.trace.bytes_up += a.stats.bytes_up
+            job.trace.bytes_down += a.stats.bytes_down
             job.trace.mark("done")
-            if stats.calls:
+            if a.stats.calls:
                 self.budget.record(job.api_key or "anonymous", len(job.prompt_tokens) + job.trace.drafts_proposed
                                    + job.trace.cloud_tokens)
-        job.completion_tokens = out.completion_tokens
-        job.finish_reason = out.finish_reason
+        job.completion_tokens = a.out.completion_tokens
+        job.finish_reason = a.out.finish_reason
+        job.answer_ids = a.out.token_ids
 
-    async def _with_device(self, job: Job, out: AnswerBuilder, stats: CallStats, call: EngineCall
-                           ) -> AsyncIterator[Chunk]:
-        mode = job.trace.mode
-        try:
-            if mode == "speculative":
-                async for chunk in self._speculate(job, out, stats, call, job.prompt_tokens):
-                    yield chunk
-            elif mode == "cascade":
-                async for chunk in self._cascade(job, out, stats, call):
-                    yield chunk
-            else:
-                async for chunk in self._device(job, out, call, job.prompt_tokens):
-                    yield chunk
-        except CloudError as exc:
-            self._degrade(job, exc)
-            async for chunk in self._device(job, out, call, job.prompt_tokens + out.token_ids):
-                yield chunk
+    @property
+    def _modes(self) -> dict[str, Callable[[Answer], AsyncIterator[Chunk]]]:
+        return {"device": self._device, "cloud": self._cloud, "speculative": self._speculate,
+                "cascade": self._cascade}
 
-    def _degrade(self, job: Job, exc: Exception) -> None:
+    def _degrade(self, job: Job, exc: CloudError) -> None:
         log.warning("cloud failed mid-answer, the device finishes it: %s", exc)
         job.trace.degraded = True
-        job.trace.degraded_reason = str(exc)[:300]
+        job.trace.degraded_reason = getattr(exc, "public", None) or "the cloud failed during the answer"
 
-    async def _device(self, job: Job, out: AnswerBuilder, call: EngineCall, context: Sequence[int]
-                      ) -> AsyncIterator[Chunk]:
-        if out.finished:
+    def _plain_tokens(self, text: str) -> list[int]:
+        """Generated text as token ids: a literal "<|im_end|>" in an answer is text, not end-of-turn."""
+        return self.engine.tokenize(text, add_bos=False, special=False)
+
+    async def _context(self, a: Answer) -> list[int]:
+        """What the next producer continues from: the prompt and everything generated so far."""
+        return a.job.prompt_tokens + await a.device(a.out.generated_ids, self._plain_tokens)
+
+    async def _device(self, a: Answer) -> AsyncIterator[Chunk]:
+        """The device alone: the whole answer, or the rest of one after a hand-over.
+
+        Tokens the device already holds past this exact point (a cascade's answer, drafts in
+        flight) are its own continuation and are used, not generated again.
+        """
+        if a.out.finished:
             return
-        params = replace(job.params, max_tokens=out.remaining, stop=())  # stops: the AnswerBuilder's job
-        first = True
-        async for ev in self.device.iterate(lambda: self.engine.generate(list(context), params)):
-            if first:
-                job.trace.mark("first_token")
-                first = False
-            chunk = out.add_token(ev.token_id, "device", ev.logprob, ev.top_logprobs)
+        context = await self._context(a)
+        lead = a.lead(context)
+        for d in lead:
+            chunk = a.out.add_token(d.token_id, "device", d.logprob)
             if chunk is not None:
                 yield chunk
-            if out.finished:
+            if a.out.finished:
+                return
+        params = replace(a.job.params, max_tokens=a.out.remaining, stop=())  # stops: the AnswerBuilder's job
+        context += [d.token_id for d in lead]
+        async for ev in a.device.iterate(lambda: self.engine.generate(context, params)):
+            chunk = a.out.add_token(ev.token_id, "device", ev.logprob, ev.top_logprobs)
+            if chunk is not None:
+                yield chunk
+            if a.out.finished:
                 return
 
-    async def _speculate(self, job: Job, out: AnswerBuilder, stats: CallStats, call: EngineCall,
-                         context: Sequence[int]) -> AsyncIterator[Chunk]:
+    async def _speculate(self, a: Answer, ahead: Sequence[DraftToken] = ()) -> AsyncIterator[Chunk]:
         assert self.cloud is not None
-        decoder = SpeculativeDecoder(self.engine, call, self.cloud, out, job.trace, stats, self.draft_length,
-                                     self.spec_settings, job.params.temperature, job.params.top_p, job.params.seed,
-                                     want_logprobs=job.n_logprobs is not None)
-        async for chunk in decoder.run(context):
+        job = a.job
+        a.decoder = SpeculativeDecoder(self.engine, a.device, self.cloud, a.out, job.trace, a.stats,
+                                       self.draft_length, self.spec_settings, job.params,
+                                       want_logprobs=job.n_logprobs is not None)
+        async for chunk in a.decoder.run(await self._context(a), ahead):
             yield chunk
 
-    async def _cascade(self, job: Job, out: AnswerBuilder, stats: CallStats, call: EngineCall
-                       ) -> AsyncIterator[Chunk]:
+    async def _cascade(self, a: Answer) -> AsyncIterator[Chunk]:
+        """The device answers; when it is unsure, that answer is the drafts the cloud verifies."""
+        job, trace = a.job, a.job.trace
+        preview = a.out.lookahead()  # same stops and limits: the device stops where the client's answer would
         params = replace(job.params, stop=())
-        events, logprobs, unsure = [], [], False
-        async for ev in self.device.iterate(lambda: self.engine.generate(job.prompt_tokens, params)):
-            events.append(ev)
-            logprobs.append(ev.logprob)
-            if self.config.cascade.per_token and self.confidence.unsure_stretch(logprobs):
-                unsure = True  # the device stays unsure: hand over now rather than finish a weak answer
+        needs_entropy = self.confidence.needs_entropy
+        answer: list[TokenEvent] = []
+        why: str | None = None
+        async for ev in a.device.iterate(lambda: self.engine.generate(job.prompt_tokens, params, needs_entropy)):
+            answer.append(ev)
+            preview.add_token(ev.token_id, "device")
+            if preview.finished:
                 break
-        answer = [ev.token_id for ev in events]
-        job.trace.confidence = round(self.confidence.score(logprobs), 4)
-        why = "escalated mid-answer (unsure stretch)" if unsure else self.confidence.escalation_reason(
-            logprobs, tokens=answer)
-        escalate = self.cloud is not None and why is not None
-        job.trace.escalated = escalate
-        if escalate and why != "low confidence":
-            job.trace.reason += f"; {why}"
-        if not escalate:
-            for ev in events:
-                chunk = out.add_token(ev.token_id, "device", ev.logprob, ev.top_logprobs)
+            if self.config.cascade.per_token and self.confidence.unsure_stretch([e.logprob for e in answer]):
+                why = "escalated mid-answer (unsure stretch)"  # hand over now rather than finish a weak answer
+                break
+        logprobs = [ev.logprob for ev in answer]
+        entropies = [ev.entropy or 0.0 for ev in answer] if needs_entropy else None
+        trace.confidence = round(self.confidence.score(logprobs, entropies), 4)
+        why = why or self.confidence.escalation_reason(logprobs, entropies, [ev.token_id for ev in answer])
+        trace.escalated = self.cloud is not None and why is not None
+        a.device_answer = [ev.as_draft() for ev in answer]
+        if not trace.escalated:
+            for ev in answer:
+                chunk = a.out.add_token(ev.token_id, "device", ev.logprob, ev.top_logprobs)
                 if chunk is not None:
                     yield chunk
             return
-        assert self.cloud is not None
+        if why != "low confidence":
+            trace.reason += f"; {why}"
         if not self.tokenizers.compatible:  # no shared tokenizer: the cloud answers from scratch
-            async for chunk in self._cloud(job, out, stats):
+            async for chunk in self._cloud(a):
                 yield chunk
             return
-        # verify the device answer as long drafts; keep its accepted prefix, continue from the first rejection
-        context = list(job.prompt_tokens)
-        chunk_len = max(1, self.config.cascade.verify_chunk)
-        pos = 0
-        while pos < len(answer) and not out.finished:
-            draft = answer[pos:pos + min(chunk_len, max(0, out.remaining - 1))]
-            result = await self.cloud.verify(context, draft, stats)
-            job.trace.cloud_passes += 1
-            job.trace.drafts_proposed += len(draft)
-            job.trace.drafts_accepted += result.accepted
-            for j, token in enumerate(result.tokens):
-                lp = events[pos + j].logprob if j < result.accepted else None
-                c = out.add_token(token, "device" if j < result.accepted else "cloud", lp)
-                if c is not None:
-                    yield c
-                if out.finished:
-                    break
-            context += result.tokens
-            if result.accepted < len(draft) or not draft:
-                break
-            pos += len(draft)
-        if not out.finished:
-            async for c in self._speculate(job, out, stats, call, context):
-                yield c
+        async for chunk in self._speculate(a, ahead=a.device_answer):
+            yield chunk
 
-    async def _cloud(self, job: Job, out: AnswerBuilder, stats: CallStats) -> AsyncIterator[Chunk]:
-        """Cloud-only: pass the (redacted) request through; on failure the device finishes it."""
+    async def _cloud(self, a: Answer) -> AsyncIterator[Chunk]:
+        """Cloud-only: pass the (redacted) request through, streaming; failures go to ``run``'s hand-over."""
         assert self.cloud is not None
+        job, out = a.job, a.out
         p = job.params
         body: dict[str, Any] = {"max_tokens": out.remaining, "temperature": p.temperature, "top_p": p.top_p,
                                 "stream_options": {"include_usage": True}}
@@ -373,34 +387,46 @@ class Collaborator:
             body["stop"] = list(p.stop)
         if job.chat:
             body["messages"] = job.messages
+            if job.n_logprobs is not None:
+                body.update(logprobs=True, top_logprobs=job.n_logprobs)
         else:
             body["prompt"] = job.prompt_text if job.prompt_text is not None else job.prompt_tokens
-        try:
-            async for event in self.cloud.stream(body, stats, chat=job.chat):
-                if event.get("usage") and not event.get("choices"):
-                    out.completion_tokens = max(out.completion_tokens, event["usage"]["completion_tokens"])
-                    job.trace.cloud_tokens = out.completion_tokens - job.trace.device_tokens
-                    continue
-                choice = (event.get("choices") or [{}])[0]
-                text = (choice.get("delta") or {}).get("content") if job.chat else choice.get("text")
-                if text:
-                    if "first_token" not in job.trace.timings_ms:
-                        job.trace.mark("first_token")
-                    chunk = out.add_text(text, "cloud", 1)
-                    if chunk is not None and chunk.text:
-                        yield chunk
-                if choice.get("finish_reason"):
-                    out.finish_reason = out.finish_reason or choice["finish_reason"]
-            job.trace.cloud_passes = out.completion_tokens
-        except CloudError as exc:
-            if out.finished:
-                return
-            self._degrade(job, exc)
-            # the device continues the very text the client has seen (ids are the device's own tokenization)
-            async with self.device.turn() as call:
-                seen = await call(self.engine.tokenize, out.raw_text, False, True) if out.raw_text else []
-                async for chunk in self._device(job, out, call, job.prompt_tokens + seen):
+            if job.n_logprobs is not None:
+                body["logprobs"] = job.n_logprobs
+        async for event in self.cloud.stream(body, a.stats, chat=job.chat):
+            if event.get("usage") and not event.get("choices"):
+                out.completion_tokens = max(out.completion_tokens, event["usage"]["completion_tokens"])
+                job.trace.cloud_tokens = out.completion_tokens - job.trace.device_tokens
+                continue
+            choice = (event.get("choices") or [{}])[0]
+            text = (choice.get("delta") or {}).get("content") if job.chat else choice.get("text")
+            if text:
+                chunk = out.add_text(text, "cloud", 1, choice.get("logprobs"))
+                if chunk is not None and chunk.text:
                     yield chunk
+            if choice.get("finish_reason"):
+                out.finish_reason = out.finish_reason or choice["finish_reason"]
+        job.trace.cloud_passes = out.completion_tokens
+
+
+@dataclass
+class Answer:
+    """One request's answer in progress: what every mode and the hand-over share."""
+
+    job: Job
+    out: AnswerBuilder
+    stats: CallStats
+    device: DeviceTurn = field(init=False)
+    decoder: SpeculativeDecoder | None = None  # speculative and escalated cascade
+    device_answer: list[DraftToken] = field(default_factory=list)  # the cascade's own answer
+
+    def lead(self, context: Sequence[int]) -> list[DraftToken]:
+        """Tokens the device already holds that continue exactly ``context`` (else none)."""
+        if self.decoder is not None:
+            held_context, held = self.decoder.context, self.decoder.ahead
+        else:
+            held_context, held = self.job.prompt_tokens, self.device_answer
+        return list(held) if list(held_context) == list(context) else []
 
 
 def _float_or_none(value: Any) -> float | None:

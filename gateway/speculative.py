@@ -2,33 +2,38 @@
 
 One round (after gpt-fast's ``speculative_decode``)::
 
-    drafts  = device.draft(k)                       # k cheap decode steps, cached
-    result  = cloud.verify(context, drafts)         # one cloud pass over all k
-    tokens  = drafts[:accepted] + [cloud's token]   # correction, or bonus if all accepted
-    device.accept(accepted, correction)             # roll the KV cache back, go on
+    drafts = device.draft(k)                        # k cheap decode steps, cached
+    result = cloud.verify(context, drafts)          # one cloud pass over all k
+    tokens = drafts[:accepted] + [cloud's token]    # correction, or bonus if all accepted
+    context += tokens                               # the device's cache follows on the next draft
 
 At temperature 0 acceptance is "the cloud's argmax agrees", so the output is the cloud's
 own greedy output. At temperature > 0 it is rejection sampling: accept a draft x with
 probability min(1, p(x)/q(x)), else draw from the residual max(0, p - q); p comes from
 the cloud's top-k log-probabilities (mass outside them is treated as zero — a documented
-approximation), q is the device's full sampling distribution.
+approximation), q is the device's sampling distribution (its best ``Q_TOP`` tokens).
+Random draws are keyed by sequence position, and a seeded sampling request keeps the
+configured k (the adaptive one follows timing), so a seed reproduces the answer.
 
-While a verification is in flight the device keeps drafting as if everything will be
-accepted (pipelining, after PipeSD/PicoSpec): when the cloud's bonus token equals the
-first pre-drafted token, the rest are next round's drafts at no waiting cost.
+The drafts need not be fresh: the cascade hands in the device's finished answer as
+``ahead`` and this same loop verifies it chunk by chunk, so one verification path (and one
+acceptance rule) serves both modes. While a verification is in flight the device keeps
+drafting as if everything will be accepted (pipelining, after PipeSD/PicoSpec): when the
+cloud's bonus token equals the next token the device already holds, the rest are the
+next round's drafts at no waiting cost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AsyncIterator, Sequence
 
 import numpy as np
 
-from device_runtime.engine import DraftToken, LlamaEngine
-from device_runtime.sampling import sample_from
+from device_runtime.engine import DraftToken, LlamaEngine, SamplingParams
+from device_runtime.sampling import PositionalRng, sample_from
 from device_runtime.worker import EngineCall
 from routers.draft_length import DraftLengthController
 
@@ -57,18 +62,24 @@ def _draw(dist: dict[int, float], rng: np.random.Generator) -> int:
 
 
 def rejection_accept(drafts: Sequence[DraftToken], target_top: Sequence[Sequence[tuple[int, float]]],
-                     temperature: float, top_p: float, rng: np.random.Generator) -> tuple[int, list[int]]:
-    """Speculative sampling (Leviathan et al. / Chen et al.): accepted count and the new tokens."""
+                     temperature: float, top_p: float, rng: PositionalRng, base: int) -> tuple[int, list[int]]:
+    """Speculative sampling (Leviathan et al. / Chen et al.): accepted count and the new tokens.
+
+    The draws for the token at sequence position ``base + i`` come from ``rng`` keyed by that
+    position, so a seed gives the same answer however the rounds fell.
+    """
     for i, d in enumerate(drafts):
+        gen = rng.at(PositionalRng.ACCEPT, base + i)
         p = target_probs(target_top[i], temperature, top_p)
-        px = p.get(d.token_id, 0.0)
-        if rng.random() < min(1.0, px / max(d.q, 1e-12)):
+        if gen.random() < min(1.0, p.get(d.token_id, 0.0) / max(d.q, 1e-12)):
             continue
-        residual = {t: max(0.0, pt - (float(d.q_dist[t]) if d.q_dist is not None else 0.0)) for t, pt in p.items()}
+        q_top = d.q_top or {d.token_id: d.q}
+        residual = {t: max(0.0, pt - q_top.get(t, 0.0)) for t, pt in p.items()}
         if sum(residual.values()) <= 0:
             residual = p
-        return i, [x.token_id for x in drafts[:i]] + [_draw(residual, rng)]
-    bonus = _draw(target_probs(target_top[len(drafts)], temperature, top_p), rng)
+        return i, [x.token_id for x in drafts[:i]] + [_draw(residual, gen)]
+    gen = rng.at(PositionalRng.ACCEPT, base + len(drafts))
+    bonus = _draw(target_probs(target_top[len(drafts)], temperature, top_p), gen)
     return len(drafts), [x.token_id for x in drafts] + [bonus]
 
 
@@ -77,103 +88,139 @@ class SpeculativeSettings:
     pipeline: bool = True
     skip_verify_above: float | None = None  # opportunistic: trust drafts at least this sure
     skip_verify_at_greedy: bool = False
+    verify_chunk: int = 32  # longest run of pre-made drafts (a cascade's answer) verified in one pass
+
+
+@dataclass
+class Round:
+    """What one draft/verify round decided."""
+
+    drafts: list[DraftToken]
+    accepted: int
+    tokens: list[int]  # accepted drafts, then the cloud's token (or, unverified, just the drafts)
+    extra: list[DraftToken] = field(default_factory=list)  # drafted while the cloud was verifying
+    result: VerifyResult | None = None  # None: shown unverified (opportunistic mode)
 
 
 class SpeculativeDecoder:
-    """Runs draft/verify rounds for one request; the caller holds the device's turn."""
+    """Runs draft/verify rounds for one request on the request's device turn."""
 
-    def __init__(self, engine: LlamaEngine, call: EngineCall, cloud: CloudClient, out: AnswerBuilder,
+    def __init__(self, engine: LlamaEngine, device: EngineCall, cloud: CloudClient, out: AnswerBuilder,
                  trace: RouteTrace, stats: CallStats, controller: DraftLengthController,
-                 settings: SpeculativeSettings, temperature: float, top_p: float, seed: int | None,
-                 want_logprobs: bool = False):
-        self.engine, self.call, self.cloud, self.out = engine, call, cloud, out
+                 settings: SpeculativeSettings, params: SamplingParams, want_logprobs: bool = False):
+        self.engine, self.device, self.cloud, self.out = engine, device, cloud, out
         self.trace, self.stats, self.ctrl, self.settings = trace, stats, controller, settings
-        self.temperature, self.top_p = temperature, top_p
-        self.rng = np.random.default_rng(seed)
-        self.want_top = temperature > 0 or want_logprobs
-        self.context: list[int] = []
+        self.temperature, self.top_p = params.temperature, params.top_p
+        self.rng = PositionalRng(params.seed)
+        # a seeded sample must not depend on timing, and the adaptive k does: use the configured k
+        self.fixed_k = controller.k if params.seed is not None and params.temperature > 0 else None
+        self.want_top = params.temperature > 0 or want_logprobs
+        self.context: list[int] = []  # prompt + every token the client has been given
+        self.ahead: list[DraftToken] = []  # device tokens past the context, not yet verified
+        self.premade = 0  # how many of ``ahead`` are the cascade's answer
         self.session = VerifySession()  # lets rounds after the first send only what is new
 
-    def _skip_threshold(self) -> float | None:
-        thr = self.settings.skip_verify_above
-        if thr is None or (self.temperature <= 0 and not self.settings.skip_verify_at_greedy):
-            return None
-        return thr
+    async def run(self, context: Sequence[int], ahead: Sequence[DraftToken] = ()) -> AsyncIterator[Chunk]:
+        """Generate from ``context`` until the answer is done.
 
-    async def run(self, context: Sequence[int]) -> AsyncIterator[Chunk]:
-        """Generate from ``context`` (prompt + what is already answered) until the answer is done."""
-        self.context = list(context)
-        await self.call(self.engine.sync, self.context)
-        carry: list[DraftToken] = []
+        ``ahead``: an answer the device already made (the cascade's), verified first in runs of
+        ``verify_chunk``; from its first rejected token on, rounds draft afresh.
+        """
+        self.context, self.ahead, self.premade = list(context), list(ahead), len(ahead)
         while not self.out.finished:
-            k = max(0, min(self.ctrl.k, self.out.remaining - 1))
-            base = len(self.context)
-            drafts = carry[:k]
-            if len(carry) > k:  # pre-drafted more than this round may use: drop the excess from the cache
-                await self.call(self.engine.truncate, base + k)
-            carry = []
+            drafts, draft_s = await self._next_drafts()
             t0 = time.perf_counter()
-            fresh = 0
-            if len(drafts) < k and not (drafts and self.engine.is_eos(drafts[-1].token_id)):
-                more = await self.call(self.engine.draft, k - len(drafts), self.temperature, self.top_p, self.rng)
-                fresh = len(more)
-                drafts += more
-            draft_s = (time.perf_counter() - t0) / fresh if fresh else None
-
-            threshold = self._skip_threshold()
-            if threshold is not None and drafts and all(d.q >= threshold and np.exp(d.logprob) >= threshold
-                                                        for d in drafts):
-                for chunk in self._emit([d.token_id for d in drafts], len(drafts), drafts, None):
-                    yield chunk
-                self.trace.unverified_tokens += len(drafts)
-                self.context += [d.token_id for d in drafts]
-                continue
-
-            ids = [d.token_id for d in drafts]
-            t_call = time.perf_counter()
-            verify = asyncio.create_task(self.cloud.verify(self.context, ids, self.stats, self.want_top, self.session))
-            extra: list[DraftToken] = []
-            try:
-                if self.settings.pipeline and ids and not self.engine.is_eos(ids[-1]):
-                    while not verify.done() and len(extra) < self.ctrl.k_max:
-                        extra += await self.call(self.engine.draft, 1, self.temperature, self.top_p, self.rng)
-                        if not extra or self.engine.is_eos(extra[-1].token_id):
-                            break
-                result: VerifyResult = await verify
-            finally:
-                if not verify.done():
-                    verify.cancel()
-            verify_s = time.perf_counter() - t_call
-
-            if self.temperature > 0:
-                accepted, tokens = rejection_accept(drafts, result.target_top, self.temperature, self.top_p, self.rng)
-            else:
-                accepted, tokens = result.accepted, result.tokens
-            self.trace.drafts_proposed += len(ids)
-            self.trace.drafts_accepted += accepted
-            self.trace.cloud_passes += 1
-            self.trace.draft_lengths.append(len(ids))
-            self.ctrl.observe(len(ids), accepted, verify_s, draft_s)
-
-            for chunk in self._emit(tokens, accepted, drafts, result):
+            premade = self.premade > 0
+            r = await self._round(drafts)
+            if r.result is not None:
+                self._account(r, time.perf_counter() - t0, draft_s, chosen_k=not premade)
+            for chunk in self._emit(r):
                 yield chunk
-            self.context += tokens
-            if self.out.finished:
-                return
-            if accepted == len(ids) and extra and tokens[-1] == extra[0].token_id:
-                carry = extra[1:]  # the cache already holds bonus + these: next round's drafts
-            else:
-                await self.call(self.engine.accept, base, accepted, tokens[accepted:])
+            self.context += r.tokens
+            self._advance(r)
 
-    def _emit(self, tokens: Sequence[int], accepted: int, drafts: Sequence[DraftToken],
-              result: VerifyResult | None) -> list[Chunk]:
+    def _advance(self, r: Round) -> None:
+        """Keep the device tokens past the new context only where they still continue it."""
+        held = self.ahead[len(r.drafts):] + r.extra
+        if r.result is None:  # shown unverified: nothing else changed
+            self.ahead, self.premade = held, max(0, self.premade - len(r.drafts))
+        elif r.accepted == len(r.drafts) and held and held[0].token_id == r.tokens[-1]:
+            self.ahead, self.premade = held[1:], max(0, self.premade - len(r.drafts) - 1)  # cached already
+        else:
+            self.ahead, self.premade = [], 0
+
+    async def _next_drafts(self) -> tuple[list[DraftToken], float | None]:
+        """This round's drafts: the cascade's answer while it lasts, else held and fresh drafts."""
+        limit = self.out.remaining - 1  # room for the cloud's own token
+        if self.premade:
+            return self.ahead[: max(0, min(self.premade, self.settings.verify_chunk, limit))], None
+        k = max(0, min(self.fixed_k or self.ctrl.k, limit))
+        drafts = self.ahead[:k]
+        if len(drafts) >= k or (drafts and self.engine.is_eos(drafts[-1].token_id)):
+            return drafts, None
+        t0 = time.perf_counter()
+        more = await self._draft(k - len(drafts))
+        return drafts + more, (time.perf_counter() - t0) / len(more) if more else None
+
+    async def _draft(self, n: int) -> list[DraftToken]:
+        """n fresh drafts after everything the device holds (its cache follows the context first)."""
+        await self.device(self.engine.sync, self.context + [d.token_id for d in self.ahead])
+        more = await self.device(self.engine.draft, n, self.temperature, self.top_p, self.rng)
+        self.ahead += more
+        return more
+
+    async def _round(self, drafts: list[DraftToken]) -> Round:
+        """One cloud pass over the drafts; the device drafts on while it runs."""
+        if self._trusted(drafts):
+            return Round(drafts, len(drafts), [d.token_id for d in drafts])
+        ids = [d.token_id for d in drafts]
+        verify = asyncio.create_task(self.cloud.verify(self.context, ids, self.stats, self.want_top, self.session))
+        extra: list[DraftToken] = []
+        try:
+            ends = bool(ids) and self.engine.is_eos(ids[-1])
+            if self.settings.pipeline and ids and not ends and len(self.ahead) == len(drafts):
+                while not verify.done() and len(extra) < self.ctrl.k_max:
+                    more = await self._draft(1)
+                    extra += more
+                    if not more or self.engine.is_eos(more[-1].token_id):
+                        break
+            result = await verify
+        finally:
+            if not verify.done():
+                verify.cancel()
+        if self.temperature > 0:
+            accepted, tokens = rejection_accept(drafts, result.target_top, self.temperature, self.top_p, self.rng,
+                                                len(self.context))
+        else:
+            accepted, tokens = result.accepted, result.tokens
+        self.ahead = self.ahead[: len(self.ahead) - len(extra)]  # run() decides whether they stay
+        return Round(drafts, accepted, tokens, extra, result)
+
+    def _trusted(self, drafts: Sequence[DraftToken]) -> bool:
+        """Opportunistic mode: drafts this sure are shown unverified (off at temperature 0 unless asked)."""
+        threshold = self.settings.skip_verify_above
+        if threshold is None or not drafts or (self.temperature <= 0 and not self.settings.skip_verify_at_greedy):
+            return False
+        return all(d.q >= threshold and np.exp(d.logprob) >= threshold for d in drafts)
+
+    def _account(self, r: Round, verify_s: float, draft_s: float | None, chosen_k: bool) -> None:
+        self.trace.drafts_proposed += len(r.drafts)
+        self.trace.drafts_accepted += r.accepted
+        self.trace.cloud_passes += 1
+        self.trace.draft_lengths.append(len(r.drafts))
+        if chosen_k:  # the controller learns from its own choices, not from runs of the cascade's answer
+            self.ctrl.observe(len(r.drafts), r.accepted, verify_s, draft_s)
+
+    def _emit(self, r: Round) -> list[Chunk]:
+        if r.result is None:
+            self.trace.unverified_tokens += len(r.tokens)
         chunks = []
-        for j, token in enumerate(tokens):
-            top = result.target_top[j] if result is not None and j < len(result.target_top) else []
-            logprob = dict(top).get(token) if top else None
-            if logprob is None and j < len(drafts) and j < accepted:
-                logprob = drafts[j].logprob
-            chunk = self.out.add_token(token, "device" if j < accepted else "cloud", logprob, top)
+        for j, token in enumerate(r.tokens):
+            top = r.result.target_top[j] if r.result is not None and j < len(r.result.target_top) else []
+            logprob = dict(top).get(token)
+            if logprob is None and j < r.accepted:
+                logprob = r.drafts[j].logprob
+            chunk = self.out.add_token(token, "device" if j < r.accepted else "cloud", logprob, top)
             if chunk is not None:
                 chunks.append(chunk)
             if self.out.finished:

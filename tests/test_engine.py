@@ -90,17 +90,17 @@ def test_draft_then_rollback_regenerates_identically(smol_engine, k):
     smol_engine.sync(prompt)
     drafts = smol_engine.draft(k)
     assert [d.token_id for d in drafts] == baseline[:k]  # greedy drafts are the greedy continuation
-    smol_engine.accept(len(prompt), 0, [])  # reject everything: back to the prompt
+    smol_engine.truncate(len(prompt))  # reject everything: back to the prompt
     assert smol_engine.n_past == len(prompt)
     assert greedy_ids(smol_engine, prompt, 16) == baseline
 
 
-def test_accept_prefix_and_correction_continues_like_a_fresh_run(smol_engine):
+def test_sync_to_accepted_prefix_and_correction_continues_like_a_fresh_run(smol_engine):
     prompt = smol_engine.chat_tokens(CHAT)
     baseline = warm_baseline(smol_engine, prompt, 12)
     smol_engine.sync(prompt)
     smol_engine.draft(4)
-    smol_engine.accept(len(prompt), 2, [baseline[2]])  # keep two drafts, add the "correction"
+    smol_engine.sync(prompt + baseline[:3])  # keep two drafts, add the "correction"
     assert smol_engine.tokens == prompt + baseline[:3]
     rest = [ev.token_id for ev in smol_engine.generate(prompt + baseline[:3], SamplingParams(max_tokens=9))]
     assert baseline[:3] + rest == baseline
@@ -154,7 +154,7 @@ def test_qwen_draft_rollback_and_eos(qwen_device_engine):
     baseline = warm_baseline(e, prompt)
     e.sync(prompt)
     assert [d.token_id for d in e.draft(8)] == baseline[:8]
-    e.accept(len(prompt), 3, [baseline[3]])
+    e.sync(prompt + baseline[:4])
     rest = [ev.token_id for ev in e.generate(prompt + baseline[:4], SamplingParams(max_tokens=12))]
     assert baseline[:4] + rest == baseline
     assert np.isfinite(e.next_logits()).all()

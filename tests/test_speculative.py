@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from device_runtime.engine import DraftToken, SamplingParams
+from device_runtime.sampling import PositionalRng
 from device_runtime.worker import DeviceWorker
 from gateway.cloud import CallStats, VerifyResult, greedy_accept, parse_prompt_logprobs
 from gateway.output import AnswerBuilder
@@ -46,7 +47,7 @@ def run(engine, cloud, prompt, max_tokens=24, stop=(), k=4, adaptive=False, pipe
         async with worker.turn() as call:
             dec = SpeculativeDecoder(engine, call, cloud, out, trace, CallStats(),
                                      DraftLengthController(k=k, k_max=8, adaptive=adaptive),
-                                     settings or SpeculativeSettings(pipeline=pipeline), 0.0, 1.0, None)
+                                     settings or SpeculativeSettings(pipeline=pipeline), SamplingParams())
             chunks = [c async for c in dec.run(prompt)]
         out_final = out.finish(out.finish_reason or "stop")
         return "".join(c.text for c in chunks) + out_final.text
@@ -202,13 +203,14 @@ def test_rejection_sampling_preserves_the_target_distribution():
     rng = np.random.default_rng(0)
     vocab = 4
     q = np.array([0.5, 0.3, 0.1, 0.1])
+    q_top = {i: float(v) for i, v in enumerate(q)}
     p = {0: 0.1, 1: 0.2, 2: 0.3, 3: 0.4}
     top = [[(t, float(np.log(v))) for t, v in p.items()]] * 2
     counts: Counter[int] = Counter()
     n = 20000
-    for _ in range(n):
+    for i in range(n):
         x = int(rng.choice(vocab, p=q))
-        _, tokens = rejection_accept([DraftToken(x, 0.0, float(q[x]), q)], top, 1.0, 1.0, rng)
+        _, tokens = rejection_accept([DraftToken(x, 0.0, float(q[x]), q_top)], top, 1.0, 1.0, PositionalRng(i), 0)
         counts[tokens[0]] += 1
     for t, pt in p.items():
         assert counts[t] / n == pytest.approx(pt, abs=0.015)
