@@ -64,3 +64,43 @@ def test_validators():
 def test_overlaps_keep_one_span():
     spans = D.find("身份证11010519491231002X")
     assert [s.kind for s in spans] == ["CN_RESIDENT_ID"]
+
+
+# Every CN mobile range in use (MIIT allocations incl. 190/192/195-199 and the virtual-operator 162/165/167/170/171).
+CN_MOBILE_PREFIXES = (
+    [f"13{d}" for d in range(10)] + ["145", "146", "147", "148", "149"]
+    + ["150", "151", "152", "153", "155", "156", "157", "158", "159"] + ["162", "165", "166", "167"]
+    + ["170", "171", "172", "173", "174", "175", "176", "177", "178"] + [f"18{d}" for d in range(10)]
+    + ["190", "191", "192", "193", "195", "196", "197", "198", "199"]
+)
+
+
+@pytest.mark.parametrize("prefix", CN_MOBILE_PREFIXES)
+def test_every_cn_mobile_range(prefix):
+    # "0101 2345" makes the 19x numbers look like a date stamp (1990-10-12…), which once hid them
+    for value in (f"{prefix}01012345", f"{prefix}-0101-2345", f"{prefix} 0101 2345", f"{prefix}.0101.2345",
+                  f"+86 {prefix} 0101 2345", f"+86-{prefix}-0101-2345", f"0086 {prefix}01012345",
+                  f"(+86) {prefix}-0101-2345", f"+86{prefix}01012345"):
+        for text in (f"手机号{value}，随时联系", f"call {value} after six", f"身份证号 {value} 请核对"):
+            assert ("PHONE_NUMBER", value) in kinds(text), text
+
+
+@pytest.mark.parametrize("text,value", [
+    ("我的身份证号是190-1012-3456，请核对。", "190-1012-3456"),     # a phone the sentence calls an ID
+    ("工号A12 199-0123-1234 找我", "199-0123-1234"),                # after a code with digits
+    ("order number 4111 1111 1111 1111 is wrong", "4111 1111 1111 1111"),  # a card called an order number
+    ("卡号 4111.1111.1111.1111 谢谢", "4111.1111.1111.1111"),
+    ("身份证 110105 19491231 002X 已登记", "110105 19491231 002X"),
+    ("ping me at 0044 20 7946 0958 or mail", "0044 20 7946 0958"),
+    ("Büro: +49 (0)30 901820 bis 18 Uhr", "+49 (0)30 901820"),
+    ("bureau 01.42.68.53.00 le matin", "01.42.68.53.00"),
+    ("Beijing office 010-6552 9988", "010-6552 9988"),
+])
+def test_values_in_other_words_and_near_formats(text, value):
+    found = kinds(text)
+    assert any(v == value for _, v in found), found
+
+
+def test_cn_numbers_with_country_code_are_phones_not_cards():
+    assert kinds("0086 138 1234 5678") == [("PHONE_NUMBER", "0086 138 1234 5678")]
+    assert kinds("tel 86-13812345678") == [("PHONE_NUMBER", "86-13812345678")]
