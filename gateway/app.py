@@ -177,7 +177,8 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     status = 200
     try:
         body = await parse_body(request, ChatCompletionRequest if chat else CompletionRequest)
-        job = await collab.plan(body, request.headers.get("X-Privacy"), request.get(API_KEY))
+        job = await collab.plan(body, request.headers.get("X-Privacy"), request.get(API_KEY),
+                                request.headers.get("X-Session-Id"))
         stream = collab.run(job)
         metrics.queue.set(collab.device.waiting + 1)
         try:

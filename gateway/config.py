@@ -101,6 +101,8 @@ class PrivacyConfig(Section):
     default_level: Literal["public", "redact", "private"] = "public"
     rules: list[PrivacyRuleConfig] = Field(default_factory=list)
     use_presidio: bool = False
+    session_pin_s: float = Field(3600.0, ge=0, description="a session that was private stays on the device "
+                                                           "this long after its last private turn; 0: off")
 
 
 class BudgetConfig(Section):
