@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 _B = r"(?<![A-Za-z0-9_+/=-])"  # a token starts here: nothing token-like before it
 _E = r"(?![A-Za-z0-9_-])"
@@ -32,8 +32,9 @@ def _has_digit_and_letter(s: str) -> bool:
 
 
 def _aws_ok(s: str) -> bool:
+    """Canonical (16 of A-Z2-7), or random-looking: a digit or mixed case ("ASIAPACIFICOFFICE" is a word)."""
     body = s[4:]
-    return any(c.isdigit() for c in body) or bool(re.fullmatch(r"[A-Z2-7]{16}", body))
+    return bool(re.fullmatch(r"[A-Z2-7]{16}", body)) or _mixed_case_or_digit("..." + body)
 
 
 def _mixed_case_or_digit(s: str) -> bool:
@@ -44,9 +45,9 @@ def _mixed_case_or_digit(s: str) -> bool:
 # (name, pattern, validator); the whole match is the secret
 FAMILIES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = tuple(
     (name, re.compile(pattern), check) for name, pattern, check in (
-        ("private key block", r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
-                              r"(?:[\s\S]{0,8000}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
-                              r"|(?:\s*[A-Za-z0-9+/=]{8,})+)", None),
+        ("private key block", (r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"  # a pasted block may
+                               r"(?:[\s\S]{0,8000}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"  # lack its
+                               r"|(?:\s*[A-Za-z0-9+/=]{8,})+)"), None),  # END line: then up to the last base64 line
         ("openai / anthropic", _B + r"sk-[A-Za-z0-9_-]{20,250}" + _E, _has_digit_and_letter),
         ("github", _B + r"(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})" + _E, None),
         ("aws access key id", _B + r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Za-z0-9]{12,24}" + _E, _aws_ok),
@@ -65,7 +66,7 @@ FAMILIES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] 
         ("shopify", _B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _E, None),
         ("digitalocean", _B + r"do[por]_v1_[a-f0-9]{64}" + _E, None),
         ("telegram bot", r"(?<!\d)\d{8,10}:AA[A-Za-z0-9_-]{30,40}" + _E, None),
-        ("alibaba cloud", _B + r"LTAI[A-Za-z0-9]{12,24}" + _E, _has_digit_and_letter),
+        ("alibaba cloud", _B + r"LTAI[A-Za-z0-9]{12,24}" + _E, lambda s: _mixed_case_or_digit(s[1:])),
         ("tencent cloud", _B + r"AKID[A-Za-z0-9]{13,40}" + _E, _has_digit_and_letter),
     )
 )
@@ -89,7 +90,8 @@ _ASSIGN = re.compile(
 _WORD = re.compile(
     r"(?i)(?<![A-Za-z0-9])(?:(" + _PASSWORD_WORDS + r")|(?:" + _KEY_WORDS + r"))(?![A-Za-z0-9_])"
     r"|(?:(" + _ZH_PASSWORD_WORDS + r")|" + _ZH_KEY_WORDS + r")")
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|[。！？\n]")
+# the window after a key word ends with the sentence, or where code closes the literal or call it was in
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|[。！？\n)\]}]|[=!]=")
 _NOT_IN_TOKEN = "\\s\"'`,;，。；、：:（）()\\[\\]{}<>“”‘’「」\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 _TOKEN = re.compile(f"[^={_NOT_IN_TOKEN}][^{_NOT_IN_TOKEN}]*")  # base64 padding stays; a leading "=" is an operator
 _TRAILING = ".:)]}"
@@ -98,8 +100,9 @@ _WINDOW_TOKENS = 6
 
 _NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "str", "string", "int", "bytes", "optional",
                "required", "empty", "changeme", "redacted"}
-_IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z0-9]+)+|[a-z]+(?:[A-Z][a-z0-9]+)+|(?:[A-Z][a-z]+){2,}|[A-Z]+(?:_[A-Z0-9]+)+"
-                         r"|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+# names in code: snake_case, camelCase, PascalCase, CONSTANT_CASE, attribute chains (random tokens are none of these)
+_IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z0-9]+)+|[a-z]{2,}(?:[A-Z][a-z]{2,})+\d*|(?:[A-Z][a-z]{2,}){2,}\d*"
+                         r"|[A-Z]+(?:_[A-Z0-9]+)+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _PLACEHOLDER = re.compile(r"\$\{?\w+\}?|%\(?\w*\)?s|\{\w*\}|<[^>]*>|\*+|x+|X+|\.{3}|…")
 
 
@@ -131,7 +134,7 @@ def looks_like_password(value: str, quoted: bool, explicit: bool) -> bool:
         return False
     if quoted:
         return True
-    if _IDENTIFIER.fullmatch(value) or value.isdigit() and not explicit:
+    if (_IDENTIFIER.fullmatch(value) and not any(c.isdigit() for c in value)) or (value.isdigit() and not explicit):
         return False
     if value.isalpha() and value.islower():  # a plain word ("incorrect") unless long enough to be a passphrase
         return len(value) >= 12 or (explicit and len(value) >= 8)

@@ -20,7 +20,7 @@ import hashlib
 import os
 import time
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 
 class SessionPins:

@@ -50,6 +50,12 @@ def test_detects(text, kind, value):
     "closed on 15.03.2024 at 10:30",                 # a date, not a phone
     "Invoice #20240315-77 totals 1,234.56 EUR.",     # an invoice number
     "Order 4111-2222 shipped on 2024-03-15.",
+    "Unix time 1700000000 is 2023-11-14.",           # a timestamp, not a GB/DE number
+    "assert candidate(0) == '0 1 2 3 4 5 6 7 8 9 10'",   # a sequence
+    "assert candidate(123456789) == 433494437",       # plain counts in code
+    'assert candidate("112233445566778899") == 6',   # Luhn-valid by chance, no issuer starts with 1
+    'uuid.UUID("92276658-1e27-41c0-8a6a-63ec24ede6a4")',  # digits glued to hex
+    "fixed in a5e6cb7865075139423637c7de2870211f73397c",  # a Luhn-valid run inside a git SHA
 ])
 def test_ignores_lookalikes(text):
     assert kinds(text) == []
@@ -104,3 +110,11 @@ def test_values_in_other_words_and_near_formats(text, value):
 def test_cn_numbers_with_country_code_are_phones_not_cards():
     assert kinds("0086 138 1234 5678") == [("PHONE_NUMBER", "0086 138 1234 5678")]
     assert kinds("tel 86-13812345678") == [("PHONE_NUMBER", "86-13812345678")]
+
+
+def test_values_next_to_other_values():
+    # a trailing word after a spaced IBAN, a CJK sentence with digits before a phone
+    assert ("IBAN", "DE89 3704 0044 0532 0130 00") in kinds("refund to DE89 3704 0044 0532 0130 00 ID card ok")
+    text = "把AIzaSyB7xQ2mK9Lp4提交到GitHub了，怎么办？证件号码 695-475-0981x6662 已录入系统。"
+    assert ("PHONE_NUMBER", "695-475-0981x6662") in kinds(text)
+    assert ("CREDIT_CARD", "060409586553") in kinds("Maestro card 060409586553 please")  # Maestro UK starts 06

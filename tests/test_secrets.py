@@ -40,6 +40,8 @@ PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpQIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM2Lv
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MjQyIiwibmFtZSI6IkxpIFdlaSJ9.m7Qx2Kp9Vn4Wc8Zy3Hb1Jd5Sf0Ga2Ke",
     "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",
     "LTAI5tQ7rT2mK9xLp4Vn8Wc3",                           # Alibaba Cloud AccessKey ID
+    "LTAIuSGLDflIGonN",                                   # …without a digit
+    "AKIAPVjjiZIumzpwsfTPx",                              # mixed case, no digit
     PEM,
 ])
 def test_secret_families_in_prose(value):
@@ -52,6 +54,7 @@ def test_secret_families_in_prose(value):
     ('"client_secret": "Zm9vYmFyLWJhei1xdXV4LTEyMzQ1Njc4OTA="', "Zm9vYmFyLWJhei1xdXV4LTEyMzQ1Njc4OTA="),
     ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
     ("use the token Xy7kq9PzLm3Rt8Wv3Hn2 for the deploy job", "Xy7kq9PzLm3Rt8Wv3Hn2"),
+    ('"client_secret": "tVd5VrrFjeDhdchFy06TfllS7",', "tVd5VrrFjeDhdchFy06TfllS7"),  # random, yet camel-ish
     ("Authorization: Bearer 9fK2mQ7xLr4Tz8Wc3Vb6Nh1Jd5", "9fK2mQ7xLr4Tz8Wc3Vb6Nh1Jd5"),
     ("我的API密钥是 Q2w9E4r7T1y6U3i8O5p0AsDf，帮我看看", "Q2w9E4r7T1y6U3i8O5p0AsDf"),
     ("访问令牌：b7Xq2Lm9Zr4Tn8Wc3Vy6Hp1Ds", "b7Xq2Lm9Zr4Tn8Wc3Vy6Hp1Ds"),
@@ -94,6 +97,7 @@ def test_code_with_hashes_uuids_and_base64_is_left_alone():
     "the password is incorrect",
     "Reset the token expiry to 3600 seconds.",
     "密钥轮换周期是90天。",
+    "assert candidate('password') == '5f4dcc3b5aa765d61d8327deb882cf99'",  # HumanEval/162: md5 of a word
 ])
 def test_secret_lookalikes_in_prose(text):
     assert secrets_in(text) == []

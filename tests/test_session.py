@@ -110,7 +110,7 @@ async def ask(http, rt, text, session=None, how="user", privacy=None, stream=Fal
 
 @pytest.mark.parametrize("how", ["user", "header", "metadata"])
 async def test_private_turn_pins_its_session_to_the_device(gateway, how):
-    rt, cloud, http, clock = gateway
+    rt, cloud, http, _clock = gateway
     first = await ask(http, rt, "My diagnosis is private.", "s-1", how, privacy="private")
     assert first["mode"] == "device" and first["reason"] == "private"
     before = cloud.calls
@@ -127,7 +127,7 @@ async def test_private_turn_pins_its_session_to_the_device(gateway, how):
 
 
 async def test_pin_expires(gateway):
-    rt, cloud, http, clock = gateway
+    rt, _cloud, http, clock = gateway
     await ask(http, rt, "private note", "s-9", privacy="private")
     clock.t += 599
     assert (await ask(http, rt, "hello", "s-9"))["mode"] == "device"
@@ -136,7 +136,7 @@ async def test_pin_expires(gateway):
 
 
 async def test_detection_with_private_action_pins_too(gateway):
-    rt, cloud, http, clock = gateway
+    rt, _cloud, http, _clock = gateway
     rt.collaborator.privacy.pii_action = "private"
     assert (await ask(http, rt, "call me on 190-1012-3456", "s-3"))["reason"] == "private"
     rt.collaborator.privacy.pii_action = "redact"
@@ -144,7 +144,7 @@ async def test_detection_with_private_action_pins_too(gateway):
 
 
 async def test_redacted_turn_does_not_pin(gateway):
-    rt, cloud, http, clock = gateway
+    rt, _cloud, http, _clock = gateway
     first = await ask(http, rt, "mail me at li.wei@example.com", "s-4")
     assert first["mode"] == "cloud" and first["privacy"] == "redact"
     assert (await ask(http, rt, "hello again", "s-4"))["mode"] == "cloud"
