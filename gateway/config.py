@@ -10,8 +10,9 @@ and ``TANDEM__SERVER__API_KEYS='[k1, k2]'`` work.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
