@@ -78,7 +78,7 @@ _AUTH_SCHEME = re.compile(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/-]{16,}=*)"
 
 _KEY_WORDS = (r"api[_ -]?keys?|apikey|access[_ -]?keys?|secret[_ -]?keys?|private[_ -]?keys?|keys?|tokens?|"
               r"secrets?|credentials?|auth|passphrase|client[_ -]?secret")
-_PASSWORD_WORDS = r"passwords?|passwd|passcode|pwd|pass"
+_PASSWORD_WORDS = r"passwords?|passwd|passcode|pwd"
 _ZH_KEY_WORDS = r"密钥|秘钥|令牌|私钥|凭证|凭据|访问码"
 _ZH_PASSWORD_WORDS = r"密码|口令"
 
@@ -131,6 +131,8 @@ def looks_like_password(value: str, quoted: bool, explicit: bool) -> bool:
     if len(value) < 6 or value.lower() in _NOT_VALUES or _PLACEHOLDER.fullmatch(value):
         return False
     if re.search(r"(?i)pass|pwd|secret|token", value):  # another variable: new_password, self.pwd
+        return False
+    if value.startswith(("-", "/", "http")):  # a CLI flag, a path or a URL ("read the password via --stdin")
         return False
     if quoted:
         return True

@@ -98,6 +98,7 @@ def test_code_with_hashes_uuids_and_base64_is_left_alone():
     "Reset the token expiry to 3600 seconds.",
     "密钥轮换周期是90天。",
     "assert candidate('password') == '5f4dcc3b5aa765d61d8327deb882cf99'",  # HumanEval/162: md5 of a word
+    "pass --verbose to see it; read the password via --stdin",
 ])
 def test_secret_lookalikes_in_prose(text):
     assert secrets_in(text) == []
