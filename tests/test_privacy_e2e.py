@@ -75,7 +75,7 @@ def test_no_pii_value_reaches_the_cloud_in_any_mode(setup):
         if i in MODEL_SUBSET:
             for j, model in enumerate(("tandem-speculative", "tandem-cascade", "tandem-auto")):
                 ask(client, model, s.text, stream=(i + j) % 2 == 0)
-    assert restored > 400 and cloud.calls > 700
+    assert restored > 400 and cloud.calls >= len(SUITE) + 3 * len(MODEL_SUBSET)  # every request reached the cloud
     seen = cloud.seen_text()
     leaks = [(kind, v) for s in SUITE for kind, v in s.spans if any(x in seen for x in variants(v))]
     assert leaks == []
