@@ -15,8 +15,9 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -66,7 +67,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except Exception:  # noqa: BLE001 — never leak a traceback to the client; log it
+    except Exception:  # never leak a traceback to the client; log it
         log.exception("unhandled error on %s %s", request.method, request.path)
         return ApiError(500, "Internal server error", "server_error", None, "internal_error").response()
 
@@ -182,7 +183,8 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     status = 200
     try:
         body = await parse_body(request, ChatCompletionRequest if chat else CompletionRequest)
-        job = await collab.plan(body, request.headers.get("X-Privacy"), request.get(API_KEY))
+        job = await collab.plan(body, request.headers.get("X-Privacy"), request.get(API_KEY),
+                                request.headers.get("X-Session-Id"))
         stream = collab.run(job)
         metrics.queue.set(collab.device.waiting + 1)
         try:
@@ -343,6 +345,6 @@ async def drain(app: web.Application) -> None:
         state["idle"].clear()
         try:
             await asyncio.wait_for(state["idle"].wait(), timeout=app[CONFIG].server.shutdown_grace_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("shutdown: %d request(s) still running after the grace period; cancelling",
                         state["inflight"])

@@ -35,6 +35,7 @@ from routers.draft_length import DraftLengthController
 from routers.network import NetworkMonitor
 from routers.policy import AutoPolicy, RouteFacts
 from routers.privacy import PrivacyDecision, PrivacyRouter
+from routers.session import SessionPins
 
 from .cloud import CallStats, CloudClient, CloudError, CloudRefused
 from .config import TandemConfig
@@ -95,6 +96,7 @@ class Collaborator:
 
         self.privacy = PrivacyRouter(p.pii_action, [PrivacyRule(**r.model_dump()) for r in p.rules],
                                      PiiDetector(use_presidio=p.use_presidio), p.default_level)
+        self.sessions = SessionPins(p.session_pin_s)
         self.policy = AutoPolicy(config.routing.device_only_latency_ms)
         c = config.cascade
         self.confidence = ConfidenceRouter(threshold=c.threshold, method=c.method, quantile=c.quantile,
@@ -165,7 +167,7 @@ class Collaborator:
         return list(VIRTUAL_MODELS) + [self.engine.name]
 
     async def plan(self, body: ChatCompletionRequest | CompletionRequest, privacy_header: str | None = None,
-                   api_key: str | None = None) -> Job:
+                   api_key: str | None = None, session_header: str | None = None) -> Job:
         chat = isinstance(body, ChatCompletionRequest)
         requested = self.requested_mode(body.model, body.metadata)
         trace = RouteTrace(requested=requested)
@@ -185,6 +187,15 @@ class Collaborator:
             decision = self.privacy.decide(texts, meta.get("privacy"), privacy_header, api_key)
         except ValueError as exc:
             raise bad_request(str(exc), "metadata.privacy" if meta.get("privacy") else None) from exc
+        # a session that was ever private stays on the device (routers/session.py)
+        sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
+        pinned = decision.level != "private" and any(self.sessions.pinned(s) for s in sessions)
+        if decision.level == "private":
+            for s in sessions:
+                self.sessions.pin(s)
+        elif pinned:
+            decision.level = "private"
+            decision.sources.append("session")
         trace.privacy, trace.pii = decision.level, decision.pii
 
         cloud_ok = self.cloud is not None and self.monitor.available()
@@ -197,7 +208,7 @@ class Collaborator:
             speculative_ok=self.tokenizers.compatible, speculative_reason=self.tokenizers.reason,
             quality=meta.get("quality"), max_latency_ms=_float_or_none(meta.get("max_latency_ms")),
         ))
-        trace.mode, trace.reason = choice.mode, choice.reason
+        trace.mode, trace.reason = choice.mode, "session pinned private" if pinned else choice.reason
         if choice.degraded:
             trace.degraded, trace.degraded_reason = True, choice.reason
 

@@ -10,8 +10,9 @@ and ``TANDEM__SERVER__API_KEYS='[k1, k2]'`` work.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -101,6 +102,8 @@ class PrivacyConfig(Section):
     default_level: Literal["public", "redact", "private"] = "public"
     rules: list[PrivacyRuleConfig] = Field(default_factory=list)
     use_presidio: bool = False
+    session_pin_s: float = Field(3600.0, ge=0, description="a session that was private stays on the device "
+                                                           "this long after its last private turn; 0: off")
 
 
 class BudgetConfig(Section):

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Iterable
+
+from .secrets import find_secrets
 
 _NOT_ALNUM_BEFORE = r"(?<![A-Za-z0-9])"
 _NOT_ALNUM_AFTER = r"(?![A-Za-z0-9])"
@@ -49,6 +51,23 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
+_CARD_GROUPS = re.compile(r"\d{4}(?:([ .-])\d{4}){2,3}(?:\1\d{1,4})?|\d{4}([ .-])\d{6}\2\d{4,5}")
+
+
+def card_ok(number: str) -> bool:
+    """Luhn, an issuer's first digit (never 7; 0 only for Maestro's 06…; 1 only for 15-digit UATP/JCB),
+    card-like grouping,
+    and not a CN mobile with its country code."""
+    digits = _digits(number)
+    if (digits[0] == "0" and not digits.startswith("06")) or digits[0] == "7" or (digits[0] == "1" and len(digits) != 15):
+        return False
+    if CN_MOBILE_DIGITS.fullmatch(digits):
+        return False
+    if not luhn_ok(digits):
+        return False
+    return digits == number or bool(_CARD_GROUPS.fullmatch(number))
+
+
 def iban_ok(iban: str) -> bool:
     s = re.sub(r"\s", "", iban).upper()
     if not 15 <= len(s) <= 34:
@@ -74,7 +93,7 @@ def cn_id_ok(s: str) -> bool:
 
 
 def ssn_ok(s: str) -> bool:
-    area, group, serial = s.split("-")
+    area, group, serial = re.split(r"[- ]", s)
     return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
 
 
@@ -92,6 +111,7 @@ class Detector:
     pattern: re.Pattern[str]
     validate: Callable[[str], bool] = lambda s: True
     group: int = 0  # which capture group is the value
+    shrink: bool = False  # on a failed check, retry without trailing space-separated groups ("… 0130 00 ID")
 
 
 def _re(p: str, flags: int = 0) -> re.Pattern[str]:
@@ -99,29 +119,18 @@ def _re(p: str, flags: int = 0) -> re.Pattern[str]:
 
 
 DETECTORS: tuple[Detector, ...] = (
-    Detector("EMAIL", _re(_NOT_ALNUM_BEFORE + r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}" + _NOT_ALNUM_AFTER)),
-    Detector("CN_RESIDENT_ID", _re(_NOT_DIGIT_BEFORE + r"\d{17}[\dXx]" + _NOT_ALNUM_AFTER), cn_id_ok),
-    Detector("CREDIT_CARD", _re(_NOT_DIGIT_BEFORE + r"(?:\d[ -]?){11,18}\d" + _NOT_DIGIT_AFTER), luhn_ok),
-    Detector("IBAN", _re(_NOT_ALNUM_BEFORE + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}" + _NOT_ALNUM_AFTER), iban_ok),
-    Detector("US_SSN", _re(_NOT_DIGIT_BEFORE + r"\d{3}-\d{2}-\d{4}" + _NOT_DIGIT_AFTER), ssn_ok),
+    Detector("EMAIL", _re(_NOT_ALNUM_BEFORE + r"[A-Za-z0-9._%+-]+[@＠][A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}" + _NOT_ALNUM_AFTER)),
+    Detector("CN_RESIDENT_ID", _re(_NOT_ALNUM_BEFORE + r"\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx]" + _NOT_ALNUM_AFTER),
+             lambda s: cn_id_ok(re.sub(r"[ -]", "", s))),
+    Detector("CREDIT_CARD", _re(_NOT_ALNUM_BEFORE + r"(?:\d[ .-]?){11,18}\d" + _NOT_ALNUM_AFTER), card_ok, shrink=True),
+    Detector("IBAN", _re(_NOT_ALNUM_BEFORE + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}" + _NOT_ALNUM_AFTER), iban_ok,
+             shrink=True),
+    Detector("US_SSN", _re(_NOT_DIGIT_BEFORE + r"\d{3}([- ])\d{2}\1\d{4}" + _NOT_DIGIT_AFTER), ssn_ok),
     Detector("IP_ADDRESS", _re(_NOT_DIGIT_BEFORE + r"(?:\d{1,3}\.){3}\d{1,3}" + _NOT_DIGIT_AFTER), ip_ok),
     Detector(
         "IP_ADDRESS",
         _re(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4}){0,6}(?![0-9A-Fa-f:])"),
         lambda s: ":" in s and ip_ok(s),
-    ),
-    Detector(
-        "SECRET",
-        _re(
-            r"(?<![A-Za-z0-9_-])(?:sk-(?:proj-)?[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}"
-            r"|xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}"
-            r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"
-        ),
-    ),
-    Detector(
-        "SECRET",
-        _re(r"(?i)(?:api[_-]?key|secret|token|password|passwd|密码|密钥)\s*[:=：]\s*[\"']?([^\s\"',，。]{8,})"),
-        group=1,
     ),
 )
 
@@ -135,21 +144,48 @@ _EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}", re.IGNORECASE)
 _DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
 _DATE_STAMP = re.compile(r"^(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
 _VERSION = re.compile(r"^\d{1,2}(?:\.\d+){2,}$")
+_FR_DOTTED = re.compile(r"^0\d(?:\.\d\d){4}$")  # 01.42.68.53.00 is a French number, not a version
 _SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+
+
+# every CN mobile range (13x-19x), with +86 / 0086 / 86, in one piece or grouped 3-4-4 by spaces, hyphens or dots
+CN_MOBILE_DIGITS = re.compile(r"(?:0086|86)?1[3-9]\d{9}")
+CN_MOBILE = re.compile(
+    r"(?<![A-Za-z0-9_+])(?:(?:\+|00)?86[ .-]?|[(（]\+?86[)）][ .-]?)?1[3-9]\d(?:[ .-]?\d{4}){2}(?![A-Za-z0-9_])")
+
+
+def find_cn_mobiles(text: str) -> list[PiiSpan]:
+    """CN mobile numbers by their shape alone: 11 digits from 13x to 19x, whatever the sentence calls them.
+
+    No date or code heuristics here (190-1012-3456 reads like a date stamp): a missed number
+    costs more than a redacted order number of the same shape.
+    """
+    return [PiiSpan("PHONE_NUMBER", m.start(), m.end(), m.group(0)) for m in CN_MOBILE.finditer(text)]
+
+
+_PLAIN_NANP = re.compile(r"1?[2-9]\d{2}[2-9]\d{6}")
 
 
 def _looks_like_phone(text: str, start: int, raw: str) -> bool:
     """libphonenumber's POSSIBLE is generous; dates, versions, order and ticket numbers are not phones."""
     digits = _digits(raw)
-    if _DATE.match(raw) or _VERSION.match(raw) or _SSN_SHAPE.match(raw) or _DATE_STAMP.match(digits):
+    if _DATE.match(raw) or (_VERSION.match(raw) and not _FR_DOTTED.match(raw)) or _SSN_SHAPE.match(raw):
         return False
-    prev = re.search(r"(\S+)[ -]$", text[max(0, start - 24):start])
+    if _DATE_STAMP.match(digits) or len(digits) < 7:
+        return False
+    if raw.isdigit() and not (raw.startswith("0") or _PLAIN_NANP.fullmatch(raw)):
+        return False  # an unbroken run (timestamp, count, id) is a phone only as a national or NANP number
+    if sum(len(g) == 1 for g in re.findall(r"\d+", raw)) >= 3:
+        return False  # "0 1 2 3 4 5": a sequence, not a number
+    prev = re.search(r"([A-Za-z0-9]+)[ -]$", text[max(0, start - 24):start])
     if prev and (re.search(r"\d", prev.group(1)) or re.fullmatch(r"[A-Z0-9]{4}", prev.group(1))):
         return False  # the tail of a longer code ("4111 1111 1111 1112", "GB82 WEST 1234 …")
     if len(digits) < 9 and not raw.startswith(("+", "(")):
         return False  # short local numbers are indistinguishable from order numbers without context
     before = text[start - 1] if start else ""  # glued to a word or a "#12…" is an identifier, not a phone
-    return not (before in ("#", "-", "/", "_") or (before.isascii() and before.isalnum()))
+    after = text[start + len(raw):start + len(raw) + 1]  # …or to what follows (a hex digest, a UUID)
+    return not (before in ("#", "-", "/", "_") or (before.isascii() and before.isalnum())
+                or (after.isascii() and (after.isalnum() or after == "_")))
 
 
 def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> list[PiiSpan]:
@@ -160,7 +196,7 @@ def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> lis
     """
     import phonenumbers
 
-    spans: dict[tuple[int, int], PiiSpan] = {}
+    spans: dict[tuple[int, int], PiiSpan] = {(s.start, s.end): s for s in find_cn_mobiles(text)} if "CN" in regions else {}
     for region in regions:
         for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
             end = m.end
@@ -179,6 +215,7 @@ class PiiDetector:
                  phone_regions: Iterable[str] = PHONE_REGIONS):
         wanted = set(kinds) if kinds else None
         self._detectors = [d for d in DETECTORS if wanted is None or d.kind in wanted]
+        self._secrets = wanted is None or "SECRET" in wanted
         self._phone_regions = tuple(phone_regions) if wanted is None or "PHONE_NUMBER" in wanted else ()
         self._presidio = _load_presidio() if use_presidio else None
 
@@ -187,8 +224,15 @@ class PiiDetector:
         for det in self._detectors:
             for m in det.pattern.finditer(text):
                 value = m.group(det.group)
+                while det.shrink and " " in value and not det.validate(value):
+                    value = value.rsplit(" ", 1)[0]
                 if value and det.validate(value):
-                    spans.append(PiiSpan(det.kind, m.start(det.group), m.end(det.group), value))
+                    start = m.start(det.group)
+                    spans.append(PiiSpan(det.kind, start, start + len(value), value))
+        if self._secrets:
+            secrets = [PiiSpan("SECRET", a, b, text[a:b]) for a, b in find_secrets(text)]
+            starts = {s.start for s in secrets}  # scheme://user:PASSWORD@host is a password, not an email
+            spans = [s for s in spans if not (s.kind == "EMAIL" and s.start in starts)] + secrets
         if self._phone_regions:
             spans.extend(find_phone_numbers(text, self._phone_regions))
         if self._presidio is not None:

@@ -50,6 +50,12 @@ def test_detects(text, kind, value):
     "closed on 15.03.2024 at 10:30",                 # a date, not a phone
     "Invoice #20240315-77 totals 1,234.56 EUR.",     # an invoice number
     "Order 4111-2222 shipped on 2024-03-15.",
+    "Unix time 1700000000 is 2023-11-14.",           # a timestamp, not a GB/DE number
+    "assert candidate(0) == '0 1 2 3 4 5 6 7 8 9 10'",   # a sequence
+    "assert candidate(123456789) == 433494437",       # plain counts in code
+    'assert candidate("112233445566778899") == 6',   # Luhn-valid by chance, no issuer starts with 1
+    'uuid.UUID("92276658-1e27-41c0-8a6a-63ec24ede6a4")',  # digits glued to hex
+    "fixed in a5e6cb7865075139423637c7de2870211f73397c",  # a Luhn-valid run inside a git SHA
 ])
 def test_ignores_lookalikes(text):
     assert kinds(text) == []
@@ -64,3 +70,51 @@ def test_validators():
 def test_overlaps_keep_one_span():
     spans = D.find("身份证11010519491231002X")
     assert [s.kind for s in spans] == ["CN_RESIDENT_ID"]
+
+
+# Every CN mobile range in use (MIIT allocations incl. 190/192/195-199 and the virtual-operator 162/165/167/170/171).
+CN_MOBILE_PREFIXES = (
+    [f"13{d}" for d in range(10)] + ["145", "146", "147", "148", "149"]
+    + ["150", "151", "152", "153", "155", "156", "157", "158", "159"] + ["162", "165", "166", "167"]
+    + ["170", "171", "172", "173", "174", "175", "176", "177", "178"] + [f"18{d}" for d in range(10)]
+    + ["190", "191", "192", "193", "195", "196", "197", "198", "199"]
+)
+
+
+@pytest.mark.parametrize("prefix", CN_MOBILE_PREFIXES)
+def test_every_cn_mobile_range(prefix):
+    # "0101 2345" makes the 19x numbers look like a date stamp (1990-10-12…), which once hid them
+    for value in (f"{prefix}01012345", f"{prefix}-0101-2345", f"{prefix} 0101 2345", f"{prefix}.0101.2345",
+                  f"+86 {prefix} 0101 2345", f"+86-{prefix}-0101-2345", f"0086 {prefix}01012345",
+                  f"(+86) {prefix}-0101-2345", f"+86{prefix}01012345"):
+        for text in (f"手机号{value}，随时联系", f"call {value} after six", f"身份证号 {value} 请核对"):
+            assert ("PHONE_NUMBER", value) in kinds(text), text
+
+
+@pytest.mark.parametrize("text,value", [
+    ("我的身份证号是190-1012-3456，请核对。", "190-1012-3456"),     # a phone the sentence calls an ID
+    ("工号A12 199-0123-1234 找我", "199-0123-1234"),                # after a code with digits
+    ("order number 4111 1111 1111 1111 is wrong", "4111 1111 1111 1111"),  # a card called an order number
+    ("卡号 4111.1111.1111.1111 谢谢", "4111.1111.1111.1111"),
+    ("身份证 110105 19491231 002X 已登记", "110105 19491231 002X"),
+    ("ping me at 0044 20 7946 0958 or mail", "0044 20 7946 0958"),
+    ("Büro: +49 (0)30 901820 bis 18 Uhr", "+49 (0)30 901820"),
+    ("bureau 01.42.68.53.00 le matin", "01.42.68.53.00"),
+    ("Beijing office 010-6552 9988", "010-6552 9988"),
+])
+def test_values_in_other_words_and_near_formats(text, value):
+    found = kinds(text)
+    assert any(v == value for _, v in found), found
+
+
+def test_cn_numbers_with_country_code_are_phones_not_cards():
+    assert kinds("0086 138 1234 5678") == [("PHONE_NUMBER", "0086 138 1234 5678")]
+    assert kinds("tel 86-13812345678") == [("PHONE_NUMBER", "86-13812345678")]
+
+
+def test_values_next_to_other_values():
+    # a trailing word after a spaced IBAN, a CJK sentence with digits before a phone
+    assert ("IBAN", "DE89 3704 0044 0532 0130 00") in kinds("refund to DE89 3704 0044 0532 0130 00 ID card ok")
+    text = "把AIzaSyB7xQ2mK9Lp4提交到GitHub了，怎么办？证件号码 695-475-0981x6662 已录入系统。"
+    assert ("PHONE_NUMBER", "695-475-0981x6662") in kinds(text)
+    assert ("CREDIT_CARD", "060409586553") in kinds("Maestro card 060409586553 please")  # Maestro UK starts 06
