@@ -65,7 +65,7 @@ def speculate(device, cloud, prompt, k):
         async with worker.turn() as call:
             dec = SpeculativeDecoder(device, call, InProcessVerifier(cloud), out, trace, CallStats(),
                                      DraftLengthController(k=k, adaptive=False), SpeculativeSettings(pipeline=False),
-                                     0.0, 1.0, None)
+                                     SamplingParams())
             async for _ in dec.run(prompt):
                 pass
 

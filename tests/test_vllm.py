@@ -24,6 +24,7 @@ import time
 import pytest
 import requests
 
+from device_runtime.engine import SamplingParams
 from device_runtime.worker import DeviceWorker
 from gateway.cloud import CallStats, CloudClient
 from gateway.output import AnswerBuilder
@@ -100,7 +101,7 @@ def test_speculative_against_vllm_equals_vllm_greedy(vllm_url, qwen_device_engin
             async with worker.turn() as call:
                 dec = SpeculativeDecoder(device, call, client, out, trace, stats,
                                          DraftLengthController(k=4, adaptive=False), SpeculativeSettings(pipeline=False),
-                                         0.0, 1.0, None)
+                                         SamplingParams())
                 async for _ in dec.run(prompt):
                     pass
             gap = None
