@@ -41,6 +41,7 @@ STATE = web.AppKey("state", dict)
 API_KEY = web.RequestKey("api_key", str)
 
 STATIC = Path(__file__).resolve().parent / "static"
+TRUE = {"1", "true", "yes", "on"}
 OPEN_PATHS = {"/health", "/ready", "/metrics", "/", "/demo"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -177,7 +178,8 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     status = 200
     try:
         body = await parse_body(request, ChatCompletionRequest if chat else CompletionRequest)
-        job = await collab.plan(body, request.headers.get("X-Privacy"), request.get(API_KEY))
+        job = await collab.plan(body, request.headers.get("X-Privacy"), request.get(API_KEY),
+                                offline=request.headers.get("X-Tandem-Offline", "").strip().lower() in TRUE)
         stream = collab.run(job)
         metrics.queue.set(collab.device.waiting + 1)
         try:
@@ -251,11 +253,15 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
     if chat:
         await send_event(resp, frame({"index": 0, "delta": {"role": "assistant", "content": ""},
                                       "finish_reason": None}))
+    def content(chunk: Chunk) -> dict:
+        # extension: who produced this text, so a client can colour it (device-drafted and kept, or cloud)
+        return frame(piece(chunk), tandem_origin=chunk.origin) if chunk.origin else frame(piece(chunk))
+
     if first is not None and (first.text or first.logprobs):
-        await send_event(resp, frame(piece(first)))
+        await send_event(resp, content(first))
     async for chunk in stream:
         if chunk.text or chunk.logprobs:
-            await send_event(resp, frame(piece(chunk)))
+            await send_event(resp, content(chunk))
     last = {"index": 0, "finish_reason": job.finish_reason or "stop"}
     last.update({"delta": {}} if chat else {"text": ""})
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -22,6 +22,7 @@ class Chunk:
     text: str
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[tuple[int, float, list[tuple[int, float]]]] = field(default_factory=list)
+    origin: str = ""  # "device" (drafted by the device and kept) or "cloud"; "" for flushed tails
 
 
 class AnswerBuilder:
@@ -66,7 +67,7 @@ class AnswerBuilder:
         lp = [(token_id, logprob if logprob is not None else 0.0, top or [])]
         if self._is_eos(token_id):
             self.finish_reason = "stop"
-            return Chunk(self._release(self._text.flush()), [], [])
+            return Chunk(self._release(self._text.flush()), [], [], origin=source)
         self.token_ids.append(token_id)
         text = self._text.push(token_id)
         if self._text.stopped:
@@ -74,7 +75,7 @@ class AnswerBuilder:
         elif self.completion_tokens >= self.max_tokens:
             text += self._text.flush()
             self.finish_reason = "length"
-        return Chunk(self._release(text), [token_id], lp)
+        return Chunk(self._release(text), [token_id], lp, origin=source)
 
     def add_text(self, text: str, source: str, n_tokens: int = 0) -> Chunk | None:
         """Text from a producer that does not give us token ids (cloud chat pass-through)."""
@@ -84,7 +85,7 @@ class AnswerBuilder:
         out = self._stop_text.push(text)
         if self._stop_text.stopped:
             self.finish_reason = "stop"
-        return Chunk(self._release(out))
+        return Chunk(self._release(out), origin=source)
 
     def finish(self, reason: str) -> Chunk:
         """Close the answer (e.g. the cloud said it stopped); flush what was held back."""
