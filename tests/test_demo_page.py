@@ -82,14 +82,15 @@ def scripted(smol_engine):
 
 @pytest.fixture
 def open_page(browser):
-    """A fresh browser context on the page; JavaScript errors fail the test."""
-    contexts, errors = [], []
+    """A fresh browser context on the page; JavaScript errors, or a request off this machine (a CDN), fail the test."""
+    contexts, errors, remote = [], [], []
 
     def _open(url: str, width: int = 1100, height: int = 820, max_tokens: int = 24):
         ctx = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(ctx)
         page = ctx.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: r.url.startswith(("http://127.0.0.1:", "data:")) or remote.append(r.url))
         page.goto(f"{url}/")
         expect(page.locator("#status")).to_contain_text("device:")
         page.eval_on_selector("#maxtok", "(e, v) => { e.value = v; }", str(max_tokens))  # a setting, kept short
@@ -98,7 +99,7 @@ def open_page(browser):
     yield _open
     for ctx in contexts:
         ctx.close()
-    assert errors == []
+    assert errors == [] and remote == []
 
 
 def shot(page, name: str) -> Path:
