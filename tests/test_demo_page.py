@@ -306,3 +306,7 @@ def test_stop_cancels_the_answer_and_the_gateway_stops_generating(scripted, open
     assert scripted.app[STATE]["inflight"] == 0
     after = ask(page, "show me some code")  # the conversation goes on
     expect(after.locator(".answer pre code")).to_contain_text("def add")
+    box = send(page, "another story")  # Esc stops too
+    expect(box.locator(".answer")).to_contain_text("Once upon a time")
+    page.keyboard.press("Escape")
+    expect(box.locator(".pill.stopped")).to_have_text("stopped by you")
