@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from device_runtime.engine import LlamaEngine
 from gateway.app import STATE
@@ -225,17 +226,19 @@ def showcase(request):
         return
     device, cloud = request.getfixturevalue("qwen_device_engine"), request.getfixturevalue("qwen_cloud_engine")
     with LiveGateway(device, [], cloud_engine=cloud) as g:
+        warm = {"model": "tandem-speculative", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8}
+        requests.post(f"{g.url}/v1/chat/completions", json=warm, timeout=600).raise_for_status()  # as if it had been up a while
         yield g
 
 
 def test_demo_screenshot(showcase, open_page):
     """The README's picture, from the real page and real models (written to docs/ only when asked)."""
     update = bool(os.environ.get("TANDEM_UPDATE_SCREENSHOT"))
-    page = open_page(showcase.url, width=1100, height=1000, max_tokens=200 if update else 24)
-    ask(page, "Write a short Python function that reverses a string.", "tandem-speculative")
+    page = open_page(showcase.url, width=1100, height=1000, max_tokens=120 if update else 24)
+    ask(page, "Write a Python one-liner that reverses a string, with one sentence of explanation.",
+        "tandem-speculative")
     page.click("label:has(input[value=redact])")
-    ask(page, "Write a one-line email signature for me. My email is jane.doe@example.com.")
-    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    ask(page, "My email is jane.doe@example.com. Confirm it back to me in one short sentence.")
     path = shot(page, "demo.png")
     if update:
         shutil.copyfile(path, REPO / "docs" / "demo.png")
