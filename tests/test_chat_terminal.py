@@ -16,8 +16,8 @@ import pytest
 
 from gateway.app import STATE
 
+from .canned_cloud import CannedCloud
 from .live import LiveGateway
-from .scripted_cloud import ScriptedCloud
 
 pexpect = pytest.importorskip("pexpect", reason="pexpect is not installed (pip install -e '.[dev]')")
 
@@ -69,7 +69,7 @@ class Screen:
 
 @pytest.fixture(scope="module")
 def gw(smol_engine):
-    cloud = ScriptedCloud(smol_engine, {"story": STORY}, slow={"story": 0.05})
+    cloud = CannedCloud(smol_engine, {"story": STORY}, slow={"story": 0.05})
     with LiveGateway(smol_engine, [], cloud_server=cloud) as g:
         g.scripted_cloud = cloud
         yield g

@@ -23,9 +23,9 @@ import requests
 from device_runtime.engine import LlamaEngine
 from gateway.app import STATE
 
+from .canned_cloud import CannedCloud
 from .conftest import SMOL
 from .live import LiveGateway
-from .scripted_cloud import ScriptedCloud
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 expect = sync_api.expect
@@ -75,7 +75,7 @@ def real(smol_engine, smol_path):
 
 @pytest.fixture(scope="module")
 def scripted(smol_engine):
-    cloud = ScriptedCloud(smol_engine, {"code": CODE_ANSWER, "html": INJECTION, "story": SLOW}, slow={"story": 0.05})
+    cloud = CannedCloud(smol_engine, {"code": CODE_ANSWER, "html": INJECTION, "story": SLOW}, slow={"story": 0.05})
     with LiveGateway(smol_engine, [], cloud_server=cloud) as g:
         g.scripted_cloud = cloud
         yield g

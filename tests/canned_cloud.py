@@ -1,4 +1,4 @@
-"""A cloud whose chat answers are scripted: the demo's rendering and stop tests need answers a model won't reliably give.
+"""A cloud server with canned chat answers: the demo's rendering and stop tests need answers a model won't reliably give.
 
 A keyword in the last user message picks the answer (Markdown with code, HTML that must not run,
 a long answer streamed slowly enough to be stopped). It is a ``RecordingCloud`` otherwise: it
@@ -18,7 +18,7 @@ from gateway.sse import open_stream, send_done, send_event
 from .recording_cloud import RecordingCloud
 
 
-class ScriptedCloud(RecordingCloud):
+class CannedCloud(RecordingCloud):
     def __init__(self, tokenizer_engine: Any, scripts: dict[str, str], slow: dict[str, float] | None = None):
         super().__init__(tokenizer_engine)
         self.scripts = scripts  # keyword in the last user message -> the answer
