@@ -42,6 +42,7 @@ STATE = web.AppKey("state", dict)
 API_KEY = web.RequestKey("api_key", str)
 
 STATIC = Path(__file__).resolve().parent / "static"
+TRUE = {"1", "true", "yes", "on"}
 OPEN_PATHS = {"/health", "/ready", "/metrics", "/", "/demo"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -184,7 +185,8 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     try:
         body = await parse_body(request, ChatCompletionRequest if chat else CompletionRequest)
         job = await collab.plan(body, request.headers.get("X-Privacy"), request.get(API_KEY),
-                                request.headers.get("X-Session-Id"))
+                                request.headers.get("X-Session-Id"),
+                                offline=request.headers.get("X-Tandem-Offline", "").strip().lower() in TRUE)
         stream = collab.run(job)
         metrics.queue.set(collab.device.waiting + 1)
         try:
@@ -258,11 +260,16 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
     if chat:
         await send_event(resp, frame({"index": 0, "delta": {"role": "assistant", "content": ""},
                                       "finish_reason": None}))
-    if first is not None and (first.text or first.logprobs or first.raw_logprobs):
-        await send_event(resp, frame(piece(first)))
+    def content(chunk: Chunk) -> dict:
+        # extension: who produced this text, so a client can colour it (device-drafted and kept, or cloud)
+        return frame(piece(chunk), tandem_origin=chunk.origin) if chunk.origin else frame(piece(chunk))
+
+    for chunk in ([first] if first is not None else []):
+        if chunk.text or chunk.logprobs or chunk.raw_logprobs:
+            await send_event(resp, content(chunk))
     async for chunk in stream:
         if chunk.text or chunk.logprobs or chunk.raw_logprobs:
-            await send_event(resp, frame(piece(chunk)))
+            await send_event(resp, content(chunk))
     last = {"index": 0, "finish_reason": job.finish_reason or "stop"}
     last.update({"delta": {}} if chat else {"text": ""})
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -1,8 +1,15 @@
-"""Terminal chat: talks to a running gateway over its OpenAI API, streaming, with the route shown.
+"""Terminal chat: talks to a running gateway over its OpenAI API, streaming, tinted by who produced each piece.
 
-    tandem chat                       # interactive; /mode device|cloud|cascade|speculative|auto, /quit
+    tandem chat                       # interactive, multi-turn; /help lists the commands
     tandem chat "What is a monad?"    # one shot
     tandem chat --device-only "hi"    # no gateway: the device model in-process
+
+In the interactive chat: ``/mode device|cloud|cascade|speculative|auto``, ``/privacy
+public|redact|private``, ``/offline`` (treat the cloud as unavailable, the device carries
+on), ``/trace`` (the last answer's full route trace), ``/quit``. Ctrl-C stops the answer
+being streamed (the gateway cancels its generation) and keeps the chat; Ctrl-D leaves.
+Text drafted by the device and kept is green, text the cloud produced is blue (the
+``tandem_origin`` field of each streamed chunk).
 """
 
 from __future__ import annotations
@@ -11,73 +18,201 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
+from rich.console import Console
+from rich.text import Text
 
-DIM, RESET = ("\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "")
+MODES = ("auto", "device", "cloud", "cascade", "speculative")
+PRIVACY = ("public", "redact", "private")
+ORIGIN_STYLE = {"device": "green", "cloud": "bright_blue"}
+HELP = ("/mode [auto|device|cloud|cascade|speculative]   who answers\n"
+        "/privacy [public|redact|private]                  how personal data is treated\n"
+        "/offline [on|off]                                 treat the cloud as unavailable (the device carries on)\n"
+        "/trace                                            the last answer's route trace\n"
+        "/quit                                             leave (or Ctrl-D); Ctrl-C stops an answer")
 
 
-async def ask(session: aiohttp.ClientSession, args: argparse.Namespace, history: list[dict]) -> str:
-    body: dict = {"model": args.model, "messages": history, "stream": True, "max_tokens": args.max_tokens,
+@dataclass
+class ChatState:
+    """What the user has set with slash commands, and what the last answer reported."""
+
+    model: str
+    privacy: str | None = None
+    offline: bool = False
+    history: list[dict] = field(default_factory=list)
+    last_trace: dict | None = None
+
+
+def request_body(state: ChatState, args: argparse.Namespace) -> dict:
+    body: dict = {"model": state.model, "messages": state.history, "stream": True, "max_tokens": args.max_tokens,
                   "temperature": args.temperature}
-    if args.privacy:
-        body["metadata"] = {"privacy": args.privacy}
+    metadata = {}
+    if state.privacy:
+        metadata["privacy"] = state.privacy
+    if state.offline:
+        metadata["offline"] = "true"
+    if metadata:
+        body["metadata"] = metadata
+    return body
+
+
+async def ask(session: aiohttp.ClientSession, args: argparse.Namespace, state: ChatState, console: Console,
+              said: list[str]) -> dict | None:
+    """Stream one answer to the console as it arrives; the pieces go to ``said``; returns the route trace."""
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
-    answer, trace = [], None
-    async with session.post(f"{args.url}/v1/chat/completions", json=body, headers=headers) as resp:
+    trace, origin = None, ""
+    async with session.post(f"{args.url}/v1/chat/completions", json=request_body(state, args),
+                            headers=headers) as resp:
         if resp.status != 200:
-            err = (await resp.json()).get("error", {})
-            raise RuntimeError(f"HTTP {resp.status}: {err.get('message')}")
+            try:
+                err = (await resp.json(content_type=None)).get("error", {})
+            except (ValueError, aiohttp.ContentTypeError):
+                err = {}
+            raise RuntimeError(f"HTTP {resp.status}: {err.get('message') or resp.reason}")
         async for line in resp.content:
             line = line.strip()
             if not line.startswith(b"data:") or line == b"data: [DONE]":
                 continue
             event = json.loads(line[5:])
             trace = event.get("tandem") or trace
+            origin = event.get("tandem_origin") or origin  # a flushed tail has none: it continues the last piece
             for choice in event.get("choices", []):
                 piece = (choice.get("delta") or {}).get("content") or ""
-                answer.append(piece)
-                print(piece, end="", flush=True)
-    print()
+                if piece:
+                    said.append(piece)
+                    console.print(piece, style=ORIGIN_STYLE.get(origin, ""), end="", markup=False, highlight=False,
+                                  soft_wrap=True)
+    console.print()
     if trace:
-        acc = trace.get("mean_acceptance_length")
-        privacy = f" · privacy {trace['privacy']} {trace['pii'] or ''}" if trace["privacy"] != "public" else ""
-        print(f"{DIM}[{trace['mode']} · {trace['reason']}{' · DEGRADED' if trace['degraded'] else ''}{privacy} · device "
-              f"{trace['device_tokens']} / cloud {trace['cloud_tokens']} tokens"
-              f"{f' · {acc:.2f} tokens/pass' if acc else ''} · {trace['timings_ms'].get('done', 0):.0f} ms]{RESET}")
-    return "".join(answer)
+        console.print(route_line(trace), style="dim", markup=False, highlight=False, soft_wrap=True)
+    return trace
 
 
-async def chat_loop(args: argparse.Namespace) -> int:
-    history: list[dict] = []
-    async with aiohttp.ClientSession() as session:
-        if args.message:
-            history.append({"role": "user", "content": " ".join(args.message)})
-            await ask(session, args, history)
+def route_line(t: dict) -> str:
+    parts = [t["mode"], t.get("reason") or ""]
+    if t.get("degraded"):
+        parts.append(f"DEGRADED: {t.get('degraded_reason') or 'cloud failed'}")
+    if t.get("privacy", "public") != "public" or t.get("pii"):
+        pii = ", ".join(f"{k.lower()}×{n}" for k, n in (t.get("pii") or {}).items())
+        done = "kept on the device" if t.get("privacy") == "private" else f"{t.get('redactions', 0)} redacted"
+        parts.append(f"privacy {t.get('privacy')}" + (f" ({pii}, {done})" if pii else ""))
+    parts.append(f"device {t['device_tokens']} / cloud {t['cloud_tokens']} tokens")
+    if t.get("drafts_proposed"):
+        parts.append(f"drafted {t['drafts_proposed']}, accepted {t['drafts_accepted']}")
+    calls = t.get("cloud_calls", 0)
+    parts.append(f"{calls} cloud call{'' if calls == 1 else 's'}")
+    timings = t.get("timings_ms") or {}
+    if "first_token" in timings:
+        parts.append(f"first token {timings['first_token']:.0f} ms")
+    parts.append(f"{timings.get('done', 0):.0f} ms")
+    return "[" + " · ".join(p for p in parts if p) + "]"
+
+
+def command(line: str, state: ChatState, console: Console) -> bool:
+    """A slash command; returns False when the chat should end."""
+    name, _, arg = line.strip().partition(" ")
+    arg = arg.strip().lower()
+    if name in ("/quit", "/exit"):
+        return False
+    if name == "/mode":
+        if arg and arg.removeprefix("tandem-") not in MODES:
+            console.print(f"unknown mode {arg!r}; one of {', '.join(MODES)}", style="red", markup=False)
+        elif arg:
+            state.model = "tandem-" + arg.removeprefix("tandem-")
+        console.print(f"mode: {state.model.removeprefix('tandem-')}", style="dim", markup=False)
+    elif name == "/privacy":
+        if arg and arg not in PRIVACY:
+            console.print(f"unknown privacy level {arg!r}; one of {', '.join(PRIVACY)}", style="red", markup=False)
+        elif arg:
+            state.privacy = arg
+        console.print(f"privacy: {state.privacy or 'detect (default)'}", style="dim", markup=False)
+    elif name == "/offline":
+        state.offline = (arg in ("on", "1", "true")) if arg else not state.offline
+        console.print("cloud: offline (your switch) — the device answers" if state.offline else "cloud: as available",
+                      style="dim", markup=False)
+    elif name == "/trace":
+        if state.last_trace is None:
+            console.print("no answer yet", style="dim")
+        else:
+            console.print_json(data=state.last_trace)
+    elif name == "/help":
+        console.print(HELP, markup=False, highlight=False)
+    else:
+        console.print(f"unknown command {name}; /help lists them", style="red", markup=False)
+    return True
+
+
+def legend() -> Text:
+    return Text.assemble("tinted by origin: ", ("device (drafted, kept)", ORIGIN_STYLE["device"]), " · ",
+                         ("cloud", ORIGIN_STYLE["cloud"]))
+
+
+async def turn(session: aiohttp.ClientSession, args: argparse.Namespace, state: ChatState, console: Console,
+               said: list[str]) -> None:
+    state.last_trace = await ask(session, args, state, console, said) or state.last_trace
+
+
+def chat_loop(args: argparse.Namespace, console: Console) -> int:
+    """One event loop for the whole chat; input() runs outside it, so Ctrl-C there never kills an answer."""
+    state = ChatState(model=args.model, privacy=args.privacy)
+    with asyncio.Runner() as runner:
+        session = runner.run(_session())
+        try:
+            if args.message:
+                state.history.append({"role": "user", "content": " ".join(args.message)})
+                runner.run(turn(session, args, state, console, []))
+                return 0
+            console.print(f"Tandem chat on {args.url} — /help for commands, Ctrl-C stops an answer, Ctrl-D leaves",
+                          markup=False, highlight=False, soft_wrap=True)
+            console.print(legend())
+            return _interactive(runner, session, args, state, console)
+        finally:
+            runner.run(session.close())
+
+
+async def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+
+
+def _interactive(runner: asyncio.Runner, session: aiohttp.ClientSession, args: argparse.Namespace,
+                 state: ChatState, console: Console) -> int:
+    try:
+        import readline  # noqa: F401 — line editing and history for input()
+    except ImportError:
+        pass
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            console.print()
             return 0
-        print(f"Tandem chat on {args.url} — /mode NAME to switch (auto, device, cloud, cascade, speculative), "
-              "/quit to leave")
-        while True:
-            try:
-                line = await asyncio.to_thread(input, "you> ")
-            except (EOFError, KeyboardInterrupt):
-                print()
+        except KeyboardInterrupt:
+            console.print("\n(Ctrl-D or /quit leaves)", style="dim")
+            continue
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("/"):
+            if not command(line, state, console):
                 return 0
-            if not line.strip():
-                continue
-            if line.strip() in ("/quit", "/exit"):
-                return 0
-            if line.startswith("/mode"):
-                args.model = "tandem-" + (line.split()[1] if len(line.split()) > 1 else "auto")
-                print(f"{DIM}model: {args.model}{RESET}")
-                continue
-            history.append({"role": "user", "content": line})
-            print("tandem> ", end="", flush=True)
-            try:
-                history.append({"role": "assistant", "content": await ask(session, args, history)})
-            except (aiohttp.ClientError, RuntimeError) as exc:
-                history.pop()
-                print(f"\nerror: {exc}")
+            continue
+        state.history.append({"role": "user", "content": line})
+        console.print("tandem> ", end="", style="bold", highlight=False)
+        said: list[str] = []
+        try:
+            runner.run(turn(session, args, state, console, said))
+            state.history.append({"role": "assistant", "content": "".join(said)})
+        except KeyboardInterrupt:  # the runner cancelled the request: the gateway stops generating
+            console.print("\n[stopped]", style="yellow", markup=False)
+            if said:
+                state.history.append({"role": "assistant", "content": "".join(said)})
+            else:
+                state.history.pop()
+        except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
+            state.history.pop()
+            console.print(f"\nerror: {exc}", style="red", markup=False, highlight=False)
 
 
 def device_only(args: argparse.Namespace) -> int:
@@ -93,11 +228,18 @@ def device_only(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_chat(args: argparse.Namespace) -> int:
+def run_chat(args: argparse.Namespace, console: Any = None) -> int:
     if args.device_only:
         return device_only(args)
+    console = console or Console(highlight=False)
     try:
-        return asyncio.run(chat_loop(args))
+        return chat_loop(args, console)
     except aiohttp.ClientConnectorError:
         print(f"no gateway at {args.url}: start one with `tandem serve`, or use --device-only", file=sys.stderr)
         return 1
+    except RuntimeError as exc:  # one-shot: the gateway refused the request
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # one-shot answer stopped
+        print(file=sys.stderr)
+        return 130

@@ -167,11 +167,16 @@ class Collaborator:
         return list(VIRTUAL_MODELS) + [self.engine.name]
 
     async def plan(self, body: ChatCompletionRequest | CompletionRequest, privacy_header: str | None = None,
-                   api_key: str | None = None, session_header: str | None = None) -> Job:
+                   api_key: str | None = None, session_header: str | None = None, offline: bool = False) -> Job:
+        """``offline`` (or ``metadata.offline``): treat the cloud as unavailable for this request only."""
         chat = isinstance(body, ChatCompletionRequest)
         requested = self.requested_mode(body.model, body.metadata)
         trace = RouteTrace(requested=requested)
         meta = body.metadata or {}
+        flag = meta.get("offline", False)
+        if flag not in (True, False, "true", "false", "1", "0"):  # OpenAI metadata values are strings
+            raise bad_request(f"metadata.offline must be true or false; got {flag!r}", "metadata.offline")
+        offline = offline or flag in (True, "true", "1")
         if chat:
             messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text}
                         for m in body.messages]
@@ -198,12 +203,12 @@ class Collaborator:
             decision.sources.append("session")
         trace.privacy, trace.pii = decision.level, decision.pii
 
-        cloud_ok = self.cloud is not None and self.monitor.available()
+        cloud_ok = not offline and self.cloud is not None and self.monitor.available()
         if cloud_ok:
             self._recheck_tokenizers_when_back()
         choice = self.policy.choose(RouteFacts(
             requested=requested, privacy_level=decision.level, cloud_available=cloud_ok,
-            cloud_reason=self.monitor.reason() if not cloud_ok else "",
+            cloud_reason="cloud offline (requested)" if offline else "" if cloud_ok else self.monitor.reason(),
             budget_ok=self.budget.allows(api_key or "anonymous"),
             speculative_ok=self.tokenizers.compatible, speculative_reason=self.tokenizers.reason,
             quality=meta.get("quality"), max_latency_ms=_float_or_none(meta.get("max_latency_ms")),

@@ -1,0 +1,66 @@
+"""A cloud server with canned chat answers: the demo's rendering and stop tests need answers a model won't reliably give.
+
+A keyword in the last user message picks the answer (Markdown with code, HTML that must not run,
+a long answer streamed slowly enough to be stopped). It is a ``RecordingCloud`` otherwise: it
+speaks the cloud API (tokenizer identity, native verification) with the device's tokenizer, so the
+gateway in front of it is an ordinary one. It counts the streams its client walked away from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from gateway.sse import open_stream, send_done, send_event
+
+from .recording_cloud import RecordingCloud
+
+
+class CannedCloud(RecordingCloud):
+    def __init__(self, tokenizer_engine: Any, scripts: dict[str, str], slow: dict[str, float] | None = None):
+        super().__init__(tokenizer_engine)
+        self.scripts = scripts  # keyword in the last user message -> the answer
+        self.slow = slow or {}  # keyword -> seconds between streamed pieces
+        self.disconnects = 0  # streams cut by the client (the gateway cancelled its request)
+        self.finished = 0  # streams sent to the end
+
+    def _last_user(self, body: dict) -> str:
+        users = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
+        return str(users[-1] if users else body.get("prompt", ""))
+
+    def _script(self, body: dict) -> tuple[str, float]:
+        last = self._last_user(body)
+        for key, text in self.scripts.items():
+            if key in last:
+                return text, self.slow.get(key, 0.0)
+        return "Noted.", 0.0
+
+    async def complete(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
+        text, delay = self._script(body)
+        chat = request.path.endswith("chat/completions")
+        if not body.get("stream"):
+            choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+            choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
+            return web.json_response({"choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+        resp = await open_stream(request)
+        pieces = [text[i:i + 4] for i in range(0, len(text), 4)]
+        try:
+            for piece in pieces:
+                choice = {"index": 0, "finish_reason": None}
+                choice.update({"delta": {"content": piece}} if chat else {"text": piece})
+                await send_event(resp, {"choices": [choice]})
+                if delay:
+                    await asyncio.sleep(delay)
+            last = {"index": 0, "finish_reason": "stop"}
+            last.update({"delta": {}} if chat else {"text": ""})
+            await send_event(resp, {"choices": [last]})
+            await send_event(resp, {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(pieces)}})
+            await send_done(resp)
+        except ConnectionError:  # the client hung up mid-answer: what the stop tests are after
+            self.disconnects += 1
+            return resp
+        self.finished += 1
+        return resp

@@ -1,0 +1,157 @@
+"""``tandem chat`` in a real pseudo-terminal (pexpect), against a real gateway, as a person types it.
+
+The device is the real SmolLM2; the cloud is scripted so that one answer streams slowly enough to be
+stopped with Ctrl-C halfway.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.app import STATE
+
+from .canned_cloud import CannedCloud
+from .live import LiveGateway
+
+pexpect = pytest.importorskip("pexpect", reason="pexpect is not installed (pip install -e '.[dev]')")
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parent.parent
+STORY = "Once upon a time, " + "the device and the cloud told a long story together. " * 40
+GREEN, BRIGHT_BLUE = "\x1b[32m", "\x1b[94m"  # rich's styles for device and cloud text
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class Screen:
+    """What the terminal shows, read as it arrives; matched without colour codes (they split streamed words)."""
+
+    def __init__(self, child):
+        self.child = child
+        self.raw = ""
+        self.pos = 0  # where the next match may start in the plain text
+
+    @property
+    def plain(self) -> str:
+        return ANSI.sub("", self.raw).replace("\r", "")
+
+    def wait(self, pattern: str, timeout: float = 120) -> str:
+        """Read until ``pattern`` (a regex) shows up past the last match; returns the raw output since then."""
+        deadline = time.monotonic() + timeout
+        start_raw = len(self.raw)
+        while True:
+            m = re.compile(pattern).search(self.plain, self.pos)
+            if m:
+                self.pos = m.end()
+                return self.raw[start_raw:]
+            if time.monotonic() > deadline or not self.child.isalive():
+                raise AssertionError(f"{pattern!r} never showed; the screen ends with {self.plain[-1500:]!r}")
+            try:
+                self.raw += self.child.read_nonblocking(4096, timeout=0.1)
+            except pexpect.TIMEOUT:
+                pass
+            except pexpect.EOF:
+                if not re.compile(pattern).search(self.plain, self.pos):
+                    raise AssertionError(f"{pattern!r} never showed before exit: {self.plain[-1500:]!r}") from None
+
+    def prompt(self) -> str:
+        return self.wait(r"you> ")
+
+    def send(self, line: str) -> None:
+        self.child.sendline(line)
+
+
+@pytest.fixture(scope="module")
+def gw(smol_engine):
+    cloud = CannedCloud(smol_engine, {"story": STORY}, slow={"story": 0.05})
+    with LiveGateway(smol_engine, [], cloud_server=cloud) as g:
+        g.scripted_cloud = cloud
+        yield g
+
+
+@pytest.fixture
+def chat(gw):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(sys.executable, ["-m", "gateway.cli", "chat", "--url", gw.url, "--max-tokens", "16"],
+                          env=env, encoding="utf-8", dimensions=(40, 200), timeout=120, cwd=str(REPO))
+    screen = Screen(child)
+    screen.prompt()
+    yield screen
+    if child.isalive():
+        child.terminate(force=True)
+
+
+def test_chat_streams_switches_mode_shows_the_trace_and_survives_ctrl_c(gw, chat):
+    chat.send("/mode device")
+    chat.wait("mode: device")
+    chat.prompt()
+
+    chat.send("Name a fruit.")
+    chat.wait("tandem> ")
+    answer = chat.wait(r"\[device · requested · device \d+ / cloud 0 tokens · 0 cloud calls")
+    assert GREEN in answer  # device text is tinted green
+    chat.prompt()
+
+    chat.send("/trace")
+    chat.wait('"mode": "device"')
+    chat.prompt()
+
+    # a long cloud answer, streamed: its first words arrive long before its end; Ctrl-C stops it
+    cloud = gw.scripted_cloud
+    cut_before = cloud.disconnects
+    chat.send("/mode cloud")
+    chat.prompt()
+    chat.send("Tell me a story.")
+    assert BRIGHT_BLUE in chat.wait("Once upon a time")  # cloud text is tinted blue
+    chat.wait("told a long story")  # more keeps arriving, and the answer is far from done
+    chat.child.sendintr()
+    chat.wait(r"\[stopped\]")
+    chat.prompt()
+    assert chat.child.isalive()
+    assert chat.plain.count("told a long story") < 20
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (cloud.disconnects == cut_before or gw.app[STATE]["inflight"]):
+        time.sleep(0.1)
+    assert cloud.disconnects == cut_before + 1 and gw.app[STATE]["inflight"] == 0  # the gateway stopped too
+
+    # the chat goes on
+    chat.send("/mode device")
+    chat.prompt()
+    chat.send("Name a colour.")
+    chat.wait(r"\[device · requested")
+    chat.prompt()
+    chat.send("/quit")
+    chat.child.expect(pexpect.EOF)
+    chat.child.close()
+    assert chat.child.exitstatus == 0
+
+
+def test_chat_offline_and_privacy_commands(gw, chat):
+    chat.send("/offline")
+    chat.wait(r"cloud: offline \(your switch\)")
+    chat.prompt()
+    chat.send("/mode speculative")
+    chat.prompt()
+    chat.send("Name a fruit.")
+    chat.wait(r"\[device · cloud offline \(requested\) · DEGRADED: cloud offline \(requested\)")
+    chat.prompt()
+    chat.send("/offline off")
+    chat.prompt()
+    chat.send("/privacy private")
+    chat.wait("privacy: private")
+    chat.prompt()
+    chat.send("My email is jane.doe@example.com, say hi.")
+    chat.wait(r"\[device · private · privacy private \(email×1, kept on the device\)")
+    chat.prompt()
+    chat.send("/privacy nonsense")
+    chat.wait("unknown privacy level")
+    chat.prompt()
+    chat.child.sendeof()
+    chat.child.expect(pexpect.EOF)
