@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .models import ModelStore
-from .sampling import choose_token, log_softmax, sample_from, sampling_probs, top_logprobs
+from .sampling import choose_token, entropy, log_softmax, sample_from, sampling_probs, top_logprobs
 from .text import TokenTextStream
 
 
@@ -48,6 +48,7 @@ class TokenEvent:
     text: str
     top_logprobs: list[tuple[int, float]] = field(default_factory=list)
     finish_reason: str | None = None  # set on the last event: "stop" or "length"
+    entropy: float | None = None  # of the raw distribution, when asked for (confidence)
 
 
 @dataclass(frozen=True)
@@ -258,8 +259,9 @@ class LlamaEngine:
                 f"prompt of {n_prompt} tokens plus max_tokens {max_tokens} exceeds the context window of {self.n_ctx}"
             )
 
-    def generate(self, prompt: Sequence[int], params: SamplingParams) -> Iterator[TokenEvent]:
-        """Decode token by token; the last event carries the finish reason."""
+    def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False
+                 ) -> Iterator[TokenEvent]:
+        """Decode token by token; the last event carries the finish reason (and each its entropy when asked)."""
         self.check_fits(len(prompt), params.max_tokens)
         logits = self.sync(prompt)
         rng = np.random.default_rng(params.seed)
@@ -268,6 +270,8 @@ class LlamaEngine:
             token = choose_token(logits, params.temperature, params.top_p, rng)
             logprobs = log_softmax(logits)
             event = TokenEvent(token, float(logprobs[token]), "", top_logprobs(logprobs, params.top_logprobs))
+            if with_entropy:
+                event.entropy = entropy(logprobs)
             if self.is_eos(token):
                 event.text = text.flush()
                 event.finish_reason = "stop"

@@ -50,7 +50,8 @@ class FakeEngine:
     def sync(self, tokens: Sequence[int]) -> None:
         self._tokens = list(tokens)
 
-    def generate(self, prompt: Sequence[int], params: SamplingParams) -> Iterator[TokenEvent]:
+    def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False
+                 ) -> Iterator[TokenEvent]:
         self.check_fits(len(prompt), params.max_tokens)
         text = TokenTextStream(self.token_bytes, params.stop)
         for i in range(params.max_tokens):

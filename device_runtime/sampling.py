@@ -54,3 +54,8 @@ def sample_from(probs: np.ndarray, rng: np.random.Generator) -> int:
     """Inverse-CDF draw; cheaper than rng.choice's validation on a 150k vocabulary."""
     cum = np.cumsum(probs)
     return int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), probs.shape[0] - 1))
+
+
+def entropy(logprobs: np.ndarray) -> float:
+    """Shannon entropy (nats) of a full log-distribution: how spread the model's belief is."""
+    return float(-(np.exp(logprobs) * logprobs).sum())

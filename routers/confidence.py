@@ -18,8 +18,12 @@ METHODS = ("mean", "min", "tail", "entropy")
 
 
 def score(logprobs: Sequence[float], method: str = "tail", quantile: float = 0.1,
-          top_logprobs: Sequence[Sequence[float]] | None = None) -> float:
-    """One number per answer; -inf when there is nothing to judge by."""
+          entropies: Sequence[float] | None = None) -> float:
+    """One number per answer; -inf when there is nothing to judge by.
+
+    ``entropies``: per token, the entropy of the model's whole next-token distribution (the
+    engine computes it when asked); the ``entropy`` method needs them.
+    """
     if not len(logprobs):
         return -math.inf
     lp = np.asarray(logprobs, dtype=np.float64)
@@ -30,15 +34,10 @@ def score(logprobs: Sequence[float], method: str = "tail", quantile: float = 0.1
     if method == "tail":  # mean of the worst `quantile` of tokens: one shaky stretch counts
         n = max(1, int(math.ceil(quantile * len(lp))))
         return float(np.sort(lp)[:n].mean())
-    if method == "entropy":  # negative mean entropy of the (renormalised) top-k distributions
-        if not top_logprobs:
-            raise ValueError("entropy confidence needs top log-probabilities")
-        ents = []
-        for row in top_logprobs:
-            p = np.exp(np.asarray(row, dtype=np.float64))
-            p = p / p.sum()
-            ents.append(float(-(p * np.log(p + 1e-12)).sum()))
-        return -float(np.mean(ents))
+    if method == "entropy":  # negative mean entropy of the next-token distributions
+        if entropies is None or len(entropies) != len(lp):
+            raise ValueError("entropy confidence needs each token's entropy (generate(..., with_entropy=True))")
+        return -float(np.mean(np.asarray(entropies, dtype=np.float64)))
     raise ValueError(f"unknown confidence method {method!r}; one of {METHODS}")
 
 
@@ -51,21 +50,26 @@ class ConfidenceRouter:
     token_threshold: float = -2.5  # …each below this log-probability
     max_repetition: float = 0.5  # answers looping more than this (see ``repetition``) escalate
 
-    def score(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None) -> float:
-        return score(logprobs, self.method, self.quantile, top)
+    @property
+    def needs_entropy(self) -> bool:
+        """The engine computes per-token entropy only when a score uses it."""
+        return self.method == "entropy"
 
-    def escalation_reason(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None,
+    def score(self, logprobs: Sequence[float], entropies: Sequence[float] | None = None) -> float:
+        return score(logprobs, self.method, self.quantile, entropies)
+
+    def escalation_reason(self, logprobs: Sequence[float], entropies: Sequence[float] | None = None,
                           tokens: Sequence[int] = ()) -> str | None:
         """Why the answer should go to the cloud, or None when the device's answer stands."""
         if repetition(tokens) > self.max_repetition:
             return "device answer repeats itself"
-        if self.score(logprobs, top) < self.threshold:
+        if self.score(logprobs, entropies) < self.threshold:
             return "low confidence"
         return None
 
-    def should_escalate(self, logprobs: Sequence[float], top: Sequence[Sequence[float]] | None = None,
+    def should_escalate(self, logprobs: Sequence[float], entropies: Sequence[float] | None = None,
                         tokens: Sequence[int] = ()) -> bool:
-        return self.escalation_reason(logprobs, top, tokens) is not None
+        return self.escalation_reason(logprobs, entropies, tokens) is not None
 
     def unsure_stretch(self, logprobs: Sequence[float]) -> bool:
         """True when the last ``window`` tokens were all unsure: escalate mid-answer."""

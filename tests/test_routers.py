@@ -26,9 +26,11 @@ def test_confidence_scores():
     assert score(lp, "tail", quantile=0.1) == -3.0
     assert score(lp, "tail", quantile=0.2) == pytest.approx(-1.6)
     assert score([], "mean") == -math.inf
-    sure = score([0], "entropy", top_logprobs=[[0.0, -20.0]])
-    unsure = score([0], "entropy", top_logprobs=[[math.log(0.5), math.log(0.5)]])
+    sure = score([0], "entropy", entropies=[0.01])
+    unsure = score([0], "entropy", entropies=[math.log(2)])
     assert sure > unsure
+    with pytest.raises(ValueError, match="each token's entropy"):
+        score([0, 0], "entropy", entropies=[0.1])
 
 
 def test_confidence_router_escalation_and_window():
