@@ -382,7 +382,9 @@ def sweep(policy: Policy, cal: Items, held: Items, fractions: Sequence[float]) -
     rows = []
     for f in fractions:
         t = threshold_for_cloud_fraction(s_cal, f)
-        rows.append({"target_cloud_fraction": f, "threshold": _num(t), **policy.evaluate(held, t)})
+        on_cal = policy.evaluate(cal, t)
+        rows.append({"target_cloud_fraction": f, "threshold": _num(t), **policy.evaluate(held, t),
+                     "calibration": {k: on_cal[k] for k in ("cloud_fraction", "quality", "cost_rel", "ttft_ms")}})
     return rows
 
 
