@@ -7,7 +7,9 @@
 Each prompt is answered by the device (greedy) and the answer scored with the configured
 confidence method. The cloud then verifies the answer as one long draft; the share of its
 tokens the cloud accepts says whether "the cloud would have said the same" (the label).
-Prints both thresholds and the config line to use.
+Prints both thresholds and the config line to use. The thresholds come from
+``routers.confidence`` (``threshold_for_cloud_fraction``, ``threshold_for_quality``): the same
+code the cascade benchmark (``bench/cascade.py``) fits its thresholds with.
 """
 
 from __future__ import annotations
@@ -49,12 +51,14 @@ async def _calibrate(config: TandemConfig, prompts: list[str], max_tokens: int) 
         if collab.cloud is None or not collab.tokenizers.compatible:
             raise SystemExit(f"calibration needs a cloud with the device's tokenizer ({collab.tokenizers.reason})")
         engine, params = collab.engine, SamplingParams(max_tokens=max_tokens, temperature=0.0)
+        entropy = collab.confidence.needs_entropy
         for i, text in enumerate(prompts, 1):
             prompt = engine.chat_tokens([{"role": "user", "content": text}])
             async with collab.device.turn() as call:
-                events = await call(lambda: list(engine.generate(prompt, params)))
+                events = await call(lambda p: list(engine.generate(p, params, with_entropy=entropy)), prompt)
             answer = [ev.token_id for ev in events]
-            score = collab.confidence.score([ev.logprob for ev in events])
+            score = collab.confidence.score([ev.logprob for ev in events],
+                                            [ev.entropy or 0.0 for ev in events] if entropy else None)
             result = await collab.cloud.verify(prompt, answer, CallStats())
             agreement = result.accepted / len(answer) if answer else 1.0
             rows.append((score, agreement))

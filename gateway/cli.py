@@ -8,7 +8,7 @@
     tandem models list | pull NAME | verify NAME | path NAME
     tandem doctor                         # does llama.cpp run on this CPU? (every pulled model, in a child)
     tandem calibrate --cloud-fraction 0.3     # cascade threshold from real device answers
-    tandem bench gateway|speculative|pii
+    tandem bench gateway|speculative|pii|cascade
 """
 
 from __future__ import annotations
@@ -180,7 +180,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import runpy
 
-    script = {"gateway": "gateway_load", "speculative": "speculative", "pii": "pii_eval"}[args.which]
+    script = {"gateway": "gateway_load", "speculative": "speculative", "pii": "pii_eval",
+              "cascade": "cascade"}[args.which]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.argv = [script] + list(args.rest)
     runpy.run_path(os.path.join(root, "bench", f"{script}.py"), run_name="__main__")
@@ -247,7 +248,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_models)
 
     p = sub.add_parser("bench", help="run a benchmark from bench/")
-    p.add_argument("which", choices=["gateway", "speculative", "pii"])
+    p.add_argument("which", choices=["gateway", "speculative", "pii", "cascade"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_bench)
     return parser

@@ -84,33 +84,58 @@ def repetition(tokens: Sequence[int], n: int = 4) -> float:
     return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
 
 
+def _between(lo: float, hi: float) -> float:
+    """A threshold t with lo < t <= hi (escalate when score < t); -inf scores (loops, empty answers) sort first."""
+    if lo == -math.inf:
+        return hi
+    return (lo + hi) / 2
+
+
 def threshold_for_cloud_fraction(scores: Sequence[float], cloud_fraction: float) -> float:
-    """The threshold under which ``cloud_fraction`` of these answers fall (they escalate)."""
+    """The threshold under which ``cloud_fraction`` of these answers fall (they escalate).
+
+    Ties at the boundary stay together (all kept), so the realised fraction can fall short.
+    """
     if not 0.0 <= cloud_fraction <= 1.0:
         raise ValueError("cloud_fraction must be within [0, 1]")
     s = np.sort(np.asarray(scores, dtype=np.float64))
     if cloud_fraction <= 0:
-        return float(s[0]) - 1e-9
+        return float(s[0]) - 1e-9 if np.isfinite(s[0]) else -math.inf
     if cloud_fraction >= 1:
-        return float(s[-1]) + 1e-9
+        return float(s[-1]) + 1e-9 if np.isfinite(s[-1]) else math.inf
     idx = int(round(cloud_fraction * len(s)))
-    return float((s[idx - 1] + s[min(idx, len(s) - 1)]) / 2) if 0 < idx < len(s) else float(s[idx - 1]) + 1e-9
+    if idx <= 0:
+        return float(s[0]) - 1e-9 if np.isfinite(s[0]) else -math.inf
+    if idx >= len(s):
+        return float(s[-1]) + 1e-9
+    return float(_between(float(s[idx - 1]), float(s[idx])))
 
 
 def threshold_for_quality(scores: Sequence[float], device_correct: Sequence[bool], target_quality: float,
-                          cloud_quality: float = 1.0) -> float:
+                          cloud_quality: float = 1.0, escalated_correct: Sequence[bool] | None = None) -> float:
     """Lowest threshold (fewest escalations) whose cascade quality reaches the target.
 
-    Escalated answers are assumed to get ``cloud_quality``; kept ones are right when the
-    device was right. Returns +inf (always escalate) if no threshold reaches the target.
+    Kept answers are right when the device was right; escalated ones get ``cloud_quality``,
+    or, when known per answer (a benchmark that scored the escalated answers), their own
+    ``escalated_correct``. Returns +inf (always escalate) if no threshold reaches the target.
     """
-    pairs = sorted(zip(scores, device_correct))
-    n = len(pairs)
-    candidates = [pairs[0][0] - 1e-9] + [(pairs[i][0] + pairs[i + 1][0]) / 2 for i in range(n - 1)] + [pairs[-1][0] + 1e-9]
-    for t in candidates:  # ascending threshold: escalate more as we go
-        kept = [ok for s, ok in pairs if s >= t]
-        escalated = n - len(kept)
-        quality = (sum(kept) + cloud_quality * escalated) / n
-        if quality >= target_quality:
-            return float(t)
+    s = np.asarray(scores, dtype=np.float64)
+    kept_ok = np.asarray(device_correct, dtype=np.float64)
+    esc_ok = (np.full(len(s), cloud_quality) if escalated_correct is None
+              else np.asarray(escalated_correct, dtype=np.float64))
+    order = np.argsort(s, kind="stable")
+    s, kept_ok, esc_ok = s[order], kept_ok[order], esc_ok[order]
+    n = len(s)
+    # escalating the i lowest scores: quality = (escalated-right among them + device-right among the rest) / n
+    quality = (np.concatenate([[0.0], np.cumsum(esc_ok)])
+               + np.concatenate([[kept_ok.sum()], kept_ok.sum() - np.cumsum(kept_ok)])) / n
+    for i in range(n + 1):  # ascending threshold: escalate more as we go
+        if i < n and i > 0 and s[i] == s[i - 1]:
+            continue  # no threshold separates tied scores
+        if quality[i] >= target_quality - 1e-12:
+            if i == 0:
+                return float(s[0]) - 1e-9 if np.isfinite(s[0]) else -math.inf
+            if i == n:
+                return float(s[-1]) + 1e-9 if np.isfinite(s[-1]) else math.inf
+            return float(_between(float(s[i - 1]), float(s[i])))
     return math.inf

@@ -1,0 +1,577 @@
+"""The cascade cost/quality benchmark: what each share of cloud calls buys, on HumanEval and MMLU.
+
+    python bench/cascade.py --task all                  # or: tandem bench cascade --task all
+    python bench/cascade.py --task humaneval --limit 20 # quick run (results named cascade_smoke_*)
+    python bench/cascade.py --task all --no-generate    # re-score policies from the cache only
+
+Each item runs once through the gateway's own parts (``gateway.runtime.Runtime``: the device
+model in-process, Tandem's local cloud as a child process, one core each), three ways:
+
+1. device: the request is planned by the gateway (``Collaborator.plan``, model ``tandem-device``)
+   and the device engine generates greedily with per-token log-probabilities and entropies
+   (``generate(..., with_entropy=True)``), each token's arrival time recorded;
+2. cloud: ``tandem-cloud`` through ``Collaborator.run`` (the cloud's own answer);
+3. escalation: ``tandem-cascade`` through ``Collaborator.run`` with ``cascade.threshold=1000``, so
+   every answer escalates: the cloud verifies the device answer as a draft and continues from the
+   first token it rejects. Its answer, trace (drafts proposed/accepted, cloud tokens, passes,
+   calls) and times are what any policy gets when it escalates that item.
+
+Every answer is scored (HumanEval: run in ``bench.sandbox``; MMLU: the parsed letter) and the
+item's record is cached as JSON under ``$TANDEM_CACHE/bench-cache/cascade/<task>/<device>__<cloud>/``
+(resumable: a cached phase is never run again). Policies (``bench.cascade_policies``) are then
+scored from the cache alone: thresholds fitted on a fixed-seed calibration half, every number
+reported on the other half. Writes ``bench/results/cascade_<task>.{json,md,png}`` and ``cascade.md``.
+Settings: ``configs/bench-cascade.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import re
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import cascade_policies as cp
+from bench.cascade_tasks import TASKS, Item
+from bench.common import RESULTS, machine, now_iso, write_results
+from device_runtime.models import cache_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = ROOT / "configs" / "bench-cascade.yaml"
+CACHE_VERSION = 1
+PHASES = ("device", "cloud", "escalation")
+
+
+# -- the cache ------------------------------------------------------------------------------------------
+def cache_root() -> Path:
+    return cache_dir() / "bench-cache" / "cascade"
+
+
+def pair_dir(task: str, device: str, cloud: str) -> Path:
+    return cache_root() / task / f"{_safe(device)}__{_safe(cloud)}"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def item_key(item: Item, max_tokens: int, device: str, cloud: str) -> str:
+    """Changes whenever what the models were asked changes: a stale record is not reused."""
+    blob = json.dumps({"v": CACHE_VERSION, "messages": item.messages, "max_tokens": max_tokens,
+                       "device": device, "cloud": cloud}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class Cache:
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def path(self, item_id: str) -> Path:
+        return self.folder / f"{_safe(item_id)}.json"
+
+    def load(self, item_id: str, key: str) -> dict | None:
+        try:
+            record = json.loads(self.path(item_id).read_text())
+        except (OSError, ValueError):
+            return None
+        return record if record.get("key") == key else None
+
+    def save(self, record: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.path(record["id"])
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        tmp.replace(path)
+
+
+def complete(record: dict | None) -> bool:
+    return record is not None and all(p in record and "score" in record[p] for p in PHASES)
+
+
+# -- running the gateway's parts --------------------------------------------------------------------------
+class GatewayRunner:
+    """The gateway's device engine and local cloud (``Runtime``), one request at a time."""
+
+    def __init__(self, device: str, cloud: str):
+        self.device_model, self.cloud_model = device, cloud
+        self.rt = None
+
+    async def __aenter__(self) -> Self:
+        from gateway.config import load_config
+        from gateway.runtime import Runtime
+
+        port = _free_port()
+        config = load_config(overrides=[
+            f"device.model={self.device_model}", f"cloud.local.model={self.cloud_model}",
+            f"cloud.local.port={port}", "server.port=0", "cloud.timeout_s=1800", "cloud.retries=0",
+            "cascade.threshold=1000", "cascade.per_token=false"])
+        self.rt = Runtime(config)
+        await self.rt.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.rt is not None:
+            await self.rt.stop()
+
+    async def warm_up(self) -> None:
+        """One short request each way first: the first calls after loading are slower than the rest."""
+        warm = Item("warm-up", [{"role": "user", "content": "Say hi."}])
+        await self.device(warm, 4)
+        await self.cloud(warm, 4)
+
+    @property
+    def collab(self):
+        return self.rt.collaborator
+
+    def _request(self, model: str, item: Item, max_tokens: int):
+        from gateway.schemas import ChatCompletionRequest
+
+        return ChatCompletionRequest(model=model, messages=item.messages, temperature=0, max_tokens=max_tokens)
+
+    async def device(self, item: Item, max_tokens: int) -> dict[str, Any]:
+        collab = self.collab
+        engine = collab.engine
+        t0 = time.perf_counter()
+        job = await collab.plan(self._request("tandem-device", item, max_tokens))
+        params = replace(job.params, stop=())
+        events, times = [], []
+        async with collab.device.turn():
+            async for ev in collab.device.iterate(lambda: engine.generate(job.prompt_tokens, params, with_entropy=True)):
+                times.append(_ms(t0))
+                events.append(ev)
+        ids = [ev.token_id for ev in events]
+        return {"text": engine.detokenize(ids), "token_ids": ids, "logprobs": [round(ev.logprob, 5) for ev in events],
+                "entropies": [round(ev.entropy or 0.0, 5) for ev in events], "token_ms": times,
+                "finish_reason": events[-1].finish_reason if events else None,
+                "ttft_ms": times[0] if times else _ms(t0), "total_ms": _ms(t0), "prompt_tokens": len(job.prompt_tokens)}
+
+    async def _through_gateway(self, model: str, item: Item, max_tokens: int) -> tuple[dict[str, Any], Any]:
+        collab = self.collab
+        t0 = time.perf_counter()
+        job = await collab.plan(self._request(model, item, max_tokens))
+        parts, ids, first = [], [], None
+        async for chunk in collab.run(job):
+            if chunk.text and first is None:
+                first = _ms(t0)
+            parts.append(chunk.text)
+            ids += chunk.token_ids
+        total = _ms(t0)
+        trace = job.trace
+        if trace.degraded:
+            raise RuntimeError(f"{model}: the cloud failed ({trace.degraded_reason}); not caching a degraded answer")
+        return {"text": "".join(parts), "token_ids": ids, "ttft_ms": first if first is not None else total,
+                "total_ms": total, "completion_tokens": job.completion_tokens, "finish_reason": job.finish_reason,
+                "trace": {k: v for k, v in trace.to_dict().items() if k not in ("pii", "timings_ms", "draft_lengths")}
+                }, job
+
+    async def cloud(self, item: Item, max_tokens: int) -> dict[str, Any]:
+        out, job = await self._through_gateway("tandem-cloud", item, max_tokens)
+        if job.trace.mode != "cloud":
+            raise RuntimeError(f"cloud-only run went {job.trace.mode}: {job.trace.reason}")
+        return out
+
+    async def escalation(self, item: Item, max_tokens: int) -> dict[str, Any]:
+        out, job = await self._through_gateway("tandem-cascade", item, max_tokens)
+        if job.trace.mode != "cascade" or not job.trace.escalated:
+            raise RuntimeError(f"forced escalation did not escalate (mode {job.trace.mode}, {job.trace.reason})")
+        return out
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: int, device: str, cloud: str,
+                  generate: bool, runner_factory=GatewayRunner) -> list[dict]:
+    """Cached records for ``items``, generating only the missing phases (and only when ``generate``).
+
+    Phases run in passes (every item's device answer, then every cloud answer, then every
+    escalation), so no call finds the same prompt already in a model's KV cache from another
+    phase of its own item: each is timed as a fresh request would be. Nothing is loaded, and
+    ``runner_factory`` is never called, when every record is cached.
+    """
+    from gateway.errors import ApiError
+
+    task = TASKS[task_name]()
+    keys = {it.id: item_key(it, max_tokens, device, cloud) for it in items}
+    records = {it.id: cache.load(it.id, keys[it.id]) or {
+        "id": it.id, "task": task_name, "key": keys[it.id], "device_model": device, "cloud_model": cloud,
+        "max_tokens": max_tokens} for it in items}
+    todo = [(phase, it) for phase in PHASES for it in items if "score" not in records[it.id].get(phase, {})]
+    if todo and generate:
+        bar = tqdm(total=len(todo), desc=f"{task_name} ({len(items)} items x 3 runs)", unit="run", dynamic_ncols=True)
+        async with runner_factory(device, cloud) as runner:
+            await runner.warm_up()
+            for phase, it in todo:
+                rec = records[it.id]
+                if phase == "escalation" and "score" not in rec.get("device", {}):
+                    bar.update(1)
+                    continue  # its device run failed above; the next invocation retries both
+                try:
+                    out = await getattr(runner, phase)(it, max_tokens)
+                except (RuntimeError, ValueError, ApiError) as exc:  # one bad request must not end hours of run
+                    tqdm.write(f"{it.id}: {phase} run failed, not cached ({type(exc).__name__}: {exc})")
+                    bar.update(1)
+                    continue
+                if phase == "device":
+                    rec["prompt_tokens"] = out.pop("prompt_tokens")
+                out["score"] = await asyncio.to_thread(task.score, it, out["text"])
+                if phase == "escalation":
+                    out["agreed_prefix"] = common_prefix(rec["device"]["token_ids"], out["token_ids"])
+                rec[phase] = out
+                cache.save(rec)
+                bar.update(1)
+                if complete(rec):
+                    tqdm.write(f"{it.id}: device {_ok(rec['device'])} cloud {_ok(rec['cloud'])} "
+                               f"cascade {_ok(rec['escalation'])} | device {rec['device']['total_ms'] / 1000:.1f}s "
+                               f"cloud {rec['cloud']['total_ms'] / 1000:.1f}s "
+                               f"cascade {rec['escalation']['total_ms'] / 1000:.1f}s")
+        bar.close()
+    return [records[it.id] for it in items if complete(records[it.id])]
+
+
+def _ok(phase: dict) -> str:
+    return "ok" if phase["score"]["correct"] else "--"
+
+
+def rescore_answers(task_name: str, records: list[dict], items: list[Item], cache: Cache) -> None:
+    """Score the cached answers again (after a scoring fix); no model runs."""
+    task = TASKS[task_name]()
+    by_id = {it.id: it for it in items}
+    for rec in tqdm(records, desc=f"re-scoring {task_name}", unit="item"):
+        for phase in PHASES:
+            rec[phase]["score"] = task.score(by_id[rec["id"]], rec[phase]["text"])
+        cache.save(rec)
+
+
+# -- the report --------------------------------------------------------------------------------------------
+def load_profile(path: Path | None) -> dict[str, Any]:
+    return yaml.safe_load((path or PROFILE).read_text())
+
+
+def cost_model(profile: dict) -> cp.CostModel:
+    return cp.CostModel(**profile["cost"])
+
+
+def summarize(records: list[dict], profile: dict) -> dict[str, Any]:
+    """Every policy on the held-out half, thresholds and the learned gate fitted on the calibration half."""
+    cost = cost_model(profile)
+    items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
+    cal_idx, held_idx = cp.split_ids(items.ids, profile["split"]["seed"], profile["split"]["calibration_fraction"])
+    cal, held = items.subset(cal_idx), items.subset(held_idx)
+    fractions = profile["sweep"]["cloud_fractions"]
+    policies = cp.make_policies(cal, cost, profile["streaming"]["windows"], profile["learned"]["l2"])
+    rows = {p.name: cp.sweep(p, cal, held, fractions) for p in policies}
+    for prow in rows.values():
+        for r in prow:
+            r["random_quality"] = round(cp.random_quality(held, r["cloud_fraction"]), 4)
+            r["beats_random"] = bool(r["quality"] > r["random_quality"] + 1e-9)
+    device, cloud = cp.device_only(held, cost), cp.cloud_only(held, cost)
+    oracle = cp.outcome(held, cp.oracle_mask(held), cost)
+    heldout = cp.heldout_for_goal(policies, cal, held, profile["quality_goal"])
+    summary = {
+        "n": len(items), "n_calibration": len(cal), "n_heldout": len(held),
+        "device_only": device, "cloud_only": cloud, "oracle": oracle,
+        "policies": rows, "random": cp.random_rows(held, fractions, cost), "heldout": heldout,
+        "escalation": escalation_stats(held),
+        "recommended": recommend(rows, device, cloud, cp.device_only(cal, cost), cp.cloud_only(cal, cost), profile),
+        "goals": goals(rows, heldout, cloud, profile),
+        "all_items": {"device_only": cp.device_only(items, cost)["quality"],
+                      "cloud_only": cp.cloud_only(items, cost)["quality"],
+                      "escalated": round(float(items.esc_ok.mean()), 4),
+                      "escalated_equals_cloud_text": round(sum(
+                          r["escalation"]["text"].strip() == r["cloud"]["text"].strip() for r in records) / len(records), 4)},
+    }
+    return summary
+
+
+def escalation_stats(held: cp.Items) -> dict[str, Any]:
+    """What escalating every item cost the cloud, against answering from scratch (cloud-only)."""
+    def mean(a) -> float:
+        return round(float(a.mean()), 2)
+
+    return {"device_answer_tokens": mean(held.device_tokens), "drafts_proposed": mean(held.esc_drafts),
+            "drafts_accepted_verified_only": mean(held.esc_accepted),
+            "cloud_tokens_generated": mean(held.esc_out), "cloud_passes": mean(held.esc_passes),
+            "cloud_calls": mean(held.esc_calls), "device_tokens_kept_by_cloud": mean(held.agreed),
+            "cloud_only_tokens_generated": mean(held.cloud_out), "cloud_only_passes": mean(held.cloud_out)}
+
+
+def recommend(rows: dict, device: dict, cloud: dict, cal_device: dict, cal_cloud: dict,
+              profile: dict) -> dict[str, Any] | None:
+    """The cheapest setting that meets the quality goal with TTFT <= goal x device mode's, chosen on
+    the calibration half; its held-out numbers say whether the choice holds (``met``)."""
+    factor = profile["ttft_goal_vs_device"]
+    ok = [(r["calibration"]["cost_rel"] or 0.0, name, r) for name, prow in rows.items() for r in prow
+          if r["calibration"]["quality"] >= profile["quality_goal"] * cal_cloud["quality"] - 1e-9
+          and r["calibration"]["ttft_ms"] <= factor * cal_device["ttft_ms"]]
+    if not ok:
+        return None
+    _, name, r = min(ok, key=lambda x: (x[0], x[1]))
+    return {"policy": name, "threshold": r["threshold"], "cloud_fraction": r["cloud_fraction"],
+            "quality": r["quality"], "cost_rel": r["cost_rel"], "ttft_ms": r["ttft_ms"],
+            "ttft_limit_ms": round(factor * device["ttft_ms"], 1),
+            "met": bool(r["quality"] >= profile["quality_goal"] * cloud["quality"] - 1e-9
+                        and r["ttft_ms"] <= factor * device["ttft_ms"])}
+
+
+def goals(rows: dict, heldout: dict, cloud: dict, profile: dict) -> dict[str, Any]:
+    """The issue's three goals, checked on held-out rows."""
+    cq = cloud["quality"]
+    g1 = [(n, r) for n, prow in rows.items() for r in prow if r["cloud_fraction"] <= 0.30 + 1e-9
+          and r["quality"] >= 0.95 * cq - 1e-9]
+    g2 = [(n, r) for n, prow in rows.items() for r in prow if r["cost_rel"] is not None
+          and r["cost_rel"] <= 0.20 + 1e-9 and r["quality"] >= 0.97 * cq - 1e-9]
+    beats = {}
+    for name, prow in rows.items():
+        band = [r for r in prow if 0.10 - 1e-9 <= r["target_cloud_fraction"] <= 0.50 + 1e-9]
+        beats[name] = {"all": bool(band) and all(r["beats_random"] for r in band),
+                       "misses_at": [r["target_cloud_fraction"] for r in band if not r["beats_random"]]}
+    return {"q95_at_30pct_cloud": {"met": bool(g1), "rows": [f"{n}@{r['cloud_fraction']}" for n, r in g1][:5],
+                                   "heldout_fitted": heldout["met"] and heldout["cloud_fraction"] <= 0.30},
+            "q97_at_20pct_cost": {"met": bool(g2), "rows": [f"{n}@{r['cost_rel']}" for n, r in g2][:5]},
+            "gate_beats_random_10_50": beats}
+
+
+# -- output ---------------------------------------------------------------------------------------------------
+def markdown(task: str, data: dict, smoke: bool) -> str:
+    s = data["summary"]
+    fr = data["settings"]["report_fractions"]
+    head = f"## {task} — {'SMOKE RUN, ' if smoke else ''}{s['n']} items ({s['n_heldout']} held out)\n\n"
+    if smoke:
+        head += ("> **Smoke run** (`--limit`): too few items for any conclusion; it shows the pipeline works end "
+                 "to end. The full run is `python bench/cascade.py --task all`.\n\n")
+    m = data["models"]
+    head += (f"Device {m['device']}, cloud {m['cloud']}, greedy; thresholds and the learned gate fitted on the "
+             f"calibration half (seed {data['settings']['split']['seed']}), every number below on the held-out half. "
+             f"Sandbox: {data['sandbox']['isolation'] if data.get('sandbox') else 'n/a'}.\n\n")
+
+    def line(name: str, r: dict) -> str:
+        return (f"| {name} | {r['quality']:.3f} | {r['cloud_fraction']:.2f} | {_f(r['cost_rel'])} | {r['ttft_ms']:.0f} | "
+                f"{r['latency_mean_ms']:.0f} | {r['latency_p95_ms']:.0f} | {r['cloud_tokens_in']:.0f} / "
+                f"{r['cloud_tokens_out']:.0f} |")
+
+    base = ("| policy | quality | cloud fraction | cost vs cloud | TTFT ms | latency mean ms | latency p95 ms | "
+            "cloud tokens in / out |\n|---|---|---|---|---|---|---|---|\n"
+            + "\n".join([line("device only", s["device_only"]), line("cloud only", s["cloud_only"]),
+                         line("oracle", s["oracle"])]) + "\n")
+    cols = " | ".join(f"{int(f * 100)}%" for f in fr)
+    table = (f"\nQuality at a target share of cloud calls (realised share in brackets):\n\n| policy | {cols} |\n|---|"
+             + "---|" * len(fr) + "\n")
+    rand = {r["target_cloud_fraction"]: r for r in s["random"]}
+    table += "| random (expected) | " + " | ".join(f"{rand[f]['quality']:.3f}" for f in fr if f in rand) + " |\n"
+    for name, prow in s["policies"].items():
+        by = {r["target_cloud_fraction"]: r for r in prow}
+        table += f"| {name} | " + " | ".join(
+            f"{by[f]['quality']:.3f} ({by[f]['cloud_fraction']:.2f}){'' if by[f]['beats_random'] else ' ≤rnd'}"
+            for f in fr if f in by) + " |\n"
+    h = s["heldout"]
+    held = (f"\nHeld-out check: the threshold that reaches {h['target']:.0%} of cloud-only quality on the calibration "
+            f"half ({h['policy']}, fewest escalations there) gives on the held-out half: quality {h['quality']:.3f} "
+            f"(target {h['target_quality']:.3f}: {'met' if h['met'] else 'not met'}), cloud fraction "
+            f"{h['cloud_fraction']:.2f}, cost {_f(h['cost_rel'])} of always-cloud, TTFT {h['ttft_ms']:.0f} ms.\n")
+    e = s["escalation"]
+    esc = (f"\nEscalation reuses the device answer as a draft (per escalated request, measured): the device answered "
+           f"{e['device_answer_tokens']:.0f} tokens; the cloud verified {e['drafts_proposed']:.0f} drafts and accepted "
+           f"{e['drafts_accepted_verified_only']:.0f} (verified only, not generated), generated "
+           f"{e['cloud_tokens_generated']:.0f} tokens itself in {e['cloud_passes']:.1f} passes "
+           f"({e['cloud_calls']:.1f} calls) — against {e['cloud_only_tokens_generated']:.0f} tokens and as many "
+           f"passes when the cloud answers alone.\n")
+    rec = s["recommended"]
+    recline = (f"\nCheapest setting meeting {data['settings']['quality_goal']:.0%} of cloud quality with TTFT ≤ "
+               f"{data['settings']['ttft_goal_vs_device']}× device mode's, chosen on the calibration half: "
+               + (f"{rec['policy']} at threshold {rec['threshold']}; held out: cloud {rec['cloud_fraction']:.2f}, "
+                  f"quality {rec['quality']:.3f}, cost {_f(rec['cost_rel'])}, TTFT {rec['ttft_ms']:.0f} ms "
+                  f"(limit {rec['ttft_limit_ms']:.0f}) — {'holds' if rec['met'] else 'does not hold'} on held-out.\n"
+                  if rec else "none on the calibration half.\n"))
+    g = s["goals"]
+    goal_lines = (f"\nGoals (held-out): ≥95% of cloud quality at ≤30% cloud calls: **{_yes(g['q95_at_30pct_cloud']['met'])}**; "
+                  f"≥97% at ≤20% of cloud cost: **{_yes(g['q97_at_20pct_cost']['met'])}**; gate beats random at every "
+                  "target from 10% to 50%: " + ", ".join(
+                      f"{n} {_yes(v['all'])}" for n, v in g["gate_beats_random_10_50"].items()) + ".\n")
+    return head + base + table + held + esc + recline + goal_lines + f"\n![{task}](cascade_{task}.png)\n"
+
+
+STREAM_NOTE = """
+### How the numbers are made
+
+* **Runs.** Each item runs three ways through the gateway's own parts (`Runtime`: device engine in-process,
+  local cloud over HTTP, one core each, loopback): device only (the engine's greedy answer with per-token
+  log-probabilities, entropies and arrival times), cloud only (`tandem-cloud`), and a forced escalation
+  (`tandem-cascade` with `cascade.threshold=1000`: the cloud verifies the device answer as one long draft and
+  continues from its first rejection). An escalated item gets that run's answer, trace and times — measured,
+  not assumed equal to the cloud-only answer. The configured RTT is added per cloud call.
+* **Gates** escalate when a score of the device answer is below a threshold (`routers.confidence.score`:
+  mean, min, tail = mean of the worst 10 % of token log-probs, entropy = minus the mean per-token entropy;
+  answers that loop escalate whatever their score, as in the gateway). **learned**: logistic regression on
+  those features plus prompt and answer length. Kept answers reach the client only when complete (TTFT =
+  the device's whole answer time), because the gate judges the finished answer.
+* **Streaming cascade (simulated from the cached per-token data).** Device tokens stream as they are
+  generated while the running mean log-prob of the last *w* tokens stays at or above the threshold; at the
+  first token below it, that token is held back and the cloud takes over from there (verifying the device's
+  remaining tokens as drafts, as the cascade does). If the shown prefix is within the part of the device
+  answer the cloud itself agreed with (the forced escalation's accepted prefix), the result is exactly the
+  escalated answer, so its correctness is known. Otherwise the continuation was never run; it counts as right
+  only if both the device and the escalated answers were right, with 0/1 bounds (`quality_low`/`quality_high`
+  and `unknown` in the JSON). TTFT: the device's first token (the cloud's first answer when it hands over at
+  the very first token); latency: device time to the hand-over token plus the escalation's cloud phase.
+* **Random** is the expected value at each cloud fraction (linear between device-only and escalated quality),
+  **oracle** escalates exactly the items where that turns a wrong answer into a right one.
+* **Cost** relative to always-cloud, from `configs/bench-cascade.yaml` prices: cloud input tokens = prompt +
+  drafts verified, output tokens = tokens the cloud generated. Cloud-only: prompt in, its answer out. Each
+  token is counted once, as for a cloud that keeps the conversation's KV cache between verification calls
+  (Tandem's local cloud does; stock vLLM with `prompt_logprobs` recomputes the context every round).
+  `cost_rel` depends only on the input:output price ratio; device energy is reported apart (`device_j`).
+* **Times** are wall-clock on the machine named below, device and cloud on one core each, on loopback; the
+  configured RTT is added per cloud call. Phases run in passes over all items (every device answer, then
+  every cloud answer, then every escalation), so no request finds its own prompt already in a KV cache.
+"""
+
+
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _yes(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def plot(task: str, summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    rnd = summary["random"]
+    a1.plot([r["cloud_fraction"] for r in rnd], [r["quality"] for r in rnd], "k--", label="random (expected)")
+    for name, rows in summary["policies"].items():
+        style = ":" if name.startswith("stream") else "-"
+        a1.plot([r["cloud_fraction"] for r in rows], [r["quality"] for r in rows], style, marker=".", label=name)
+        a2.plot([r["cost_rel"] for r in rows], [r["quality"] for r in rows], style, marker=".", label=name)
+    for ax, x_of in ((a1, "cloud_fraction"), (a2, "cost_rel")):
+        o, d, c = summary["oracle"], summary["device_only"], summary["cloud_only"]
+        ax.plot([o[x_of]], [o["quality"]], "r*", markersize=12, label="oracle")
+        ax.plot([d[x_of]], [d["quality"]], "ks", label="device only")
+        ax.plot([c[x_of]], [c["quality"]], "k^", label="cloud only")
+        ax.axhline(0.95 * c["quality"], color="grey", lw=0.6, ls=":")
+        ax.set_ylabel("quality (held-out)")
+        ax.grid(alpha=0.3)
+    a2.plot([r["cost_rel"] for r in rnd], [r["quality"] for r in rnd], "k--", label="random (expected)")
+    a1.set_xlabel("share of requests reaching the cloud")
+    a2.set_xlabel("cloud cost relative to always-cloud")
+    a1.set_title("Quality vs cloud calls")
+    a2.set_title("Quality vs cost")
+    a2.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"Cascade on {task}: {summary['n_heldout']} held-out items", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- main --------------------------------------------------------------------------------------------------------
+def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[dict, str] | None:
+    task = TASKS[task_name]()
+    items = task.items()
+    full = len(items)
+    if args.limit:
+        items = items[:args.limit]
+    max_tokens = profile["tasks"][task_name]["max_tokens"]
+    device, cloud = args.device or profile["models"]["device"], args.cloud or profile["models"]["cloud"]
+    cache = Cache(pair_dir(task_name, device, cloud))
+    records = asyncio.run(collect(task_name, items, cache, max_tokens, device, cloud, generate=not args.no_generate))
+    if args.rescore_answers:
+        rescore_answers(task_name, records, items, cache)
+    if len(records) < 4:
+        print(f"{task_name}: only {len(records)} cached items; nothing to report", file=sys.stderr)
+        return None
+    smoke = len(items) < full
+    done = {r["id"] for r in records}
+    missing = [it.id for it in items if it.id not in done]
+    if missing:
+        print(f"{task_name}: {len(missing)} items have no complete record (run again to retry them): "
+              f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}", file=sys.stderr)
+    sandbox = task.sandbox.describe() if task_name == "humaneval" else None
+    data = {
+        "summary": summarize(records, profile),
+        "models": {"device": device, "cloud": cloud},
+        "settings": {"max_tokens": max_tokens, "temperature": 0, "split": profile["split"],
+                     "cost": profile["cost"], "quality_goal": profile["quality_goal"],
+                     "ttft_goal_vs_device": profile["ttft_goal_vs_device"],
+                     "report_fractions": profile["sweep"]["report_fractions"],
+                     "streaming_windows": profile["streaming"]["windows"],
+                     "scoring": "pass@1 in bench.sandbox" if task_name == "humaneval" else "parsed letter",
+                     "threads": "device 1, cloud 1 (Runtime splits the cores)", "smoke": smoke},
+        "data": {"source": f"{task.source.requirement}:{task.source.member}", "sha256": task.sha256,
+                 "items": len(records), "of": full, "missing": missing},
+        "sandbox": sandbox,
+        "machine": machine(),
+        "date": now_iso(),
+    }
+    name = f"cascade{'_smoke' if smoke else ''}_{task_name}"
+    md = markdown(task_name, data, smoke)
+    write_results(name, data, md)
+    plot(task_name, data["summary"], RESULTS / f"{name}.png")
+    print(f"wrote {RESULTS / (name + '.json')}")
+    return data, md.replace(f"(cascade_{task_name}.png)", f"({name}.png)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", choices=["humaneval", "mmlu", "all"], default="all")
+    ap.add_argument("--limit", type=int, help="only the first N items of each task (a smoke run)")
+    ap.add_argument("--no-generate", action="store_true", help="report from the cache only; never load a model")
+    ap.add_argument("--rescore-answers", action="store_true", help="score the cached answers again (no model)")
+    ap.add_argument("--profile", type=Path, help=f"benchmark settings (default {PROFILE.relative_to(ROOT)})")
+    ap.add_argument("--device", help="device model (default: the profile's)")
+    ap.add_argument("--cloud", help="cloud model (default: the profile's)")
+    args = ap.parse_args(argv)
+    profile = load_profile(args.profile)
+    tasks = ["humaneval", "mmlu"] if args.task == "all" else [args.task]
+    sections, smoke = [], False
+    for t in tasks:
+        out = run_task(t, args, profile)
+        if out is not None:
+            sections.append(out[1])
+            smoke = smoke or out[0]["settings"]["smoke"]
+    if sections:
+        m = machine()
+        name = "cascade_smoke.md" if smoke else "cascade.md"
+        header = (f"_Machine: {m.get('cpu')} · {m.get('cores')} cores · {m.get('memory_gb')} GB · llama-cpp-python "
+                  f"{m.get('llama_cpp_python')} · commit {m.get('commit')} · {now_iso()}_\n")
+        (RESULTS / name).write_text("# Cascade: what each share of cloud calls buys\n\n" + "\n".join(sections)
+                                    + STREAM_NOTE + "\n" + header)
+        print(f"wrote {RESULTS / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

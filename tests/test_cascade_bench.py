@@ -1,0 +1,263 @@
+"""The cascade benchmark without models: the sandbox, the cache (re-scoring never loads a model),
+the calibration split, and the policies' arithmetic on synthetic records."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import random
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import cascade
+from bench import cascade_policies as cp
+from bench.cascade_tasks import HumanEval, Item, extract_code, parse_letter
+from bench.sandbox import Limits, Sandbox
+from routers.confidence import threshold_for_cloud_fraction, threshold_for_quality
+
+REPO = Path(__file__).resolve().parent.parent
+FAST = Limits(cpu_s=2, wall_s=4, memory_mb=512, nproc=16)
+
+
+@pytest.fixture(scope="module")
+def box() -> Sandbox:
+    return Sandbox(FAST)
+
+
+def isolated(box: Sandbox) -> None:
+    if box.isolation != "namespaces":
+        pytest.skip(f"no namespace isolation here: {box.reason}")
+
+
+# -- the sandbox -------------------------------------------------------------------------------------------
+def test_right_answer_passes_wrong_answer_fails(box):
+    assert box.run("assert sorted([3, 1, 2]) == [1, 2, 3]\n").passed
+    wrong = box.run("assert sorted([3, 1, 2]) == [3, 2, 1]\n")
+    assert wrong.status == "failed" and "AssertionError" in wrong.stderr
+
+
+def test_infinite_loop_is_stopped(box):
+    r = box.run("while True:\n    pass\n")
+    assert not r.passed
+    assert r.seconds < FAST.wall_s + 3  # the CPU limit (or, at the latest, the wall limit) ended it
+
+
+def test_sleeping_forever_hits_the_wall_limit(box):
+    r = box.run("import time\ntime.sleep(600)\n")
+    assert r.status == "timeout" and r.seconds < FAST.wall_s + 3
+
+
+def _processes_of(uid: int) -> int:
+    n = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+def test_fork_bomb_is_contained(box):
+    counted = box.run(
+        "import os, time\nn = 0\nfor _ in range(200):\n    try:\n        pid = os.fork()\n    except OSError:\n"
+        "        break\n    if pid == 0:\n        time.sleep(30)\n        os._exit(0)\n    n += 1\nprint(n, flush=True)\n")
+    assert int(counted.stdout.split()[0]) < FAST.nproc  # the process limit held
+    before = _processes_of(65534)
+    r = box.run("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")
+    assert not r.passed and r.seconds < FAST.wall_s + 3
+    deadline = time.monotonic() + 10  # the kernel reaps a killed namespace's processes asynchronously
+    while _processes_of(65534) > before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_of(65534) <= before  # nothing it forked outlives it
+    assert box.run("print('still fine')\n").passed
+
+
+def test_network_is_unreachable(box):
+    isolated(box)
+    with socket.socket() as server:  # a listener on the host's loopback: reachable from here, not from there
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        r = box.run(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n")
+        assert not r.passed and ("OSError" in r.stderr or "Error" in r.stderr)
+        outside = socket.create_connection(("127.0.0.1", port), timeout=2)  # the host itself still can
+        outside.close()
+
+
+def test_writes_outside_its_temp_dir_do_not_land(box, tmp_path):
+    isolated(box)
+    target = tmp_path / "escaped.txt"
+    in_repo = REPO / "ESCAPED_FROM_SANDBOX.txt"
+    program = (
+        "import os\nresults = []\n"
+        f"for path in [{str(target)!r}, {str(in_repo)!r}, '/tmp/escaped.txt', '../escaped.txt', 'mine.txt']:\n"
+        "    try:\n        open(path, 'w').write('x')\n        results.append('ok')\n"
+        "    except OSError as exc:\n        results.append(type(exc).__name__)\n"
+        "print(os.getcwd(), results)\n")
+    r = box.run(program)
+    assert r.passed, r.stderr
+    cwd, results = r.stdout.split(" ", 1)
+    assert "ok" not in results.split(",")[1]  # the checkout is read-only to it
+    assert results.strip().endswith("'ok']")  # its own temp dir is writable
+    assert not target.exists() and not in_repo.exists() and not Path("/tmp/escaped.txt").exists()
+    assert not (Path(cwd).parent / "escaped.txt").exists()
+
+
+# -- tasks ----------------------------------------------------------------------------------------------------
+ADD = Item("toy/0", [], {"prompt": 'def add(a, b):\n    """Sum."""\n', "entry_point": "add",
+                         "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n"})
+
+
+def test_humaneval_scoring_runs_the_tests(box):
+    he = HumanEval(box)
+    assert he.score(ADD, "Sure:\n```python\ndef add(a, b):\n    return a + b\n```\nThat adds.")["correct"]
+    assert he.score(ADD, "    return a + b")["correct"]  # a bare body completes the stub
+    assert not he.score(ADD, "```python\ndef add(a, b):\n    return a - b\n```")["correct"]
+    assert not he.score(ADD, "```python\ndef add(a, b):\n    return (a +\n")["correct"]  # cut off
+
+
+def test_extract_code_and_letters():
+    assert extract_code("x\n```python\nprint(1)\nif __name__ == '__main__':\n    input()\n```") == "print(1)\n"
+    assert extract_code("```python\ndef f():\n    return 1") == "def f():\n    return 1\n"
+    for answer, letter in [("B", "B"), ("(C)", "C"), ("D. 7 lines", "D"), ("The answer is A.", "A"),
+                           ("A good guess: answer: C", "C"), ("no idea", None)]:
+        assert parse_letter(answer) == letter
+
+
+# -- the split --------------------------------------------------------------------------------------------------
+def test_split_is_deterministic_disjoint_and_complete():
+    ids = [f"HumanEval/{i}" for i in range(164)]
+    cal, held = cp.split_ids(ids, seed=12)
+    assert (cal, held) == cp.split_ids(ids, seed=12)
+    assert not set(cal) & set(held) and sorted(cal + held) == list(range(164))
+    assert len(cal) == 82
+    shuffled = ids[:]
+    random.Random(1).shuffle(shuffled)
+    cal2, _ = cp.split_ids(shuffled, seed=12)
+    assert {shuffled[i] for i in cal2} == {ids[i] for i in cal}  # the order items arrive in does not matter
+    assert cp.split_ids(ids, seed=13)[0] != cal
+
+
+# -- synthetic cached records ----------------------------------------------------------------------------------
+def record(i: int, device_ok: bool, cloud_ok: bool, esc_ok: bool, lp: list[float], agreed: int = 0) -> dict:
+    n = len(lp)
+    return {
+        "id": f"mmlu/{i:03d}", "task": "mmlu", "prompt_tokens": 100,
+        "device": {"text": "B", "token_ids": list(range(n)), "logprobs": lp, "entropies": [-x for x in lp],
+                   "token_ms": [100.0 + 20 * k for k in range(n)], "finish_reason": "stop", "ttft_ms": 100.0,
+                   "total_ms": 100.0 + 20 * n, "score": {"correct": device_ok}},
+        "cloud": {"text": "B", "token_ids": [], "ttft_ms": 300.0, "total_ms": 300.0 + 40 * n, "completion_tokens": n,
+                  "finish_reason": "stop", "score": {"correct": cloud_ok}},
+        "escalation": {"text": "B", "token_ids": list(range(agreed)), "ttft_ms": 100.0 + 20 * n + 150,
+                       "total_ms": 100.0 + 20 * n + 300, "completion_tokens": n, "finish_reason": "stop",
+                       "agreed_prefix": agreed, "score": {"correct": esc_ok},
+                       "trace": {"drafts_proposed": n, "drafts_accepted": agreed, "cloud_tokens": n - agreed,
+                                 "cloud_calls": 2, "cloud_passes": 2}},
+    }
+
+
+def synthetic(n: int = 40, seed: int = 0) -> list[dict]:
+    """The device is right exactly when its first token is sure; the cloud always is."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        sure = bool(rng.random() < 0.6)
+        first = float(rng.uniform(-0.3, -0.01) if sure else rng.uniform(-3, -1))
+        out.append(record(i, sure, True, True, [first, -0.05, -0.02], agreed=1 if sure else 0))
+    return out
+
+
+COST = cp.CostModel(0.1, 0.3, 0.05, 50.0)
+
+
+def test_policies_on_synthetic_records():
+    items = cp.Items.from_records(synthetic())
+    assert cp.outcome(items, cp.oracle_mask(items), COST)["quality"] == 1.0
+    assert cp.outcome(items, np.zeros(len(items)), COST)["cost_rel"] == 0.0
+    half = cp.outcome(items, np.full(len(items), 0.5), COST)
+    assert half["quality"] == pytest.approx(cp.random_quality(items, 0.5), abs=1e-4)
+    gate = cp.outcome(items, items.scores["min"] < -0.5, COST)  # a perfectly informative score
+    assert gate["quality"] == 1.0 and gate["cloud_fraction"] == pytest.approx(1 - items.device_ok.mean())
+    assert gate["quality"] > cp.random_quality(items, gate["cloud_fraction"])
+
+
+def test_learned_gate_separates_separable_data():
+    items = cp.Items.from_records(synthetic(60))
+    gate = cp.LogisticGate().fit(items.features, items.device_ok)
+    logit = gate.logit(items.features)
+    assert logit[items.device_ok > 0.5].min() > logit[items.device_ok < 0.5].max()
+
+
+def test_threshold_for_quality_uses_each_escalated_answer():
+    scores = [-3.0, -2.0, -1.0, -0.5]
+    device_ok = [False, False, True, True]
+    # escalating the least sure answer does not help (the cloud is wrong there too): only the second one does
+    t = threshold_for_quality(scores, device_ok, 0.75, escalated_correct=[False, True, True, True])
+    assert sum(s < t for s in scores) == 2
+    assert threshold_for_quality(scores, device_ok, 1.0, escalated_correct=[False, True, True, True]) == math.inf
+    # -inf scores (answers that loop) escalate first and a threshold can still separate them
+    assert sum(s < threshold_for_cloud_fraction([-math.inf, -1.0, -0.5, -0.1], 0.25)
+               for s in [-math.inf, -1.0, -0.5, -0.1]) == 1
+
+
+def test_streaming_simulation_knows_when_it_is_exact():
+    # item 0: unsure at token 2 but the cloud agreed with 3 device tokens -> exact (the cascade's answer)
+    # item 1: unsure at token 2, cloud agreed with 0 -> unknown (counted right only if device and cascade were)
+    recs = [record(0, False, True, True, [-0.1, -0.1, -4.0, -0.1], agreed=3),
+            record(1, False, True, True, [-0.1, -0.1, -4.0, -0.1], agreed=0),
+            record(2, True, True, True, [-0.1, -0.1, -0.1, -0.1], agreed=4)]
+    items = cp.Items.from_records(recs)
+    out = cp.stream_outcome(items, threshold=-1.0, window=1, cost=COST)
+    assert out["cloud_fraction"] == pytest.approx(2 / 3, abs=1e-3)
+    assert out["unknown"] == pytest.approx(1 / 3, abs=1e-3)
+    assert out["quality"] == pytest.approx(2 / 3, abs=1e-3)  # item 1 counted wrong: device was wrong
+    assert out["quality_low"] == pytest.approx(2 / 3, abs=1e-3) and out["quality_high"] == 1.0
+    assert out["ttft_ms"] == pytest.approx(100.0)  # every answer starts streaming with the device's first token
+    never = cp.stream_outcome(items, threshold=-10.0, window=1, cost=COST)
+    assert never["cloud_fraction"] == 0.0 and never["quality"] == pytest.approx(1 / 3, abs=1e-3)
+
+
+# -- the cache: re-scoring never loads a model ---------------------------------------------------------------------
+class NoModels:
+    def __init__(self, *args, **kwargs):
+        raise AssertionError("a model was about to be loaded while re-scoring from the cache")
+
+
+def test_rescoring_from_the_cache_makes_no_model_call(tmp_path, monkeypatch):
+    monkeypatch.setenv("TANDEM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cascade, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr("bench.common.RESULTS", tmp_path / "results")
+    monkeypatch.setattr("gateway.runtime.Runtime", NoModels)
+    monkeypatch.setattr("device_runtime.engine.LlamaEngine", NoModels)
+    monkeypatch.setattr(cascade, "GatewayRunner", NoModels)
+    recs = synthetic(24)
+    items = [Item(r["id"], [{"role": "user", "content": f"question {r['id']}"}], {"answer": "B"}) for r in recs]
+    monkeypatch.setattr("bench.cascade_tasks.MMLU.items", lambda self: items)
+    cache = cascade.Cache(cascade.pair_dir("mmlu", "dev", "cld"))
+    for it, r in zip(items, recs):
+        cache.save({**r, "key": cascade.item_key(it, 16, "dev", "cld")})
+
+    got = asyncio.run(cascade.collect("mmlu", items, cache, 16, "dev", "cld", generate=True, runner_factory=NoModels))
+    assert [r["id"] for r in got] == [it.id for it in items]
+
+    assert cascade.main(["--task", "mmlu", "--device", "dev", "--cloud", "cld"]) == 0  # the whole report path
+    out = tmp_path / "results"
+    data = __import__("json").loads((out / "cascade_mmlu.json").read_text())
+    s = data["summary"]
+    assert {"n", "device_only", "cloud_only", "oracle", "policies", "random", "heldout"} <= set(s)
+    assert s["n"] == 24 and s["n_heldout"] == 12
+    assert {"threshold", "cloud_fraction", "quality", "cost_rel", "ttft_ms"} <= set(s["policies"]["gate-tail"][0])
+    assert {"target", "cloud_fraction", "quality", "cost_rel"} <= set(s["heldout"])
+    assert (out / "cascade_mmlu.png").stat().st_size > 0 and (out / "cascade.md").is_file()
+
+    # a changed prompt is a different request: its stale record is not reused (and would need a model)
+    changed = [Item(items[0].id, [{"role": "user", "content": "another question"}], {"answer": "B"})]
+    with pytest.raises(AssertionError, match="model was about to be loaded"):
+        asyncio.run(cascade.collect("mmlu", changed, cache, 16, "dev", "cld", generate=True, runner_factory=NoModels))
