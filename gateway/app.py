@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
 import time
@@ -28,7 +29,7 @@ from .config import TandemConfig
 from .errors import ApiError, bad_request
 from .metrics import Metrics
 from .output import Chunk
-from .schemas import ChatCompletionRequest, CompletionRequest, new_id, now, usage
+from .schemas import ChatCompletionRequest, CompletionRequest, error_body, new_id, now, usage
 from .sse import open_stream, send_done, send_event
 
 log = logging.getLogger("tandem.gateway")
@@ -39,9 +40,10 @@ COLLAB = web.AppKey("collaborator", Collaborator)
 METRICS = web.AppKey("metrics", Metrics)
 STATE = web.AppKey("state", dict)
 API_KEY = web.RequestKey("api_key", str)
+STREAM_ERROR = web.RequestKey("stream_error", bool)  # the stream ended with an error event
 
 STATIC = Path(__file__).resolve().parent / "static"
-OPEN_PATHS = {"/health", "/ready", "/metrics", "/", "/demo"}
+OPEN_PATHS = {"/health", "/ready", "/", "/demo"}  # /metrics too when server.metrics_open
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -73,14 +75,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    keys = request.app[CONFIG].server.api_keys
-    if keys and request.path not in OPEN_PATHS and not request.path.startswith("/static"):
+    server = request.app[CONFIG].server
+    keys = server.api_keys
+    open_path = request.path in OPEN_PATHS or request.path.startswith("/static") or (
+        request.path == "/metrics" and server.metrics_open)
+    if keys and not open_path:
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if not token:
             raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.", "invalid_request_error",
                            None, "missing_api_key")
-        if not any(hmac.compare_digest(token, k) for k in keys):
+        # compare bytes: compare_digest refuses non-ASCII str, and a header may hold any bytes
+        given = token.encode("utf-8", "surrogateescape")
+        if not any(hmac.compare_digest(given, k.encode("utf-8")) for k in keys):
             raise ApiError(401, "Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key")
         request[API_KEY] = token
     return await handler(request)
@@ -189,7 +196,10 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
             metrics.queue.set(collab.device.waiting)
         rid = new_id("chatcmpl" if chat else "cmpl")
         if body.stream:
-            return await _stream_response(request, collab, job, body, rid, first, stream, chat)
+            resp = await _stream_response(request, collab, job, body, rid, first, stream, chat)
+            if request.get(STREAM_ERROR):
+                status = 500  # for logs and metrics: the client saw 200 and an error event
+            return resp
         chunks = [first] if first is not None else []
         chunks += [c async for c in stream]
         return _json_response(collab, job, body, rid, chunks, chat)
@@ -248,14 +258,20 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
                 c["logprobs"] = _completion_logprobs(collab, [chunk])
         return c
 
-    if chat:
-        await send_event(resp, frame({"index": 0, "delta": {"role": "assistant", "content": ""},
-                                      "finish_reason": None}))
-    if first is not None and (first.text or first.logprobs):
-        await send_event(resp, frame(piece(first)))
-    async for chunk in stream:
-        if chunk.text or chunk.logprobs:
-            await send_event(resp, frame(piece(chunk)))
+    try:
+        if chat:
+            await send_event(resp, frame({"index": 0, "delta": {"role": "assistant", "content": ""},
+                                          "finish_reason": None}))
+        if first is not None and (first.text or first.logprobs):
+            await send_event(resp, frame(piece(first)))
+        async for chunk in stream:
+            if chunk.text or chunk.logprobs:
+                await send_event(resp, frame(piece(chunk)))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception as exc:  # the status line is sent: report in the stream, as vLLM does
+        await _send_stream_error(resp, request, exc)
+        return resp
     last = {"index": 0, "finish_reason": job.finish_reason or "stop"}
     last.update({"delta": {}} if chat else {"text": ""})
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -264,6 +280,20 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
         await send_event(resp, frame(None, usage=usage(len(job.prompt_tokens), job.completion_tokens)))
     await send_done(resp)
     return resp
+
+
+async def _send_stream_error(resp: web.StreamResponse, request: web.Request, exc: Exception) -> None:
+    """After the first byte no status can change: an OpenAI error event, ``[DONE]``, and the end."""
+    if isinstance(exc, ApiError):
+        body = exc.body()
+    elif isinstance(exc, QueueFull):
+        body = error_body(f"The device model is busy ({exc}); retry shortly.", "rate_limit_error", None, "queue_full")
+    else:
+        log.exception("error after the stream started on %s %s", request.method, request.path)
+        body = error_body("Internal server error while streaming the answer", "server_error", None, "internal_error")
+    request[STREAM_ERROR] = True
+    await send_event(resp, body)
+    await send_done(resp)
 
 
 # -- other routes --------------------------------------------------------------------------------------
@@ -309,7 +339,22 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach the address (a name other than localhost counts as exposed)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def create_app(config: TandemConfig, collaborator: Collaborator) -> web.Application:
+    server = config.server
+    if not server.api_keys and not is_loopback(server.host):
+        log.warning("SECURITY: binding %s with no API keys — anyone who can reach this address can use the "
+                    "models%s. Set server.api_keys (or --api-key), or bind 127.0.0.1.", server.host,
+                    " and read /metrics" if server.metrics_open else "")
     app = web.Application(middlewares=[error_middleware, shutdown_middleware, auth_middleware],
                           client_max_size=config.server.max_body_bytes)
     app[CONFIG] = config

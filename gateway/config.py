@@ -28,6 +28,7 @@ class ServerConfig(Section):
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: list[str] = Field(default_factory=list, description="empty: no authentication")
+    metrics_open: bool = False  # /metrics without an API key even when api_keys are set
     max_body_bytes: int = 1_048_576
     max_queue: int = 16
     log_prompts: bool = False

@@ -11,6 +11,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import TypedDict
 
 
 class Lenient(BaseModel):
@@ -36,6 +37,16 @@ class ChatMessage(Lenient):
         return "".join(p.text for p in self.content)
 
 
+class Metadata(TypedDict, total=False):
+    """``metadata``: the keys Tandem reads are typed (a wrong type is a 400 naming the key); others pass."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    privacy: str | None
+    mode: str | None
+    quality: str | None
+    max_latency_ms: float | None
+
+
 class StreamOptions(Lenient):
     include_usage: bool = False
 
@@ -53,7 +64,7 @@ class SamplingFields(Lenient):
     stream_options: StreamOptions | None = None
     n: int = 1
     user: str | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
 
     @field_validator("n")
     @classmethod
