@@ -31,7 +31,7 @@ from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
 from routers.network import NetworkMonitor
-from routers.policy import AutoPolicy, RouteFacts
+from routers.policy import AutoPolicy, RouteChoice, RouteFacts
 from routers.privacy import PrivacyDecision, PrivacyRouter
 
 from .cloud import CallStats, CloudClient, CloudError
@@ -66,6 +66,10 @@ class Job:
     privacy: PrivacyDecision
     n_logprobs: int | None  # None: the client asked for no logprobs
     api_key: str | None = None
+    # stop strings for anything that leaves the device (redacted when the messages are): use these
+    # in cloud request bodies, never the client's own ``stop``; ``params.stop`` holds the same
+    # strings for matching, since every producer's raw text is in the same (placeholder) space
+    cloud_stop: tuple[str, ...] = ()
     completion_tokens: int = 0  # filled in when run() ends
     finish_reason: str | None = None
 
@@ -90,7 +94,7 @@ class Collaborator:
         from routers.privacy import PrivacyRule
 
         self.privacy = PrivacyRouter(p.pii_action, [PrivacyRule(**r.model_dump()) for r in p.rules],
-                                     PiiDetector(use_presidio=p.use_presidio), p.default_level)
+                                     PiiDetector(use_presidio=p.use_presidio), p.default_level, p.max_scan_chars)
         self.policy = AutoPolicy(config.routing.device_only_latency_ms)
         c = config.cascade
         self.confidence = ConfidenceRouter(threshold=c.threshold, method=c.method, quantile=c.quantile,
@@ -125,7 +129,7 @@ class Collaborator:
                 if ours != theirs:
                     return self._set_tok(False, f"token ids differ on sample {text!r}")
         except CloudError as exc:
-            return self._set_tok(False, f"cloud unreachable during the tokenizer check: {exc}")
+            return self._set_tok(False, f"cloud unreachable during the tokenizer check: {exc.public}")
         return self._set_tok(True, "device and cloud tokenizers match")
 
     def _set_tok(self, ok: bool, reason: str) -> TokenizerCheck:
@@ -169,30 +173,41 @@ class Collaborator:
             if prompt_text is None and any(t < 0 or t >= self.engine.n_vocab for t in body.prompt):
                 raise bad_request(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
             texts = [prompt_text] if prompt_text is not None else [self.engine.detokenize(body.prompt)]
-        try:
-            decision = self.privacy.decide(texts, meta.get("privacy"), privacy_header, api_key)
+        stops = body.stop_list  # scanned and redacted like the messages: they go to the cloud too
+        try:  # the scan is CPU work (bounded by privacy.max_scan_chars): off the event loop
+            decision = await asyncio.to_thread(self.privacy.decide, texts + stops, meta.get("privacy"),
+                                               privacy_header, api_key)
         except ValueError as exc:
             raise bad_request(str(exc), "metadata.privacy" if meta.get("privacy") else None) from exc
         trace.privacy, trace.pii = decision.level, decision.pii
 
-        cloud_ok = self.cloud is not None and self.monitor.available()
-        choice = self.policy.choose(RouteFacts(
-            requested=requested, privacy_level=decision.level, cloud_available=cloud_ok,
-            cloud_reason=self.monitor.reason() if not cloud_ok else "",
-            budget_ok=self.budget.allows(api_key or "anonymous"),
-            speculative_ok=self.tokenizers.compatible, speculative_reason=self.tokenizers.reason,
-            quality=meta.get("quality"), max_latency_ms=_float_or_none(meta.get("max_latency_ms")),
-        ))
+        def route(cloud_ok: bool) -> RouteChoice:
+            return self.policy.choose(RouteFacts(
+                requested=requested, privacy_level=decision.level, cloud_available=cloud_ok,
+                cloud_reason=self.monitor.reason() if not cloud_ok else "",
+                budget_ok=self.budget.allows(api_key or "anonymous"),
+                speculative_ok=self.tokenizers.compatible, speculative_reason=self.tokenizers.reason,
+                quality=meta.get("quality"), max_latency_ms=_float_or_none(meta.get("max_latency_ms")),
+            ))
+
+        choice = route(self.cloud is not None and self.monitor.available())
+        if choice.mode != "device" and not self.monitor.admit():  # half-open: another request holds the trial
+            choice = route(False)
         trace.mode, trace.reason = choice.mode, choice.reason
+        if "unscanned" in decision.sources and choice.reason == "private":
+            trace.reason = f"private: longer than the PII scan limit ({self.privacy.max_scan_chars} characters)"
         if choice.degraded:
             trace.degraded, trace.degraded_reason = True, choice.reason
 
+        cloud_stop = tuple(stops)
         if choice.mode != "device" and decision.level == "redact" and decision.pii:
-            if chat:
-                redacted = self.privacy.redact([m["content"] for m in messages], decision)
-                messages = [{**m, "content": t} for m, t in zip(messages, redacted)]
-            elif prompt_text is not None:
-                prompt_text = self.privacy.redact([prompt_text], decision)[0]
+            if chat or prompt_text is not None:
+                redacted = self.privacy.redact(texts + stops, decision)
+                if chat:
+                    messages = [{**m, "content": t} for m, t in zip(messages, redacted)]
+                else:
+                    prompt_text = redacted[0]
+                cloud_stop = tuple(redacted[len(texts):])
             else:  # token-id prompt with personal data: we cannot rewrite ids safely, stay local
                 trace.mode, trace.reason = "device", "personal data in a token-id prompt"
             trace.redactions = decision.redactor.count if decision.redactor else 0
@@ -203,11 +218,12 @@ class Collaborator:
             prompt_tokens = await asyncio.to_thread(self.engine.tokenize, prompt_text)
         else:
             prompt_tokens = list(body.prompt)
-        params = self._sampling(body, len(prompt_tokens))
+        params = replace(self._sampling(body, len(prompt_tokens)), stop=cloud_stop)  # matched in placeholder space
         n_logprobs = (body.top_logprobs or 0 if body.logprobs else None) if chat else body.logprobs
         if n_logprobs is not None:
             params = replace(params, top_logprobs=n_logprobs)
-        return Job(chat, messages, prompt_text, prompt_tokens, params, trace, decision, n_logprobs, api_key)
+        return Job(chat, messages, prompt_text, prompt_tokens, params, trace, decision, n_logprobs, api_key,
+                   cloud_stop=cloud_stop)
 
     def _sampling(self, body: ChatCompletionRequest | CompletionRequest, n_prompt: int) -> SamplingParams:
         n_ctx = self.engine.n_ctx
@@ -280,7 +296,7 @@ class Collaborator:
     def _degrade(self, job: Job, exc: Exception) -> None:
         log.warning("cloud failed mid-answer, the device finishes it: %s", exc)
         job.trace.degraded = True
-        job.trace.degraded_reason = str(exc)[:300]
+        job.trace.degraded_reason = getattr(exc, "public", "cloud call failed")  # str(exc) names addresses
 
     async def _device(self, job: Job, out: AnswerBuilder, call: EngineCall, context: Sequence[int]
                       ) -> AsyncIterator[Chunk]:

@@ -102,6 +102,8 @@ class PrivacyConfig(Section):
     default_level: Literal["public", "redact", "private"] = "public"
     rules: list[PrivacyRuleConfig] = Field(default_factory=list)
     use_presidio: bool = False
+    # requests with more characters (messages + stop strings) are not scanned: they stay on the device
+    max_scan_chars: int = Field(65_536, ge=0)
 
 
 class BudgetConfig(Section):
