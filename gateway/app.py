@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -86,7 +87,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.", "invalid_request_error",
                            None, "missing_api_key")
         # compare bytes: compare_digest refuses non-ASCII str, and a header may hold any bytes
-        given = token.encode("utf-8", "surrogateescape")
+        given = token.encode("utf-8", "surrogatepass")
         if not any(hmac.compare_digest(given, k.encode("utf-8")) for k in keys):
             raise ApiError(401, "Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key")
         request[API_KEY] = token
@@ -111,14 +112,26 @@ async def shutdown_middleware(request: web.Request, handler: Handler) -> web.Str
 
 
 # -- helpers --------------------------------------------------------------------------------------------
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
     raw = await request.read()  # raises 413 past client_max_size
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"We could not parse the JSON body of your request: {exc}", code="invalid_json") from exc
+    except RecursionError as exc:  # json nests by recursion: [[[[…]]]] past the interpreter's limit
+        raise bad_request("We could not parse the JSON body of your request: nested too deeply.",
+                          code="invalid_json") from exc
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.", code="invalid_json")
+    if _SURROGATE_ESCAPE.search(raw):  # \ud800 alone is valid JSON but no Unicode: nothing downstream can encode it
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise bad_request("The request body holds an unpaired UTF-16 surrogate (\\ud800-\\udfff), "
+                              "which is not valid Unicode.", code="invalid_json") from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -269,7 +282,7 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
                 await send_event(resp, frame(piece(chunk)))
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except Exception as exc:  # the status line is sent: report in the stream, as vLLM does
+    except Exception as exc:  # noqa: BLE001 — the status line is sent: report in the stream, as vLLM does
         await _send_stream_error(resp, request, exc)
         return resp
     last = {"index": 0, "finish_reason": job.finish_reason or "stop"}

@@ -218,6 +218,8 @@ class Collaborator:
             prompt_tokens = await asyncio.to_thread(self.engine.tokenize, prompt_text)
         else:
             prompt_tokens = list(body.prompt)
+        if not prompt_tokens:
+            raise bad_request("The prompt is empty (it has no tokens).", "prompt", "invalid_value")
         params = replace(self._sampling(body, len(prompt_tokens)), stop=cloud_stop)  # matched in placeholder space
         n_logprobs = (body.top_logprobs or 0 if body.logprobs else None) if chat else body.logprobs
         if n_logprobs is not None:
