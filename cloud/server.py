@@ -17,6 +17,7 @@ whole context). Optional injected delay, jitter and failure rate simulate a netw
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -39,6 +40,8 @@ ENGINE = web.AppKey("engine", LlamaEngine)
 WORKER = web.AppKey("worker", DeviceWorker)
 NETWORK = web.AppKey("network", "NetworkSimulation")
 SERVED_NAME = web.AppKey("served_name", str)
+# who built the KV cache's current state through /v1/tandem/verify: (owner, fingerprint of the cached tokens)
+VERIFY_STATE = web.AppKey("verify_state", dict)
 
 
 @dataclass
@@ -112,13 +115,15 @@ async def detokenize(request: web.Request) -> web.Response:
     return web.json_response({"prompt": request.app[ENGINE].detokenize([int(t) for t in body.get("tokens", [])])})
 
 
-def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_n: int) -> dict[str, Any]:
+def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_n: int,
+                 reuse: bool = True) -> dict[str, Any]:
     """One verification pass over a cached prefix (runs on the worker thread).
 
     What the cache lacks of the context (usually just the last round's correction) and the
     k drafts are evaluated in a single forward pass; the last k+1 positions give the verdicts.
+    ``reuse=False`` evaluates the whole context (the cache was built by another caller).
     """
-    keep = min(common_prefix(engine.tokens, context), len(context) - 1)
+    keep = min(common_prefix(engine.tokens, context), len(context) - 1) if reuse else 0
     engine.truncate(keep)
     rows = list(engine.extend_last(context[keep:] + draft, len(draft) + 1))
     argmax = [int(np.argmax(r)) for r in rows]
@@ -130,7 +135,23 @@ def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_
     return out
 
 
+def _verify_owner(request: web.Request, body: dict) -> str:
+    """Whose cached state a verify call may use: its API key and its session id, hashed together."""
+    session = body.get("session")
+    raw = f"{request.headers.get('Authorization', '')}\0{session if isinstance(session, str) else ''}"
+    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
 async def verify(request: web.Request) -> web.Response:
+    """Draft verification over a cached prefix, scoped to the caller.
+
+    The KV cache holds one conversation at a time. A caller may build on it (delta form,
+    or prefix reuse in the full form) only if it built the cache's current state itself
+    (same API key and ``session``) and nothing has used the cache since; otherwise the
+    delta form gets 409 and the full form is evaluated from scratch. So a 409 — and the
+    time a round takes — tells a caller only about its own state, never whether another
+    conversation's prefix is cached.
+    """
     body = await _json(request)
     try:
         draft = [int(t) for t in body.get("draft", [])]
@@ -147,18 +168,24 @@ async def verify(request: web.Request) -> web.Response:
     if context is not None and not context:
         return _error(400, "context must not be empty", "context")
     worker = request.app[WORKER]
+    state = request.app[VERIFY_STATE]
+    owner = _verify_owner(request, body)
     t0 = time.perf_counter()
     try:
         async with worker.turn() as call:
+            held = worker.engine.tokens
+            mine = state.get("owner") == owner and state.get("tokens") == hash_ids(held)
             if prefix is not None:
                 n, fingerprint, tail = prefix
-                held = worker.engine.tokens
-                if len(held) < n or hash_ids(held[:n]) != fingerprint:
+                if not mine or not isinstance(body.get("session"), str) or len(held) < n \
+                        or hash_ids(held[:n]) != fingerprint:
                     return web.json_response(error_body("the cached prefix is gone; send the full context",
                                                         "invalid_request_error", "prefix_hash", "context_unknown"),
                                              status=409)
                 context = held[:n] + tail
-            out = await call(verify_round, worker.engine, context, draft, top_n)
+            state.clear()  # the cache is about to change; if the round fails, nobody owns it
+            out = await call(verify_round, worker.engine, context, draft, top_n, mine)
+            state.update(owner=owner, tokens=hash_ids(worker.engine.tokens))
     except ContextOverflow as exc:
         return _error(400, str(exc), "context")
     out["server_ms"] = round((time.perf_counter() - t0) * 1000, 2)
@@ -313,6 +340,7 @@ def create_cloud_app(engine: LlamaEngine, served_name: str = "cloud", network: N
     app[WORKER] = DeviceWorker(engine, max_queue=max_queue, name="cloud-llama")
     app[NETWORK] = network or NetworkSimulation()
     app[SERVED_NAME] = served_name
+    app[VERIFY_STATE] = {}
     app.router.add_get("/health", health)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/v1/tandem/info", info)

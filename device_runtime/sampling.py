@@ -10,6 +10,8 @@ import numpy as np
 
 # top-p works on the best candidates only; past this many the tail mass is negligible
 TOP_P_CANDIDATES = 4096
+# below this temperature sampling is greedy (vLLM's _SAMPLING_EPS): logits / 1e-300 overflow to inf and NaN
+GREEDY_BELOW = 1e-5
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -29,7 +31,7 @@ def top_logprobs(logprobs: np.ndarray, n: int) -> list[tuple[int, float]]:
 def sampling_probs(logits: np.ndarray, temperature: float, top_p: float = 1.0) -> np.ndarray:
     """The dense distribution a sampler at (temperature, top_p) draws from; one-hot when greedy."""
     probs = np.zeros(logits.shape[0], dtype=np.float64)
-    if temperature <= 0:
+    if temperature < GREEDY_BELOW:
         probs[int(np.argmax(logits))] = 1.0
         return probs
     scaled = np.exp(log_softmax(logits / temperature))

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,7 +31,7 @@ from .config import TandemConfig
 from .errors import ApiError, bad_request
 from .metrics import Metrics
 from .output import Chunk
-from .schemas import ChatCompletionRequest, CompletionRequest, new_id, now, usage
+from .schemas import ChatCompletionRequest, CompletionRequest, error_body, new_id, now, usage
 from .sse import open_stream, send_done, send_event
 
 log = logging.getLogger("tandem.gateway")
@@ -40,10 +42,11 @@ COLLAB = web.AppKey("collaborator", Collaborator)
 METRICS = web.AppKey("metrics", Metrics)
 STATE = web.AppKey("state", dict)
 API_KEY = web.RequestKey("api_key", str)
+STREAM_ERROR = web.RequestKey("stream_error", bool)  # the stream ended with an error event
 
 STATIC = Path(__file__).resolve().parent / "static"
 TRUE = {"1", "true", "yes", "on"}
-OPEN_PATHS = {"/health", "/ready", "/metrics", "/", "/demo"}
+OPEN_PATHS = {"/health", "/ready", "/", "/demo"}  # /metrics too when server.metrics_open
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,14 +78,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    keys = request.app[CONFIG].server.api_keys
-    if keys and request.path not in OPEN_PATHS and not request.path.startswith("/static"):
+    server = request.app[CONFIG].server
+    keys = server.api_keys
+    open_path = request.path in OPEN_PATHS or request.path.startswith("/static") or (
+        request.path == "/metrics" and server.metrics_open)
+    if keys and not open_path:
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if not token:
             raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.", "invalid_request_error",
                            None, "missing_api_key")
-        if not any(hmac.compare_digest(token, k) for k in keys):
+        # compare bytes: compare_digest refuses non-ASCII str, and a header may hold any bytes
+        given = token.encode("utf-8", "surrogatepass")
+        if not any(hmac.compare_digest(given, k.encode("utf-8")) for k in keys):
             raise ApiError(401, "Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key")
         request[API_KEY] = token
     return await handler(request)
@@ -106,14 +114,26 @@ async def shutdown_middleware(request: web.Request, handler: Handler) -> web.Str
 
 
 # -- helpers --------------------------------------------------------------------------------------------
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
     raw = await request.read()  # raises 413 past client_max_size
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"We could not parse the JSON body of your request: {exc}", code="invalid_json") from exc
+    except RecursionError as exc:  # json nests by recursion: [[[[…]]]] past the interpreter's limit
+        raise bad_request("We could not parse the JSON body of your request: nested too deeply.",
+                          code="invalid_json") from exc
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.", code="invalid_json")
+    if _SURROGATE_ESCAPE.search(raw):  # \ud800 alone is valid JSON but no Unicode: nothing downstream can encode it
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise bad_request("The request body holds an unpaired UTF-16 surrogate (\\ud800-\\udfff), "
+                              "which is not valid Unicode.", code="invalid_json") from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -198,7 +218,10 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
             metrics.queue.set(collab.device.waiting)
         rid = new_id("chatcmpl" if chat else "cmpl")
         if body.stream:
-            return await _stream_response(request, collab, job, body, rid, first, stream, chat)
+            resp = await _stream_response(request, collab, job, body, rid, first, stream, chat)
+            if request.get(STREAM_ERROR):
+                status = 500  # for logs and metrics: the client saw 200 and an error event
+            return resp
         chunks = [first] if first is not None else []
         chunks += [c async for c in stream]
         return _json_response(collab, job, body, rid, chunks, chat)
@@ -257,19 +280,25 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
                 c["logprobs"] = _completion_logprobs(collab, [chunk])
         return c
 
-    if chat:
-        await send_event(resp, frame({"index": 0, "delta": {"role": "assistant", "content": ""},
-                                      "finish_reason": None}))
     def content(chunk: Chunk) -> dict:
         # extension: who produced this text, so a client can colour it (device-drafted and kept, or cloud)
         return frame(piece(chunk), tandem_origin=chunk.origin) if chunk.origin else frame(piece(chunk))
 
-    for chunk in ([first] if first is not None else []):
-        if chunk.text or chunk.logprobs or chunk.raw_logprobs:
-            await send_event(resp, content(chunk))
-    async for chunk in stream:
-        if chunk.text or chunk.logprobs or chunk.raw_logprobs:
-            await send_event(resp, content(chunk))
+    try:
+        if chat:
+            await send_event(resp, frame({"index": 0, "delta": {"role": "assistant", "content": ""},
+                                          "finish_reason": None}))
+        for chunk in ([first] if first is not None else []):
+            if chunk.text or chunk.logprobs or chunk.raw_logprobs:
+                await send_event(resp, content(chunk))
+        async for chunk in stream:
+            if chunk.text or chunk.logprobs or chunk.raw_logprobs:
+                await send_event(resp, content(chunk))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception as exc:  # noqa: BLE001 — the status line is sent: report in the stream, as vLLM does
+        await _send_stream_error(resp, request, exc)
+        return resp
     last = {"index": 0, "finish_reason": job.finish_reason or "stop"}
     last.update({"delta": {}} if chat else {"text": ""})
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -278,6 +307,20 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
         await send_event(resp, frame(None, usage=usage(len(job.prompt_tokens), job.completion_tokens)))
     await send_done(resp)
     return resp
+
+
+async def _send_stream_error(resp: web.StreamResponse, request: web.Request, exc: Exception) -> None:
+    """After the first byte no status can change: an OpenAI error event, ``[DONE]``, and the end."""
+    if isinstance(exc, ApiError):
+        body = exc.body()
+    elif isinstance(exc, QueueFull):
+        body = error_body(f"The device model is busy ({exc}); retry shortly.", "rate_limit_error", None, "queue_full")
+    else:
+        log.exception("error after the stream started on %s %s", request.method, request.path)
+        body = error_body("Internal server error while streaming the answer", "server_error", None, "internal_error")
+    request[STREAM_ERROR] = True
+    await send_event(resp, body)
+    await send_done(resp)
 
 
 # -- other routes --------------------------------------------------------------------------------------
@@ -323,7 +366,22 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach the address (a name other than localhost counts as exposed)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def create_app(config: TandemConfig, collaborator: Collaborator) -> web.Application:
+    server = config.server
+    if not server.api_keys and not is_loopback(server.host):
+        log.warning("SECURITY: binding %s with no API keys — anyone who can reach this address can use the "
+                    "models%s. Set server.api_keys (or --api-key), or bind 127.0.0.1.", server.host,
+                    " and read /metrics" if server.metrics_open else "")
     app = web.Application(middlewares=[error_middleware, shutdown_middleware, auth_middleware],
                           client_max_size=config.server.max_body_bytes)
     app[CONFIG] = config

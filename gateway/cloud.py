@@ -15,19 +15,31 @@ the number accepted. Two strategies implement it:
 
 Endpoints are health-checked and picked least-loaded; calls retry with backoff on
 connection errors and 5xx; every byte up and down is counted for the route trace.
+
+Timeouts: a JSON call (verification, tokenize) is bounded as a whole by ``timeout_s``; a
+stream is bounded by the connect timeout and by the gap between two reads
+(``read_timeout_s``, default ``timeout_s``), never by its total length, so a long answer
+from a slow cloud is not cut. While an endpoint's circuit is open a background task
+probes its ``/health`` once per cooldown (that probe is the half-open trial).
+
+Errors: ``CloudError`` keeps the detail (addresses, status, body) for logs in ``str(exc)``
+and a short ``exc.public`` message that is safe to show clients (route trace, reasons).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import logging
 import random
+import secrets
 import time
 from array import array
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -38,7 +50,39 @@ log = logging.getLogger("tandem.cloud")
 
 
 class CloudError(RuntimeError):
-    """The cloud could not be reached or answered badly; the caller degrades to the device."""
+    """The cloud could not be reached or answered badly; the caller degrades to the device.
+
+    ``str(exc)`` is the detail for logs (may name addresses and quote cloud bodies);
+    ``exc.public`` is a short reason free of both, for clients.
+    """
+
+    def __init__(self, detail: str, public: str = "cloud call failed"):
+        super().__init__(detail)
+        self.public = public
+
+
+def public_reason(exc: BaseException) -> str:
+    """What a client may be told about a failed cloud call: the kind of failure, no addresses or bodies."""
+    if isinstance(exc, CloudError):
+        return exc.public
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = getattr(exc, "os_error", None)
+        if isinstance(os_error, ConnectionRefusedError) or getattr(os_error, "errno", None) == errno.ECONNREFUSED:
+            return "cloud unreachable (connection refused)"
+        return "cloud unreachable (connection failed)"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "cloud closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "cloud answer broke off"
+    if isinstance(exc, TimeoutError):  # aiohttp's connect and read timeouts are TimeoutErrors too
+        return "cloud timed out"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"cloud answered HTTP {exc.status}"
+    if isinstance(exc, (ValueError, KeyError, TypeError, IndexError)):
+        return "cloud answered with invalid data"
+    if isinstance(exc, (aiohttp.ClientError, OSError)):
+        return "cloud connection failed"
+    return "cloud call failed"
 
 
 @dataclass
@@ -87,13 +131,20 @@ class CloudClient:
         simulated_rtt_ms: float = 0.0,
         monitor: NetworkMonitor | None = None,
         top_k: int = 20,
+        connect_timeout_s: float | None = None,
+        read_timeout_s: float | None = None,
     ):
         if not endpoints:
             raise ValueError("at least one cloud endpoint is needed")
         self.endpoints = [CloudEndpoint(u.rstrip("/")) for u in endpoints]
         self.model = model
         self.api_key = api_key
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(5.0, timeout_s))
+        connect = connect_timeout_s if connect_timeout_s is not None else min(5.0, timeout_s)
+        read = read_timeout_s if read_timeout_s is not None else timeout_s
+        # a JSON call is bounded as a whole; a stream only by connecting and by the gap between reads
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect, sock_read=read)
+        self.stream_timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+        self.read_timeout_s = read
         self.retries = retries
         self.strategy = strategy
         self.simulated_rtt_ms = simulated_rtt_ms
@@ -101,14 +152,24 @@ class CloudClient:
         self.top_k = top_k
         self._session: aiohttp.ClientSession | None = None
         self._verifier: _Verifier | None = None
+        self._prober: asyncio.Task | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=30)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
+        if self._prober is None:
+            self._prober = asyncio.create_task(self._probe_while_open(), name="tandem-cloud-probe")
 
     async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            try:
+                await self._prober
+            except asyncio.CancelledError:
+                pass
+            self._prober = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -136,7 +197,12 @@ class CloudClient:
 
     async def request_json(self, method: str, path: str, body: Any = None, stats: CallStats | None = None,
                            retries: int | None = None) -> Any:
-        """One JSON call with retries on connection errors and 5xx; 4xx is final."""
+        """One JSON call with retries on connection errors, 5xx and unreadable answers; 4xx is final."""
+        return await self.request_raw(method, path, body, stats, retries, parse=json.loads)
+
+    async def request_raw(self, method: str, path: str, body: Any = None, stats: CallStats | None = None,
+                          retries: int | None = None, parse: Callable[[bytes], Any] = bytes) -> Any:
+        """One call; ``parse(raw body)`` runs inside the retry loop, so an unreadable answer counts as a failure."""
         payload = json.dumps(body).encode() if body is not None else None
         attempts = 1 + (self.retries if retries is None else retries)
         last: Exception | None = None
@@ -156,45 +222,72 @@ class CloudClient:
                     stats.bytes_down += len(raw)
                     stats.seconds += elapsed
                 if resp.status >= 500:
-                    raise CloudError(f"{endpoint.url}{path}: HTTP {resp.status}: {raw[:200]!r}")
+                    raise CloudError(f"{endpoint.url}{path}: HTTP {resp.status}: {raw[:200]!r}",
+                                     f"cloud answered HTTP {resp.status}")
                 if resp.status >= 400:
                     self.monitor.record_success(endpoint.url, elapsed)  # reachable, it just refused
                     raise CloudRefused(resp.status, raw.decode("utf-8", "replace")[:500])
+                try:
+                    out = parse(raw)
+                except (ValueError, KeyError, TypeError, IndexError) as exc:
+                    raise CloudError(f"{endpoint.url}{path}: unreadable answer ({exc}): {raw[:200]!r}",
+                                     "cloud answered with invalid data") from exc
                 endpoint.healthy = True
                 self.monitor.record_success(endpoint.url, elapsed)
-                return json.loads(raw)
+                return out
             except CloudRefused:
                 raise
-            except (aiohttp.ClientError, asyncio.TimeoutError, CloudError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, CloudError, ValueError) as exc:
                 last = exc
                 endpoint.healthy = False
                 endpoint.last_error = f"{type(exc).__name__}: {exc}"
-                self.monitor.record_failure(endpoint.url, endpoint.last_error)
+                self.monitor.record_failure(endpoint.url, endpoint.last_error, public_reason(exc))
                 if attempt + 1 < attempts:
                     await asyncio.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))
             finally:
                 endpoint.inflight -= 1
-        raise CloudError(f"cloud unreachable after {attempts} attempt(s): {last}")
+        assert last is not None
+        public = public_reason(last)
+        if attempts > 1:
+            public += f" after {attempts} attempts"
+        raise CloudError(f"cloud unreachable after {attempts} attempt(s): {type(last).__name__}: {last}", public)
 
     # -- health and identity -----------------------------------------------------------------
     async def probe(self) -> bool:
         """Check every endpoint's ``/health``; true when at least one answers."""
-        async def one(ep: CloudEndpoint) -> None:
-            t0 = time.perf_counter()
-            try:
-                await self._simulate_rtt()
-                async with self.session.get(ep.url + "/health", timeout=aiohttp.ClientTimeout(total=3)) as r:
-                    ep.healthy = r.status == 200
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                ep.healthy = False
-                ep.last_error = f"{type(exc).__name__}: {exc}"
-            if ep.healthy:
-                self.monitor.record_success(ep.url, time.perf_counter() - t0)
-            else:
-                self.monitor.record_failure(ep.url, ep.last_error or "unhealthy")
-
-        await asyncio.gather(*(one(e) for e in self.endpoints))
+        await asyncio.gather(*(self._probe_one(e) for e in self.endpoints))
         return any(e.healthy for e in self.endpoints)
+
+    async def _probe_one(self, ep: CloudEndpoint) -> None:
+        t0 = time.perf_counter()
+        public = "cloud health check failed"
+        try:
+            await self._simulate_rtt()
+            timeout = aiohttp.ClientTimeout(total=3, sock_connect=min(3.0, self.timeout.sock_connect or 3.0))
+            async with self.session.get(ep.url + "/health", timeout=timeout) as r:
+                ep.healthy = r.status == 200
+                if not ep.healthy:
+                    ep.last_error, public = f"/health answered HTTP {r.status}", f"cloud answered HTTP {r.status}"
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            ep.healthy = False
+            ep.last_error, public = f"{type(exc).__name__}: {exc}", public_reason(exc)
+        if ep.healthy:
+            self.monitor.record_success(ep.url, time.perf_counter() - t0)
+        else:
+            self.monitor.record_failure(ep.url, ep.last_error or "unhealthy", public)
+
+    async def _probe_while_open(self) -> None:
+        """The half-open trial for endpoints nobody is sending to: one ``/health`` per cooldown."""
+        interval = max(0.05, min(1.0, self.monitor.cooldown_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                due = [e for e in self.endpoints if self.monitor.needs_probe(e.url)]
+                due = [e for e in due if self.monitor.admit_endpoint(e.url)]  # holds the trial slot
+                if due:
+                    await asyncio.gather(*(self._probe_one(e) for e in due))
+            except Exception:  # the prober must outlive any one bad probe
+                log.exception("cloud health probe failed")
 
     async def tokenize(self, text: str) -> list[int]:
         """vLLM's ``/tokenize`` (the local cloud serves the same shape)."""
@@ -220,48 +313,81 @@ class CloudClient:
         return await (await self.verifier()).verify(list(context), list(draft), stats, want_top, session)
 
     async def stream(self, body: dict, stats: CallStats, chat: bool = True) -> AsyncIterator[dict]:
-        """Pass a chat (or text) completion through, streaming; yields the cloud's parsed SSE chunks."""
+        """Pass a chat (or text) completion through, streaming; yields the cloud's parsed SSE chunks.
+
+        Each yielded event is a dict whose ``choices`` (if any) is a list of dicts; anything
+        else, a cut connection or a stream without ``[DONE]`` raises ``CloudError``.
+        """
         body = {**body, "model": self.model, "stream": True}
         payload = json.dumps(body).encode()
         path = "/v1/chat/completions" if chat else "/v1/completions"
         endpoint = self._pick()
         endpoint.inflight += 1
         t0 = time.perf_counter()
+        received = 0  # body bytes of this stream: a failure after some is a break mid-answer
         try:
             await self._simulate_rtt()
-            async with self.session.post(endpoint.url + path, data=payload,
-                                         headers=self._headers()) as resp:
+            async with self.session.post(endpoint.url + path, data=payload, headers=self._headers(),
+                                         timeout=self.stream_timeout) as resp:
                 stats.calls += 1
                 stats.bytes_up += len(payload)
                 if resp.status != 200:
                     raw = await resp.read()
                     stats.bytes_down += len(raw)
-                    raise CloudError(f"cloud stream failed: HTTP {resp.status}: {raw[:200]!r}")
+                    if 400 <= resp.status < 500:
+                        self.monitor.record_success(endpoint.url, time.perf_counter() - t0)
+                        raise CloudRefused(resp.status, raw.decode("utf-8", "replace")[:500])
+                    raise CloudError(f"{endpoint.url}{path}: cloud stream failed: HTTP {resp.status}: {raw[:200]!r}",
+                                     f"cloud answered HTTP {resp.status}")
                 self.monitor.record_success(endpoint.url, time.perf_counter() - t0)
                 async for line in resp.content:
                     stats.bytes_down += len(line)
+                    received += len(line)
                     line = line.strip()
                     if not line.startswith(b"data:"):
                         continue
                     data = line[5:].strip()
                     if data == b"[DONE]":
                         return
-                    yield json.loads(data)
-                raise CloudError("cloud stream ended without [DONE]")
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                    yield _stream_event(data)
+                raise CloudError(f"{endpoint.url}{path}: cloud stream ended without [DONE]",
+                                 "cloud stream broke mid-answer")
+        except CloudRefused:
+            raise
+        except (TimeoutError, aiohttp.ClientError, ValueError, TypeError, CloudError) as exc:
             endpoint.healthy = False
-            self.monitor.record_failure(endpoint.url, f"{type(exc).__name__}: {exc}")
-            raise CloudError(f"cloud stream broke: {type(exc).__name__}: {exc}") from exc
+            detail = f"{endpoint.url}{path}: {type(exc).__name__}: {exc}"
+            public = exc.public if isinstance(exc, CloudError) else public_reason(exc)
+            if received and not isinstance(exc, CloudError):
+                public = "cloud stream broke mid-answer" if not isinstance(exc, TimeoutError) else \
+                    f"cloud stream stalled (no data for {self.read_timeout_s:g} s)"
+            self.monitor.record_failure(endpoint.url, detail, public)
+            if isinstance(exc, CloudError):
+                raise
+            raise CloudError(f"cloud stream broke: {detail}", public) from exc
         finally:
             stats.seconds += time.perf_counter() - t0
             endpoint.inflight -= 1
+
+
+def _stream_event(data: bytes) -> dict:
+    """One SSE ``data:`` payload, checked for the shape the modes read (raises ValueError otherwise)."""
+    event = json.loads(data)
+    if not isinstance(event, dict):
+        raise TypeError("stream event is not a JSON object")
+    choices = event.get("choices")
+    if choices is not None and not (isinstance(choices, list) and all(isinstance(c, dict) for c in choices)):
+        raise TypeError("stream event has malformed choices")
+    if event.get("usage") is not None and not isinstance(event["usage"], dict):
+        raise TypeError("stream event has malformed usage")
+    return event
 
 
 class CloudRefused(CloudError):
     """The cloud answered 4xx: it is up, but will not do this request."""
 
     def __init__(self, status: int, body: str):
-        super().__init__(f"cloud refused the request: HTTP {status}: {body}")
+        super().__init__(f"cloud refused the request: HTTP {status}: {body}", f"cloud refused the request (HTTP {status})")
         self.status = status
 
 
@@ -272,10 +398,15 @@ def hash_ids(ids: Sequence[int]) -> str:
 
 @dataclass
 class VerifySession:
-    """What the cloud holds for one conversation, so later rounds send only what is new."""
+    """What the cloud holds for one conversation, so later rounds send only what is new.
+
+    ``id`` is a random token the local cloud uses (hashed with the API key) to scope its
+    cached state: only this session can build on it or be told it is gone (409).
+    """
 
     known: list[int] = field(default_factory=list)
     min_prefix: int = 32  # below this, sending the prefix costs less than proving it
+    id: str = field(default_factory=lambda: secrets.token_hex(16))
 
 
 class _Verifier:
@@ -291,34 +422,53 @@ class NativeVerifier(_Verifier):
     """Tandem's local cloud: draft-carrying verification over a cached prefix.
 
     With a session, a round sends only the context the cloud has not seen, plus the length
-    and fingerprint of the prefix it should still hold; if another conversation has taken
-    its cache since, it answers 409 and the full context is sent once more.
+    and fingerprint of the prefix it should still hold; if anything else has used its cache
+    since, it answers 409 and the full context is sent once more. The session id scopes the
+    cloud's cached state to this conversation (see ``cloud.server.verify``).
     """
 
     async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool,
                      session: VerifySession | None = None) -> VerifyResult:
         body: dict[str, Any] = {"model": self.client.model, "draft": draft,
                                 "top_logprobs": self.client.top_k if want_top else 0}
+        if session is not None:
+            body["session"] = session.id
         n = common_prefix(session.known, context) if session else 0
         if session is not None and n >= session.min_prefix:
             body.update(prefix_len=n, prefix_hash=hash_ids(context[:n]), context_tail=context[n:])
         else:
             body["context"] = context
         try:
-            out = await self.client.request_json("POST", "/v1/tandem/verify", body, stats)
+            out = await self.client.request_raw("POST", "/v1/tandem/verify", body, stats, parse=_native_result)
         except CloudRefused as exc:
             if exc.status != 409 or "context" in body:
                 raise
             body = {k: v for k, v in body.items() if k not in ("prefix_len", "prefix_hash", "context_tail")}
-            out = await self.client.request_json("POST", "/v1/tandem/verify", {**body, "context": context}, stats)
+            out = await self.client.request_raw("POST", "/v1/tandem/verify", {**body, "context": context}, stats,
+                                                parse=_native_result)
         if session is not None:
-            session.known = context + [int(t) for t in out["tokens"][: int(out["accepted"])]]
-        top = [[(int(t), float(lp)) for t, lp in pos] for pos in out.get("target_top") or []]
-        return VerifyResult(int(out["accepted"]), [int(t) for t in out["tokens"]], top)
+            session.known = context + out.tokens[: out.accepted]
+        return out
+
+
+def _native_result(raw: bytes) -> VerifyResult:
+    """The local cloud's verify answer, checked (raises ValueError/KeyError/TypeError on a bad one)."""
+    out = json.loads(raw)
+    accepted = int(out["accepted"])
+    tokens = [int(t) for t in out["tokens"]]
+    if not 0 <= accepted < len(tokens):
+        raise ValueError(f"accepted={accepted} does not fit {len(tokens)} tokens")
+    top = [[(int(t), float(lp)) for t, lp in pos] for pos in out.get("target_top") or []]
+    return VerifyResult(accepted, tokens, top)
 
 
 class PromptLogprobsVerifier(_Verifier):
-    """Stock vLLM: one completion of one token over context+draft, reading ``prompt_logprobs``."""
+    """Stock vLLM: one completion of one token over context+draft, reading ``prompt_logprobs``.
+
+    vLLM answers with an entry per prompt position (the whole context); only the last
+    ``len(draft)`` are needed, so ``parse_verify_tail`` decodes just those and the generated
+    token. An answer it cannot read that way is parsed whole on a worker thread.
+    """
 
     async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool,
                      session: VerifySession | None = None) -> VerifyResult:
@@ -334,13 +484,79 @@ class PromptLogprobsVerifier(_Verifier):
         }
         if draft:
             body["prompt_logprobs"] = n_top
-        out = await self.client.request_json("POST", "/v1/completions", body, stats)
-        return parse_prompt_logprobs(out["choices"][0], len(context), draft)
+        raw = await self.client.request_raw("POST", "/v1/completions", body, stats)
+        try:
+            result = parse_verify_tail(raw, len(context), draft)
+            if result is None:
+                out = await asyncio.to_thread(json.loads, raw)
+                result = parse_prompt_logprobs(out["choices"][0], len(context), draft)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise CloudError(f"vLLM verification answer unreadable: {type(exc).__name__}: {exc}",
+                             "cloud answered with invalid data") from exc
+        return result
 
 
 def _token_id(key: str | int) -> int:
     s = str(key)
     return int(s.split(":", 1)[1]) if s.startswith("token_id:") else int(s)
+
+
+def _list_span(raw: bytes, key: bytes) -> tuple[int, int, int] | None:
+    """Where ``"key": [...]`` sits in raw JSON: (key start, '[' index, ']' index), for flat lists only."""
+    k = raw.find(key)
+    if k < 0:
+        return None
+    i = k + len(key)
+    while i < len(raw) and raw[i] in b" \t\r\n:":
+        i += 1
+    if i >= len(raw) or raw[i] != ord("["):
+        return None
+    end = raw.find(b"]", i)  # entries hold objects, never lists, so the first ']' closes it
+    return (k, i, end) if end > 0 else None
+
+
+def parse_verify_tail(raw: bytes, n_context: int, draft: Sequence[int]) -> VerifyResult | None:
+    """Decode only the last ``len(draft)`` ``prompt_logprobs`` entries of a vLLM completion.
+
+    The entries before them (one per context token: most of the answer's bytes) are skipped
+    unread. Walks back from the list's end over entry-level ``{`` (those after ``[`` or ``,``;
+    inner ones follow ``:``). Returns None when the answer does not have the expected shape
+    (the caller then parses it whole); each decoded entry must hold its draft token.
+    """
+    k = len(draft)
+    span = _list_span(raw, b'"prompt_logprobs"')
+    if k == 0 or span is None:
+        return None
+    key, lo, hi = span
+    starts: list[int] = []
+    pos = hi
+    while len(starts) < k:
+        j = raw.rfind(b"{", lo, pos)
+        if j < 0:
+            return None
+        p = j - 1
+        while p > lo and raw[p] in b" \t\r\n":
+            p -= 1
+        if raw[p] in b",[":
+            starts.append(j)
+        pos = j
+    try:
+        entries = json.loads(b"[" + raw[starts[-1]:hi] + b"]")
+        rest = raw[:key] + b'"prompt_logprobs": null' + raw[hi + 1:]
+        ids = _list_span(rest, b'"prompt_token_ids"')
+        if ids is not None:  # one entry per prompt token: check the count without decoding them
+            n_ids = rest.count(b",", ids[1], ids[2]) + 1 if rest[ids[1] + 1:ids[2]].strip() else 0
+            if n_ids != n_context + k:
+                return None
+            rest = rest[:ids[0]] + b'"prompt_token_ids": null' + rest[ids[2] + 1:]
+        choice = json.loads(rest)["choices"][0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    if len(entries) != k or not all(isinstance(e, dict) and draft[i] in {_token_id(t) for t in e}
+                                    for i, e in enumerate(entries)):
+        return None
+    choice["prompt_logprobs"] = [None] * n_context + entries
+    return parse_prompt_logprobs(choice, n_context, draft)
 
 
 def parse_prompt_logprobs(choice: dict, n_context: int, draft: Sequence[int]) -> VerifyResult:
@@ -351,7 +567,8 @@ def parse_prompt_logprobs(choice: dict, n_context: int, draft: Sequence[int]) ->
     for i in range(len(draft)):
         entry = entries[n_context + i] if n_context + i < len(entries) else None
         if not entry:
-            raise CloudError(f"vLLM returned no prompt_logprobs for draft position {i}")
+            raise CloudError(f"vLLM returned no prompt_logprobs for draft position {i}",
+                             "cloud answered with invalid data")
         ranked = sorted(((_token_id(t), v["logprob"], v.get("rank") or 10**9) for t, v in entry.items()),
                         key=lambda x: (x[2], -x[1]))
         argmax.append(ranked[0][0])

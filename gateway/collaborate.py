@@ -33,7 +33,7 @@ from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
 from routers.network import NetworkMonitor
-from routers.policy import AutoPolicy, RouteFacts
+from routers.policy import AutoPolicy, RouteChoice, RouteFacts
 from routers.privacy import PrivacyDecision, PrivacyRouter
 from routers.session import SessionPins
 
@@ -69,6 +69,10 @@ class Job:
     privacy: PrivacyDecision
     n_logprobs: int | None  # None: the client asked for no logprobs
     api_key: str | None = None
+    # stop strings for anything that leaves the device (redacted when the messages are): use these
+    # in cloud request bodies, never the client's own ``stop``; ``params.stop`` holds the same
+    # strings for matching, since every producer's raw text is in the same (placeholder) space
+    cloud_stop: tuple[str, ...] = ()
     completion_tokens: int = 0  # filled in when run() ends
     finish_reason: str | None = None
     answer_ids: list[int] = field(default_factory=list)  # the answer's token ids, when token-produced
@@ -95,7 +99,7 @@ class Collaborator:
         from routers.privacy import PrivacyRule
 
         self.privacy = PrivacyRouter(p.pii_action, [PrivacyRule(**r.model_dump()) for r in p.rules],
-                                     PiiDetector(use_presidio=p.use_presidio), p.default_level)
+                                     PiiDetector(use_presidio=p.use_presidio), p.default_level, p.max_scan_chars)
         self.sessions = SessionPins(p.session_pin_s)
         self.policy = AutoPolicy(config.routing.device_only_latency_ms)
         c = config.cascade
@@ -133,8 +137,8 @@ class Collaborator:
                 if ours != theirs:
                     return self._set_tok(False, f"token ids differ on sample {text!r}")
         except CloudError as exc:
-            return self._set_tok(False, "cloud unreachable during the tokenizer check: "
-                                        f"{getattr(exc, 'public', None) or 'no answer'}", checked=False)
+            return self._set_tok(False, f"cloud unreachable during the tokenizer check: {exc.public}",
+                                 checked=False)
         return self._set_tok(True, "device and cloud tokenizers match")
 
     def _recheck_tokenizers_when_back(self) -> None:
@@ -188,8 +192,10 @@ class Collaborator:
             if prompt_text is None and any(t < 0 or t >= self.engine.n_vocab for t in body.prompt):
                 raise bad_request(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
             texts = [prompt_text] if prompt_text is not None else [self.engine.detokenize(body.prompt)]
-        try:
-            decision = self.privacy.decide(texts, meta.get("privacy"), privacy_header, api_key)
+        stops = body.stop_list  # scanned and redacted like the messages: they go to the cloud too
+        try:  # the scan is CPU work (bounded by privacy.max_scan_chars): off the event loop
+            decision = await asyncio.to_thread(self.privacy.decide, texts + stops, meta.get("privacy"),
+                                               privacy_header, api_key)
         except ValueError as exc:
             raise bad_request(str(exc), "metadata.privacy" if meta.get("privacy") else None) from exc
         # a session that was ever private stays on the device (routers/session.py)
@@ -203,26 +209,36 @@ class Collaborator:
             decision.sources.append("session")
         trace.privacy, trace.pii = decision.level, decision.pii
 
+        def route(cloud_ok: bool) -> RouteChoice:
+            return self.policy.choose(RouteFacts(
+                requested=requested, privacy_level=decision.level, cloud_available=cloud_ok,
+                cloud_reason="cloud offline (requested)" if offline else "" if cloud_ok else self.monitor.reason(),
+                budget_ok=self.budget.allows(api_key or "anonymous"),
+                speculative_ok=self.tokenizers.compatible, speculative_reason=self.tokenizers.reason,
+                quality=meta.get("quality"), max_latency_ms=_float_or_none(meta.get("max_latency_ms")),
+            ))
+
         cloud_ok = not offline and self.cloud is not None and self.monitor.available()
         if cloud_ok:
             self._recheck_tokenizers_when_back()
-        choice = self.policy.choose(RouteFacts(
-            requested=requested, privacy_level=decision.level, cloud_available=cloud_ok,
-            cloud_reason="cloud offline (requested)" if offline else "" if cloud_ok else self.monitor.reason(),
-            budget_ok=self.budget.allows(api_key or "anonymous"),
-            speculative_ok=self.tokenizers.compatible, speculative_reason=self.tokenizers.reason,
-            quality=meta.get("quality"), max_latency_ms=_float_or_none(meta.get("max_latency_ms")),
-        ))
+        choice = route(cloud_ok)
+        if choice.mode != "device" and not self.monitor.admit():  # half-open: another request holds the trial
+            choice = route(False)
         trace.mode, trace.reason = choice.mode, "session pinned private" if pinned else choice.reason
+        if "unscanned" in decision.sources and choice.reason == "private":
+            trace.reason = f"private: longer than the PII scan limit ({self.privacy.max_scan_chars} characters)"
         if choice.degraded:
             trace.degraded, trace.degraded_reason = True, choice.reason
 
+        cloud_stop = tuple(stops)
         if choice.mode != "device" and decision.level == "redact" and decision.pii:
-            if chat:
-                redacted = self.privacy.redact([m["content"] for m in messages], decision)
-                messages = [{**m, "content": t} for m, t in zip(messages, redacted)]
-            elif prompt_text is not None:
-                prompt_text = self.privacy.redact([prompt_text], decision)[0]
+            if chat or prompt_text is not None:
+                redacted = self.privacy.redact(texts + stops, decision)
+                if chat:
+                    messages = [{**m, "content": t} for m, t in zip(messages, redacted)]
+                else:
+                    prompt_text = redacted[0]
+                cloud_stop = tuple(redacted[len(texts):])
             else:  # token-id prompt with personal data: we cannot rewrite ids safely, stay local
                 trace.mode, trace.reason = "device", "personal data in a token-id prompt"
             trace.redactions = decision.redactor.count if decision.redactor else 0
@@ -233,11 +249,14 @@ class Collaborator:
             prompt_tokens = await asyncio.to_thread(self.engine.tokenize, prompt_text)
         else:
             prompt_tokens = list(body.prompt)
-        params = self._sampling(body, len(prompt_tokens))
+        if not prompt_tokens:
+            raise bad_request("The prompt is empty (it has no tokens).", "prompt", "invalid_value")
+        params = replace(self._sampling(body, len(prompt_tokens)), stop=cloud_stop)  # matched in placeholder space
         n_logprobs = (body.top_logprobs or 0 if body.logprobs else None) if chat else body.logprobs
         if n_logprobs is not None:
             params = replace(params, top_logprobs=n_logprobs)
-        return Job(chat, messages, prompt_text, prompt_tokens, params, trace, decision, n_logprobs, api_key)
+        return Job(chat, messages, prompt_text, prompt_tokens, params, trace, decision, n_logprobs, api_key,
+                   cloud_stop=cloud_stop)
 
     def _sampling(self, body: ChatCompletionRequest | CompletionRequest, n_prompt: int) -> SamplingParams:
         n_ctx = self.engine.n_ctx
@@ -309,7 +328,7 @@ class Collaborator:
     def _degrade(self, job: Job, exc: CloudError) -> None:
         log.warning("cloud failed mid-answer, the device finishes it: %s", exc)
         job.trace.degraded = True
-        job.trace.degraded_reason = getattr(exc, "public", None) or "the cloud failed during the answer"
+        job.trace.degraded_reason = exc.public  # str(exc) names internal addresses
 
     def _plain_tokens(self, text: str) -> list[int]:
         """Generated text as token ids: a literal "<|im_end|>" in an answer is text, not end-of-turn."""

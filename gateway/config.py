@@ -29,6 +29,7 @@ class ServerConfig(Section):
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: list[str] = Field(default_factory=list, description="empty: no authentication")
+    metrics_open: bool = False  # /metrics without an API key even when api_keys are set
     max_body_bytes: int = 1_048_576
     max_queue: int = 16
     log_prompts: bool = False
@@ -104,6 +105,8 @@ class PrivacyConfig(Section):
     use_presidio: bool = False
     session_pin_s: float = Field(3600.0, ge=0, description="a session that was private stays on the device "
                                                            "this long after its last private turn; 0: off")
+    # requests with more characters (messages + stop strings) are not scanned: they stay on the device
+    max_scan_chars: int = Field(65_536, ge=0)
 
 
 class BudgetConfig(Section):

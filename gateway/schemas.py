@@ -11,6 +11,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import TypedDict
 
 
 class Lenient(BaseModel):
@@ -36,6 +37,16 @@ class ChatMessage(Lenient):
         return "".join(p.text for p in self.content)
 
 
+class Metadata(TypedDict, total=False):
+    """``metadata``: the keys Tandem reads are typed (a wrong type is a 400 naming the key); others pass."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    privacy: str | None
+    mode: str | None
+    quality: str | None
+    max_latency_ms: float | None
+
+
 class StreamOptions(Lenient):
     include_usage: bool = False
 
@@ -48,12 +59,12 @@ class SamplingFields(Lenient):
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(None, ge=1)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-(2**63), lt=2**63)  # int64, as OpenAI and vLLM
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int = 1
     user: str | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
 
     @field_validator("n")
     @classmethod
@@ -61,6 +72,18 @@ class SamplingFields(Lenient):
         if n != 1:
             raise ValueError("only n=1 is supported: the device model runs one sequence at a time")
         return n
+
+    @field_validator("temperature")
+    @classmethod
+    def _tiny_is_greedy(cls, t: float | None) -> float | None:
+        """Below 1e-5 (vLLM's epsilon) a temperature means greedy: dividing logits by 1e-300 overflows."""
+        return 0.0 if t is not None and t < 1e-5 else t
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_unsigned(cls, seed: int | None) -> int | None:
+        """Samplers (numpy, llama.cpp) take unsigned seeds: fold negative int64 seeds onto them."""
+        return None if seed is None else seed % 2**63
 
     @field_validator("stop")
     @classmethod

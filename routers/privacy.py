@@ -121,14 +121,26 @@ class PrivacyDecision:
 
 
 class PrivacyRouter:
+    """Tags requests. ``decide`` is CPU work (regexes, libphonenumber, Presidio): run it off the event loop.
+
+    ``max_scan_chars`` bounds that work: a request whose texts hold more characters is not
+    scanned at all but treated as ``private`` (source ``unscanned``) — it stays on the device,
+    which is always safe, instead of spending seconds of CPU (~7 µs per character) or
+    sending the unscanned rest to the cloud. The default (64 Ki characters, ~16k tokens) is
+    above what a device context window takes, so only requests that could not run anyway
+    or that a large-context deployment should scan in pieces hit it.
+    """
+
     def __init__(self, pii_action: str = "redact", rules: Sequence[PrivacyRule] = (),
-                 detector: PiiDetector | None = None, default_level: str = "public"):
+                 detector: PiiDetector | None = None, default_level: str = "public",
+                 max_scan_chars: int = 65_536):
         if pii_action not in ("redact", "private"):
             raise ValueError("pii_action must be 'redact' or 'private'")
         self.pii_action = pii_action
         self.rules = list(rules)
         self.detector = detector or PiiDetector()
         self.default_level = strictest([default_level])
+        self.max_scan_chars = max_scan_chars
 
     def decide(self, texts: Sequence[str], metadata_level: str | None = None, header_level: str | None = None,
                api_key: str | None = None) -> PrivacyDecision:
@@ -139,6 +151,8 @@ class PrivacyRouter:
             if lvl:
                 levels.append(strictest([lvl.lower()]))
                 sources.append(name)
+        if sum(len(t) for t in texts) > self.max_scan_chars:
+            return PrivacyDecision("private", {}, sources + ["unscanned"], spans=[[] for _ in texts])
         for rule in self.rules:
             if rule.applies(api_key, texts):
                 levels.append(rule.level)

@@ -282,3 +282,81 @@ def test_token_ids_out_of_vocabulary_are_refused(gw, smol_engine):
     assert_error(resp, 400, param="prompt")
     assert post(gw, {"model": "tandem-device", "prompt": [1, 2, 3], "max_tokens": 2},
                 path="/v1/completions").status_code == 200
+
+
+# -- issue 11, defect 3: an error after the stream started ----------------------------------------------------
+def test_error_after_the_stream_started_is_an_sse_error_event(gw, monkeypatch):
+    """The status line is gone: the error goes in the stream (then [DONE]), as vLLM and llama.cpp's server do."""
+    collab = gw.collaborator
+    real_run = collab.run
+
+    async def run_then_fail(job):
+        inner = real_run(job)
+        try:
+            yield await anext(inner)
+            yield await anext(inner)
+            raise RuntimeError("engine exploded at http://10.9.8.7:8001")
+        finally:
+            await inner.aclose()
+
+    monkeypatch.setattr(collab, "run", run_then_fail)
+    r = requests.post(f"{gw.url}/v1/chat/completions", stream=True, timeout=30, json={
+        "model": "tandem-device", "messages": MSG, "max_tokens": 16, "stream": True, "stop": ["NEVER"],
+        "temperature": 1.0, "seed": 5})
+    lines = [ln for ln in r.iter_lines() if ln]
+    monkeypatch.undo()
+    assert r.status_code == 200 and all(ln.startswith(b"data: ") for ln in lines), lines
+    assert lines[-1] == b"data: [DONE]"
+    err = json.loads(lines[-2][6:])["error"]
+    assert set(err) == {"message", "type", "param", "code"} and err["type"] == "server_error"
+    assert "10.9.8.7" not in err["message"]
+    assert json.loads(lines[0][6:])["choices"][0]["delta"]["role"] == "assistant"  # the stream had started
+    assert post(gw, {"model": "tandem-device", "messages": MSG, "max_tokens": 2}).status_code == 200
+
+
+# -- issue 11, defect 6: hostile input and exposure ---------------------------------------------------------------
+def test_non_ascii_bearer_tokens_are_refused_with_401(smol_engine):
+    with LiveGateway(smol_engine, ["cloud.offline=true", "server.api_keys=[k-1]"]) as g:
+        for value in ("Bearer kéy-ü", "Bearer ключ".encode(), b"Bearer \xff\xfe\x80"):
+            r = requests.post(f"{g.url}/v1/chat/completions", json={"model": "tandem-device", "messages": MSG},
+                              headers={"Authorization": value})
+            assert_error(r, 401, "invalid_api_key")
+
+
+@pytest.mark.parametrize("meta,param", [
+    ({"privacy": 1}, "metadata.privacy"),
+    ({"privacy": ["private"]}, "metadata.privacy"),
+    ({"privacy": {"level": "private"}}, "metadata.privacy"),
+    ({"mode": 3}, "metadata.mode"),
+    ({"max_latency_ms": "soon"}, "metadata.max_latency_ms"),
+])
+def test_metadata_of_the_wrong_type_is_a_400(gw, meta, param):
+    assert_error(post(gw, {"model": "tandem-device", "messages": MSG, "metadata": meta}), 400, param=param)
+
+
+def test_metrics_follow_the_api_keys_unless_configured_open(smol_engine):
+    with LiveGateway(smol_engine, ["cloud.offline=true", "server.api_keys=[k-1]"]) as g:
+        assert_error(requests.get(f"{g.url}/metrics"), 401, "missing_api_key")
+        assert requests.get(f"{g.url}/metrics", headers={"Authorization": "Bearer k-1"}).status_code == 200
+        assert requests.get(f"{g.url}/health").status_code == 200
+    with LiveGateway(smol_engine, ["cloud.offline=true", "server.api_keys=[k-1]", "server.metrics_open=true"]) as g:
+        assert requests.get(f"{g.url}/metrics").status_code == 200
+
+
+def test_exposed_address_without_api_keys_warns_loudly(gw, caplog):
+    import logging
+
+    from gateway.app import create_app
+    from gateway.config import load_config
+
+    def warnings_for(*overrides):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="tandem.gateway"):
+            create_app(load_config(overrides=list(overrides)), gw.collaborator)
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    exposed = warnings_for("server.host=0.0.0.0")
+    assert exposed and "no API keys" in exposed[0] and "0.0.0.0" in exposed[0]
+    assert warnings_for("server.host='::'") and warnings_for("server.host=192.168.1.5")
+    assert not warnings_for("server.host=127.0.0.1") and not warnings_for("server.host=localhost")
+    assert not warnings_for("server.host=0.0.0.0", "server.api_keys=[k]")

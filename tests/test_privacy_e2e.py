@@ -114,3 +114,87 @@ def test_detected_pii_with_private_action_stays_on_device(smol_engine):
         _, trace = ask(client, "tandem-cloud", "My card is 4111 1111 1111 1111", stream=True)
         assert trace["tandem"]["mode"] == "device" and trace["tandem"]["pii"] == {"CREDIT_CARD": 1}
         assert cloud.calls == before
+
+
+# -- issue 11, defect 4: stop sequences are message content too ------------------------------------------------
+@pytest.mark.parametrize("stream", [False, True])
+def test_stop_strings_with_personal_data_are_redacted_and_still_fire(setup, stream):
+    """The cloud echoes the placeholder it saw; restored, that is the client's stop string: it must fire there."""
+    gw, cloud = setup
+    client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+    email, other = "olga.petrova@example.org", "ivan.sidorov@example.net"
+    first = len(cloud.received)
+    args = {"model": "tandem-cloud", "messages": [{"role": "user", "content": f"Please write to {email} today."}],
+            "max_tokens": 32, "temperature": 0, "stop": [email, other]}
+    if stream:
+        chunks = list(client.chat.completions.create(stream=True, **args))
+        answer = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason][-1]
+    else:
+        r = client.chat.completions.create(**args)
+        answer, finish = r.choices[0].message.content, r.choices[0].finish_reason
+    sent = b"\n".join(cloud.received[first:]).decode("utf-8", "replace")
+    assert email not in sent and other not in sent, "a stop string carried personal data to the cloud"
+    assert "[EMAIL_1]" in sent  # the stop went redacted, with the same placeholder as the message
+    assert answer == "Noted: " and finish == "stop", answer
+
+
+# -- issue 11, defect 5: the PII scan ran on the event loop, unbounded --------------------------------------------
+def _collaborator(smol_engine, overrides=()):
+    from device_runtime.worker import DeviceWorker
+    from gateway.collaborate import Collaborator
+    from gateway.config import load_config
+
+    config = load_config(overrides=["cloud.offline=true", "device.pull=false", *overrides])
+    return Collaborator(config, DeviceWorker(smol_engine), None)
+
+
+def _plan(collab, text: str, stop=None):
+    import asyncio
+    import threading
+
+    from gateway.schemas import ChatCompletionRequest
+
+    body = ChatCompletionRequest.model_validate({"model": "tandem-auto", "stop": stop,
+                                                 "messages": [{"role": "user", "content": text}]})
+
+    async def main():
+        return await collab.plan(body), threading.get_ident()
+
+    return asyncio.run(main())
+
+
+def test_pii_scan_runs_off_the_event_loop(smol_engine):
+    import threading
+
+    collab = _collaborator(smol_engine)
+    seen: list[tuple[int, int]] = []
+    real_find = collab.privacy.detector.find
+
+    def spy(text):
+        seen.append((threading.get_ident(), len(text)))
+        return real_find(text)
+
+    collab.privacy.detector.find = spy
+    try:
+        job, loop_thread = _plan(collab, "Mail me at anna@example.com or call +1 415 555 0100.", stop=["bob@x.org"])
+    finally:
+        collab.device.shutdown()
+    assert seen and all(thread != loop_thread for thread, _ in seen), "the PII scan ran on the event loop"
+    assert len(seen) == 2, seen  # the message and the stop string
+    assert job.trace.pii == {"EMAIL": 2, "PHONE_NUMBER": 1}
+
+
+def test_text_beyond_the_scan_limit_stays_on_the_device_unscanned(smol_engine):
+    collab = _collaborator(smol_engine, ["privacy.max_scan_chars=2000"])
+    scanned: list[int] = []
+    real_find = collab.privacy.detector.find
+    collab.privacy.detector.find = lambda text: scanned.append(len(text)) or real_find(text)
+    try:
+        job, _ = _plan(collab, "word " * 1000)  # 5,000 characters
+        small, _ = _plan(collab, "word " * 100)
+    finally:
+        collab.device.shutdown()
+    assert job.trace.privacy == "private" and job.trace.mode == "device" and "scan limit" in job.trace.reason
+    assert scanned == [500]  # only the small request was scanned
+    assert small.trace.privacy == "public"

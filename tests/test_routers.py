@@ -56,14 +56,44 @@ def test_circuit_breaker_opens_and_half_opens():
     m = NetworkMonitor(failure_threshold=2, cooldown_s=5, clock=clock)
     m.record_success("u", 0.05)
     assert m.available() and m.rtt_s == pytest.approx(0.05)
-    m.record_failure("u", "refused")
+    m.record_failure("u", "ConnectionRefusedError: 10.1.2.3:8001", "cloud unreachable (connection refused)")
     assert m.available()
-    m.record_failure("u", "refused")
-    assert not m.available() and "refused" in m.reason()
+    m.record_failure("u", "ConnectionRefusedError: 10.1.2.3:8001", "cloud unreachable (connection refused)")
+    assert not m.available() and "refused" in m.reason() and "10.1.2.3" not in m.reason()
     clock.t += 5
     assert m.available()  # half-open: one try allowed
     m.record_success("u", 0.1)
     assert m.available() and m.endpoints["u"].consecutive_failures == 0
+
+
+def test_circuit_breaker_reopens_after_a_failed_half_open_try():
+    """Issue 11, defect 2: closed -> open -> half-open (one trial at a time) -> failure re-opens."""
+    clock = Clock()
+    m = NetworkMonitor(failure_threshold=2, cooldown_s=5, clock=clock)
+    m.record_failure("u", "refused")
+    m.record_failure("u", "refused")
+    assert not m.available()
+    clock.t += 5
+    assert m.available()  # half-open
+    m.record_failure("u", "refused again")  # the trial failed
+    assert not m.available(), "a failed half-open try must re-open the circuit"
+    clock.t += 4.9
+    assert not m.available()  # a new cooldown, counted from the failed try
+    clock.t += 0.1
+    assert m.admit() and not m.admit()  # half-open admits one trial at a time
+    assert not m.available()  # while it is in flight, nobody else is sent
+    clock.t += m.trial_timeout_s  # a trial that never reported back frees the slot
+    assert m.admit()
+    m.record_success("u", 0.05)
+    assert m.admit() and m.admit() and m.state("u") == "closed"  # closed: everyone goes
+
+
+def test_circuit_reason_never_names_the_endpoint():
+    m = NetworkMonitor(failure_threshold=1)
+    m.record_failure("http://10.1.2.3:8001", "ClientConnectorError: Cannot connect to host 10.1.2.3:8001",
+                     "cloud unreachable (connection refused)")
+    assert m.reason() == "cloud unavailable: cloud unreachable (connection refused)"
+    assert "10.1.2.3" not in str(m.snapshot()["http://10.1.2.3:8001"]["last_error"])
 
 
 def test_offline_monitor_is_never_available():
