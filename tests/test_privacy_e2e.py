@@ -169,13 +169,13 @@ def test_pii_scan_runs_off_the_event_loop(smol_engine):
 
     collab = _collaborator(smol_engine)
     seen: list[tuple[int, int]] = []
-    real_find = collab.privacy.detector.find
+    real_find = collab.planner.privacy.detector.find
 
     def spy(text):
         seen.append((threading.get_ident(), len(text)))
         return real_find(text)
 
-    collab.privacy.detector.find = spy
+    collab.planner.privacy.detector.find = spy
     try:
         job, loop_thread = _plan(collab, "Mail me at anna@example.com or call +1 415 555 0100.", stop=["bob@x.org"])
     finally:
@@ -188,8 +188,8 @@ def test_pii_scan_runs_off_the_event_loop(smol_engine):
 def test_text_beyond_the_scan_limit_stays_on_the_device_unscanned(smol_engine):
     collab = _collaborator(smol_engine, ["privacy.max_scan_chars=2000"])
     scanned: list[int] = []
-    real_find = collab.privacy.detector.find
-    collab.privacy.detector.find = lambda text: scanned.append(len(text)) or real_find(text)
+    real_find = collab.planner.privacy.detector.find
+    collab.planner.privacy.detector.find = lambda text: scanned.append(len(text)) or real_find(text)
     try:
         job, _ = _plan(collab, "word " * 1000)  # 5,000 characters
         small, _ = _plan(collab, "word " * 100)

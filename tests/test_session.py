@@ -77,7 +77,7 @@ async def gateway():
     config = load_config(overrides=["server.port=0", f"cloud.endpoints=[{url}]", "privacy.session_pin_s=600"])
     async with Runtime(config, engine=engine) as rt, aiohttp.ClientSession() as http:
         clock = Clock()
-        rt.collaborator.sessions = SessionPins(config.privacy.session_pin_s, clock=clock)
+        rt.collaborator.planner.sessions = SessionPins(config.privacy.session_pin_s, clock=clock)
         yield rt, cloud, http, clock
     await cloud.stop()
 
@@ -137,9 +137,9 @@ async def test_pin_expires(gateway):
 
 async def test_detection_with_private_action_pins_too(gateway):
     rt, _cloud, http, _clock = gateway
-    rt.collaborator.privacy.pii_action = "private"
+    rt.collaborator.planner.privacy.pii_action = "private"
     assert (await ask(http, rt, "call me on 190-1012-3456", "s-3"))["reason"] == "private"
-    rt.collaborator.privacy.pii_action = "redact"
+    rt.collaborator.planner.privacy.pii_action = "redact"
     assert (await ask(http, rt, "hello again", "s-3"))["reason"] == "session pinned private"
 
 
