@@ -42,6 +42,7 @@ METRICS = web.AppKey("metrics", Metrics)
 STATE = web.AppKey("state", dict)
 API_KEY = web.RequestKey("api_key", str)
 STREAM_ERROR = web.RequestKey("stream_error", bool)  # the stream ended with an error event
+CLIENT_GONE = web.RequestKey("client_gone", bool)  # the client disconnected mid-stream
 
 STATIC = Path(__file__).resolve().parent / "static"
 OPEN_PATHS = {"/health", "/ready", "/", "/demo"}  # /metrics too when server.metrics_open
@@ -212,6 +213,8 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
             resp = await _stream_response(request, collab, job, body, rid, first, stream, chat)
             if request.get(STREAM_ERROR):
                 status = 500  # for logs and metrics: the client saw 200 and an error event
+            elif request.get(CLIENT_GONE):
+                status = 499
             return resp
         chunks = [first] if first is not None else []
         chunks += [c async for c in stream]
@@ -280,18 +283,23 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
         async for chunk in stream:
             if chunk.text or chunk.logprobs:
                 await send_event(resp, frame(piece(chunk)))
-    except (asyncio.CancelledError, ConnectionResetError):
+        last = {"index": 0, "finish_reason": job.finish_reason or "stop"}
+        last.update({"delta": {}} if chat else {"text": ""})
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        await send_event(resp, frame(last, tandem=job.trace.to_dict()))
+        if include_usage:
+            await send_event(resp, frame(None, usage=usage(len(job.prompt_tokens), job.completion_tokens)))
+        await send_done(resp)
+    except ConnectionResetError:  # the client hung up mid-stream: nobody to tell, nothing to log
+        request[CLIENT_GONE] = True
+    except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 — the status line is sent: report in the stream, as vLLM does
         await _send_stream_error(resp, request, exc)
-        return resp
-    last = {"index": 0, "finish_reason": job.finish_reason or "stop"}
-    last.update({"delta": {}} if chat else {"text": ""})
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    await send_event(resp, frame(last, tandem=job.trace.to_dict()))
-    if include_usage:
-        await send_event(resp, frame(None, usage=usage(len(job.prompt_tokens), job.completion_tokens)))
-    await send_done(resp)
+    finally:  # give the device turn and any cloud connection back now, not when the generator is collected
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
     return resp
 
 
@@ -305,8 +313,11 @@ async def _send_stream_error(resp: web.StreamResponse, request: web.Request, exc
         log.exception("error after the stream started on %s %s", request.method, request.path)
         body = error_body("Internal server error while streaming the answer", "server_error", None, "internal_error")
     request[STREAM_ERROR] = True
-    await send_event(resp, body)
-    await send_done(resp)
+    try:
+        await send_event(resp, body)
+        await send_done(resp)
+    except ConnectionResetError:
+        request[CLIENT_GONE] = True
 
 
 # -- other routes --------------------------------------------------------------------------------------
