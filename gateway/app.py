@@ -43,6 +43,7 @@ METRICS = web.AppKey("metrics", Metrics)
 STATE = web.AppKey("state", dict)
 API_KEY = web.RequestKey("api_key", str)
 STREAM_ERROR = web.RequestKey("stream_error", bool)  # the stream ended with an error event
+CLIENT_GONE = web.RequestKey("client_gone", bool)  # the client disconnected mid-stream
 
 STATIC = Path(__file__).resolve().parent / "static"
 TRUE = {"1", "true", "yes", "on"}
@@ -201,6 +202,7 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     metrics = request.app[METRICS]
     job: Job | None = None
     body: Any = None
+    stream: Any = None
     status = 200
     try:
         body = await parse_body(request, ChatCompletionRequest if chat else CompletionRequest)
@@ -221,6 +223,8 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
             resp = await _stream_response(request, collab, job, body, rid, first, stream, chat)
             if request.get(STREAM_ERROR):
                 status = 500  # for logs and metrics: the client saw 200 and an error event
+            elif request.get(CLIENT_GONE):
+                status = 499
             return resp
         chunks = [first] if first is not None else []
         chunks += [c async for c in stream]
@@ -232,6 +236,8 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
         status = 499  # the client went away; its generation was cancelled with it
         raise
     finally:
+        if stream is not None:  # however the request ended, the device turn and cloud connection go back now
+            await stream.aclose()
         if job is not None:
             metrics.observe(endpoint, status, job.trace, time.perf_counter() - started, len(job.prompt_tokens))
             if "first_token" in job.trace.timings_ms:
@@ -294,18 +300,19 @@ async def _stream_response(request: web.Request, collab: Collaborator, job: Job,
         async for chunk in stream:
             if chunk.text or chunk.logprobs or chunk.raw_logprobs:
                 await send_event(resp, content(chunk))
-    except (asyncio.CancelledError, ConnectionResetError):
+        last = {"index": 0, "finish_reason": job.finish_reason or "stop"}
+        last.update({"delta": {}} if chat else {"text": ""})
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        await send_event(resp, frame(last, tandem=job.trace.to_dict()))
+        if include_usage:
+            await send_event(resp, frame(None, usage=usage(len(job.prompt_tokens), job.completion_tokens)))
+        await send_done(resp)
+    except ConnectionResetError:  # the client hung up mid-stream: nobody to tell, nothing to log
+        request[CLIENT_GONE] = True
+    except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 — the status line is sent: report in the stream, as vLLM does
         await _send_stream_error(resp, request, exc)
-        return resp
-    last = {"index": 0, "finish_reason": job.finish_reason or "stop"}
-    last.update({"delta": {}} if chat else {"text": ""})
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    await send_event(resp, frame(last, tandem=job.trace.to_dict()))
-    if include_usage:
-        await send_event(resp, frame(None, usage=usage(len(job.prompt_tokens), job.completion_tokens)))
-    await send_done(resp)
     return resp
 
 
@@ -319,8 +326,11 @@ async def _send_stream_error(resp: web.StreamResponse, request: web.Request, exc
         log.exception("error after the stream started on %s %s", request.method, request.path)
         body = error_body("Internal server error while streaming the answer", "server_error", None, "internal_error")
     request[STREAM_ERROR] = True
-    await send_event(resp, body)
-    await send_done(resp)
+    try:
+        await send_event(resp, body)
+        await send_done(resp)
+    except ConnectionResetError:
+        request[CLIENT_GONE] = True
 
 
 # -- other routes --------------------------------------------------------------------------------------

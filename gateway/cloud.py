@@ -212,8 +212,8 @@ class CloudClient:
             t0 = time.perf_counter()
             try:
                 await self._simulate_rtt()
-                async with self.session.request(method, endpoint.url + path, data=payload,
-                                                headers=self._headers()) as resp:
+                async with self.session.request(method, endpoint.url + path, data=payload, headers=self._headers(),
+                                                timeout=self.timeout) as resp:
                     raw = await resp.read()
                 elapsed = time.perf_counter() - t0
                 if stats is not None:
