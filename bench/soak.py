@@ -182,13 +182,16 @@ async def one_request(session: aiohttp.ClientSession, url: str, rng: random.Rand
             if out.kind == "disconnect" and r.status == 200:
                 await r.content.readline()
                 await r.content.readline()
-                r.connection.transport.abort()  # the client goes away mid-stream
+                if r.connection is not None:  # (a short answer may be over already)
+                    r.connection.transport.abort()  # the client goes away mid-stream
                 return out
             raw = await r.read()
         out.latency_s = time.perf_counter() - t0
         check(out, raw)
     except (TimeoutError, aiohttp.ClientError) as exc:
         out.failure = f"{type(exc).__name__}: {exc}"[:200]
+    except Exception as exc:  # noqa: BLE001 — a bug in this script must show as a failure, not vanish
+        out.failure = f"load generator: {type(exc).__name__}: {exc}"[:200]
     return out
 
 
@@ -244,29 +247,36 @@ async def drive(url: str, gw: GatewayThread, cloud: CloudProcess, minutes: float
             await asyncio.to_thread(cloud.start)
             events.append({"t": round(now(), 1), "event": "cloud restarted"})
 
+    last = 0
+
+    async def take_sample(connections_open: bool = True) -> None:
+        nonlocal last
+        done = outcomes[last:]
+        last = len(outcomes)
+        lat = [o.latency_s * 1000 for o in done if o.kind == "ok" and o.status == 200 and o.latency_s]
+        collab = gw.runtime.collaborator
+        window = {"requests": len(done), "ok": sum(o.status == 200 for o in done),
+                  "4xx": sum(o.status is not None and 400 <= o.status < 500 for o in done),
+                  "5xx": sum(o.status is not None and o.status >= 500 for o in done),
+                  "failures": sum(o.failure is not None for o in done),
+                  "degraded": sum(o.degraded for o in done),
+                  "p50_ms": round(percentile(lat, 50), 1) if lat else None,
+                  "p99_ms": round(percentile(lat, 99), 1) if lat else None,
+                  "client_connections_open": connections_open}
+        samples.append(Sample(round(now(), 1), rss_mb() or 0.0, len(os.listdir("/proc/self/fd")),
+                              await asyncio.to_thread(gw.tasks), threading.active_count(),
+                              rss_mb(cloud.pid) if cloud.pid else None, len(pending),
+                              collab.monitor.available(), window))
+        s = samples[-1]
+        print(f"t={s.t:6.1f}s rss={s.rss_mb:6.1f}MB fds={s.fds:4d} tasks={s.tasks:3d} threads={s.threads:3d} "
+              f"cloud={'up' if s.cloud_up else 'down'} {window}", flush=True)
+
     async def sampler() -> None:
-        last = 0
         while True:
             await asyncio.sleep(10)
-            done = outcomes[last:]
-            last = len(outcomes)
-            lat = [o.latency_s * 1000 for o in done if o.kind == "ok" and o.status == 200 and o.latency_s]
-            collab = gw.runtime.collaborator
-            window = {"requests": len(done), "ok": sum(o.status == 200 for o in done),
-                      "4xx": sum(o.status is not None and 400 <= o.status < 500 for o in done),
-                      "5xx": sum(o.status is not None and o.status >= 500 for o in done),
-                      "failures": sum(o.failure is not None for o in done),
-                      "degraded": sum(o.degraded for o in done),
-                      "p50_ms": round(percentile(lat, 50), 1) if lat else None,
-                      "p99_ms": round(percentile(lat, 99), 1) if lat else None}
-            samples.append(Sample(round(now(), 1), rss_mb() or 0.0, len(os.listdir("/proc/self/fd")),
-                                  await asyncio.to_thread(gw.tasks), threading.active_count(),
-                                  rss_mb(cloud.pid) if cloud.pid else None, len(pending),
-                                  collab.monitor.available(), window))
-            s = samples[-1]
-            print(f"t={s.t:6.1f}s rss={s.rss_mb:6.1f}MB fds={s.fds:4d} tasks={s.tasks:3d} threads={s.threads:3d} "
-                  f"cloud={'up' if s.cloud_up else 'down'} {window}", flush=True)
+            await take_sample()
 
+    await take_sample(connections_open=False)  # idle, before any traffic
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
         chaos = asyncio.create_task(cloud_chaos())
         watch = asyncio.create_task(sampler())
@@ -282,9 +292,10 @@ async def drive(url: str, gw: GatewayThread, cloud: CloudProcess, minutes: float
             i += 1
             await asyncio.sleep(max(0.0, i / rate - now()))
         await asyncio.gather(*pending, return_exceptions=True)
-        await asyncio.sleep(10.5)  # one last sample with nothing in flight
         watch.cancel()
         chaos.cancel()
+    await asyncio.sleep(3)  # the client's connections are closed: what the gateway still holds is its own
+    await take_sample(connections_open=False)
     return outcomes, samples, events
 
 
@@ -369,8 +380,9 @@ def main() -> int:
         "rss_mb_after_1min": warm[0].rss_mb, "rss_mb_end": samples[-1].rss_mb,
         "rss_slope_mb_per_min_after_1min": slope_mb_per_min(samples, 60),
         "fds_min_max_after_1min": [min(s.fds for s in warm), max(s.fds for s in warm)],
-        "tasks_end_idle": samples[-1].tasks, "tasks_max": max(s.tasks for s in samples),
-        "threads_min_max": [min(s.threads for s in samples), max(s.threads for s in samples)],
+        "tasks_max": max(s.tasks for s in samples),
+        "idle_before_after": {"fds": [samples[0].fds, samples[-1].fds], "tasks": [samples[0].tasks, samples[-1].tasks],
+                              "threads": [samples[0].threads, samples[-1].threads]},
     }
     data = {"summary": summary, "events": events, "samples": [asdict(s) for s in samples],
             "failures": failures[:50], "machine": machine(), "date": now_iso(),
@@ -378,6 +390,7 @@ def main() -> int:
                      "1 thread) a child process killed with SIGKILL twice; load generator in this process (pool "
                      "of 64 connections), open loop at a fixed rate; RSS and fds are the whole process's"}
     s = summary
+    idle = s["idle_before_after"]
     md = (f"# Soak: {args.minutes:g} minutes of mixed traffic, the cloud killed twice\n\n"
           f"{s['requests']} requests at {args.rate:g}/s: every mode, streaming or not; {s['bad_requests']} bad "
           f"requests, {s['disconnects']} client disconnects mid-stream; the cloud SIGKILLed at 1/3 and 2/3 "
@@ -391,8 +404,11 @@ def main() -> int:
           f"| RSS after 1 min → end | {s['rss_mb_after_1min']} → {s['rss_mb_end']} MB "
           f"(slope {s['rss_slope_mb_per_min_after_1min']} MB/min) |\n"
           f"| open fds after 1 min (min–max) | {s['fds_min_max_after_1min'][0]}–{s['fds_min_max_after_1min'][1]} |\n"
-          f"| asyncio tasks: max / at the end, idle | {s['tasks_max']} / {s['tasks_end_idle']} |\n"
-          f"| threads (min–max) | {s['threads_min_max'][0]}–{s['threads_min_max'][1]} |\n\n"
+          f"| idle before → after the run (no client connections): fds | {idle['fds'][0]} → {idle['fds'][1]} |\n"
+          f"| … asyncio tasks on the gateway loop | {idle['tasks'][0]} → {idle['tasks'][1]} (max {s['tasks_max']} under load) |\n"
+          f"| … threads (asyncio.to_thread's pool starts its threads lazily) | {idle['threads'][0]} → "
+          f"{idle['threads'][1]} |\n"
+          "\n"
           "Events: " + "; ".join(f"{e['event']} at {e['t']} s" for e in events if e["event"].startswith("cloud"))
           + "\n\n![soak](soak.png)\n")
     write_results("soak", data, md)
