@@ -39,6 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from gateway.local_cloud import ensure_port_free  # noqa: E402
+
 from bench.common import RESULTS, machine, now_iso, percentile, write_results
 from gateway.config import load_config
 from gateway.runtime import Runtime
@@ -102,11 +104,13 @@ class CloudProcess:
 
     def __init__(self, model: str, port: int, threads: int):
         self.cmd = [sys.executable, "-m", "gateway.cli", "cloud", "--model", model, "--port", str(port),
-                    "--threads", str(threads), "--n-ctx", "2048"]
+                    "--threads", str(threads), "--n-ctx", "2048", "--parent-pid", str(os.getpid())]
+        self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> None:
+        ensure_port_free("127.0.0.1", self.port, "the soak's cloud", "--cloud-port")  # never talk to a stranger
         self.proc = subprocess.Popen(self.cmd, cwd=Path(__file__).resolve().parent.parent, start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
