@@ -55,6 +55,7 @@ def ensure_port_free(host: str, port: int, who: str = "the local cloud", setting
     if port == 0:
         return
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: TIME_WAIT is not "in use"
         try:
             s.bind((host, port))
         except OSError as exc:

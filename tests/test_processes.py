@@ -123,3 +123,19 @@ def test_sigkill_leaves_no_child_behind(command, ready):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_port_left_in_time_wait_by_our_own_restarted_cloud_counts_as_free():
+    """A killed server leaves TIME_WAIT connections behind; its restart on the same port must go on."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server closes first: TIME_WAIT on its side
+    time.sleep(0.1)
+    client.close()
+    server.close()
+    ensure_port_free("127.0.0.1", port)
