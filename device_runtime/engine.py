@@ -288,13 +288,8 @@ class LlamaEngine:
         text = TokenTextStream(self.token_bytes, params.stop)
         for produced in range(1, params.max_tokens + 1):
             logprobs = log_softmax(logits)
-            if params.temperature > 0:
-                probs = sampling_probs(logits, params.temperature, params.top_p)
-                token = sample_from(probs, rng)
-                event = TokenEvent(token, float(logprobs[token]), "", q=float(probs[token]), q_top=sparse_top(probs))
-            else:
-                token = int(np.argmax(logits))
-                event = TokenEvent(token, float(logprobs[token]), "")
+            token, q, q_top = _pick(logits, params.temperature, params.top_p, rng)
+            event = TokenEvent(token, float(logprobs[token]), "", q=q, q_top=q_top)
             event.top_logprobs = top_logprobs(logprobs, params.top_logprobs)
             if with_entropy:
                 event.entropy = entropy(logprobs)
@@ -329,17 +324,24 @@ class LlamaEngine:
         rng = rng or PositionalRng(None)
         for _ in range(k):
             logprobs = log_softmax(logits)
-            if temperature > 0:
-                probs = sampling_probs(logits, temperature, top_p)
-                token = sample_from(probs, rng.at(PositionalRng.DRAFT, len(self._tokens)))
-                drafts.append(DraftToken(token, float(logprobs[token]), float(probs[token]), sparse_top(probs)))
-            else:
-                token = int(np.argmax(logits))
-                drafts.append(DraftToken(token, float(logprobs[token])))
+            gen = rng.at(PositionalRng.DRAFT, len(self._tokens)) if temperature > 0 else None
+            token, q, q_top = _pick(logits, temperature, top_p, gen)
+            drafts.append(DraftToken(token, float(logprobs[token]), q, q_top))
             if self.is_eos(token) or len(self._tokens) + 1 >= self.n_ctx:
                 break
             logits = self.extend([token])
         return drafts
+
+
+def _pick(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator | None
+          ) -> tuple[int, float, dict[int, float] | None]:
+    """The next token, its probability under the distribution it was drawn from, and that
+    distribution's best tokens (greedy: the argmax, 1.0, None) — what rejection sampling needs."""
+    if temperature <= 0:
+        return int(np.argmax(logits)), 1.0, None
+    probs = sampling_probs(logits, temperature, top_p)
+    token = sample_from(probs, rng if rng is not None else np.random.default_rng())
+    return token, float(probs[token]), sparse_top(probs)
 
 
 def _scored(logits: np.ndarray, token: int, top_n: int) -> tuple[float, int, list[tuple[int, float]]]:

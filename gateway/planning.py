@@ -189,9 +189,8 @@ class Planner:
                            "invalid_request_error", "max_tokens", "context_length_exceeded")
         max_tokens = requested or min(self.config.server.max_tokens_default, n_ctx - n_prompt)
         temperature = self.config.server.temperature_default if body.temperature is None else body.temperature
-        seed = body.seed if body.seed is None or body.seed >= 0 else None  # negative: "random", as llama.cpp reads it
         return SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=body.top_p or 1.0,
-                              seed=seed, stop=tuple(body.stop_list))
+                              seed=body.seed, stop=tuple(body.stop_list))  # seed: unsigned already (schemas)
 
 
 def _float_or_none(value: Any) -> float | None:
