@@ -11,7 +11,7 @@ model in-process, Tandem's local cloud as a child process, one core each), three
    and the device engine generates greedily with per-token log-probabilities and entropies
    (``generate(..., with_entropy=True)``), each token's arrival time recorded;
 2. cloud: ``tandem-cloud`` through ``Collaborator.run`` (the cloud's own answer);
-3. escalation: ``tandem-cascade`` through ``Collaborator.run`` with ``cascade.threshold=1000``, so
+3. escalation: ``tandem-cascade`` through ``Collaborator.run`` with ``cascade.policy=gate`` and ``cascade.threshold=1000``, so
    every answer escalates: the cloud verifies the device answer as a draft and continues from the
    first token it rejects. Its answer, trace (drafts proposed/accepted, cloud tokens, passes,
    calls) and times are what any policy gets when it escalates that item.
@@ -115,7 +115,7 @@ class GatewayRunner:
         config = load_config(overrides=[
             f"device.model={self.device_model}", f"cloud.local.model={self.cloud_model}",
             f"cloud.local.port={port}", "server.port=0", "cloud.timeout_s=1800", "cloud.retries=0",
-            "cascade.threshold=1000", "cascade.per_token=false"])
+            "cascade.threshold=1000", "cascade.policy=gate"])
         self.rt = Runtime(config)
         await self.rt.start()
         return self

@@ -15,7 +15,8 @@ Policies:
   (``routers.confidence.repetition`` above the router's limit) escalates whatever its score.
 * ``learned`` — logistic regression (numpy) on confidence features and prompt length,
   predicting "the device is right"; trained on the calibration half only.
-* ``stream-<window>`` — the streaming cascade, simulated from per-token data (see ``stream_outcome``).
+* ``stream-<window>`` — the streaming cascade (the gateway's ``cascade.policy=stream``), replayed from
+  per-token data with the gateway's own rule (``routers.confidence.first_unsure``; see ``stream_outcome``).
 * ``random`` — escalates a random share f: its expected value, not one draw.
 * ``oracle`` — escalates exactly the items where that turns a wrong answer into a right one.
 
@@ -35,8 +36,10 @@ import numpy as np
 
 from routers.confidence import (
     ConfidenceRouter,
+    first_unsure,
     repetition,
     score,
+    stream_score,
     threshold_for_cloud_fraction,
     threshold_for_quality,
 )
@@ -279,19 +282,9 @@ def oracle_mask(items: Items) -> np.ndarray:
 
 
 # -- the streaming cascade, simulated ----------------------------------------------------------------------
-def running_mean(lp: np.ndarray, window: int) -> np.ndarray:
-    """Mean log-probability of the last ``window`` tokens at each position (fewer at the start)."""
-    if not len(lp):
-        return lp
-    c = np.concatenate([[0.0], np.cumsum(lp)])
-    i = np.arange(1, len(lp) + 1)
-    lo = np.maximum(0, i - window)
-    return (c[i] - c[lo]) / (i - lo)
-
-
 def stream_scores(items: Items, window: int) -> np.ndarray:
     """Per item, the lowest running confidence: the stream hands over iff it falls below the threshold."""
-    return np.asarray([running_mean(lp, window).min() if len(lp) else -math.inf for lp in items.logprobs])
+    return np.asarray([stream_score(lp, window) for lp in items.logprobs])
 
 
 def stream_outcome(items: Items, threshold: float, window: int, cost: CostModel) -> dict[str, Any]:
@@ -319,9 +312,9 @@ def stream_outcome(items: Items, threshold: float, window: int, cost: CostModel)
     handover = np.zeros(n, dtype=bool)
     pos = np.zeros(n, dtype=int)
     for i, lp in enumerate(items.logprobs):
-        below = np.flatnonzero(running_mean(lp, window) < threshold) if len(lp) else np.array([0])
-        if len(below):
-            handover[i], pos[i] = True, int(below[0])
+        at = first_unsure(lp, window, threshold) if len(lp) else 0
+        if at is not None:
+            handover[i], pos[i] = True, at
     exact = pos <= items.agreed
     q_known = items.esc_ok
     q_mid = np.where(exact, q_known, np.minimum(items.device_ok, items.esc_ok))

@@ -4,8 +4,8 @@
     tandem calibrate --target-agreement 0.9            # fewest escalations that keep 90% "cloud-quality"
     tandem calibrate --prompts my_prompts.txt          # one prompt per line
 
-Each prompt is answered by the device (greedy) and the answer scored with the configured
-confidence method. The cloud then verifies the answer as one long draft; the share of its
+Each prompt is answered by the device (greedy) and the answer scored the way the configured
+cascade policy judges it: the lowest running mean for ``stream``, the gate's method for ``gate``. The cloud then verifies the answer as one long draft; the share of its
 tokens the cloud accepts says whether "the cloud would have said the same" (the label).
 Prints both thresholds and the config line to use. The thresholds come from
 ``routers.confidence`` (``threshold_for_cloud_fraction``, ``threshold_for_quality``): the same
@@ -20,7 +20,7 @@ import statistics
 from pathlib import Path
 
 from device_runtime.engine import SamplingParams
-from routers.confidence import threshold_for_cloud_fraction, threshold_for_quality
+from routers.confidence import stream_score, threshold_for_cloud_fraction, threshold_for_quality
 
 from .cloud import CallStats
 from .config import TandemConfig
@@ -57,8 +57,11 @@ async def _calibrate(config: TandemConfig, prompts: list[str], max_tokens: int) 
             async with collab.device.turn() as call:
                 events = await call(lambda p: list(engine.generate(p, params, with_entropy=entropy)), prompt)
             answer = [ev.token_id for ev in events]
-            score = collab.confidence.score([ev.logprob for ev in events],
-                                            [ev.entropy or 0.0 for ev in events] if entropy else None)
+            logprobs = [ev.logprob for ev in events]
+            if config.cascade.policy == "stream":  # the lowest running mean decides a streamed answer
+                score = stream_score(logprobs, config.cascade.window)
+            else:
+                score = collab.confidence.score(logprobs, [ev.entropy or 0.0 for ev in events] if entropy else None)
             result = await collab.cloud.verify(prompt, answer, CallStats())
             agreement = result.accepted / len(answer) if answer else 1.0
             rows.append((score, agreement))
@@ -83,6 +86,11 @@ def run_calibrate(config: TandemConfig, args: argparse.Namespace) -> int:
     print(f"threshold for {args.target_agreement:.0%} cloud-quality answers: {by_quality:.4f} "
           f"(escalates {escalated}/{len(rows)})")
     chosen = by_quality if args.target_agreement and by_quality != float("inf") else by_fraction
-    print(f"\nconfig:  cascade: {{threshold: {chosen:.4f}, method: {config.cascade.method}}}"
-          f"   or   --set cascade.threshold={chosen:.4f}")
+    c = config.cascade
+    if c.policy == "stream":
+        print(f"\nconfig:  cascade: {{policy: stream, window: {c.window}, window_threshold: {chosen:.4f}}}"
+              f"   or   --set cascade.window_threshold={chosen:.4f}")
+    else:
+        print(f"\nconfig:  cascade: {{policy: gate, threshold: {chosen:.4f}, method: {c.method}}}"
+              f"   or   --set cascade.threshold={chosen:.4f}")
     return 0

@@ -10,9 +10,12 @@ client error happens before the first byte is streamed. ``run`` executes the mod
 * ``device``      — the device model alone.
 * ``cloud``       — the cloud model alone (chat/completions pass-through).
 * ``speculative`` — device drafts, cloud verifies (gateway.speculative).
-* ``cascade``     — the device answers; if it is unsure, that answer becomes the drafts the
-  cloud verifies (the same ``SpeculativeDecoder``, rejection sampling included), and the
-  cloud takes over from the first token it rejects instead of starting over.
+* ``cascade``     — the device answers and the cloud takes over where it is unsure. ``stream``
+  (the default): device tokens reach the client as they come while the running confidence
+  holds; the token where it drops is held back and the cloud continues from there. ``gate``:
+  the whole answer is judged first, and an unsure one becomes the drafts the cloud verifies.
+  Either way the cloud verifies device tokens with the same ``SpeculativeDecoder`` (rejection
+  sampling included) instead of starting over.
 
 Each thing happens in one place: one device turn per request (``DeviceTurn``), one
 verification path, one stop matcher (``AnswerBuilder``), and one hand-over: a cloud
@@ -24,8 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any
 
 from device_runtime.engine import DraftToken, LlamaEngine, TokenEvent
 from device_runtime.worker import DeviceTurn, DeviceWorker
@@ -59,7 +63,7 @@ class Collaborator:
         self.planner = Planner(config, self.engine, self.monitor, self.budget, has_cloud=cloud is not None)
         c = config.cascade
         self.confidence = ConfidenceRouter(threshold=c.threshold, method=c.method, quantile=c.quantile,
-                                           window=c.unsure_window, token_threshold=c.unsure_logprob)
+                                           window=c.window, window_threshold=c.window_threshold)
         s = config.speculative
         self.draft_length = DraftLengthController(k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive,
                                                   pipelined=s.pipeline)
@@ -183,25 +187,62 @@ class Collaborator:
             yield chunk
 
     async def _cascade(self, a: Answer) -> AsyncIterator[Chunk]:
-        """The device answers; when it is unsure, that answer is the drafts the cloud verifies."""
+        """The device answers; where it is unsure, the cloud takes over (``cascade.policy``).
+
+        Streaming needs the cloud to continue the text already shown, so a cloud without the
+        device's tokenizer gets the gate: the whole answer is judged first, then sent or replaced.
+        """
+        policy = self._cascade_stream if self.config.cascade.policy == "stream" and self.tokenizers.compatible \
+            else self._cascade_gate
+        async for chunk in policy(a):
+            yield chunk
+
+    async def _cascade_stream(self, a: Answer) -> AsyncIterator[Chunk]:
+        """Device tokens reach the client as they come while the running confidence holds.
+
+        The token where it drops is held back and becomes the first draft the cloud verifies;
+        the cloud goes on from there with the device drafting, as in speculative mode. What the
+        client already has stands, so time to first token is the device's.
+        """
+        job, trace = a.job, a.job.trace
+        judge = self.confidence.running()
+        params = replace(job.params, stop=())  # stops: the AnswerBuilder's job
+        held: TokenEvent | None = None
+        async for ev in a.device.iterate(lambda: self.engine.generate(job.prompt_tokens, params)):
+            if judge.unsure_after(ev.logprob) and self.cloud is not None:
+                held = ev
+                break
+            chunk = a.out.add_token(ev.token_id, "device", ev.logprob, ev.top_logprobs)
+            if chunk is not None:
+                yield chunk
+            if a.out.finished:
+                break
+        trace.confidence = round(judge.lowest, 4) if judge.lowest != float("inf") else None
+        trace.escalated = held is not None
+        if held is None:
+            return
+        trace.handover_token = trace.device_tokens
+        trace.reason += f"; handed over after {trace.device_tokens} tokens"
+        async for chunk in self._speculate(a, ahead=[held.as_draft()]):
+            yield chunk
+
+    async def _cascade_gate(self, a: Answer) -> AsyncIterator[Chunk]:
+        """The whole device answer is scored before any of it is sent; an unsure one becomes the
+        drafts the cloud verifies, and the cloud takes over from the first token it rejects."""
         job, trace = a.job, a.job.trace
         preview = a.out.lookahead()  # same stops and limits: the device stops where the client's answer would
         params = replace(job.params, stop=())
         needs_entropy = self.confidence.needs_entropy
         answer: list[TokenEvent] = []
-        why: str | None = None
         async for ev in a.device.iterate(lambda: self.engine.generate(job.prompt_tokens, params, needs_entropy)):
             answer.append(ev)
             preview.add_token(ev.token_id, "device")
             if preview.finished:
                 break
-            if self.config.cascade.per_token and self.confidence.unsure_stretch([e.logprob for e in answer]):
-                why = "escalated mid-answer (unsure stretch)"  # hand over now rather than finish a weak answer
-                break
         logprobs = [ev.logprob for ev in answer]
         entropies = [ev.entropy or 0.0 for ev in answer] if needs_entropy else None
         trace.confidence = round(self.confidence.score(logprobs, entropies), 4)
-        why = why or self.confidence.escalation_reason(logprobs, entropies, [ev.token_id for ev in answer])
+        why = self.confidence.escalation_reason(logprobs, entropies, [ev.token_id for ev in answer])
         trace.escalated = self.cloud is not None and why is not None
         a.device_answer = [ev.as_draft() for ev in answer]
         if not trace.escalated:

@@ -83,13 +83,16 @@ class SpeculativeConfig(Section):
 
 
 class CascadeConfig(Section):
+    # stream: device tokens reach the client as they come while the mean log-prob of the last `window`
+    # tokens stays >= window_threshold; below it the cloud takes over from that token (shown text stands).
+    # gate: the whole device answer is scored first (method, threshold) and either sent or escalated.
+    policy: Literal["stream", "gate"] = "stream"
+    window: int = Field(8, ge=1)
+    window_threshold: float = -1.0
     threshold: float = -1.5
     method: Literal["mean", "min", "tail", "entropy"] = "tail"
     quantile: float = 0.1
     verify_chunk: int = 64  # the device answer is verified in drafts of at most this many tokens
-    per_token: bool = False  # escalate mid-answer once the device stays unsure for a window of tokens
-    unsure_window: int = 8
-    unsure_logprob: float = -2.5
 
 
 class PrivacyRuleConfig(Section):

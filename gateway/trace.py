@@ -31,6 +31,7 @@ class RouteTrace:
     bytes_down: int = 0
     confidence: float | None = None
     escalated: bool | None = None  # cascade: did the cloud take over?
+    handover_token: int | None = None  # streaming cascade: the cloud took over after this many shown tokens
     draft_lengths: list[int] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     _t0: float = field(default_factory=time.perf_counter, repr=False)

@@ -9,8 +9,9 @@ the correctness of device answers is known (``tandem calibrate``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Sequence
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,13 +42,59 @@ def score(logprobs: Sequence[float], method: str = "tail", quantile: float = 0.1
     raise ValueError(f"unknown confidence method {method!r}; one of {METHODS}")
 
 
+def running_mean(logprobs: Sequence[float], window: int) -> np.ndarray:
+    """Mean log-probability of the last ``window`` tokens at each position (fewer at the start):
+    the streaming cascade's confidence as it would stand after each token."""
+    lp = np.asarray(logprobs, dtype=np.float64)
+    if not len(lp):
+        return lp
+    c = np.concatenate([[0.0], np.cumsum(lp)])
+    i = np.arange(1, len(lp) + 1)
+    lo = np.maximum(0, i - window)
+    return (c[i] - c[lo]) / (i - lo)
+
+
+def stream_score(logprobs: Sequence[float], window: int) -> float:
+    """The lowest running mean: the streaming cascade hands an answer over iff this falls below its
+    threshold, so the gate's threshold fitting applies to it unchanged (-inf for an empty answer)."""
+    return float(running_mean(logprobs, window).min()) if len(logprobs) else -math.inf
+
+
+def first_unsure(logprobs: Sequence[float], window: int, threshold: float) -> int | None:
+    """Where the streaming cascade hands over: the first token whose running mean falls below
+    ``threshold`` (that token is held back), or None when the device keeps the whole answer."""
+    below = np.flatnonzero(running_mean(logprobs, window) < threshold)
+    return int(below[0]) if len(below) else None
+
+
+@dataclass
+class RunningConfidence:
+    """``running_mean`` one token at a time, for an answer that streams while it is judged."""
+
+    window: int
+    threshold: float
+    lowest: float = math.inf  # the lowest running mean so far: the answer's streaming score
+    _recent: deque = field(default_factory=deque, repr=False)
+
+    def unsure_after(self, logprob: float) -> bool:
+        """Add one token; True when the running mean now falls below the threshold (hand over here)."""
+        self._recent.append(logprob)
+        if len(self._recent) > self.window:
+            self._recent.popleft()
+        mean = math.fsum(self._recent) / len(self._recent)
+        self.lowest = min(self.lowest, mean)
+        return mean < self.threshold
+
+
 @dataclass
 class ConfidenceRouter:
+    """The cascade's two judges: the gate scores a whole answer; the stream judges as tokens come."""
+
     threshold: float = -1.0
     method: str = "tail"
     quantile: float = 0.1
-    window: int = 8  # per-token escalation: this many consecutive unsure tokens…
-    token_threshold: float = -2.5  # …each below this log-probability
+    window: int = 8  # streaming: the running mean covers this many tokens…
+    window_threshold: float = -1.0  # …and falling below this hands the rest to the cloud
     max_repetition: float = 0.5  # answers looping more than this (see ``repetition``) escalate
 
     @property
@@ -71,10 +118,9 @@ class ConfidenceRouter:
                         tokens: Sequence[int] = ()) -> bool:
         return self.escalation_reason(logprobs, entropies, tokens) is not None
 
-    def unsure_stretch(self, logprobs: Sequence[float]) -> bool:
-        """True when the last ``window`` tokens were all unsure: escalate mid-answer."""
-        tail = logprobs[-self.window:]
-        return len(tail) == self.window and all(x < self.token_threshold for x in tail)
+    def running(self) -> RunningConfidence:
+        """A fresh streaming judge for one answer."""
+        return RunningConfidence(self.window, self.window_threshold)
 
 
 def repetition(tokens: Sequence[int], n: int = 4) -> float:

@@ -17,6 +17,7 @@ import pytest
 from device_runtime.engine import SamplingParams
 from gateway.output import AnswerBuilder
 from gateway.trace import RouteTrace
+from routers.confidence import running_mean
 
 from .scripted_cloud import ScriptedCloud, answer, chat_request, collaborator
 
@@ -54,7 +55,7 @@ def run(coro):
 def test_defect_1_cascade_escalating_to_a_failing_cloud_does_not_deadlock(smol_engine, prompt):
     """Tokenizers differ, so the cascade escalates by pass-through; the cloud dies: the device finishes."""
     cloud = ScriptedCloud(prompt, [], fail_on_call=1, stream_pieces=["never sent"])
-    collab = collaborator(smol_engine, cloud, "cascade.threshold=1000", compatible=False)
+    collab = collaborator(smol_engine, cloud, "cascade.policy=gate", "cascade.threshold=1000", compatible=False)
     text, job = run(answer(collab, chat_request("tandem-cascade", max_tokens=12)))
     assert job.trace.escalated and job.trace.degraded and text
     assert job.trace.degraded_reason == "the cloud stopped answering"  # no internal address
@@ -102,7 +103,7 @@ def test_defect_3_cascade_at_temperature_uses_rejection_sampling_not_argmax(smol
         device_first = next(iter(smol_engine.generate(prompt, SamplingParams(max_tokens=1, temperature=1.0,
                                                                              seed=seed)))).token_id
         cloud = ScriptedCloud(prompt, [100] * 64, top=_disagreeing_top)
-        collab = collaborator(smol_engine, cloud, "cascade.threshold=1000", "speculative.pipeline=false")
+        collab = collaborator(smol_engine, cloud, "cascade.policy=gate", "cascade.threshold=1000", "speculative.pipeline=false")
         text, _ = run(answer(collab, chat_request("tandem-cascade", max_tokens=8, temperature=1.0, seed=seed)))
         assert cloud.verify_calls[0][1][0] == device_first  # the device's answer is the first draft
         # the first verification decides the first token: argmax acceptance always gives the cloud's 100
@@ -116,7 +117,7 @@ def test_defect_4_cascade_device_stops_where_the_answer_stops(smol_engine, promp
     stop = text[8:12]
     upto = next(i for i in range(1, len(device) + 1) if stop in smol_engine.detokenize(device[:i]))
     cloud = ScriptedCloud(prompt, device)
-    collab = collaborator(smol_engine, cloud, "cascade.threshold=1000", "speculative.pipeline=false")
+    collab = collaborator(smol_engine, cloud, "cascade.policy=gate", "cascade.threshold=1000", "speculative.pipeline=false")
     out, job = run(answer(collab, chat_request("tandem-cascade", max_tokens=60, stop=[stop])))
     assert out == text[: text.index(stop)]
     verified = sum(len(d) for _, d in cloud.verify_calls)
@@ -126,7 +127,7 @@ def test_defect_4_cascade_device_stops_where_the_answer_stops(smol_engine, promp
 
 def test_defect_5_a_cloud_failure_during_escalation_reuses_the_device_answer(smol_engine, prompt, monkeypatch):
     cloud = ScriptedCloud(prompt, greedy(smol_engine, prompt, 24), fail_on_call=1)
-    collab = collaborator(smol_engine, cloud, "cascade.threshold=1000")
+    collab = collaborator(smol_engine, cloud, "cascade.policy=gate", "cascade.threshold=1000")
     generated = []
     real = smol_engine.generate
     monkeypatch.setattr(smol_engine, "generate", lambda *a, **k: generated.append(a[0]) or real(*a, **k))
@@ -138,14 +139,14 @@ def test_defect_5_a_cloud_failure_during_escalation_reuses_the_device_answer(smo
 
 def test_defect_6_entropy_confidence_works_in_the_cascade(smol_engine, prompt):
     collab = collaborator(smol_engine, ScriptedCloud(prompt, greedy(smol_engine, prompt, 12)),
-                          "cascade.method=entropy", "cascade.threshold=-1000")
+                          "cascade.policy=gate", "cascade.method=entropy", "cascade.threshold=-1000")
     text, job = run(answer(collab, chat_request("tandem-cascade", max_tokens=12)))
     assert text and job.trace.confidence is not None and job.trace.confidence <= 0
 
 
 def test_defect_7_logprobs_honour_top_logprobs_in_speculative_mode(smol_engine, prompt):
     truth = greedy(smol_engine, prompt, 16)
-    top = lambda ctx, draft: [[(t, -0.1 * j) for j, t in enumerate(range(20))] for _ in range(len(draft) + 1)]  # noqa: E731
+    top = lambda ctx, draft: [[(t, -0.1 * j) for j, t in enumerate(range(20))] for _ in range(len(draft) + 1)]
     collab = collaborator(smol_engine, ScriptedCloud(prompt, truth, top=top))
 
     async def go():
@@ -178,7 +179,7 @@ def test_defect_7_an_unknown_logprob_is_not_reported_as_certainty(smol_engine):
 @pytest.mark.parametrize("mode", ["tandem-device", "tandem-speculative", "tandem-cascade", "tandem-cloud"])
 def test_defect_8_a_negative_seed_means_random_not_a_crash(smol_engine, prompt, mode):
     cloud = ScriptedCloud(prompt, [100] * 16, stream_pieces=["Hi"], top=_disagreeing_top)
-    collab = collaborator(smol_engine, cloud, "cascade.threshold=1000")
+    collab = collaborator(smol_engine, cloud, "cascade.policy=gate", "cascade.threshold=1000")
     text, job = run(answer(collab, chat_request(mode, max_tokens=6, temperature=0.8, seed=-1)))
     assert job.completion_tokens > 0
 
@@ -195,7 +196,7 @@ def test_defect_8_a_seed_reproduces_speculative_sampling_whatever_the_timing(smo
 
 @pytest.mark.parametrize("mode", ["tandem-speculative", "tandem-cascade"])
 def test_defect_9_time_to_first_token_is_marked_in_every_mode(smol_engine, prompt, mode):
-    collab = collaborator(smol_engine, ScriptedCloud(prompt, greedy(smol_engine, prompt, 8)), "cascade.threshold=1000")
+    collab = collaborator(smol_engine, ScriptedCloud(prompt, greedy(smol_engine, prompt, 8)), "cascade.policy=gate", "cascade.threshold=1000")
     _, job = run(answer(collab, chat_request(mode, max_tokens=8)))
     assert 0 < job.trace.timings_ms["first_token"] <= job.trace.timings_ms["done"]
 
@@ -248,6 +249,62 @@ def _scenario(rng: random.Random, engine, prompt):
     return truth, stop, rng.randint(1, 40), rng.choice([None, 1, 2, 3, 5])
 
 
+# -- the streaming cascade -----------------------------------------------------------------------------
+def _handover_point(engine, prompt, n: int, window: int) -> tuple[float, int, list[int]]:
+    """A threshold at which the streaming cascade hands over after p > 0 device tokens, p, and the device's tokens."""
+    events = list(engine.generate(list(prompt), SamplingParams(max_tokens=n)))
+    rm = running_mean([e.logprob for e in events], window)
+    for p in range(1, len(rm)):
+        if rm[:p].min() - rm[p] > 0.1:  # a clear new low (re-evaluation moves log-probs by far less)
+            return float((rm[p] + rm[:p].min()) / 2), p, [e.token_id for e in events]
+    pytest.skip("the device's running confidence never reaches a clear new low")
+
+
+def test_streaming_cascade_shows_device_tokens_before_any_cloud_call_and_hands_over_where_unsure(smol_engine, prompt):
+    window = 2
+    threshold, p, device_ids = _handover_point(smol_engine, prompt, 24, window)
+    truth = device_ids[:p] + plain(smol_engine, " Something else entirely, as the cloud sees it.")
+    truth.append(min(smol_engine.eos_token_ids))
+    cloud = ScriptedCloud(prompt, truth)
+    collab = collaborator(smol_engine, cloud, "cascade.policy=stream", f"cascade.window={window}",
+                          f"cascade.window_threshold={threshold}")
+    seen: list[tuple[str, int]] = []  # per chunk: where it came from, and how many cloud calls had been made
+
+    async def go():
+        job = await collab.plan(chat_request("tandem-cascade", max_tokens=24))
+        async for chunk in collab.run(job):
+            if chunk.text:
+                seen.append((chunk.origin, cloud.calls + len(cloud.verify_calls)))
+        return job
+
+    job = run(go())
+    assert job.trace.escalated and job.trace.handover_token == p
+    assert seen[0] == ("device", 0), "the first text reaches the client before the cloud is asked anything"
+    ids = job.answer_ids
+    assert ids[:p] == device_ids[:p] and ids[p:] == truth[p:len(ids)], "shown tokens stand; the cloud's from there"
+    assert len(ids) == min(24, len(truth) - 1)
+    context, draft = cloud.verify_calls[0]
+    assert context == prompt + device_ids[:p] and draft[0] == device_ids[p], "the held-back token is the first draft"
+
+
+def test_streaming_cascade_keeps_a_sure_answer_without_calling_the_cloud(smol_engine, prompt):
+    cloud = ScriptedCloud(prompt, [])
+    collab = collaborator(smol_engine, cloud, "cascade.policy=stream", "cascade.window_threshold=-1000")
+    text, job = run(answer(collab, chat_request("tandem-cascade", max_tokens=16)))
+    assert text == smol_engine.detokenize(greedy(smol_engine, prompt, 16))
+    assert job.trace.escalated is False and job.trace.handover_token is None and cloud.calls == 0
+    assert job.trace.confidence is not None and job.trace.confidence > -1000
+
+
+def test_streaming_cascade_without_a_shared_tokenizer_judges_the_whole_answer(smol_engine, prompt):
+    """The cloud cannot continue text it cannot tokenize the same way: the gate decides, the cloud answers afresh."""
+    cloud = ScriptedCloud(prompt, [], stream_pieces=["From", " the cloud."])
+    collab = collaborator(smol_engine, cloud, "cascade.policy=stream", "cascade.window_threshold=1000",
+                          "cascade.threshold=1000", compatible=False)
+    text, job = run(answer(collab, chat_request("tandem-cascade", max_tokens=16)))
+    assert text == "From the cloud." and job.trace.escalated and job.trace.handover_token is None
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_handover_is_token_exact_on_random_scripted_clouds(smol_engine, prompt, seed):
     """Temperature 0: the cloud's greedy continuation up to any failure, then the device's of exactly that prefix."""
@@ -255,8 +312,9 @@ def test_handover_is_token_exact_on_random_scripted_clouds(smol_engine, prompt, 
     truth, stop, max_tokens, fail_on = _scenario(rng, smol_engine, prompt)
     mode = rng.choice(["tandem-speculative", "tandem-cascade"])
     cloud = ScriptedCloud(prompt, truth, fail_on_call=fail_on)
-    collab = collaborator(smol_engine, cloud, "cascade.threshold=1000", f"speculative.k={rng.randint(1, 6)}",
-                          f"speculative.pipeline={str(rng.random() < 0.5).lower()}")
+    collab = collaborator(smol_engine, cloud, "cascade.threshold=1000", "cascade.window_threshold=1000",
+                          f"speculative.k={rng.randint(1, 6)}", f"speculative.pipeline={str(rng.random() < 0.5).lower()}",
+                          f"cascade.policy={rng.choice(['gate', 'stream'])}")
     text, job = run(answer(collab, chat_request(mode, max_tokens=max_tokens, stop=stop)))
     ids = job.answer_ids
     n_cloud = len(cloud.failed_context) - len(prompt) if cloud.failed_context is not None else len(ids)

@@ -80,30 +80,39 @@ def test_speculative_sampling_runs_rejection_sampling(client):
     assert text and trace["mode"] == "speculative" and trace["cloud_passes"] > 0
 
 
-def test_cascade_keeps_a_confident_answer_and_escalates_an_unsure_one(gw, client):
+def test_gated_cascade_keeps_a_confident_answer_and_escalates_an_unsure_one(gw, client):
     device_text, _ = chat(client, "tandem-device")
-    gw.collaborator.confidence.threshold = -1000.0  # everything looks confident
-    kept, t1 = chat(client, "tandem-cascade")
-    gw.collaborator.confidence.threshold = 1000.0  # nothing does
-    escalated, t2 = chat(client, "tandem-cascade")
-    gw.collaborator.confidence.threshold = -1.5
+    collab = gw.collaborator
+    collab.config.cascade.policy = "gate"
+    try:
+        collab.confidence.threshold = -1000.0  # everything looks confident
+        kept, t1 = chat(client, "tandem-cascade")
+        collab.confidence.threshold = 1000.0  # nothing does
+        escalated, t2 = chat(client, "tandem-cascade")
+    finally:
+        collab.confidence.threshold = -1.5
+        collab.config.cascade.policy = "stream"
     assert t1["escalated"] is False and t1["cloud_calls"] == 0 and kept == device_text
     assert t2["escalated"] is True and t2["cloud_calls"] >= 1 and t2["confidence"] is not None
     assert t2["drafts_proposed"] >= 1  # the device answer was verified as a draft, not regenerated
     assert escalated  # same model: the cloud accepts the device's answer
 
 
-def test_cascade_escalates_mid_answer_when_the_device_stays_unsure(gw, client):
+def test_streaming_cascade_is_tandem_autos_default_and_hands_over_when_unsure(gw, client):
     collab = gw.collaborator
-    collab.config.cascade.per_token = True
-    collab.confidence.window, collab.confidence.token_threshold = 2, 0.0  # every token counts as unsure
+    assert collab.config.cascade.policy == "stream"
+    device_text, _ = chat(client, "tandem-device")
+    old = collab.confidence.window_threshold
     try:
-        text, trace = chat(client, "tandem-cascade")
+        collab.confidence.window_threshold = -1000.0  # every stretch looks sure: the device's answer, streamed
+        kept, t1 = chat(client, "tandem-auto", stream=True)
+        collab.confidence.window_threshold = 1000.0  # none does: the cloud takes over at the first token
+        handed, t2 = chat(client, "tandem-auto", stream=True)
     finally:
-        collab.config.cascade.per_token = False
-        collab.confidence.window, collab.confidence.token_threshold = 8, -2.5
-    assert trace["escalated"] is True and "unsure stretch" in trace["reason"]
-    assert trace["drafts_proposed"] >= 2 and text  # the two unsure tokens were verified, then the cloud went on
+        collab.confidence.window_threshold = old
+    assert t1["mode"] == "cascade" and t1["escalated"] is False and t1["cloud_calls"] == 0 and kept == device_text
+    assert t2["escalated"] is True and t2["handover_token"] == 0 and "handed over after 0 tokens" in t2["reason"]
+    assert t2["drafts_proposed"] >= 1 and t2["cloud_passes"] >= 1 and handed
 
 
 def test_budget_exhausted_keeps_requests_on_the_device(gw, client):

@@ -315,8 +315,8 @@ def settled(gw: LiveGateway, baseline: dict[str, int], slack: dict[str, int], wa
 def gw(smol_engine, smol_path):
     cloud_engine = LlamaEngine(smol_path, n_ctx=2048, name=SMOL)
     overrides = [f"server.api_keys=[{KEY}]", f"server.max_body_bytes={MAX_BODY}", "server.max_queue=64",
-                 "server.max_tokens_default=3", "cascade.threshold=1000", "cascade.verify_chunk=4",
-                 "speculative.k=2", "speculative.adaptive=false", "cloud.timeout_s=10"]
+                 "server.max_tokens_default=3", "cascade.threshold=1000", "cascade.window_threshold=1000",
+                 "cascade.verify_chunk=4", "speculative.k=2", "speculative.adaptive=false", "cloud.timeout_s=10"]
     with LiveGateway(smol_engine, overrides, cloud_engine=cloud_engine) as g:
         yield g
 

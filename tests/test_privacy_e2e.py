@@ -37,7 +37,8 @@ def variants(value: str) -> set[str]:
 @pytest.fixture(scope="module")
 def setup(smol_engine):
     cloud = RecordingCloud(smol_engine)
-    with LiveGateway(smol_engine, ["cascade.threshold=1000", "privacy.pii_action=redact"], cloud_server=cloud) as g:
+    with LiveGateway(smol_engine, ["cascade.threshold=1000", "cascade.window_threshold=1000",
+                                   "privacy.pii_action=redact"], cloud_server=cloud) as g:
         assert g.collaborator.tokenizers.compatible, g.collaborator.tokenizers.reason
         yield g, cloud
 

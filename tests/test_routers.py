@@ -2,9 +2,17 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from routers.confidence import ConfidenceRouter, score, threshold_for_cloud_fraction, threshold_for_quality
+from routers.confidence import (
+    ConfidenceRouter,
+    first_unsure,
+    running_mean,
+    score,
+    threshold_for_cloud_fraction,
+    threshold_for_quality,
+)
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
 from routers.network import NetworkMonitor
@@ -33,11 +41,34 @@ def test_confidence_scores():
         score([0, 0], "entropy", entropies=[0.1])
 
 
-def test_confidence_router_escalation_and_window():
-    r = ConfidenceRouter(threshold=-1.0, method="mean", window=3, token_threshold=-2.0)
+def test_confidence_router_escalation():
+    r = ConfidenceRouter(threshold=-1.0, method="mean")
     assert r.should_escalate([-2.0, -1.5])
     assert not r.should_escalate([-0.1, -0.3])
-    assert r.unsure_stretch([-0.1, -3, -3, -3]) and not r.unsure_stretch([-3, -3, -0.1])
+
+
+def test_streaming_judge_hands_over_where_the_running_mean_first_drops():
+    r = ConfidenceRouter(window=3, window_threshold=-1.0)
+    lp = [-0.1, -0.2, -3.0, -0.1, -2.5, -0.4, -0.1]
+    judge = r.running()
+    verdicts = [judge.unsure_after(x) for x in lp]
+    # running means: -0.1, -0.15, -1.1 (hand over at token 2), -1.1, -1.87, -1.0, -1.0
+    assert verdicts.index(True) == 2 == first_unsure(lp, 3, -1.0)
+    assert judge.lowest == pytest.approx(min(running_mean(lp, 3)))
+    assert first_unsure(lp, 3, -5.0) is None and first_unsure([], 3, 0.0) is None
+
+
+def test_incremental_and_vectorised_running_means_agree():
+    """The gateway judges one token at a time; the benchmark replays cached answers with the vector form."""
+    rng = np.random.default_rng(3)
+    for window in (1, 4, 8):
+        lp = -rng.exponential(0.8, size=200)
+        judge = ConfidenceRouter(window=window).running()
+        incremental = []
+        for x in lp:
+            judge.unsure_after(x)
+            incremental.append(math.fsum(judge._recent) / len(judge._recent))
+        np.testing.assert_allclose(incremental, running_mean(lp, window), rtol=1e-12, atol=1e-12)
 
 
 def test_threshold_calibration():
