@@ -5,7 +5,8 @@
     python bench/cascade.py --task all --no-generate    # re-score policies from the cache only
 
 Each item runs once through the gateway's own parts (``gateway.runtime.Runtime``: the device
-model in-process, Tandem's local cloud as a child process, one core each), three ways:
+model in-process, Tandem's local cloud as a child process; the two take turns, so each gets every
+core), three ways:
 
 1. device: the request is planned by the gateway (``Collaborator.plan``, model ``tandem-device``)
    and the device engine generates greedily with per-token log-probabilities and entropies
@@ -30,6 +31,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import re
 import sys
 import time
@@ -95,6 +97,37 @@ class Cache:
         tmp.replace(path)
 
 
+def shared_cloud_phase(task: str, item: Item, max_tokens: int, cloud: str) -> dict | None:
+    """The cloud-only run of this item from another device's cache, if one exists.
+
+    The cloud phase never touches the device: the same request to the same cloud gives the same
+    greedy answer, so a second device model reuses it instead of paying for it again.
+    """
+    for path in sorted((cache_root() / task).glob(f"*__{_safe(cloud)}/{_safe(item.id)}.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        same_request = rec.get("key") == item_key(item, max_tokens, rec.get("device_model", ""), cloud)
+        if same_request and "score" in rec.get("cloud", {}) and not rec["cloud"].get("shared_from"):
+            return {**rec["cloud"], "shared_from": rec["device_model"]}
+    return None
+
+
+def composed_escalation(device: dict, cloud: dict) -> dict:
+    """Escalation when the device and cloud tokenizers differ: the gateway's gate judges the whole
+    device answer, then passes the unchanged request to the cloud, which answers from scratch. That
+    request is exactly the cloud-only run's, so its answer and cost are the cloud run's, after the
+    device's answer time."""
+    trace = {**cloud["trace"], "mode": "cascade", "requested": "cascade", "escalated": True,
+             "device_tokens": 0, "drafts_proposed": 0, "drafts_accepted": 0}
+    return {"text": cloud["text"], "token_ids": [], "ttft_ms": round(device["total_ms"] + cloud["ttft_ms"], 2),
+            "total_ms": round(device["total_ms"] + cloud["total_ms"], 2),
+            "completion_tokens": cloud["completion_tokens"], "finish_reason": cloud["finish_reason"],
+            "trace": trace, "score": cloud["score"], "agreed_prefix": 0,
+            "composed": "device answer, then the cloud-only run (no shared tokenizer)"}
+
+
 def complete(record: dict | None) -> bool:
     return record is not None and all(p in record and "score" in record[p] for p in PHASES)
 
@@ -112,7 +145,10 @@ class GatewayRunner:
         from gateway.runtime import Runtime
 
         port = _free_port()
+        # Every phase has one model computing at a time (a cascade's device drafts and cloud checks take
+        # turns), so each gets all the cores instead of Runtime's split for models that run side by side.
         config = load_config(overrides=[
+            f"device.n_threads={THREADS}", f"cloud.local.n_threads={THREADS}",
             f"device.model={self.device_model}", f"cloud.local.model={self.cloud_model}",
             f"cloud.local.port={port}", "server.port=0", "cloud.timeout_s=1800", "cloud.retries=0",
             "cascade.threshold=1000", "cascade.policy=gate"])
@@ -133,6 +169,11 @@ class GatewayRunner:
     @property
     def collab(self):
         return self.rt.collaborator
+
+    @property
+    def shared_tokenizer(self) -> bool:
+        """Can the cloud verify the device's tokens (else the cascade's cloud answers from scratch)?"""
+        return self.collab.tokenizers.compatible
 
     def _request(self, model: str, item: Item, max_tokens: int):
         from gateway.schemas import ChatCompletionRequest
@@ -188,6 +229,9 @@ class GatewayRunner:
         return out
 
 
+THREADS = os.cpu_count() or 1
+
+
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
 
@@ -232,9 +276,17 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
             await runner.warm_up()
             for phase, it in todo:
                 rec = records[it.id]
-                if phase == "escalation" and "score" not in rec.get("device", {}):
+                if phase == "escalation" and ("score" not in rec.get("device", {})
+                                              or "score" not in rec.get("cloud", {})):
                     bar.update(1)
-                    continue  # its device run failed above; the next invocation retries both
+                    continue  # its device or cloud run failed above; the next invocation retries them
+                shared = shared_cloud_phase(task_name, it, max_tokens, cloud) if phase == "cloud" else None
+                if shared is not None or (phase == "escalation" and not runner.shared_tokenizer):
+                    rec[phase] = shared or composed_escalation(rec["device"], rec["cloud"])
+                    rec["shared_tokenizer"] = runner.shared_tokenizer
+                    cache.save(rec)
+                    bar.update(1)
+                    continue
                 try:
                     out = await getattr(runner, phase)(it, max_tokens)
                 except (RuntimeError, ValueError, ApiError) as exc:  # one bad request must not end hours of run
@@ -246,6 +298,7 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                 out["score"] = await asyncio.to_thread(task.score, it, out["text"])
                 if phase == "escalation":
                     out["agreed_prefix"] = common_prefix(rec["device"]["token_ids"], out["token_ids"])
+                out["threads"] = THREADS
                 rec[phase] = out
                 cache.save(rec)
                 bar.update(1)
@@ -256,6 +309,16 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                                f"cascade {rec['escalation']['total_ms'] / 1000:.1f}s")
         bar.close()
     return [records[it.id] for it in items if complete(records[it.id])]
+
+
+def thread_counts(records: list[dict]) -> dict[str, int]:
+    """How many timed runs used how many threads per model (runs cached before this was recorded used 1)."""
+    counts: dict[str, int] = {}
+    for rec in records:
+        for phase in PHASES:
+            key = str(rec[phase].get("threads", 1))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _ok(phase: dict) -> str:
@@ -288,7 +351,10 @@ def summarize(records: list[dict], profile: dict) -> dict[str, Any]:
     cal_idx, held_idx = cp.split_ids(items.ids, profile["split"]["seed"], profile["split"]["calibration_fraction"])
     cal, held = items.subset(cal_idx), items.subset(held_idx)
     fractions = profile["sweep"]["cloud_fractions"]
-    policies = cp.make_policies(cal, cost, profile["streaming"]["windows"], profile["learned"]["l2"])
+    # streaming needs the cloud to continue the device's tokens; without a shared tokenizer the gateway gates
+    shared = all(r.get("shared_tokenizer", True) for r in records)
+    windows = profile["streaming"]["windows"] if shared else []
+    policies = cp.make_policies(cal, cost, windows, profile["learned"]["l2"])
     rows = {p.name: cp.sweep(p, cal, held, fractions) for p in policies}
     for prow in rows.values():
         for r in prow:
@@ -298,7 +364,7 @@ def summarize(records: list[dict], profile: dict) -> dict[str, Any]:
     oracle = cp.outcome(held, cp.oracle_mask(held), cost)
     heldout = cp.heldout_for_goal(policies, cal, held, profile["quality_goal"])
     summary = {
-        "n": len(items), "n_calibration": len(cal), "n_heldout": len(held),
+        "n": len(items), "n_calibration": len(cal), "n_heldout": len(held), "shared_tokenizer": shared,
         "device_only": device, "cloud_only": cloud, "oracle": oracle,
         "policies": rows, "random": cp.random_rows(held, fractions, cost), "heldout": heldout,
         "escalation": escalation_stats(held),
@@ -362,7 +428,7 @@ def goals(rows: dict, heldout: dict, cloud: dict, profile: dict) -> dict[str, An
 
 
 # -- output ---------------------------------------------------------------------------------------------------
-def markdown(task: str, data: dict, smoke: bool) -> str:
+def markdown(task: str, data: dict, smoke: bool, png: str) -> str:
     s = data["summary"]
     fr = data["settings"]["report_fractions"]
     head = f"## {task} — {'SMOKE RUN, ' if smoke else ''}{s['n']} items ({s['n_heldout']} held out)\n\n"
@@ -399,7 +465,10 @@ def markdown(task: str, data: dict, smoke: bool) -> str:
             f"(target {h['target_quality']:.3f}: {'met' if h['met'] else 'not met'}), cloud fraction "
             f"{h['cloud_fraction']:.2f}, cost {_f(h['cost_rel'])} of always-cloud, TTFT {h['ttft_ms']:.0f} ms.\n")
     e = s["escalation"]
-    esc = (f"\nEscalation reuses the device answer as a draft (per escalated request, measured): the device answered "
+    esc = ("\nNo shared tokenizer: an escalated request is answered by the cloud from scratch after the device's "
+           "answer (the gateway's gate; streaming is off), so escalation costs what cloud-only does.\n"
+           if not s.get("shared_tokenizer", True) else
+           f"\nEscalation reuses the device answer as a draft (per escalated request, measured): the device answered "
            f"{e['device_answer_tokens']:.0f} tokens; the cloud verified {e['drafts_proposed']:.0f} drafts and accepted "
            f"{e['drafts_accepted_verified_only']:.0f} (verified only, not generated), generated "
            f"{e['cloud_tokens_generated']:.0f} tokens itself in {e['cloud_passes']:.1f} passes "
@@ -417,16 +486,17 @@ def markdown(task: str, data: dict, smoke: bool) -> str:
                   f"≥97% at ≤20% of cloud cost: **{_yes(g['q97_at_20pct_cost']['met'])}**; gate beats random at every "
                   "target from 10% to 50%: " + ", ".join(
                       f"{n} {_yes(v['all'])}" for n, v in g["gate_beats_random_10_50"].items()) + ".\n")
-    return head + base + table + held + esc + recline + goal_lines + f"\n![{task}](cascade_{task}.png)\n"
+    return head + base + table + held + esc + recline + goal_lines + f"\n![{task}]({png})\n"
 
 
+TITLE = "# Cascade: what each share of cloud calls buys\n\n"
 STREAM_NOTE = """
 ### How the numbers are made
 
 * **Runs.** Each item runs three ways through the gateway's own parts (`Runtime`: device engine in-process,
-  local cloud over HTTP, one core each, loopback): device only (the engine's greedy answer with per-token
+  local cloud over HTTP, loopback; the two take turns, so each has every core): device only (the engine's greedy answer with per-token
   log-probabilities, entropies and arrival times), cloud only (`tandem-cloud`), and a forced escalation
-  (`tandem-cascade` with `cascade.threshold=1000`: the cloud verifies the device answer as one long draft and
+  (`tandem-cascade` with `cascade.policy=gate`, `cascade.threshold=1000`: the cloud verifies the device answer as one long draft and
   continues from its first rejection). An escalated item gets that run's answer, trace and times — measured,
   not assumed equal to the cloud-only answer. The configured RTT is added per cloud call.
 * **Gates** escalate when a score of the device answer is below a threshold (`routers.confidence.score`:
@@ -434,7 +504,8 @@ STREAM_NOTE = """
   answers that loop escalate whatever their score, as in the gateway). **learned**: logistic regression on
   those features plus prompt and answer length. Kept answers reach the client only when complete (TTFT =
   the device's whole answer time), because the gate judges the finished answer.
-* **Streaming cascade (simulated from the cached per-token data).** Device tokens stream as they are
+* **Streaming cascade** (the gateway's `cascade.policy: stream`, replayed from the cached per-token data with
+  its own rule, `routers.confidence.first_unsure`). Device tokens stream as they are
   generated while the running mean log-prob of the last *w* tokens stays at or above the threshold; at the
   first token below it, that token is held back and the cloud takes over from there (verifying the device's
   remaining tokens as drafts, as the cascade does). If the shown prefix is within the part of the device
@@ -450,7 +521,12 @@ STREAM_NOTE = """
   token is counted once, as for a cloud that keeps the conversation's KV cache between verification calls
   (Tandem's local cloud does; stock vLLM with `prompt_logprobs` recomputes the context every round).
   `cost_rel` depends only on the input:output price ratio; device energy is reported apart (`device_j`).
-* **Times** are wall-clock on the machine named below, device and cloud on one core each, on loopback; the
+* **A device without the cloud's tokenizer** (SmolLM2 with the Qwen cloud): the gateway gates (nothing to
+  stream into), and an escalated request is the unchanged request passed to the cloud, i.e. the cloud-only run,
+  after the device's answer; the cloud-only runs are shared with the first device's cache (same request, same
+  greedy answer).
+* **Times** are wall-clock on the machine named below (threads per model in the JSON's `settings.threads`:
+  runs cached by earlier smoke runs used 1), on loopback; the
   configured RTT is added per cloud call. Phases run in passes over all items (every device answer, then
   every cloud answer, then every escalation), so no request finds its own prompt already in a KV cache.
 """
@@ -529,19 +605,21 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
                      "report_fractions": profile["sweep"]["report_fractions"],
                      "streaming_windows": profile["streaming"]["windows"],
                      "scoring": "pass@1 in bench.sandbox" if task_name == "humaneval" else "parsed letter",
-                     "threads": "device 1, cloud 1 (Runtime splits the cores)", "smoke": smoke},
+                     "threads": thread_counts(records), "smoke": smoke},
         "data": {"source": f"{task.source.requirement}:{task.source.member}", "sha256": task.sha256,
                  "items": len(records), "of": full, "missing": missing},
         "sandbox": sandbox,
         "machine": machine(),
         "date": now_iso(),
     }
-    name = f"cascade{'_smoke' if smoke else ''}_{task_name}"
-    md = markdown(task_name, data, smoke)
+    suffix = "" if device == profile["models"]["device"] and cloud == profile["models"]["cloud"] \
+        else f"_{_safe(device)}"
+    name = f"cascade{'_smoke' if smoke else ''}_{task_name}{suffix}"
+    md = markdown(task_name, data, smoke, f"{name}.png")
     write_results(name, data, md)
     plot(task_name, data["summary"], RESULTS / f"{name}.png")
     print(f"wrote {RESULTS / (name + '.json')}")
-    return data, md.replace(f"(cascade_{task_name}.png)", f"({name}.png)")
+    return data, md
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -562,14 +640,13 @@ def main(argv: list[str] | None = None) -> int:
         if out is not None:
             sections.append(out[1])
             smoke = smoke or out[0]["settings"]["smoke"]
-    if sections:
-        m = machine()
-        name = "cascade_smoke.md" if smoke else "cascade.md"
-        header = (f"_Machine: {m.get('cpu')} · {m.get('cores')} cores · {m.get('memory_gb')} GB · llama-cpp-python "
-                  f"{m.get('llama_cpp_python')} · commit {m.get('commit')} · {now_iso()}_\n")
-        (RESULTS / name).write_text("# Cascade: what each share of cloud calls buys\n\n" + "\n".join(sections)
-                                    + STREAM_NOTE + "\n" + header)
-        print(f"wrote {RESULTS / name}")
+    if smoke and sections:  # a smoke run's summary holds just what ran
+        (RESULTS / "cascade_smoke.md").write_text(TITLE + "\n".join(sections) + STREAM_NOTE)
+        print(f"wrote {RESULTS / 'cascade_smoke.md'}")
+    elif sections:  # the full report gathers every task and device pair written so far, whichever ran now
+        parts = [p.read_text() for t in TASKS for p in sorted(RESULTS.glob(f"cascade_{t}*.md"))]
+        (RESULTS / "cascade.md").write_text(TITLE + "\n".join(parts) + STREAM_NOTE)
+        print(f"wrote {RESULTS / 'cascade.md'}")
     return 0
 
 

@@ -154,7 +154,9 @@ def record(i: int, device_ok: bool, cloud_ok: bool, esc_ok: bool, lp: list[float
                    "token_ms": [100.0 + 20 * k for k in range(n)], "finish_reason": "stop", "ttft_ms": 100.0,
                    "total_ms": 100.0 + 20 * n, "score": {"correct": device_ok}},
         "cloud": {"text": "B", "token_ids": [], "ttft_ms": 300.0, "total_ms": 300.0 + 40 * n, "completion_tokens": n,
-                  "finish_reason": "stop", "score": {"correct": cloud_ok}},
+                  "finish_reason": "stop", "score": {"correct": cloud_ok},
+                  "trace": {"mode": "cloud", "drafts_proposed": 0, "drafts_accepted": 0, "cloud_tokens": n,
+                            "cloud_calls": 1, "cloud_passes": n}},
         "escalation": {"text": "B", "token_ids": list(range(agreed)), "ttft_ms": 100.0 + 20 * n + 150,
                        "total_ms": 100.0 + 20 * n + 300, "completion_tokens": n, "finish_reason": "stop",
                        "agreed_prefix": agreed, "score": {"correct": esc_ok},
@@ -247,17 +249,73 @@ def test_rescoring_from_the_cache_makes_no_model_call(tmp_path, monkeypatch):
     got = asyncio.run(cascade.collect("mmlu", items, cache, 16, "dev", "cld", generate=True, runner_factory=NoModels))
     assert [r["id"] for r in got] == [it.id for it in items]
 
-    assert cascade.main(["--task", "mmlu", "--device", "dev", "--cloud", "cld"]) == 0  # the whole report path
+    # the whole report path; a pair other than the profile's gets its own files (cascade_<task>_<device>)
+    assert cascade.main(["--task", "mmlu", "--device", "dev", "--cloud", "cld"]) == 0
     out = tmp_path / "results"
-    data = __import__("json").loads((out / "cascade_mmlu.json").read_text())
+    data = __import__("json").loads((out / "cascade_mmlu_dev.json").read_text())
     s = data["summary"]
     assert {"n", "device_only", "cloud_only", "oracle", "policies", "random", "heldout"} <= set(s)
     assert s["n"] == 24 and s["n_heldout"] == 12
     assert {"threshold", "cloud_fraction", "quality", "cost_rel", "ttft_ms"} <= set(s["policies"]["gate-tail"][0])
     assert {"target", "cloud_fraction", "quality", "cost_rel"} <= set(s["heldout"])
-    assert (out / "cascade_mmlu.png").stat().st_size > 0 and (out / "cascade.md").is_file()
+    assert (out / "cascade_mmlu_dev.png").stat().st_size > 0 and (out / "cascade.md").is_file()
 
     # a changed prompt is a different request: its stale record is not reused (and would need a model)
     changed = [Item(items[0].id, [{"role": "user", "content": "another question"}], {"answer": "B"})]
     with pytest.raises(AssertionError, match="model was about to be loaded"):
         asyncio.run(cascade.collect("mmlu", changed, cache, 16, "dev", "cld", generate=True, runner_factory=NoModels))
+
+
+# -- a second device: the cloud-only runs are shared, escalation without a shared tokenizer is composed --------------
+class DeviceOnlyRunner:
+    """A device whose tokenizer the cloud does not share; only its device phase may run."""
+
+    shared_tokenizer = False
+
+    def __init__(self, *args):
+        self.calls: list[str] = []
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return None
+
+    async def warm_up(self):
+        return None
+
+    async def device(self, item, max_tokens):
+        self.calls.append("device")
+        return {**record(0, False, True, True, [-2.0, -1.0])["device"], "text": "C", "prompt_tokens": 90}
+
+    async def cloud(self, item, max_tokens):
+        raise AssertionError("the cloud-only run was cached for another device: it must be shared, not re-run")
+
+    async def escalation(self, item, max_tokens):
+        raise AssertionError("without a shared tokenizer the escalation is the cloud-only run after the device's")
+
+
+def test_a_second_device_shares_the_cloud_runs_and_composes_escalation(tmp_path, monkeypatch):
+    monkeypatch.setenv("TANDEM_CACHE", str(tmp_path / "cache"))
+    items = [Item(f"mmlu/{i:03d}", [{"role": "user", "content": f"question {i}"}], {"answer": "B"}) for i in range(3)]
+    first = cascade.Cache(cascade.pair_dir("mmlu", "dev-a", "cld"))
+    for it, r in zip(items, synthetic(3)):
+        first.save({**r, "id": it.id, "key": cascade.item_key(it, 16, "dev-a", "cld"), "device_model": "dev-a",
+                    "cloud_model": "cld", "max_tokens": 16})
+    assert cascade.shared_cloud_phase("mmlu", items[0], 16, "cld")["shared_from"] == "dev-a"
+    assert cascade.shared_cloud_phase("mmlu", items[0], 32, "cld") is None  # another request: not the same answer
+    assert cascade.shared_cloud_phase("mmlu", items[0], 16, "other-cloud") is None
+
+    runner = DeviceOnlyRunner()
+    second = cascade.Cache(cascade.pair_dir("mmlu", "dev-b", "cld"))
+    got = asyncio.run(cascade.collect("mmlu", items, second, 16, "dev-b", "cld", generate=True,
+                                      runner_factory=lambda *a: runner))
+    assert runner.calls == ["device"] * 3 and len(got) == 3
+    for rec in got:
+        cloud, esc = rec["cloud"], rec["escalation"]
+        assert cloud["shared_from"] == "dev-a" and rec["shared_tokenizer"] is False
+        assert esc["text"] == cloud["text"] and esc["score"] == cloud["score"]
+        assert esc["total_ms"] == pytest.approx(rec["device"]["total_ms"] + cloud["total_ms"])
+        assert esc["trace"]["drafts_proposed"] == 0 and esc["trace"]["escalated"] is True
+    # a shared record is never the source of another share: only measured runs are
+    assert cascade.shared_cloud_phase("mmlu", items[0], 16, "cld")["shared_from"] == "dev-a"
