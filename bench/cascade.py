@@ -35,6 +35,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
@@ -136,8 +137,11 @@ def complete(record: dict | None) -> bool:
 class GatewayRunner:
     """The gateway's device engine and local cloud (``Runtime``), one request at a time."""
 
-    def __init__(self, device: str, cloud: str):
+    FORCED_ESCALATION = ("cascade.policy=gate", "cascade.threshold=1000")
+
+    def __init__(self, device: str, cloud: str, cascade: Sequence[str] = FORCED_ESCALATION):
         self.device_model, self.cloud_model = device, cloud
+        self.cascade = list(cascade)  # config overrides for tandem-cascade (default: every answer escalates)
         self.rt = None
 
     async def __aenter__(self) -> Self:
@@ -151,7 +155,7 @@ class GatewayRunner:
             f"device.n_threads={THREADS}", f"cloud.local.n_threads={THREADS}",
             f"device.model={self.device_model}", f"cloud.local.model={self.cloud_model}",
             f"cloud.local.port={port}", "server.port=0", "cloud.timeout_s=1800", "cloud.retries=0",
-            "cascade.threshold=1000", "cascade.policy=gate"])
+            *self.cascade])
         self.rt = Runtime(config)
         await self.rt.start()
         return self
@@ -197,7 +201,7 @@ class GatewayRunner:
                 "finish_reason": events[-1].finish_reason if events else None,
                 "ttft_ms": times[0] if times else _ms(t0), "total_ms": _ms(t0), "prompt_tokens": len(job.prompt_tokens)}
 
-    async def _through_gateway(self, model: str, item: Item, max_tokens: int) -> tuple[dict[str, Any], Any]:
+    async def through_gateway(self, model: str, item: Item, max_tokens: int) -> tuple[dict[str, Any], Any]:
         collab = self.collab
         t0 = time.perf_counter()
         job = await collab.plan(self._request(model, item, max_tokens))
@@ -217,13 +221,13 @@ class GatewayRunner:
                 }, job
 
     async def cloud(self, item: Item, max_tokens: int) -> dict[str, Any]:
-        out, job = await self._through_gateway("tandem-cloud", item, max_tokens)
+        out, job = await self.through_gateway("tandem-cloud", item, max_tokens)
         if job.trace.mode != "cloud":
             raise RuntimeError(f"cloud-only run went {job.trace.mode}: {job.trace.reason}")
         return out
 
     async def escalation(self, item: Item, max_tokens: int) -> dict[str, Any]:
-        out, job = await self._through_gateway("tandem-cascade", item, max_tokens)
+        out, job = await self.through_gateway("tandem-cascade", item, max_tokens)
         if job.trace.mode != "cascade" or not job.trace.escalated:
             raise RuntimeError(f"forced escalation did not escalate (mode {job.trace.mode}, {job.trace.reason})")
         return out

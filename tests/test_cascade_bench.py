@@ -319,3 +319,22 @@ def test_a_second_device_shares_the_cloud_runs_and_composes_escalation(tmp_path,
         assert esc["trace"]["drafts_proposed"] == 0 and esc["trace"]["escalated"] is True
     # a shared record is never the source of another share: only measured runs are
     assert cascade.shared_cloud_phase("mmlu", items[0], 16, "cld")["shared_from"] == "dev-a"
+
+
+def test_live_ttft_report_compares_each_mode_with_the_device():
+    from bench import cascade_ttft
+
+    def runs(ttfts, escalated=False):
+        return [{"id": str(i), "ttft_ms": t, "total_ms": t + 1000, "tokens": 10, "escalated": escalated,
+                 "handover_token": None} for i, t in enumerate(ttfts)]
+
+    data = {"runs": {"device": runs([100, 120, 110]), "cascade-gate": runs([900, 2000, 1500], True),
+                     "cascade-stream": runs([110, 130, 120])}}
+    s = cascade_ttft.summarize(data["runs"])
+    assert s["device"]["ttft_vs_device"] == 1.0 and s["cascade-gate"]["ttft_vs_device"] == pytest.approx(1500 / 110, 0.01)
+    assert s["cascade-gate"]["escalated"] == 1.0 and s["cascade-stream"]["escalated"] == 0.0
+    md = cascade_ttft.markdown({**data, "summary": s, "n": 3, "max_tokens": 8, "goal_ttft_vs_device": 1.5,
+                                "models": {"device": "d", "cloud": "c"},
+                                "cascade_settings": {"window": 8, "window_threshold": -1.0, "gate_method": "tail",
+                                                     "gate_threshold": -1.5}})
+    assert "**met**" in md and "1.09×" in md

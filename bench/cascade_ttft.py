@@ -1,0 +1,131 @@
+"""Time to first token of the cascade's two policies, live on the gateway's own parts.
+
+    python bench/cascade_ttft.py               # the first 12 HumanEval prompts, 128 tokens each
+    python bench/cascade_ttft.py --n 4         # a quick check
+
+``bench/cascade.py`` replays the streaming policy from cached per-token data; this measures its
+point on the running gateway. Each prompt is streamed through ``Collaborator.run`` three ways,
+interleaved prompt by prompt in rotating order, the device's KV cache emptied before each run:
+``tandem-device``; ``tandem-cascade`` with ``policy: gate``
+(the whole device answer is judged before the first byte); and with ``policy: stream``
+(``tandem-auto``'s default). Both cascades use ``configs/default.yaml``'s thresholds, so some
+answers escalate and some do not, as in use. Reports per mode the median and p90 time to first
+token and to the last, the share of escalated answers, and TTFT relative to device mode.
+Writes ``bench/results/cascade_ttft.{json,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.cascade import GatewayRunner, load_profile
+from bench.cascade_tasks import TASKS
+from bench.common import RESULTS, machine, now_iso, percentile, write_results
+
+MODES = {"device": ("tandem-device", None), "cascade-gate": ("tandem-cascade", "gate"),
+         "cascade-stream": ("tandem-cascade", "stream")}
+
+
+async def measure(n: int, max_tokens: int, device: str, cloud: str) -> dict[str, list[dict[str, Any]]]:
+    items = TASKS["humaneval"]().items()[:n]
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
+    async with GatewayRunner(device, cloud, cascade=()) as runner:  # the gateway's own cascade settings
+        await runner.warm_up()
+        cascade = runner.collab.config.cascade
+        with tqdm(total=n * len(MODES), desc="prompts x modes", unit="run", dynamic_ncols=True) as bar:
+            names = list(MODES)
+            for i, item in enumerate(items):
+                for name in names[i % len(names):] + names[:i % len(names)]:  # each mode goes first as often
+                    model, policy = MODES[name]
+                    if policy is not None:
+                        cascade.policy = policy
+                    runner.collab.engine.truncate(0)  # no run finds the prompt in the device's KV cache
+                    out, job = await runner.through_gateway(model, item, max_tokens)
+                    runs[name].append({"id": item.id, "ttft_ms": out["ttft_ms"], "total_ms": out["total_ms"],
+                                       "tokens": job.completion_tokens, "escalated": bool(job.trace.escalated),
+                                       "handover_token": job.trace.handover_token})
+                    bar.update(1)
+        settings = {"window": cascade.window, "window_threshold": cascade.window_threshold,
+                    "gate_method": cascade.method, "gate_threshold": cascade.threshold}
+    return {"runs": runs, "cascade_settings": settings}
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    device_ttft = statistics.median(r["ttft_ms"] for r in runs["device"])
+    out = {}
+    for name, rows in runs.items():
+        ttft = [r["ttft_ms"] for r in rows]
+        total = [r["total_ms"] for r in rows]
+        out[name] = {"ttft_median_ms": round(statistics.median(ttft), 1),
+                     "ttft_p90_ms": round(percentile(ttft, 90), 1),
+                     "total_median_ms": round(statistics.median(total), 1),
+                     "escalated": round(sum(r["escalated"] for r in rows) / len(rows), 3),
+                     "ttft_vs_device": round(statistics.median(ttft) / device_ttft, 2)}
+    return out
+
+
+def markdown(data: dict[str, Any]) -> str:
+    s, c = data["summary"], data["cascade_settings"]
+    rows = "\n".join(f"| {name} | {v['ttft_median_ms']:.0f} | {v['ttft_p90_ms']:.0f} | {v['total_median_ms']:.0f} | "
+                     f"{v['escalated']:.0%} | {v['ttft_vs_device']:.2f}× |" for name, v in s.items())
+    goal = data["goal_ttft_vs_device"]
+    met = s["cascade-stream"]["ttft_vs_device"] <= goal
+    return (f"# Cascade time to first token, live\n\n{data['n']} HumanEval prompts, {data['max_tokens']} tokens max, "
+            f"greedy, streamed through the gateway (device {data['models']['device']}, cloud "
+            f"{data['models']['cloud']}). Cascade settings: stream window {c['window']} at {c['window_threshold']}, "
+            f"gate {c['gate_method']} at {c['gate_threshold']} (`configs/default.yaml`).\n\n"
+            "| mode | TTFT median ms | TTFT p90 ms | total median ms | escalated | TTFT vs device |\n"
+            f"|---|---|---|---|---|---|\n{rows}\n\n"
+            f"Goal: the streaming cascade's TTFT ≤ {goal}× device mode's — **{'met' if met else 'not met'}** "
+            f"({s['cascade-stream']['ttft_vs_device']:.2f}×; the gate: {s['cascade-gate']['ttft_vs_device']:.2f}×).\n\n"
+            "![ttft](cascade_ttft.png)\n")
+
+
+def plot(data: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    names = list(data["runs"])
+    for i, name in enumerate(names):
+        ttft = [r["ttft_ms"] / 1000 for r in data["runs"][name]]
+        ax.scatter([i] * len(ttft), ttft, alpha=0.5, color="#4C72B0")
+        ax.hlines(statistics.median(ttft), i - 0.3, i + 0.3, color="#C44E52", linewidth=2)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("time to first token (s)")
+    ax.set_title("Time to first token per prompt (red: median)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=12, help="HumanEval prompts (the first N)")
+    ap.add_argument("--max-tokens", type=int, default=128)
+    args = ap.parse_args(argv)
+    profile = load_profile(None)
+    device, cloud = profile["models"]["device"], profile["models"]["cloud"]
+    measured = asyncio.run(measure(args.n, args.max_tokens, device, cloud))
+    data = {"n": args.n, "max_tokens": args.max_tokens, "models": {"device": device, "cloud": cloud},
+            "goal_ttft_vs_device": profile["ttft_goal_vs_device"], "summary": summarize(measured["runs"]),
+            **measured, "machine": machine(), "date": now_iso()}
+    write_results("cascade_ttft", data, markdown(data))
+    plot(data, RESULTS / "cascade_ttft.png")
+    print(markdown(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
