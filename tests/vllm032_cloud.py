@@ -204,7 +204,8 @@ class Vllm032:
         choice = {"index": 0, "text": f"token_id:{gen}",
                   "logprobs": {"text_offset": [0], "token_logprobs": [-0.01], "tokens": [f"token_id:{gen}"],
                                "top_logprobs": [top]},
-                  "finish_reason": "length", "stop_reason": None, "token_ids": [gen],
+                  "finish_reason": "length", "stop_reason": None,
+                  "token_ids": greedy(prompt, body.get("max_tokens", 16)),
                   "prompt_logprobs": entries, "prompt_token_ids": prompt}
         return web.json_response({"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "cloud",
                                   "choices": [choice],
