@@ -24,6 +24,10 @@ import argparse
 import os
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from device_runtime.models import REGISTRY, ModelStore, cache_dir
@@ -104,6 +108,38 @@ def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: s
 
 def serve_env() -> dict[str, str]:
     return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "4")}
+
+
+@contextmanager
+def running(model: str, port: int, log_path: str, start_timeout_s: float = 600) -> Iterator[str]:
+    """Set up, start vLLM on loopback, wait for ``/health``; yields its URL and stops it on exit."""
+    setup(model)
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(serve_command(model, port), env=serve_env(), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"vLLM did not start (exit code {proc.poll()}); see {log_path}")
+                time.sleep(1)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 def main() -> int:

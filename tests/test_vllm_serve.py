@@ -53,3 +53,36 @@ def test_run_execs_exactly_the_printed_cpu_command(capsys, monkeypatch):
     assert env["VLLM_CPU_KVCACHE_SPACE"]
     monkeypatch.setattr(vllm_serve, "has_gpu", lambda: True)
     assert main(["cloud", "--engine", "vllm", "--run"]) == 1  # a GPU host runs the GPU command instead
+
+
+HEALTH = """
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def test_running_waits_for_health_and_stops_the_server(monkeypatch, tmp_path):
+    """The start-up helper the vLLM test and bench/verify_cost.py share, with a stand-in process for vLLM."""
+    import sys
+    import urllib.request
+
+    from .conftest import free_port
+
+    monkeypatch.setattr(vllm_cpu, "setup", lambda model: None)
+    monkeypatch.setattr(vllm_cpu, "serve_command", lambda model, port: [sys.executable, "-c", HEALTH, str(port)])
+    port = free_port()
+    with vllm_cpu.running("qwen2.5-coder-1.5b", port, str(tmp_path / "log")) as url:
+        assert url == f"http://127.0.0.1:{port}"
+        assert urllib.request.urlopen(f"{url}/health", timeout=2).status == 200
+    assert not vllm_cpu._healthy(url)  # stopped
+    monkeypatch.setattr(vllm_cpu, "serve_command", lambda model, port: [sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(RuntimeError, match="exit code 3"), \
+            vllm_cpu.running("qwen2.5-coder-1.5b", free_port(), str(tmp_path / "log")):
+        pass
