@@ -94,10 +94,19 @@ class Vllm032:
 
     def routes(self) -> dict:
         return {("POST", "/inference/v1/generate"): self.generate, ("POST", "/v1/completions"): self.completions,
-                ("GET", "/health"): self.health}
+                ("GET", "/health"): self.health, ("GET", "/version"): self.version, ("POST", "/tokenize"): self.tokenize}
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="")
+
+    async def version(self, request: web.Request) -> web.Response:
+        return web.json_response({"version": "0.32.0"})
+
+    async def tokenize(self, request: web.Request) -> web.Response:
+        """One token per byte: any text gives real, stable ids."""
+        body = await request.json()
+        tokens = [5 + b % 90 for b in body["prompt"].encode()]
+        return web.json_response({"count": len(tokens), "max_model_len": 4096, "tokens": tokens, "token_strs": None})
 
     # -- /inference/v1/generate ------------------------------------------------------------------------
     async def generate(self, request: web.Request) -> web.Response:
