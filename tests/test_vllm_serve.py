@@ -76,13 +76,13 @@ def test_running_waits_for_health_and_stops_the_server(monkeypatch, tmp_path):
     from .conftest import free_port
 
     monkeypatch.setattr(vllm_cpu, "setup", lambda model: None)
-    monkeypatch.setattr(vllm_cpu, "serve_command", lambda model, port: [sys.executable, "-c", HEALTH, str(port)])
+    monkeypatch.setattr(vllm_cpu, "serve_command", lambda model, port, extra=(): [sys.executable, "-c", HEALTH, str(port)])
     port = free_port()
     with vllm_cpu.running("qwen2.5-coder-1.5b", port, str(tmp_path / "log")) as url:
         assert url == f"http://127.0.0.1:{port}"
         assert urllib.request.urlopen(f"{url}/health", timeout=2).status == 200
     assert not vllm_cpu._healthy(url)  # stopped
-    monkeypatch.setattr(vllm_cpu, "serve_command", lambda model, port: [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(vllm_cpu, "serve_command", lambda model, port, extra=(): [sys.executable, "-c", "raise SystemExit(3)"])
     with pytest.raises(RuntimeError, match="exit code 3"), \
             vllm_cpu.running("qwen2.5-coder-1.5b", free_port(), str(tmp_path / "log")):
         pass
