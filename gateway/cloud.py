@@ -2,7 +2,7 @@
 
 One verification shape, whatever the server: ``verify(context_ids, draft_ids)`` returns
 the verified continuation (accepted draft prefix, then the cloud's own next token) and
-the number accepted. Two strategies implement it:
+the number accepted. Three strategies implement it:
 
 * ``NativeVerifier`` — ``POST /v1/tandem/verify`` on Tandem's local cloud, which keeps the
   conversation's KV cache and evaluates the k drafts in one batch over the cached prefix.
