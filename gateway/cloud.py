@@ -2,7 +2,7 @@
 
 One verification shape, whatever the server: ``verify(context_ids, draft_ids)`` returns
 the verified continuation (accepted draft prefix, then the cloud's own next token) and
-the number accepted. Two strategies implement it:
+the number accepted. Three strategies implement it:
 
 * ``NativeVerifier`` — ``POST /v1/tandem/verify`` on Tandem's local cloud, which keeps the
   conversation's KV cache and evaluates the k drafts in one batch over the cached prefix.
@@ -12,6 +12,16 @@ the number accepted. Two strategies implement it:
   token-id strings to ``{logprob, rank, decoded_token}`` and holds the actual token plus
   the rank-1 token when they differ. Correct, but vLLM skips its prefix cache for such
   requests, so the whole context is recomputed each round.
+* ``ScaleOutVerifier`` — vLLM started with ``--enable-scale-out``: ``POST /inference/v1/generate``
+  with the token ids, ``prompt_logprobs`` and ``skip_reading_prefix_cache: false``, so the
+  cached prefix is read and only the new positions are computed (cost flat in context
+  length). Rows the cache served come back as garbage (vLLM #42019), so only the draft rows
+  are read, a per-session ``cache_salt`` guarantees they were computed, and an answer that
+  cannot be trusted (or vLLM's NaN refusal) is redone once through ``PromptLogprobsVerifier``.
+  Findings with citations of the vLLM 0.32 source: docs/vllm_scaleout.md.
+
+``strategy: auto`` asks ``/v1/tandem/info`` (local cloud), then probes the scale-out route,
+then settles on ``prompt_logprobs``.
 
 Endpoints are health-checked and picked least-loaded; calls retry with backoff on
 connection errors and 5xx; every byte up and down is counted for the route trace.
@@ -33,6 +43,7 @@ import errno
 import hashlib
 import json
 import logging
+import math
 import random
 import secrets
 import time
@@ -93,6 +104,9 @@ class CallStats:
     bytes_up: int = 0
     bytes_down: int = 0
     seconds: float = 0.0
+    prompt_tokens: int = 0  # verification prompt tokens, where the cloud reports them
+    cached_tokens: int = 0  # of those, read from the cloud's prefix cache (not recomputed)
+    fallbacks: int = 0  # verifications redone uncached because the cache-keeping answer was unusable
 
 
 @dataclass
@@ -295,21 +309,27 @@ class CloudClient:
                                                              "add_special_tokens": False}, retries=0)
         return [int(t) for t in out["tokens"]]
 
-    async def verifier(self) -> "_Verifier":
+    async def verifier(self) -> _Verifier:
         if self._verifier is None:
-            kind = self.strategy
-            if kind == "auto":
-                try:
-                    await self.request_json("GET", "/v1/tandem/info", retries=0)
-                    kind = "tandem"
-                except CloudRefused:
-                    kind = "vllm"
-            self._verifier = NativeVerifier(self) if kind == "tandem" else PromptLogprobsVerifier(self)
+            kind = self.strategy if self.strategy != "auto" else await self._detect_strategy()
+            self._verifier = VERIFIERS[kind](self)
         return self._verifier
+
+    async def _detect_strategy(self) -> str:
+        """The best verification the cloud serves: native, then vLLM's cache-keeping route, then stock.
+
+        Answers that are not a refusal (cloud down) propagate, so the next call asks again.
+        """
+        try:
+            await self.request_json("GET", "/v1/tandem/info", retries=0)
+            return "tandem"
+        except CloudRefused:
+            pass
+        return "vllm-scale-out" if await ScaleOutVerifier.served_by(self) else "vllm"
 
     # -- the calls the modes make ----------------------------------------------------------------
     async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats,
-                     want_top: bool = False, session: "VerifySession | None" = None) -> VerifyResult:
+                     want_top: bool = False, session: VerifySession | None = None) -> VerifyResult:
         return await (await self.verifier()).verify(list(context), list(draft), stats, want_top, session)
 
     async def stream(self, body: dict, stats: CallStats, chat: bool = True) -> AsyncIterator[dict]:
@@ -396,17 +416,51 @@ def hash_ids(ids: Sequence[int]) -> str:
     return hashlib.blake2b(array("i", ids).tobytes(), digest_size=16).hexdigest()
 
 
+def new_cache_salt() -> str:
+    """vLLM's advice for ``cache_salt``: random, 256 bits (43 url-safe characters, none of ``@ / \\``)."""
+    return secrets.token_urlsafe(32)
+
+
 @dataclass
 class VerifySession:
     """What the cloud holds for one conversation, so later rounds send only what is new.
 
     ``id`` is a random token the local cloud uses (hashed with the API key) to scope its
     cached state: only this session can build on it or be told it is gone (409).
+
+    ``salt`` scopes vLLM's prefix cache the same way (``cache_salt``): only this session's
+    own requests can be read back. ``sent``/``sent_context`` remember the last sequence sent
+    under it, so the session can tell whether a cached block might cover a draft row
+    (see ``may_read_cache``).
     """
 
     known: list[int] = field(default_factory=list)
     min_prefix: int = 32  # below this, sending the prefix costs less than proving it
     id: str = field(default_factory=lambda: secrets.token_hex(16))
+    salt: str = field(default_factory=new_cache_salt)
+    sent: list[int] = field(default_factory=list)
+    sent_context: int = 0
+
+    def may_read_cache(self, context: Sequence[int]) -> bool:
+        """True when no block cached under ``salt`` can reach the last context token.
+
+        vLLM computes prompt logprobs only for rows past its cache hit; the first draft's row is
+        the last context token's. A hit reaches it only if an earlier request of this salt had
+        the whole ``context`` as a prefix. Each speculative round's context extends the last
+        one's by accepted drafts plus the cloud's own token, which the last request did not hold
+        there — so the check against the last request alone covers all earlier ones.
+        """
+        if not self.sent:
+            return True
+        shared = common_prefix(self.sent, context)
+        return shared >= self.sent_context and shared < len(context)
+
+    def remember(self, context: Sequence[int], draft: Sequence[int]) -> None:
+        self.sent, self.sent_context = [*context, *draft], len(context)
+
+    def rotate_salt(self) -> None:
+        """A fresh, empty cache namespace: the next request computes every row (one full prefill)."""
+        self.salt, self.sent, self.sent_context = new_cache_salt(), [], 0
 
 
 class _Verifier:
@@ -493,7 +547,146 @@ class PromptLogprobsVerifier(_Verifier):
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise CloudError(f"vLLM verification answer unreadable: {type(exc).__name__}: {exc}",
                              "cloud answered with invalid data") from exc
+        stats.prompt_tokens += len(context) + len(draft)  # never read from the cache (see the class docstring)
         return result
+
+
+SCALE_OUT_PATH = "/inference/v1/generate"
+NAN_REFUSAL = "Out of range float values are not JSON compliant"  # vLLM #42019: a NaN in a cached row
+
+
+class ScaleOutVerifier(_Verifier):
+    """vLLM with ``--enable-scale-out``: verification that reads the prefix cache.
+
+    ``/inference/v1/generate`` takes vLLM's own ``SamplingParams``, so ``prompt_logprobs`` can
+    go with ``skip_reading_prefix_cache: false``: vLLM reads the cached prefix and computes only
+    the rows past it. The rows it read are not recomputed and come back as uninitialised memory
+    (vLLM 0.32's V1 runner; V2 leaves them out), so:
+
+    * only the last ``len(draft)`` rows are decoded (``parse_generate``), and each must hold
+      its draft token with finite numbers;
+    * the session's ``cache_salt`` and ``may_read_cache`` make sure the cache cannot cover a
+      draft row; where it might, the salt is rotated (one full prefill); without a session the
+      cache is not read at all;
+    * when vLLM reports its hit (``--enable-prompt-tokens-details``) it is checked too;
+    * an answer that still cannot be trusted, vLLM's NaN refusal (400 "Out of range float
+      values…"), a vanished route (403/404/405) or a failed call is redone once through
+      ``PromptLogprobsVerifier`` (uncached, always correct) and counted in ``stats.fallbacks``.
+    """
+
+    def __init__(self, client: CloudClient):
+        super().__init__(client)
+        self.uncached = PromptLogprobsVerifier(client)
+
+    @staticmethod
+    async def served_by(client: CloudClient) -> bool:
+        """Probe: does the cloud run this route with these parameters? A one-token prompt caches nothing."""
+        body = scale_out_body(client.model, [0], [], 1, new_cache_salt(), read_cache=True)
+        try:
+            out = await client.request_json("POST", SCALE_OUT_PATH, body, retries=0)
+        except CloudRefused:  # 403: started without --enable-scale-out; 404: no such route; 400: fields refused
+            return False
+        return isinstance(out, dict) and isinstance(out.get("choices"), list)
+
+    async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool,
+                     session: VerifySession | None = None) -> VerifyResult:
+        n_top = self.client.top_k if want_top else 1
+        if session is not None and not session.may_read_cache(context):
+            session.rotate_salt()
+        body = scale_out_body(self.client.model, context, draft, n_top, session.salt if session else None,
+                              read_cache=session is not None)
+        if session is not None:
+            session.remember(context, draft)  # before sending: a lost answer may still have filled the cache
+        try:
+            raw = await self.client.request_raw("POST", SCALE_OUT_PATH, body, stats, retries=0)
+            result, usage = await parse_generate(raw, len(context), draft)
+        except CloudRefused as exc:
+            if not _worth_uncached(exc):
+                raise
+            reason = f"HTTP {exc.status}" + (" (NaN in a cached row)" if NAN_REFUSAL in str(exc) else "")
+        except CloudError as exc:
+            reason = exc.public
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # UnreliableAnswer too
+            reason = f"unusable answer: {type(exc).__name__}: {exc}"
+            if session is not None:
+                session.rotate_salt()
+        else:
+            stats.prompt_tokens += usage.prompt_tokens
+            stats.cached_tokens += usage.cached_tokens or 0
+            return result
+        stats.fallbacks += 1
+        log.info("cache-keeping verification redone uncached: %s", reason)
+        return await self.uncached.verify(context, draft, stats, want_top)
+
+
+def _worth_uncached(exc: CloudRefused) -> bool:
+    """Refusals the stock route does not share: the NaN one, and the route having gone."""
+    return exc.status in (403, 404, 405) or (exc.status == 400 and NAN_REFUSAL in str(exc))
+
+
+def scale_out_body(model: str, context: Sequence[int], draft: Sequence[int], n_top: int, salt: str | None,
+                   read_cache: bool) -> dict[str, Any]:
+    """One ``/inference/v1/generate`` request: one greedy token over context+draft, the drafts' rows scored."""
+    params: dict[str, Any] = {"max_tokens": 1, "temperature": 0, "logprobs": n_top, "detokenize": False,
+                              "skip_reading_prefix_cache": not read_cache}
+    if draft:
+        params["prompt_logprobs"] = n_top
+    body: dict[str, Any] = {"model": model, "token_ids": [*context, *draft], "sampling_params": params}
+    if salt is not None:
+        body["cache_salt"] = salt
+    return body
+
+
+class UnreliableAnswer(ValueError):
+    """The answer parsed, but its draft rows cannot be trusted (garbage, missing, or served from the cache)."""
+
+
+@dataclass
+class GenerateUsage:
+    prompt_tokens: int
+    cached_tokens: int | None  # None: the server does not report it (no --enable-prompt-tokens-details)
+
+
+async def parse_generate(raw: bytes, n_context: int, draft: Sequence[int]) -> tuple[VerifyResult, GenerateUsage]:
+    """``/inference/v1/generate``'s answer → the verified continuation, decoding only the draft rows.
+
+    Shape (vLLM 0.32, ``output_mode`` tokens): top-level ``usage``, ``prompt_logprobs`` (entry
+    i+1 scores prompt token i+1; entries as in ``/v1/completions``), ``choices[0].token_ids``
+    (the generated token) and ``choices[0].logprobs.content[0].top_logprobs``
+    (``[{token_id, logprob, rank}]``). Raises ``UnreliableAnswer`` when the draft rows are not
+    trustworthy, ValueError/KeyError/TypeError/IndexError when the answer is malformed.
+    """
+    k = len(draft)
+    tail = _tail_entries(raw, k)
+    if tail is not None:
+        entries, rest = tail
+        try:
+            out = json.loads(rest)
+        except ValueError:
+            tail = None
+    if tail is None:
+        out = await asyncio.to_thread(json.loads, raw)
+        entries = (out.get("prompt_logprobs") or [])[-k:] if k else []
+        if len(entries) < k:
+            raise UnreliableAnswer(f"{len(entries)} prompt_logprobs rows for {k} drafts")
+    usage = _generate_usage(out, n_context + k)
+    if k and usage.cached_tokens is not None and usage.cached_tokens > n_context - 1:
+        raise UnreliableAnswer(f"{usage.cached_tokens} tokens read from the cache cover a draft row")
+    choice = out["choices"][0]
+    bonus = int(choice["token_ids"][0])
+    content = ((choice.get("logprobs") or {}).get("content") or [{}])[0] or {}
+    bonus_top = sorted(((int(t["token_id"]), float(t["logprob"])) for t in content.get("top_logprobs") or []),
+                       key=lambda x: -x[1])
+    return _verdict(draft, entries, bonus, bonus_top), usage
+
+
+def _generate_usage(out: dict, n_prompt: int) -> GenerateUsage:
+    usage = out.get("usage") or {}
+    reported = usage.get("prompt_tokens")
+    if reported is not None and int(reported) != n_prompt:
+        raise ValueError(f"the cloud saw {reported} prompt tokens, {n_prompt} were sent")
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    return GenerateUsage(n_prompt, None if cached is None else int(cached))
 
 
 def _token_id(key: str | int) -> int:
@@ -515,15 +708,14 @@ def _list_span(raw: bytes, key: bytes) -> tuple[int, int, int] | None:
     return (k, i, end) if end > 0 else None
 
 
-def parse_verify_tail(raw: bytes, n_context: int, draft: Sequence[int]) -> VerifyResult | None:
-    """Decode only the last ``len(draft)`` ``prompt_logprobs`` entries of a vLLM completion.
+def _tail_entries(raw: bytes, k: int) -> tuple[list, bytes] | None:
+    """The last ``k`` ``prompt_logprobs`` entries of a vLLM answer, and the answer with that list nulled.
 
-    The entries before them (one per context token: most of the answer's bytes) are skipped
-    unread. Walks back from the list's end over entry-level ``{`` (those after ``[`` or ``,``;
-    inner ones follow ``:``). Returns None when the answer does not have the expected shape
-    (the caller then parses it whole); each decoded entry must hold its draft token.
+    The entries before them (one per context token: most of the answer's bytes, and on the
+    cache-keeping route garbage) are skipped unread. Walks back from the list's end over
+    entry-level ``{`` (those after ``[`` or ``,``; inner ones follow ``:``). None when the
+    answer does not have that shape or an entry does not decode (the caller parses it whole).
     """
-    k = len(draft)
     span = _list_span(raw, b'"prompt_logprobs"')
     if k == 0 or span is None:
         return None
@@ -542,7 +734,26 @@ def parse_verify_tail(raw: bytes, n_context: int, draft: Sequence[int]) -> Verif
         pos = j
     try:
         entries = json.loads(b"[" + raw[starts[-1]:hi] + b"]")
-        rest = raw[:key] + b'"prompt_logprobs": null' + raw[hi + 1:]
+    except ValueError:
+        return None
+    if len(entries) != k:
+        return None
+    return entries, raw[:key] + b'"prompt_logprobs": null' + raw[hi + 1:]
+
+
+def parse_verify_tail(raw: bytes, n_context: int, draft: Sequence[int]) -> VerifyResult | None:
+    """Decode only the last ``len(draft)`` ``prompt_logprobs`` entries of a vLLM completion.
+
+    Returns None when the answer does not have the expected shape (the caller then parses it
+    whole): the prompt must have ``n_context + k`` tokens and each decoded entry must hold its
+    draft token.
+    """
+    k = len(draft)
+    tail = _tail_entries(raw, k)
+    if tail is None:
+        return None
+    entries, rest = tail
+    try:
         ids = _list_span(rest, b'"prompt_token_ids"')
         if ids is not None:  # one entry per prompt token: check the count without decoding them
             n_ids = rest.count(b",", ids[1], ids[2]) + 1 if rest[ids[1] + 1:ids[2]].strip() else 0
@@ -552,8 +763,7 @@ def parse_verify_tail(raw: bytes, n_context: int, draft: Sequence[int]) -> Verif
         choice = json.loads(rest)["choices"][0]
     except (ValueError, KeyError, IndexError, TypeError):
         return None
-    if len(entries) != k or not all(isinstance(e, dict) and draft[i] in {_token_id(t) for t in e}
-                                    for i, e in enumerate(entries)):
+    if not all(isinstance(e, dict) and draft[i] in {_token_id(t) for t in e} for i, e in enumerate(entries)):
         return None
     choice["prompt_logprobs"] = [None] * n_context + entries
     return parse_prompt_logprobs(choice, n_context, draft)
@@ -561,27 +771,49 @@ def parse_verify_tail(raw: bytes, n_context: int, draft: Sequence[int]) -> Verif
 
 def parse_prompt_logprobs(choice: dict, n_context: int, draft: Sequence[int]) -> VerifyResult:
     """vLLM's completion choice → the verified continuation (see module docstring for the format)."""
-    target_top: list[list[tuple[int, float]]] = []
-    argmax: list[int] = []
     entries = choice.get("prompt_logprobs") or []
-    for i in range(len(draft)):
-        entry = entries[n_context + i] if n_context + i < len(entries) else None
-        if not entry:
-            raise CloudError(f"vLLM returned no prompt_logprobs for draft position {i}",
-                             "cloud answered with invalid data")
-        ranked = sorted(((_token_id(t), v["logprob"], v.get("rank") or 10**9) for t, v in entry.items()),
-                        key=lambda x: (x[2], -x[1]))
-        argmax.append(ranked[0][0])
-        target_top.append([(t, lp) for t, lp, _ in ranked])
+    rows = [entries[n_context + i] if n_context + i < len(entries) else None for i in range(len(draft))]
     generated = choice.get("token_ids")
     if generated:
         bonus = int(generated[0])
     else:
         bonus = _token_id(choice["logprobs"]["tokens"][0])
-    argmax.append(bonus)
     lp = choice.get("logprobs") or {}
     top_gen = (lp.get("top_logprobs") or [None])[0] or {}
-    target_top.append(sorted(((_token_id(t), float(v)) for t, v in top_gen.items()), key=lambda x: -x[1])
-                      or [(bonus, 0.0)])
+    bonus_top = sorted(((_token_id(t), float(v)) for t, v in top_gen.items()), key=lambda x: -x[1])
+    return _verdict(draft, rows, bonus, bonus_top)
+
+
+def _verdict(draft: Sequence[int], rows: Sequence[Any], bonus: int,
+             bonus_top: list[tuple[int, float]]) -> VerifyResult:
+    """Both vLLM routes end here: the drafts' rows and the generated token → ``greedy_accept``."""
+    target_top: list[list[tuple[int, float]]] = []
+    argmax: list[int] = []
+    for i, entry in enumerate(rows):
+        ranked = _ranked_row(entry, draft[i], i)
+        argmax.append(ranked[0][0])
+        target_top.append(ranked)
+    argmax.append(bonus)
+    target_top.append(bonus_top or [(bonus, 0.0)])
     accepted, tokens = greedy_accept(draft, argmax)
     return VerifyResult(accepted, tokens, target_top)
+
+
+def _ranked_row(entry: Any, token: int, i: int) -> list[tuple[int, float]]:
+    """One draft row, best first; a row that is missing, lacks its draft token or holds NaN is unreliable."""
+    if not isinstance(entry, dict) or not entry:
+        raise UnreliableAnswer(f"no prompt_logprobs for draft position {i}")
+    ranked = []
+    for t, v in entry.items():
+        logprob, rank = float(v["logprob"]), v.get("rank")
+        if not math.isfinite(logprob) or (rank is not None and (not isinstance(rank, int) or rank < 1)):
+            raise UnreliableAnswer(f"draft position {i} holds logprob {logprob!r}, rank {rank!r}")
+        ranked.append((_token_id(t), logprob, rank or 10**9))
+    if token not in {t for t, _, _ in ranked}:
+        raise UnreliableAnswer(f"draft position {i} does not score its draft token")
+    ranked.sort(key=lambda x: (x[2], -x[1]))
+    return [(t, lp) for t, lp, _ in ranked]
+
+
+VERIFIERS: dict[str, Callable[[CloudClient], _Verifier]] = {
+    "tandem": NativeVerifier, "vllm": PromptLogprobsVerifier, "vllm-scale-out": ScaleOutVerifier}

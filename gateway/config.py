@@ -61,7 +61,7 @@ class CloudConfig(Section):
     endpoints: list[str] = Field(default_factory=list, description="empty: start the local stand-in")
     model: str = "cloud"
     api_key: str | None = None
-    strategy: Literal["auto", "tandem", "vllm"] = "auto"
+    strategy: Literal["auto", "tandem", "vllm", "vllm-scale-out"] = "auto"
     timeout_s: float = 30.0
     retries: int = 2
     simulated_rtt_ms: float = 0.0

@@ -26,6 +26,9 @@ class Metrics:
         self.cloud_calls = Counter("tandem_cloud_calls_total", "HTTP calls to the cloud", registry=r)
         self.cloud_bytes = Counter("tandem_cloud_bytes_total", "Bytes exchanged with the cloud", ["direction"],
                                    registry=r)
+        self.verify_fallbacks = Counter("tandem_verify_fallbacks_total",
+                                        "Verifications redone uncached because the cache-keeping answer was unusable",
+                                        registry=r)
         self.escalations = Counter("tandem_cascade_escalations_total", "Cascade answers handed to the cloud",
                                    registry=r)
         self.pii = Counter("tandem_pii_detections_total", "Detected personal data by kind", ["kind"], registry=r)
@@ -48,6 +51,7 @@ class Metrics:
         self.drafts.inc(trace.drafts_proposed)
         self.accepted.inc(trace.drafts_accepted)
         self.cloud_calls.inc(trace.cloud_calls)
+        self.verify_fallbacks.inc(trace.verify_fallbacks)
         self.cloud_bytes.labels("up").inc(trace.bytes_up)
         self.cloud_bytes.labels("down").inc(trace.bytes_down)
         if trace.degraded:

