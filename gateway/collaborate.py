@@ -124,6 +124,7 @@ class Collaborator:
                     yield final
         finally:
             job.trace.cloud_calls += a.stats.calls
+            job.trace.verify_fallbacks += a.stats.fallbacks
             job.trace.bytes_up += a.stats.bytes_up
             job.trace.bytes_down += a.stats.bytes_down
             job.trace.mark("done")

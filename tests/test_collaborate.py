@@ -326,3 +326,16 @@ def test_handover_is_token_exact_on_random_scripted_clouds(smol_engine, prompt, 
     assert text == (full[: min(hits)] if hits else full), "no stray or missing characters"
     assert job.finish_reason == ("length" if not hits and job.completion_tokens == max_tokens
                                  and job.finish_reason != "stop" else "stop")
+
+
+def test_verifications_redone_uncached_are_counted_in_the_trace(smol_engine, prompt):
+    """A verifier that had to redo a round uncached (vLLM's NaN refusal) says so in CallStats; the trace carries it."""
+
+    class FallingBack(ScriptedCloud):
+        async def verify(self, context, draft, stats, want_top=False, session=None):
+            stats.fallbacks += 1
+            return await super().verify(context, draft, stats, want_top, session)
+
+    cloud = FallingBack(prompt, greedy(smol_engine, prompt, 8) + [min(smol_engine.eos_token_ids)])
+    _, job = run(answer(collaborator(smol_engine, cloud), chat_request("tandem-speculative", max_tokens=8)))
+    assert job.trace.verify_fallbacks == len(cloud.verify_calls) > 0
