@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import cascade_policies as cp
 from bench.cascade_tasks import TASKS, Item
 from bench.common import RESULTS, machine, now_iso, write_results
+from device_runtime.engine import common_prefix
 from device_runtime.models import cache_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,13 +149,12 @@ class GatewayRunner:
         from gateway.config import load_config
         from gateway.runtime import Runtime
 
-        port = _free_port()
         # Every phase has one model computing at a time (a cascade's device drafts and cloud checks take
         # turns), so each gets all the cores instead of Runtime's split for models that run side by side.
         config = load_config(overrides=[
             f"device.n_threads={THREADS}", f"cloud.local.n_threads={THREADS}",
             f"device.model={self.device_model}", f"cloud.local.model={self.cloud_model}",
-            f"cloud.local.port={port}", "server.port=0", "cloud.timeout_s=1800", "cloud.retries=0",
+            "cloud.local.port=0", "server.port=0", "cloud.timeout_s=1800", "cloud.retries=0",
             *self.cascade])
         self.rt = Runtime(config)
         await self.rt.start()
@@ -238,23 +238,6 @@ THREADS = os.cpu_count() or 1
 
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: int, device: str, cloud: str,
