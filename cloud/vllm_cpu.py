@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from device_runtime.cpu import cpu_flags
 from device_runtime.models import REGISTRY, ModelStore, cache_dir
 
 VLLM_VERSION = "0.32.0"
@@ -91,11 +92,7 @@ def setup(model: str) -> Path:
 
 def cpu_dtype() -> str:
     """bf16 only where the CPU computes it natively (AVX512-BF16 / AMX); elsewhere fp32 is much faster."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "float32"
-    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+    return "bfloat16" if {"avx512_bf16", "amx_bf16"} & cpu_flags() else "float32"
 
 
 def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: str = "cloud",
