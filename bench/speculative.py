@@ -1,95 +1,162 @@
-"""Device–cloud speculative decoding vs device-only and cloud-only, across simulated RTTs.
+"""Speculative decoding measured where it pays: every k, the controller in two cost regimes, capacity, RTT.
 
-    python bench/speculative.py                 # or: tandem bench speculative
-    python bench/speculative.py --prompts 4 --max-tokens 32 --rtts 0 50
+    python bench/speculative.py                      # or: tandem bench speculative (resumable)
+    python bench/speculative.py --prompts 4 --max-tokens 32 --ks 1 4 --capacity 1 2 --rtts 0 50   # smoke
+    python bench/speculative.py --no-generate        # report from the cache only
 
-Real models: Qwen2.5-Coder-0.5B drafts on the "device", Qwen2.5-Coder-1.5B verifies in
-the "cloud" (Tandem's local cloud, over HTTP). One 2-core machine emulates two: the device
-gets core 0 and one thread, the cloud process core 1 and one thread, and the cloud client
-adds the simulated round-trip time to every call. Greedy (temperature 0).
+Real models: Qwen2.5-Coder-0.5B drafts on the "device", Qwen2.5-Coder-1.5B verifies in the
+"cloud" (Tandem's local cloud over HTTP). One 2-core machine emulates two: the device gets
+core 0 and one thread, the cloud process core 1 and one thread. Greedy, 128 new tokens, on
+the 40-prompt set of ``bench.spec_prompts`` (20 HumanEval, 10 EN and 10 ZH chat).
 
-Per RTT it reports tokens/s end to end, mean accepted drafts per cloud pass, cloud
-passes per output token (the cloud's cost: cloud-only needs one per token), bytes up and
-down per token, and checks losslessness in the same run: the speculative token ids must
-equal the cloud-only greedy ids, or differ first at a near-tie (cloud top-2 within 0.6
-logits — llama.cpp's batched and one-token evaluations differ by that much).
+Phases, each cached per prompt under ``$TANDEM_CACHE/bench-cache/speculative/`` (a cached run
+is never made again):
 
-Writes bench/results/speculative.{json,md,png}.
+``reference``   cloud-only and device-only answers with their times, and the device's
+                teacher-forced agreement with the cloud's answer at every position.
+``k<K>``        the real protocol at fixed k (pipelined, the gateway's decoder) on the CPU cloud.
+``controller``  the same with the adaptive draft-length controller (the gateway's default).
+``flat_*``      both again against ``spec_replay.FlatCloud``: the GPU regime, *emulated* — the
+                recorded greedy answers verified at a fixed service time whatever k is.
+``rtt<R>``      the controller with R ms added to every cloud call (``--rtt-prompts`` prompts).
+``capacity``    N virtual devices replaying recorded verification calls concurrently against one
+                cloud (the CPU cloud, and the flat one), against N cloud-only streams.
+
+Writes bench/results/speculative.{json,md,png}; ``summary`` is measured at k = 8.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import json
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any, Self
 
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, machine, now_iso, write_results  # noqa: E402
-from device_runtime.engine import LlamaEngine, SamplingParams  # noqa: E402
-from device_runtime.models import ModelStore  # noqa: E402
-from device_runtime.worker import DeviceWorker  # noqa: E402
-from gateway.cloud import CallStats, CloudClient  # noqa: E402
-from gateway.config import LocalCloudConfig  # noqa: E402
-from gateway.local_cloud import LocalCloudProcess  # noqa: E402
-from gateway.output import AnswerBuilder  # noqa: E402
-from gateway.speculative import SpeculativeDecoder, SpeculativeSettings  # noqa: E402
-from gateway.trace import RouteTrace  # noqa: E402
-from routers.draft_length import DraftLengthController  # noqa: E402
+from bench.common import RESULTS, machine, now_iso, write_results
+from bench.spec_prompts import SpecPrompt, prompt_set
+from bench.spec_replay import FlatCloud, RecordingCloud, ReplayCloud
+from bench.spec_report import markdown, plot, summarize
+from device_runtime.engine import LlamaEngine, SamplingParams
+from device_runtime.models import ModelStore, cache_dir
+from device_runtime.worker import DeviceWorker
+from gateway.cloud import CallStats, CloudClient, VerifySession
+from gateway.config import LocalCloudConfig
+from gateway.local_cloud import LocalCloudProcess
+from gateway.output import AnswerBuilder
+from gateway.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.trace import RouteTrace
+from routers.draft_length import DraftLengthController
 
-NEAR_TIE = 0.6
-PROMPTS = [
-    "Write a Python function that checks whether a number is prime.",
-    "Write a JavaScript function that debounces another function.",
-    "Explain the difference between a process and a thread in three sentences.",
-    "Write a SQL query that returns the ten most recent orders with their customer names.",
-    "What are the main causes of the French Revolution? Answer briefly.",
-    "Write a Python class for a stack with push, pop and peek.",
-]
+NEAR_TIE = 0.6  # logits: llama.cpp's batched and one-token evaluations differ by up to this much
+K_MAX = 8
 
 
-def local_cloud(model: str) -> LocalCloudProcess:
-    """The cloud model on core 1 (the device takes core 0): two machines emulated on one."""
-    cfg = LocalCloudConfig(model=model, n_threads=1, n_ctx=4096)
-    cores = {1} if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1 else None
-    return LocalCloudProcess(cfg, pull=False, cpus=cores, quiet=True)
+# -- the cache ------------------------------------------------------------------------------------------
+class PhaseCache:
+    """One JSON record per (phase, item), keyed by everything that decides its result."""
+
+    def __init__(self, device: str, cloud: str, max_tokens: int):
+        self.folder = cache_dir() / "bench-cache" / "speculative" / f"{_safe(device)}__{_safe(cloud)}"
+        self.base = {"device": device, "cloud": cloud, "max_tokens": max_tokens}
+
+    def _key(self, phase: str, settings: dict) -> str:
+        blob = json.dumps({**self.base, "phase": phase, **settings}, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _path(self, phase: str, item: str) -> Path:
+        return self.folder / phase / f"{_safe(item)}.json"
+
+    def load(self, phase: str, item: str, settings: dict) -> dict | None:
+        try:
+            rec = json.loads(self._path(phase, item).read_text())
+        except (OSError, ValueError):
+            return None
+        return rec if rec.get("key") == self._key(phase, settings) else None
+
+    def save(self, phase: str, item: str, settings: dict, record: dict) -> None:
+        path = self._path(phase, item)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**record, "key": self._key(phase, settings), "item": item}))
+        tmp.replace(path)
 
 
-async def wait_for(client: CloudClient, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await client.probe():
-            return
-        await asyncio.sleep(0.3)
-    raise RuntimeError("cloud did not start")
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-._" else "_" for c in name)
 
 
-async def cloud_only(client: CloudClient, prompt: list[int], max_tokens: int) -> tuple[list[int], float, CallStats]:
-    stats = CallStats()
+# -- the two machines on one --------------------------------------------------------------------------------
+def pin_to(core: int) -> set[int] | None:
+    """Cores for one side when the machine has two or more (device: 0, cloud: 1)."""
+    return {core} if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1 else None
+
+
+class Lab:
+    """The device engine (core 0) and the local cloud (core 1), one thread each."""
+
+    def __init__(self, device: str, cloud: str):
+        self.device_name, self.cloud_name = device, cloud
+        self.engine: LlamaEngine | None = None
+        self.worker: DeviceWorker | None = None
+        self.cloud_process: LocalCloudProcess | None = None
+        self.url = ""
+        self.clients: dict[float, CloudClient] = {}
+
+    async def __aenter__(self) -> Self:
+        store = ModelStore()
+        device_path = store.resolve(self.device_name, pull=True)
+        store.resolve(self.cloud_name, pull=True)
+        cores = pin_to(0)
+        if cores:
+            os.sched_setaffinity(0, cores)
+        self.engine = LlamaEngine(device_path, n_ctx=2048, n_threads=1, name=self.device_name)
+        self.worker = DeviceWorker(self.engine)
+        cfg = LocalCloudConfig(model=self.cloud_name, n_threads=1, n_ctx=4096)
+        self.cloud_process = LocalCloudProcess(cfg, pull=False, cpus=pin_to(1), quiet=True)
+        self.url = await self.cloud_process.start()
+        client = await self.client(0)
+        await cloud_only(client, self.engine.chat_tokens([{"role": "user", "content": "hi"}]), 2)  # warm-up
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for c in self.clients.values():
+            await c.close()
+        if self.cloud_process is not None:
+            self.cloud_process.stop()
+        if self.worker is not None:
+            self.worker.shutdown()
+
+    async def client(self, rtt_ms: float) -> CloudClient:
+        if rtt_ms not in self.clients:
+            c = CloudClient([self.url], simulated_rtt_ms=rtt_ms, timeout_s=600, strategy="tandem")
+            await c.start()
+            self.clients[rtt_ms] = c
+        return self.clients[rtt_ms]
+
+    def prompt_ids(self, p: SpecPrompt) -> list[int]:
+        assert self.engine is not None
+        return self.engine.chat_tokens(list(p.messages))
+
+
+async def cloud_only(client: CloudClient, prompt: list[int], max_tokens: int) -> tuple[list[int], float, str]:
     t0 = time.perf_counter()
     out = await client.request_json("POST", "/v1/completions", {
         "model": client.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
-        "return_token_ids": True}, stats)
-    return [int(t) for t in out["choices"][0]["token_ids"]], time.perf_counter() - t0, stats
-
-
-async def speculative(engine: LlamaEngine, worker: DeviceWorker, client: CloudClient, prompt: list[int],
-                      max_tokens: int, pipeline: bool, controller: DraftLengthController):
-    trace = RouteTrace(mode="speculative")
-    out = AnswerBuilder(engine.token_bytes, engine.is_eos, max_tokens, (), trace)
-    stats = CallStats()
-    t0 = time.perf_counter()
-    async with worker.turn() as call:
-        dec = SpeculativeDecoder(engine, call, client, out, trace, stats, controller,
-                                 SpeculativeSettings(pipeline=pipeline), SamplingParams())
-        async for _ in dec.run(prompt):
-            pass
-    return out.token_ids, time.perf_counter() - t0, trace, stats
+        "return_token_ids": True})
+    choice = out["choices"][0]
+    return [int(t) for t in choice["token_ids"]], time.perf_counter() - t0, choice.get("finish_reason") or ""
 
 
 async def near_tie_gap(client: CloudClient, context: list[int], a: int, b: int) -> float:
@@ -103,169 +170,245 @@ async def near_tie_gap(client: CloudClient, context: list[int], a: int, b: int) 
     return abs(lp[a] - lp[b]) if b in lp else float("inf")
 
 
-def plot(by_rtt: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rtts = [int(r) for r in by_rtt]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, label, style in (("device_tok_s", "device only (0.5B)", "o--"), ("cloud_tok_s", "cloud only (1.5B)", "s-"),
-                              ("speculative_tok_s", "speculative, pipelined", "^-"),
-                              ("speculative_nopipe_tok_s", "speculative, no pipelining", "v:")):
-        if all(key in by_rtt[str(r)] for r in rtts):
-            a1.plot(rtts, [by_rtt[str(r)][key] for r in rtts], style, label=label)
-    a1.set_xlabel("simulated RTT (ms)")
-    a1.set_ylabel("tokens / s")
-    a1.set_title("End-to-end decode speed")
-    a1.grid(alpha=0.3)
-    a1.legend(fontsize=8)
-    a2.bar([str(r) for r in rtts], [1.0] * len(rtts), color="#ccc", label="cloud only")
-    a2.bar([str(r) for r in rtts], [by_rtt[str(r)]["cloud_passes_per_token"] for r in rtts], color="#4C72B0",
-           label="speculative")
-    a2.set_xlabel("simulated RTT (ms)")
-    a2.set_ylabel("cloud forward passes per output token")
-    a2.set_title("Cloud work per token")
-    a2.legend(fontsize=8)
-    fig.suptitle("Qwen2.5-Coder 0.5B drafts, 1.5B verifies — one core each", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+# -- one request, one way --------------------------------------------------------------------------------
+async def reference(lab: Lab, p: SpecPrompt, max_tokens: int) -> dict:
+    """Cloud-only and device-only answers, and the device's agreement along the cloud's answer."""
+    engine, prompt = lab.engine, lab.prompt_ids(p)
+    assert engine is not None and lab.worker is not None
+    cloud_ids, cloud_s, finish = await cloud_only(await lab.client(0), prompt, max_tokens)
+    async with lab.worker.turn() as call:
+        t0 = time.perf_counter()
+        device_ids = await call(lambda: [e.token_id for e in engine.generate(prompt, SamplingParams(max_tokens=max_tokens))
+                                         if e.token_id is not None])
+        device_s = time.perf_counter() - t0
+        scored = await call(engine.score, prompt + cloud_ids, 1)
+    matches = [scored[len(prompt) - 1 + i][1] == 1 for i in range(len(cloud_ids))]
+    return {"prompt_tokens": len(prompt), "cloud_ids": cloud_ids, "cloud_s": round(cloud_s, 4), "cloud_finish": finish,
+            "device_ids": device_ids, "device_s": round(device_s, 4), "matches": matches}
 
 
-async def run(args: argparse.Namespace) -> dict:
-    store = ModelStore()
-    device_path = store.resolve(args.device, pull=True)
-    store.resolve(args.cloud, pull=True)
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {0})
-    engine = LlamaEngine(device_path, n_ctx=2048, n_threads=1, name=args.device)
-    worker = DeviceWorker(engine)
-    cloud = local_cloud(args.cloud)
-    cloud_url = await cloud.start()
-    prompts = [engine.chat_tokens([{"role": "user", "content": p}]) for p in PROMPTS[: args.prompts]]
-    by_rtt: dict[str, dict] = {}
-    lossless, exact, near_ties, compared, gaps = True, 0, 0, 0, []
-    try:
-        # device only: independent of the network
-        dev_tokens, dev_s = 0, 0.0
-        for p in prompts:
-            t0 = time.perf_counter()
-            dev_tokens += sum(1 for _ in engine.generate(p, SamplingParams(max_tokens=args.max_tokens)))
-            dev_s += time.perf_counter() - t0
-        device_tok_s = dev_tokens / dev_s
-        for rtt in tqdm(args.rtts, desc="RTTs", unit="rtt"):
-            client = CloudClient([cloud_url], simulated_rtt_ms=rtt, timeout_s=300)
-            await client.start()
-            await wait_for(client)
-            await cloud_only(client, prompts[0], 4)  # warm-up
-            row: dict = {"device_tok_s": round(device_tok_s, 2)}
-            c_tok = c_s = 0.0
-            refs = []
-            for p in prompts:
-                ids, secs, _ = await cloud_only(client, p, args.max_tokens)
-                refs.append([t for t in ids if not engine.is_eos(t)])
-                c_tok += len(ids)
-                c_s += secs
-            row["cloud_tok_s"] = round(c_tok / c_s, 2)
-            for pipeline in (True, False):
-                ctrl = DraftLengthController(k=4, k_max=8, pipelined=pipeline)
-                tok = secs_total = passes = acc = prop = up = down = 0
-                for p, ref in zip(prompts, refs):
-                    ids, secs, trace, stats = await speculative(engine, worker, client, p, args.max_tokens, pipeline, ctrl)
-                    tok += len(ids)
-                    secs_total += secs
-                    passes += trace.cloud_passes
-                    acc += trace.drafts_accepted
-                    prop += trace.drafts_proposed
-                    up += stats.bytes_up
-                    down += stats.bytes_down
-                    if pipeline:
-                        compared += 1
-                        if ids == ref:
-                            exact += 1
-                        else:
-                            j = next((i for i, (x, y) in enumerate(zip(ids, ref)) if x != y), None)
-                            gap = float("inf") if j is None else await near_tie_gap(client, p + ref[:j], ref[j], ids[j])
-                            gaps.append(round(gap, 4))
-                            if gap < NEAR_TIE:
-                                near_ties += 1
-                            else:
-                                lossless = False
-                                print(f"divergence beyond a near-tie at rtt={rtt}: token {j}, gap {gap:.3f}")
-                if pipeline:
-                    row.update({
-                        "speculative_tok_s": round(tok / secs_total, 2),
-                        "accepted_per_pass": round(acc / passes, 3),
-                        "mean_acceptance_length": round((acc + passes) / passes, 3),
-                        "acceptance_rate": round(acc / prop, 3) if prop else None,
-                        "cloud_passes_per_token": round(passes / tok, 3),
-                        "bytes_up_per_token": round(up / tok, 1),
-                        "bytes_down_per_token": round(down / tok, 1),
-                        "final_k": ctrl.k,
-                    })
+async def speculate(lab: Lab, p: SpecPrompt, cloud: Any, max_tokens: int, controller: DraftLengthController) -> dict:
+    """One request through the gateway's speculative decoder; its verification calls logged for replay."""
+    engine, prompt = lab.engine, lab.prompt_ids(p)
+    assert engine is not None and lab.worker is not None
+    recorder = RecordingCloud(cloud)
+    trace = RouteTrace(mode="speculative")
+    out = AnswerBuilder(engine.token_bytes, engine.is_eos, max_tokens, (), trace)
+    stats = CallStats()
+    t0 = time.perf_counter()
+    recorder.start()
+    async with lab.worker.turn() as call:
+        decoder = SpeculativeDecoder(engine, call, recorder, out, trace, stats, controller,  # type: ignore[arg-type]
+                                     SpeculativeSettings(pipeline=True), SamplingParams())
+        async for _ in decoder.run(prompt):
+            pass
+    return {"ids": out.token_ids, "secs": round(time.perf_counter() - t0, 4), "passes": trace.cloud_passes,
+            "accepted": trace.drafts_accepted, "proposed": trace.drafts_proposed, "draft_lengths": trace.draft_lengths,
+            "bytes_up": stats.bytes_up, "bytes_down": stats.bytes_down, "final_k": controller.k,
+            "computed_tokens": stats.prompt_tokens - stats.cached_tokens,
+            "rounds": [[r.context_len - len(prompt), r.drafts, r.accepted, r.device_s, r.verify_s]
+                       for r in recorder.rounds]}
+
+
+async def divergence(lab: Lab, p: SpecPrompt, ids: list[int], want: list[int]) -> dict | None:
+    """Where a speculative answer first leaves the cloud-only one, and the cloud's logit gap there."""
+    j = next((i for i, (x, y) in enumerate(zip(ids, want)) if x != y), None)
+    if j is None:
+        return None if len(ids) == len(want) else {"at": min(len(ids), len(want)), "gap": None}
+    gap = await near_tie_gap(await lab.client(0), lab.prompt_ids(p) + want[:j], want[j], ids[j])
+    return {"at": j, "gap": round(gap, 4)}
+
+
+async def replay_device(cloud: Any, prompt: list[int], answer: list[int], rounds: list, stats: CallStats) -> float:
+    """A virtual device: the recorded verification calls again, with the recorded device time between them."""
+    session = VerifySession()
+    t0 = time.perf_counter()
+    for done, drafts, _accepted, device_s, _verify_s in rounds:
+        await asyncio.sleep(device_s)
+        await cloud.verify(prompt + answer[:done], drafts, stats, False, session)
+    return time.perf_counter() - t0
+
+
+# -- the phases -------------------------------------------------------------------------------------------
+def fixed(k: int) -> DraftLengthController:
+    return DraftLengthController(k=k, k_max=K_MAX, adaptive=False, pipelined=True)
+
+
+def adaptive() -> DraftLengthController:
+    return DraftLengthController(k=4, k_max=K_MAX, adaptive=True, pipelined=True)
+
+
+@dataclass
+class Phase:
+    """A named set of runs, one per item (a prompt id, or N for capacity), cached one by one."""
+
+    name: str
+    items: list[str]
+    settings: dict
+    run: Callable[[Lab, str], Awaitable[dict]]
+
+
+class Plan:
+    """Every phase the arguments ask for, in the order they must run (later phases replay earlier ones)."""
+
+    def __init__(self, prompts: list[SpecPrompt], args: argparse.Namespace):
+        self.prompts = {p.id: p for p in prompts}
+        self.args = args
+        self.records: dict[str, dict[str, dict]] = {}
+        self.controllers: dict[str, DraftLengthController] = {}  # one per phase: it learns across prompts, as the gateway's
+        ids = list(self.prompts)
+        flat_ms = args.flat_service_ms
+        self.phases = [Phase("reference", ids, {}, lambda lab, i: reference(lab, self.prompts[i], args.max_tokens))]
+        for k in args.ks:
+            self.phases.append(Phase(f"k{k}", ids, {"k": k}, partial(self.cpu, f"k{k}", k, 0)))
+        self.phases.append(Phase("controller", ids, {"k_max": K_MAX}, partial(self.cpu, "controller", None, 0)))
+        for k in args.ks:
+            self.phases.append(Phase(f"flat_k{k}", ids, {"k": k, "service_ms": flat_ms}, partial(self.flat, f"flat_k{k}", k)))
+        self.phases.append(Phase("flat_controller", ids, {"k_max": K_MAX, "service_ms": flat_ms},
+                                 partial(self.flat, "flat_controller", None)))
+        for rtt in (r for r in args.rtts if r):
+            self.phases.append(Phase(f"rtt{rtt}", ids[: args.rtt_prompts], {"rtt_ms": rtt, "k_max": K_MAX},
+                                     partial(self.cpu, f"rtt{rtt}", None, rtt)))
+        n_cap = [str(n) for n in args.capacity if n <= len(ids)]
+        self.phases.append(Phase("capacity_cpu", n_cap, {"prompts": ids}, self.capacity_cpu))
+        self.phases.append(Phase("capacity_flat", n_cap, {"prompts": ids, "service_ms": flat_ms}, self.capacity_flat))
+
+    def _controller(self, phase: str, k: int | None) -> DraftLengthController:
+        if phase not in self.controllers:
+            self.controllers[phase] = fixed(k) if k else adaptive()
+        return self.controllers[phase]
+
+    def _settings(self, phase: Phase, item: str) -> dict:
+        p = self.prompts.get(item)
+        return {**phase.settings, "messages": p.messages} if p is not None else {**phase.settings, "n": item}
+
+    async def cpu(self, phase: str, k: int | None, rtt: float, lab: Lab, item: str) -> dict:
+        p = self.prompts[item]
+        rec = await speculate(lab, p, await lab.client(rtt), self.args.max_tokens, self._controller(phase, k))
+        rec["divergence"] = await divergence(lab, p, rec["ids"], self.records["reference"][item]["cloud_ids"])
+        return rec
+
+    async def flat(self, phase: str, k: int | None, lab: Lab, item: str) -> dict:
+        p = self.prompts[item]
+        cloud = ReplayCloud(FlatCloud(self.args.flat_service_ms / 1000), lab.prompt_ids(p),
+                            self.records["reference"][item]["cloud_ids"])
+        return await speculate(lab, p, cloud, self.args.max_tokens, self._controller(phase, k))
+
+    def _replays(self, lab: Lab, n: int, source: str) -> list[tuple[str, list[int], list[int], list]]:
+        """The first n prompts' recorded controller runs: prompt ids, answer, verification calls."""
+        out = []
+        for item in list(self.prompts)[:n]:
+            rec = self.records[source][item]
+            out.append((item, lab.prompt_ids(self.prompts[item]), rec["ids"], rec["rounds"]))
+        return out
+
+    async def capacity_cpu(self, lab: Lab, item: str) -> dict:
+        """N virtual devices against the local cloud at once, then N cloud-only streams of the same prompts."""
+        n = int(item)
+        replays = self._replays(lab, n, "controller")
+        client = await lab.client(0)
+        stats = [CallStats() for _ in replays]
+        t0 = time.perf_counter()
+        walls = await asyncio.gather(*(replay_device(client, prompt, answer, rounds, s)
+                                       for (_, prompt, answer, rounds), s in zip(replays, stats)))
+        spec_wall = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer)) for _, prompt, answer, _ in replays))
+        cloud_wall = time.perf_counter() - t0
+        tokens = sum(len(a) for _, _, a, _ in replays)
+        return {"n": n, "tokens": tokens,
+                "speculative": {"wall_s": round(spec_wall, 3), "device_walls_s": [round(w, 3) for w in walls],
+                                "calls": sum(s.calls for s in stats),
+                                "computed_tokens": sum(s.prompt_tokens - s.cached_tokens for s in stats),
+                                "prompt_tokens": sum(s.prompt_tokens for s in stats)},
+                "cloud_only": {"wall_s": round(cloud_wall, 3), "device_walls_s": [round(o[1], 3) for o in outs], "calls": n,
+                               "tokens": sum(len(o[0]) for o in outs),
+                               "computed_tokens": sum(len(prompt) + len(answer) for _, prompt, answer, _ in replays)}}
+
+    async def capacity_flat(self, lab: Lab, item: str) -> dict:
+        """The same on the emulated GPU cloud: one shared ``FlatCloud`` batching whatever waits."""
+        n = int(item)
+        replays = self._replays(lab, n, "flat_controller")
+        server = FlatCloud(self.args.flat_service_ms / 1000)
+        stats = [CallStats() for _ in replays]
+        t0 = time.perf_counter()
+        walls = await asyncio.gather(*(replay_device(ReplayCloud(server, prompt, answer), prompt, answer, rounds, s)
+                                       for (_, prompt, answer, rounds), s in zip(replays, stats)))
+        spec = {"wall_s": round(time.perf_counter() - t0, 3), "device_walls_s": [round(w, 3) for w in walls],
+                "calls": server.requests, "passes": server.passes,
+                "mean_batch": round(server.requests / max(1, server.passes), 3)}
+        server = FlatCloud(self.args.flat_service_ms / 1000)
+
+        async def stream(answer: list[int]) -> float:
+            t = time.perf_counter()
+            for _ in answer:
+                await server.forward()
+            return time.perf_counter() - t
+
+        t0 = time.perf_counter()
+        cwalls = await asyncio.gather(*(stream(answer) for _, _, answer, _ in replays))
+        cloud = {"wall_s": round(time.perf_counter() - t0, 3), "device_walls_s": [round(w, 3) for w in cwalls],
+                 "calls": server.requests, "passes": server.passes,
+                 "mean_batch": round(server.requests / max(1, server.passes), 3)}
+        return {"n": n, "tokens": sum(len(a) for _, _, a, _ in replays), "speculative": spec, "cloud_only": cloud}
+
+    async def collect(self, lab_factory: Callable[[], Awaitable[Lab]], generate: bool) -> dict[str, dict[str, dict]]:
+        """Every phase's records, generating only what the cache lacks (``generate=False``: none)."""
+        cache = PhaseCache(self.args.device, self.args.cloud, self.args.max_tokens)
+        todo = []
+        for phase in self.phases:
+            got = self.records.setdefault(phase.name, {})
+            for item in phase.items:
+                rec = cache.load(phase.name, item, self._settings(phase, item))
+                if rec is not None:
+                    got[item] = rec
                 else:
-                    row["speculative_nopipe_tok_s"] = round(tok / secs_total, 2)
-            row["speedup_vs_cloud"] = round(row["speculative_tok_s"] / row["cloud_tok_s"], 3)
-            by_rtt[str(rtt)] = row
-            tqdm.write(f"rtt {rtt:>3} ms: {row}")
-            await client.close()
-    finally:
-        cloud.stop()
-        worker.shutdown()
-    base = by_rtt[str(args.rtts[0])]
-    return {
-        "summary": {
-            "accepted_per_pass": base["accepted_per_pass"],
-            "mean_acceptance_length": base["mean_acceptance_length"],
-            "cloud_passes_per_token": base["cloud_passes_per_token"],
-            "bytes_up_per_token": base["bytes_up_per_token"],
-            "bytes_down_per_token": base["bytes_down_per_token"],
-            "lossless": lossless,
-            "lossless_detail": {"compared": compared, "exact": exact, "near_tie_divergences": near_ties,
-                                "near_tie_bound_logits": NEAR_TIE, "gaps_at_divergence": gaps},
-            "tok_s": {"device": base["device_tok_s"], "cloud": base["cloud_tok_s"],
-                      "speculative": base["speculative_tok_s"]},
-            "at_rtt_ms": args.rtts[0],
-        },
-        "by_rtt_ms": by_rtt,
-        "setup": {"device": args.device, "cloud": args.cloud, "prompts": args.prompts, "max_tokens": args.max_tokens,
-                  "threads": "device 1 (core 0), cloud 1 (core 1)", "temperature": 0,
-                  "rtt": "added by the cloud client to every call (one full round trip per call)"},
-        "machine": machine(),
-        "date": now_iso(),
-    }
+                    todo.append((phase, item))
+        if not todo or not generate:
+            return self.records
+        lab: Lab | None = None
+        bar = tqdm(total=len(todo), desc="speculative runs", unit="run")
+        try:
+            for phase, item in todo:
+                lab = lab or await lab_factory()
+                bar.set_postfix_str(f"{phase.name} {item}")
+                rec = await phase.run(lab, item)
+                cache.save(phase.name, item, self._settings(phase, item), rec)
+                self.records[phase.name][item] = rec
+                bar.update()
+        finally:
+            bar.close()
+            if lab is not None:
+                await lab.__aexit__(None, None, None)
+        return self.records
 
 
-def markdown(data: dict) -> str:
-    s = data["summary"]
-    rows = "\n".join(
-        f"| {r} | {v['device_tok_s']} | {v['cloud_tok_s']} | {v['speculative_tok_s']} | {v['speculative_nopipe_tok_s']} "
-        f"| {v['accepted_per_pass']} | {v['cloud_passes_per_token']} | {v['bytes_up_per_token']} | "
-        f"{v['bytes_down_per_token']} |" for r, v in data["by_rtt_ms"].items())
-    d = s["lossless_detail"]
-    return (
-        "# Device–cloud speculative decoding\n\n"
-        f"{data['setup']['device']} drafts on one core, {data['setup']['cloud']} verifies on the other (local cloud "
-        f"over HTTP); {data['setup']['prompts']} prompts × {data['setup']['max_tokens']} tokens, greedy.\n\n"
-        f"Lossless: **{s['lossless']}** — {d['exact']}/{d['compared']} outputs identical to cloud-only greedy, "
-        f"{d['near_tie_divergences']} diverge first at a near-tie (< {d['near_tie_bound_logits']} logits).\n\n"
-        "| RTT ms | device tok/s | cloud tok/s | speculative tok/s | spec. no pipelining | accepted / pass | "
-        "cloud passes / token | bytes up / token | bytes down / token |\n|---|---|---|---|---|---|---|---|---|\n"
-        + rows + "\n\n![speculative](speculative.png)\n")
-
-
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="qwen2.5-coder-0.5b")
     ap.add_argument("--cloud", default="qwen2.5-coder-1.5b")
-    ap.add_argument("--prompts", type=int, default=6)
-    ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--prompts", type=int, default=40, help="the first N of the 40-prompt set (balanced)")
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--ks", type=int, nargs="+", default=[1, 2, 4, 6, 8])
+    ap.add_argument("--flat-service-ms", type=float, default=50.0,
+                    help="the emulated GPU cloud's time per verification pass, whatever k and the batch")
     ap.add_argument("--rtts", type=int, nargs="+", default=[0, 20, 50, 100])
-    args = ap.parse_args()
-    data = asyncio.run(run(args))
+    ap.add_argument("--rtt-prompts", type=int, default=10, help="prompts per non-zero RTT")
+    ap.add_argument("--capacity", type=int, nargs="+", default=[1, 2, 4, 8], help="virtual devices N")
+    ap.add_argument("--no-generate", action="store_true", help="report from the cache only; never load a model")
+    args = ap.parse_args(argv)
+
+    prompts = prompt_set()[: args.prompts]
+    plan = Plan(prompts, args)
+
+    async def lab_factory() -> Lab:
+        return await Lab(args.device, args.cloud).__aenter__()
+
+    records = asyncio.run(plan.collect(lab_factory, generate=not args.no_generate))
+    data = summarize(records, prompts, args)
+    data.update(machine=machine(), date=now_iso())
     write_results("speculative", data, markdown(data))
-    plot(data["by_rtt_ms"], RESULTS / "speculative.png")
+    plot(data, RESULTS / "speculative.png")
     print(f"wrote {RESULTS / 'speculative.json'}")
     return 0
 

@@ -16,6 +16,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 
+def expected_tokens_per_pass(acceptance: float, k: int) -> float:
+    """Tokens one round yields on average when each draft is accepted with probability ``acceptance``
+    independently: accepted drafts plus the cloud's own token, (1 - a^(k+1)) / (1 - a)."""
+    a = min(max(acceptance, 0.0), 0.999)
+    return (1 - a ** (k + 1)) / (1 - a)
+
+
 @dataclass
 class DraftLengthController:
     k: int = 4
@@ -64,8 +71,7 @@ class DraftLengthController:
         return max(1e-4, mean_t + slope * (k - mean_k))
 
     def expected_tokens(self, k: int) -> float:
-        a = min(self.acceptance, 0.999)
-        return (1 - a ** (k + 1)) / (1 - a)
+        return expected_tokens_per_pass(self.acceptance, k)
 
     def best_k(self) -> int:
         a = min(self.acceptance, 0.999)

@@ -1,0 +1,155 @@
+"""What the speculative benchmark replays: predicted rounds, and a cloud whose pass cost is flat.
+
+At temperature 0 every accepted draft is the cloud's own token, so the device always drafts
+from a prefix of the cloud's greedy answer. Whether the device's next token agrees with the
+cloud's at each position of that answer (``matches``, measured once by teacher forcing) thus
+fixes every round of every k in advance: ``greedy_rounds`` plays them out. The i.i.d. formula
+(``routers.draft_length.expected_tokens_per_pass``) is the analytical limit from the mean
+agreement alone; the played-out rounds keep the order of agreements, so they also see that
+disagreements come in clusters.
+
+``FlatCloud`` is the GPU regime, emulated: a verification pass costs a fixed service time
+whatever the number of drafts, and every request waiting when a pass starts rides in it
+(continuous batching). ``ReplayCloud`` answers on it from recorded greedy answers, exactly
+as a greedy verifier does. Neither is a GPU measurement: they show what the protocol and the
+controller do when the cloud's cost does not grow with k or with the number of devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.cloud import CallStats, VerifyResult, greedy_accept
+
+
+@dataclass
+class Rounds:
+    passes: int = 0
+    accepted: int = 0
+    proposed: int = 0
+    tokens: int = 0
+
+    def add(self, other: Rounds) -> None:
+        self.passes += other.passes
+        self.accepted += other.accepted
+        self.proposed += other.proposed
+        self.tokens += other.tokens
+
+    @property
+    def tokens_per_pass(self) -> float:
+        return self.tokens / self.passes if self.passes else 0.0
+
+
+def greedy_rounds(matches: Sequence[bool], k: int, n_tokens: int) -> Rounds:
+    """The rounds a greedy speculative run with a fixed k makes over an ``n_tokens`` answer.
+
+    ``matches[i]``: the device's argmax after the prompt and the answer's first i tokens is the
+    answer's token i. A round drafts min(k, tokens left - 1) (the cloud's token needs room, as in
+    ``SpeculativeDecoder``), the cloud accepts the leading agreements and adds its own token.
+    """
+    r = Rounds()
+    pos = 0
+    while pos < n_tokens:
+        k_here = max(0, min(k, n_tokens - pos - 1))
+        accepted = 0
+        while accepted < k_here and pos + accepted < len(matches) and matches[pos + accepted]:
+            accepted += 1
+        r.passes += 1
+        r.proposed += k_here
+        r.accepted += accepted
+        step = min(accepted + 1, n_tokens - pos)
+        r.tokens += step
+        pos += step
+    return r
+
+
+class FlatCloud:
+    """One forward pass every ``service_s``, serving every request waiting when it starts."""
+
+    def __init__(self, service_s: float, max_batch: int = 256):
+        self.service_s, self.max_batch = service_s, max_batch
+        self.waiting: list[asyncio.Future] = []
+        self.passes = 0
+        self.requests = 0
+        self.batch_sizes: list[int] = []
+        self._runner: asyncio.Task | None = None
+
+    async def forward(self) -> None:
+        """Wait for the pass that carries this request to finish."""
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append(done)
+        self.requests += 1
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        await done
+
+    async def _run(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting[: self.max_batch], self.waiting[self.max_batch:]
+            await asyncio.sleep(self.service_s)
+            self.passes += 1
+            self.batch_sizes.append(len(batch))
+            for f in batch:
+                if not f.done():
+                    f.set_result(None)
+
+
+class ReplayCloud:
+    """A scripted greedy cloud for one prompt: the recorded answer, verified on a ``FlatCloud``.
+
+    It has the one method ``SpeculativeDecoder`` calls on a cloud, with the same meaning:
+    accept drafts while they match the cloud's answer, then the answer's next token.
+    """
+
+    def __init__(self, server: FlatCloud, prompt: Sequence[int], answer: Sequence[int]):
+        self.server, self.prompt, self.answer = server, list(prompt), list(answer)
+
+    async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats, want_top: bool = False,
+                     session: Any = None) -> VerifyResult:
+        done = len(context) - len(self.prompt)
+        if list(context[: len(self.prompt)]) != self.prompt or list(context[len(self.prompt):]) != self.answer[:done]:
+            raise ValueError("the replayed cloud can only continue its own recorded answer")
+        await self.server.forward()
+        stats.calls += 1
+        target = self.answer[done: done + len(draft) + 1]
+        if len(target) < len(draft) + 1:
+            raise ValueError("drafts run past the recorded answer")
+        accepted, tokens = greedy_accept(draft, target)
+        return VerifyResult(accepted, tokens, [[(t, 0.0)] for t in target])
+
+
+@dataclass
+class RoundLog:
+    """One verification call as the device made it, to be replayed by a virtual device."""
+
+    context_len: int
+    drafts: list[int]
+    accepted: int
+    device_s: float  # device time since the previous call returned (drafting, emitting)
+    verify_s: float
+
+
+@dataclass
+class RecordingCloud:
+    """Wraps a cloud and logs every verification call (what a capacity replay sends again)."""
+
+    cloud: Any
+    rounds: list[RoundLog] = field(default_factory=list)
+    _last_end: float | None = None
+
+    def start(self) -> None:
+        self._last_end = time.perf_counter()
+
+    async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats, want_top: bool = False,
+                     session: Any = None) -> VerifyResult:
+        t0 = time.perf_counter()
+        out = await self.cloud.verify(context, draft, stats, want_top, session)
+        t1 = time.perf_counter()
+        self.rounds.append(RoundLog(len(context), list(draft), out.accepted,
+                                    round(t0 - (self._last_end or t0), 5), round(t1 - t0, 5)))
+        self._last_end = t1
+        return out

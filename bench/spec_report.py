@@ -1,0 +1,315 @@
+"""The speculative benchmark's numbers, table and pictures, computed from the cached runs alone."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from routers.draft_length import expected_tokens_per_pass
+
+from .spec_prompts import SpecPrompt
+from .spec_replay import Rounds, greedy_rounds
+
+LOSSLESS_AT = 0.95  # measured tokens/pass must reach this share of the analytical expectation
+CONTROLLER_WITHIN = 0.90  # the controller's tokens/s against the best fixed k's
+
+
+def _r(x: float | None, n: int = 3) -> float | None:
+    return None if x is None else round(x, n)
+
+
+def agreement(ref: dict[str, dict], ids: list[str]) -> dict[str, Any]:
+    """Per-token greedy agreement of the device with the cloud along the cloud's answers."""
+    matches = [m for i in ids for m in ref[i]["matches"]]
+    return {"per_token": _r(sum(matches) / len(matches), 4) if matches else None, "positions": len(matches)}
+
+
+def tally(runs: list[dict]) -> dict[str, Any]:
+    """Tokens, passes and time over some speculative runs."""
+    tokens = sum(len(r["ids"]) for r in runs)
+    passes = sum(r["passes"] for r in runs)
+    accepted = sum(r["accepted"] for r in runs)
+    proposed = sum(r["proposed"] for r in runs)
+    secs = sum(r["secs"] for r in runs)
+    return {"runs": len(runs), "tokens": tokens, "tok_s": _r(tokens / secs, 2) if secs else None,
+            "tokens_per_pass": _r(tokens / passes) if passes else None,
+            "accepted_per_pass": _r(accepted / passes) if passes else None,
+            "acceptance_rate": _r(accepted / proposed) if proposed else None,
+            "cloud_passes_per_token": _r(passes / tokens) if tokens else None,
+            "bytes_up_per_token": _r(sum(r["bytes_up"] for r in runs) / tokens, 1) if tokens else None,
+            "bytes_down_per_token": _r(sum(r["bytes_down"] for r in runs) / tokens, 1) if tokens else None}
+
+
+def lossless(phase: str, runs: dict[str, dict], near_tie: float) -> dict[str, Any]:
+    """Exact matches with cloud-only greedy, and the cloud's logit gap at every first divergence."""
+    divs = [{"id": i, **r["divergence"]} for i, r in runs.items() if r.get("divergence")]
+    gaps = [d["gap"] for d in divs]
+    ok = all(g is not None and g < near_tie for g in gaps)
+    return {"phase": phase, "compared": len(runs), "exact": len(runs) - len(divs),
+            "near_tie_divergences": sum(1 for g in gaps if g is not None and g < near_tie),
+            "near_tie_bound_logits": near_tie, "lossless": ok, "divergences": divs}
+
+
+def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], args: argparse.Namespace,
+              near_tie: float = 0.6) -> dict[str, Any]:
+    ref = records["reference"]
+    ids = [p.id for p in prompts if p.id in ref]
+    kinds = {p.id: p.kind for p in prompts}
+    agree = agreement(ref, ids)
+    a = agree["per_token"] or 0.0
+    by_kind = {kind: agreement(ref, [i for i in ids if kinds[i] == kind]) for kind in sorted(set(kinds.values()))}
+    device_tok_s = sum(len(ref[i]["device_ids"]) for i in ids) / sum(ref[i]["device_s"] for i in ids) if ids else None
+    cloud_tok_s = sum(len(ref[i]["cloud_ids"]) for i in ids) / sum(ref[i]["cloud_s"] for i in ids) if ids else None
+
+    by_k: dict[str, dict] = {}
+    for k in args.ks:
+        runs = [records[f"k{k}"][i] for i in ids if i in records.get(f"k{k}", {})]
+        if not runs:
+            continue
+        played = Rounds()
+        for i in ids:
+            if i in records[f"k{k}"]:
+                played.add(greedy_rounds(ref[i]["matches"], k, len(records[f"k{k}"][i]["ids"])))
+        row = tally(runs)
+        iid = expected_tokens_per_pass(a, k)
+        row.update(expected_tokens_per_pass_iid=_r(iid), expected_tokens_per_pass_replayed=_r(played.tokens_per_pass),
+                   expected_accepted_per_pass_iid=_r(iid - 1),
+                   measured_over_expected=_r(row["tokens_per_pass"] / iid) if row["tokens_per_pass"] else None)
+        row["meets_0_95"] = bool(row["measured_over_expected"] and row["measured_over_expected"] >= LOSSLESS_AT)
+        flat_runs = [records[f"flat_k{k}"][i] for i in ids if i in records.get(f"flat_k{k}", {})]
+        if flat_runs:
+            row["flat"] = tally(flat_runs)
+        row["lossless"] = lossless(f"k{k}", {i: records[f"k{k}"][i] for i in ids if i in records[f"k{k}"]}, near_tie)
+        by_k[str(k)] = row
+
+    controller = {regime: _controller(records, ids, by_k, phase, key)
+                  for regime, phase, key in (("cpu", "controller", None), ("flat_gpu_emulated", "flat_controller", "flat"))}
+
+    by_rtt = _by_rtt(records, ref, ids, args, device_tok_s)
+    capacity = {regime: _capacity(records.get(phase, {}), args) for regime, phase in
+                (("cpu_local_cloud", "capacity_cpu"), ("flat_gpu_emulated", "capacity_flat"))}
+
+    k8 = by_k.get("8") or (by_k[max(by_k, key=int)] if by_k else {})
+    summary = {
+        "at_k": 8 if "8" in by_k else (max(int(k) for k in by_k) if by_k else None),
+        "accepted_per_pass": k8.get("accepted_per_pass"),
+        "cloud_passes_per_token": k8.get("cloud_passes_per_token"),
+        "lossless": k8.get("lossless", {}).get("lossless"),
+        "analytical_limit": {"accepted_per_pass": k8.get("expected_accepted_per_pass_iid"),
+                             "cloud_passes_per_token": _r(1 / k8["expected_tokens_per_pass_iid"])
+                             if k8.get("expected_tokens_per_pass_iid") else None,
+                             "per_token_agreement": a},
+        "lossless_detail": k8.get("lossless"),
+        "tok_s": {"device": _r(device_tok_s, 2), "cloud": _r(cloud_tok_s, 2), "speculative_k8": k8.get("tok_s"),
+                  "speculative_controller": controller["cpu"].get("tok_s")},
+        "at_rtt_ms": 0,
+    }
+    return {"summary": summary, "agreement": {**agree, "by_kind": by_kind}, "by_k": by_k, "controller": controller,
+            "capacity": capacity, "by_rtt_ms": by_rtt,
+            "setup": {"device": args.device, "cloud": args.cloud, "prompts": len(ids),
+                      "prompt_kinds": dict(Counter(kinds[i] for i in ids)), "max_tokens": args.max_tokens,
+                      "temperature": 0, "threads": "device 1 (core 0), cloud 1 (core 1)",
+                      "flat_service_ms": args.flat_service_ms, "rtt_prompts": args.rtt_prompts,
+                      "rtt": "added by the cloud client to every call (one full round trip per call)",
+                      "flat": "GPU regime EMULATED: recorded greedy answers verified at a fixed service time per "
+                              "pass whatever k or the batch (spec_replay.FlatCloud); not a GPU measurement"}}
+
+
+def _controller(records: dict, ids: list[str], by_k: dict, phase: str, key: str | None) -> dict[str, Any]:
+    runs = [records[phase][i] for i in ids if i in records.get(phase, {})]
+    if not runs:
+        return {}
+    row = tally(runs)
+    lengths = Counter(n for r in runs for n in r["draft_lengths"])
+    fixed = {k: (v.get(key) if key else v) for k, v in by_k.items()}
+    fixed = {k: v["tok_s"] for k, v in fixed.items() if v and v.get("tok_s")}
+    best = max(fixed, key=lambda k: fixed[k]) if fixed else None
+    row.update(draft_length_counts={str(n): c for n, c in sorted(lengths.items())},
+               final_k=[r["final_k"] for r in runs][-1], best_fixed_k=int(best) if best else None,
+               best_fixed_tok_s=fixed.get(best) if best else None)
+    if best and row["tok_s"]:
+        row["vs_best_fixed"] = _r(row["tok_s"] / fixed[best])
+        row["within_10pct"] = row["vs_best_fixed"] >= CONTROLLER_WITHIN
+    return row
+
+
+def _by_rtt(records: dict, ref: dict, ids: list[str], args: argparse.Namespace, device_tok_s: float | None) -> dict:
+    """Per RTT on the same prompts: device only, cloud only, device drafting, cloud drafting for itself.
+
+    Cloud only pays one round trip per request (the reference run's time plus the RTT). The
+    cloud-side draft runs the very same rounds with no network inside them (its 0.5B sits beside
+    the 1.5B): the controller run at RTT 0 plus one round trip per request.
+    """
+    subset = [i for i in ids[: args.rtt_prompts] if i in records.get("controller", {})]
+    out: dict[str, dict] = {}
+    for rtt in args.rtts:
+        phase = "controller" if rtt == 0 else f"rtt{rtt}"
+        runs = [records[phase][i] for i in subset if i in records.get(phase, {})]
+        if not runs or len(runs) < len(subset):
+            continue
+        base = [records["controller"][i] for i in subset]
+        t = tally(runs)
+        out[str(rtt)] = {
+            "prompts": len(subset), "device_tok_s": _r(device_tok_s, 2),
+            "cloud_tok_s": _r(sum(len(ref[i]["cloud_ids"]) for i in subset)
+                              / sum(ref[i]["cloud_s"] + rtt / 1000 for i in subset), 2),
+            "speculative_tok_s": t["tok_s"],
+            "cloud_side_draft_tok_s": _r(sum(len(r["ids"]) for r in base) / sum(r["secs"] + rtt / 1000 for r in base), 2),
+            "accepted_per_pass": t["accepted_per_pass"], "cloud_passes_per_token": t["cloud_passes_per_token"],
+            "bytes_up_per_token": t["bytes_up_per_token"], "bytes_down_per_token": t["bytes_down_per_token"]}
+        out[str(rtt)]["speculative_vs_cloud"] = _r(t["tok_s"] / out[str(rtt)]["cloud_tok_s"]) if t["tok_s"] else None
+    return out
+
+
+def _capacity(runs: dict[str, dict], args: argparse.Namespace) -> dict[str, Any]:
+    out = {}
+    for n in sorted(runs, key=int):
+        r = runs[n]
+        tokens = r["tokens"]
+        row: dict[str, Any] = {"devices": r["n"], "tokens": tokens}
+        for side in ("speculative", "cloud_only"):
+            s = r[side]
+            row[side] = {"aggregate_tok_s": _r(tokens / s["wall_s"], 2),
+                         "per_device_tok_s": _r(sum(tokens / r["n"] / w for w in s["device_walls_s"]) / r["n"], 2),
+                         "cloud_calls_per_token": _r(s["calls"] / tokens)}  # cloud only: one streamed call each
+            if "computed_tokens" in s:
+                row[side]["computed_tokens_per_output_token"] = _r(s["computed_tokens"] / tokens)
+            if "passes" in s:
+                row[side]["cloud_passes_per_token"] = _r(s["passes"] / tokens)
+                row[side]["mean_batch"] = s["mean_batch"]
+                row[side]["cloud_busy_ms_per_token"] = _r(s["passes"] * args.flat_service_ms / tokens, 2)
+        row["capacity_gain"] = _r(row["speculative"]["aggregate_tok_s"] / row["cloud_only"]["aggregate_tok_s"])
+        out[n] = row
+    return out
+
+
+def markdown(data: dict) -> str:
+    s, setup, ag = data["summary"], data["setup"], data["agreement"]
+    lines = [
+        "# Device–cloud speculative decoding, measured where it pays\n",
+        f"{setup['device']} drafts on one core, {setup['cloud']} verifies on the other (Tandem's local cloud over "
+        f"HTTP); {setup['prompts']} prompts ({', '.join(f'{v} {k}' for k, v in setup['prompt_kinds'].items())}) × "
+        f"{setup['max_tokens']} tokens, greedy. Per-token greedy agreement of the device with the cloud's answer: "
+        f"**{ag['per_token']}** (" + ", ".join(f"{k} {v['per_token']}" for k, v in ag["by_kind"].items()) + ").\n",
+    ]
+    d = s.get("lossless_detail") or {}
+    lim = s["analytical_limit"]
+    lines.append(
+        f"**At k = {s['at_k']}**: {s['accepted_per_pass']} accepted drafts per cloud pass (analytical limit "
+        f"{lim['accepted_per_pass']}), {s['cloud_passes_per_token']} cloud passes per token (limit "
+        f"{lim['cloud_passes_per_token']}). Lossless: **{s['lossless']}** — {d.get('exact')}/{d.get('compared')} "
+        f"answers identical to cloud-only greedy; every other one first differs at a near-tie "
+        f"(< {d.get('near_tie_bound_logits')} logits): gaps {[x['gap'] for x in d.get('divergences', [])]}.\n")
+    lines.append("## Every k (CPU cloud measured; flat = GPU regime emulated)\n")
+    lines.append("| k | tokens / pass | expected (i.i.d.) | expected (replayed) | measured ÷ i.i.d. | ≥ 0.95 | "
+                 "acceptance | passes / token | CPU tok/s | flat tok/s |\n|---|---|---|---|---|---|---|---|---|---|")
+    for k, r in data["by_k"].items():
+        lines.append(f"| {k} | {r['tokens_per_pass']} | {r['expected_tokens_per_pass_iid']} | "
+                     f"{r['expected_tokens_per_pass_replayed']} | {r['measured_over_expected']} | "
+                     f"{'yes' if r['meets_0_95'] else '**no**'} | {r['acceptance_rate']} | {r['cloud_passes_per_token']} "
+                     f"| {r['tok_s']} | {r.get('flat', {}).get('tok_s')} |")
+    lines.append("\n## The draft-length controller\n")
+    lines.append("| regime | controller tok/s | best fixed k | its tok/s | ratio | within 10% | draft lengths used |\n"
+                 "|---|---|---|---|---|---|---|")
+    for regime, c in data["controller"].items():
+        if c:
+            lines.append(f"| {regime} | {c['tok_s']} | {c['best_fixed_k']} | {c['best_fixed_tok_s']} | "
+                         f"{c.get('vs_best_fixed')} | {'yes' if c.get('within_10pct') else '**no**'} | "
+                         f"{c['draft_length_counts']} |")
+    lines.append("\n## Cloud capacity: N devices replaying their recorded calls at once\n")
+    lines.append("| cloud | N | speculative tok/s (all) | cloud-only tok/s (all) | gain | per device: spec / cloud-only | "
+                 "cloud work per token: spec / cloud-only |\n|---|---|---|---|---|---|---|")
+    for regime, rows in data["capacity"].items():
+        for n, r in rows.items():
+            sp, co = r["speculative"], r["cloud_only"]
+            work = ("computed tokens " + f"{sp.get('computed_tokens_per_output_token')} / {co.get('computed_tokens_per_output_token')}"
+                    if "computed_tokens_per_output_token" in sp else
+                    f"busy ms {sp.get('cloud_busy_ms_per_token')} / {co.get('cloud_busy_ms_per_token')}")
+            lines.append(f"| {regime} | {n} | {sp['aggregate_tok_s']} | {co['aggregate_tok_s']} | {r['capacity_gain']} | "
+                         f"{sp['per_device_tok_s']} / {co['per_device_tok_s']} | {work} |")
+    lines.append("\n## Round-trip time\n")
+    lines.append("| RTT ms | device only | cloud only | speculative (device drafts) | cloud-side draft | spec ÷ cloud | "
+                 "accepted / pass | bytes up / down per token |\n|---|---|---|---|---|---|---|---|")
+    for rtt, r in data["by_rtt_ms"].items():
+        lines.append(f"| {rtt} | {r['device_tok_s']} | {r['cloud_tok_s']} | {r['speculative_tok_s']} | "
+                     f"{r['cloud_side_draft_tok_s']} | {r['speculative_vs_cloud']} | {r['accepted_per_pass']} | "
+                     f"{r['bytes_up_per_token']} / {r['bytes_down_per_token']} |")
+    lines.append(f"\n_{setup['flat']}; flat service time {setup['flat_service_ms']} ms per pass. RTT rows use the "
+                 f"first {setup['rtt_prompts']} prompts; {setup['rtt']}._\n")
+    lines.append("![speculative](speculative.png)\n")
+    return "\n".join(lines)
+
+
+def plot(data: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    a1, a2, a3, a4 = axes.flat
+    by_k = data["by_k"]
+    ks = [int(k) for k in by_k]
+    a = data["agreement"]["per_token"] or 0.0
+    grid = np.linspace(1, max(ks + [8]), 50)
+    a1.plot(grid, [(1 - a ** (k + 1)) / (1 - a) for k in grid], "-", color="#999", label=f"analytical, a = {a}")
+    a1.plot(ks, [by_k[str(k)]["expected_tokens_per_pass_replayed"] for k in ks], "x", color="#555",
+            label="replayed from per-position agreement")
+    a1.plot(ks, [by_k[str(k)]["tokens_per_pass"] for k in ks], "o-", color="#4C72B0", label="measured")
+    a1.set_xlabel("drafts per round k")
+    a1.set_ylabel("tokens per cloud pass")
+    a1.set_title("Acceptance: measured vs expected")
+    a1.grid(alpha=0.3)
+    a1.legend(fontsize=8)
+
+    for key, label, style in ((None, "CPU cloud (measured)", "o-"), ("flat", "flat cost (GPU regime, emulated)", "s--")):
+        ys = [(by_k[str(k)].get(key) or {}).get("tok_s") if key else by_k[str(k)]["tok_s"] for k in ks]
+        if all(ys):
+            line, = a2.plot(ks, ys, style, label=label)
+            c = data["controller"]["flat_gpu_emulated" if key else "cpu"]
+            if c:
+                a2.axhline(c["tok_s"], color=line.get_color(), alpha=0.6, lw=1, ls=":",
+                           label=f"controller ({c['tok_s']} tok/s)")
+    a2.axhline(data["summary"]["tok_s"]["cloud"] or 0, color="#C44E52", lw=1, label="cloud only")
+    a2.set_xlabel("drafts per round k")
+    a2.set_ylabel("tokens / s")
+    a2.set_title("Speed per k, and where the controller settles")
+    a2.grid(alpha=0.3)
+    a2.legend(fontsize=7)
+
+    for regime, style in (("cpu_local_cloud", "-"), ("flat_gpu_emulated", "--")):
+        rows = data["capacity"].get(regime) or {}
+        if rows:
+            ns = [int(n) for n in rows]
+            a3.plot(ns, [rows[str(n)]["speculative"]["aggregate_tok_s"] for n in ns], "o" + style,
+                    label=f"speculative, {regime}")
+            a3.plot(ns, [rows[str(n)]["cloud_only"]["aggregate_tok_s"] for n in ns], "s" + style,
+                    label=f"cloud only, {regime}")
+    a3.set_xlabel("devices sharing one cloud (N)")
+    a3.set_ylabel("aggregate tokens / s")
+    a3.set_title("Cloud capacity")
+    a3.set_yscale("log")
+    a3.grid(alpha=0.3)
+    a3.legend(fontsize=7)
+
+    rtt = data["by_rtt_ms"]
+    rs = [int(r) for r in rtt]
+    for key, label, style in (("device_tok_s", "device only (0.5B)", "o--"), ("cloud_tok_s", "cloud only (1.5B)", "s-"),
+                              ("speculative_tok_s", "speculative, device drafts", "^-"),
+                              ("cloud_side_draft_tok_s", "cloud drafts for itself", "v:")):
+        if rs:
+            a4.plot(rs, [rtt[str(r)][key] for r in rs], style, label=label)
+    a4.set_xlabel("simulated RTT (ms)")
+    a4.set_ylabel("tokens / s")
+    a4.set_title("End-to-end speed vs network round trip")
+    a4.grid(alpha=0.3)
+    a4.legend(fontsize=7)
+    s = data["setup"]
+    fig.suptitle(f"{s['device']} drafts, {s['cloud']} verifies — {s['prompts']} prompts × {s['max_tokens']} tokens, "
+                 "greedy, one core each", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

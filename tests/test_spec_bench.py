@@ -1,0 +1,172 @@
+"""The speculative benchmark's parts: predicted rounds, the emulated flat-cost cloud, and the report
+from cached runs alone. One integration test checks the prediction against the real decoder."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import pytest
+
+from bench import speculative as spec
+from bench.spec_prompts import prompt_set
+from bench.spec_replay import FlatCloud, ReplayCloud, greedy_rounds
+from bench.spec_report import markdown, plot, summarize
+from device_runtime.engine import SamplingParams
+from device_runtime.worker import DeviceWorker
+from gateway.cloud import CallStats
+from gateway.output import AnswerBuilder
+from gateway.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.trace import RouteTrace
+from routers.draft_length import DraftLengthController, expected_tokens_per_pass
+
+
+def test_greedy_rounds_play_out_the_protocol():
+    all_agree = greedy_rounds([True] * 10, k=4, n_tokens=10)
+    assert (all_agree.passes, all_agree.accepted, all_agree.tokens) == (2, 8, 10)  # 4 drafts + bonus, twice
+    none_agree = greedy_rounds([False] * 10, k=4, n_tokens=10)
+    assert (none_agree.passes, none_agree.accepted, none_agree.tokens) == (10, 0, 10)
+    # the third token disagrees: round 1 accepts 2 and corrects the third, round 2 takes the remaining 3
+    mixed = greedy_rounds([True, True, False, True, True, True], k=4, n_tokens=6)
+    assert (mixed.passes, mixed.accepted, mixed.proposed, mixed.tokens) == (2, 4, 6, 6)
+
+
+def test_iid_expectation_matches_independent_agreement():
+    assert expected_tokens_per_pass(0.0, 8) == 1.0
+    assert expected_tokens_per_pass(0.9, 4) == pytest.approx(4.0951, abs=1e-4)  # the issue's 3.98-ish limit at 0.9
+    assert DraftLengthController(k=4).expected_tokens(4) == pytest.approx(expected_tokens_per_pass(0.8, 4))
+
+
+def test_flat_cloud_batches_whatever_waits_and_costs_the_same_for_one_or_many():
+    async def main():
+        server = FlatCloud(0.05)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(server.forward() for _ in range(5)))
+        one_batch = time.perf_counter() - t0
+
+        async def late():
+            await asyncio.sleep(0.01)  # arrives while the first pass runs: rides the next one
+            await server.forward()
+
+        await asyncio.gather(server.forward(), late())
+        return one_batch, server
+
+    one_batch, server = asyncio.run(main())
+    assert one_batch < 0.09
+    assert server.batch_sizes == [5, 1, 1]
+    assert server.requests == 7
+
+
+def test_replay_cloud_verifies_like_a_greedy_cloud_and_only_its_own_answer():
+    async def main():
+        cloud = ReplayCloud(FlatCloud(0), [1, 2], [10, 11, 12, 13])
+        stats = CallStats()
+        r = await cloud.verify([1, 2, 10], [11, 99], stats)
+        with pytest.raises(ValueError):
+            await cloud.verify([1, 2, 77], [12], stats)
+        return r, stats
+
+    r, stats = asyncio.run(main())
+    assert (r.accepted, r.tokens, stats.calls) == (1, [11, 12], 1)
+
+
+def test_prompt_set_is_forty_balanced_prompts_from_the_wheel_and_written_here():
+    prompts = prompt_set()
+    kinds = [p.kind for p in prompts]
+    assert len(prompts) == 40 and kinds.count("code") == 20 and kinds.count("chat-en") == kinds.count("chat-zh") == 10
+    assert len({p.id for p in prompts}) == 40
+    first4 = {p.kind for p in prompts[:4]}
+    assert first4 == {"code", "chat-en", "chat-zh"}  # any first N stays a mix
+    assert all("```python" in p.messages[0]["content"] for p in prompts if p.kind == "code")
+
+
+def _args(**kw) -> argparse.Namespace:
+    base = {"device": "d", "cloud": "c", "prompts": 2, "max_tokens": 6, "ks": [1, 4], "flat_service_ms": 50.0, "rtts": [0, 20],
+                "rtt_prompts": 2, "capacity": [1, 2], "no_generate": True}
+    return argparse.Namespace(**{**base, **kw})
+
+
+def _run(ids: list[int], passes: int, accepted: int, proposed: int, secs: float, gap=None) -> dict:
+    return {"ids": ids, "secs": secs, "passes": passes, "accepted": accepted, "proposed": proposed,
+            "draft_lengths": [4] * passes, "bytes_up": 100, "bytes_down": 50, "final_k": 4, "computed_tokens": 10,
+            "rounds": [[0, [1], 1, 0.01, 0.02]], "divergence": None if gap is None else {"at": 2, "gap": gap}}
+
+
+def test_report_from_cached_records_alone(tmp_path, monkeypatch):
+    """Synthetic cached records: the report's arithmetic, and no model is ever loaded."""
+    prompts = prompt_set()[:2]  # read before the cache moves: the wheel is already downloaded
+    monkeypatch.setenv("TANDEM_CACHE", str(tmp_path))
+    args = _args()
+    plan = spec.Plan(prompts, args)
+    cache = spec.PhaseCache(args.device, args.cloud, args.max_tokens)
+    ref = {"prompt_tokens": 5, "cloud_ids": [1, 2, 3, 4, 5, 6], "cloud_s": 1.2, "cloud_finish": "length",
+           "device_ids": [1, 2, 3, 4, 5, 6], "device_s": 0.3, "matches": [True, True, False, True, True, True]}
+    runs = {"reference": ref, "k1": _run([1, 2, 3, 4, 5, 6], 4, 2, 4, 1.0), "k4": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.8, gap=0.2),
+            "controller": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.6), "flat_k1": _run([1, 2, 3, 4, 5, 6], 4, 2, 4, 0.5),
+            "flat_k4": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.4), "flat_controller": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.4),
+            "rtt20": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.7)}
+    for phase in plan.phases:
+        for item in phase.items:
+            if phase.name in runs:
+                cache.save(phase.name, item, plan._settings(phase, item), runs[phase.name])
+    for n in ("1", "2"):
+        cap = {"n": int(n), "tokens": 6 * int(n),
+               "speculative": {"wall_s": 1.0, "device_walls_s": [1.0] * int(n), "calls": 2 * int(n),
+                               "computed_tokens": 9 * int(n), "prompt_tokens": 20},
+               "cloud_only": {"wall_s": 2.0, "device_walls_s": [2.0] * int(n), "tokens": 6 * int(n), "calls": int(n),
+                              "computed_tokens": 11 * int(n)}}
+        phase = next(p for p in plan.phases if p.name == "capacity_cpu")
+        cache.save("capacity_cpu", n, plan._settings(phase, n), cap)
+
+    async def no_lab():
+        raise AssertionError("a report from the cache must not load a model")
+
+    records = asyncio.run(plan.collect(no_lab, generate=False))
+    assert records["capacity_flat"] == {} and set(records["k4"]) == {p.id for p in prompts}
+    data = summarize(records, prompts, args)
+    k4 = data["by_k"]["4"]
+    assert k4["tokens_per_pass"] == 3.0 and k4["cloud_passes_per_token"] == pytest.approx(0.333, abs=1e-3)
+    assert k4["expected_tokens_per_pass_replayed"] == 3.0  # [T,T,F | T,T,T] at k=4 over 6 tokens
+    assert data["agreement"]["per_token"] == pytest.approx(5 / 6, abs=1e-4)
+    assert data["summary"]["lossless"] is True and data["by_k"]["4"]["lossless"]["near_tie_divergences"] == 2
+    assert data["controller"]["cpu"]["best_fixed_k"] == 4 and data["controller"]["cpu"]["within_10pct"]
+    assert data["capacity"]["cpu_local_cloud"]["2"]["capacity_gain"] == 2.0
+    assert data["by_rtt_ms"]["20"]["cloud_side_draft_tok_s"] == pytest.approx(12 / (2 * 0.62), abs=0.01)
+    text = markdown(data)
+    assert "| 4 | 3.0 |" in text
+    plot(data, tmp_path / "spec.png")
+    assert (tmp_path / "spec.png").stat().st_size > 10_000
+
+
+@pytest.mark.integration
+def test_predicted_rounds_equal_the_real_decoders(smol_engine):
+    """greedy_rounds, fed the device's teacher-forced agreement, makes exactly the rounds the gateway's
+    decoder makes against a greedy cloud whose answer differs from the device's own in places."""
+    prompt = smol_engine.chat_tokens([{"role": "user", "content": "List the planets of the solar system, with one fact about each."}])
+    own = [e.token_id for e in smol_engine.generate(prompt, SamplingParams(max_tokens=40))]
+    answer = [t if i % 7 != 3 else smol_engine.tokenize(" banana", add_bos=False)[0] for i, t in enumerate(own)]
+    scored = smol_engine.score(prompt + answer, 1)
+    matches = [scored[len(prompt) - 1 + i][1] == 1 for i in range(len(answer))]
+    assert 0 < sum(matches) < len(matches)
+    worker = DeviceWorker(smol_engine)
+
+    async def run(k: int):
+        trace = RouteTrace(mode="speculative")
+        out = AnswerBuilder(smol_engine.token_bytes, smol_engine.is_eos, len(answer), (), trace)
+        async with worker.turn() as call:
+            dec = SpeculativeDecoder(smol_engine, call, ReplayCloud(FlatCloud(0), prompt, answer), out, trace,
+                                     CallStats(), DraftLengthController(k=k, adaptive=False),
+                                     SpeculativeSettings(pipeline=True), SamplingParams())
+            async for _ in dec.run(prompt):
+                pass
+        return out.token_ids, trace
+
+    try:
+        for k in (1, 3, 8):
+            ids, trace = asyncio.run(run(k))
+            predicted = greedy_rounds(matches, k, len(answer))
+            assert ids == answer
+            assert (trace.cloud_passes, trace.drafts_accepted) == (predicted.passes, predicted.accepted), k
+    finally:
+        worker.shutdown()
