@@ -129,7 +129,7 @@ def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_
     argmax = [int(np.argmax(r)) for r in rows]
     accepted, tokens = greedy_accept(draft, argmax)
     engine.truncate(len(context) + accepted)  # the cache keeps what the conversation will reuse
-    out: dict[str, Any] = {"accepted": accepted, "tokens": tokens}
+    out: dict[str, Any] = {"accepted": accepted, "tokens": tokens, "cached_tokens": keep}
     if top_n:
         out["target_top"] = [top_logprobs(log_softmax(r), top_n) for r in rows]
     return out

@@ -493,27 +493,32 @@ class NativeVerifier(_Verifier):
         else:
             body["context"] = context
         try:
-            out = await self.client.request_raw("POST", "/v1/tandem/verify", body, stats, parse=_native_result)
+            out, cached = await self.client.request_raw("POST", "/v1/tandem/verify", body, stats, parse=_native_result)
         except CloudRefused as exc:
             if exc.status != 409 or "context" in body:
                 raise
             body = {k: v for k, v in body.items() if k not in ("prefix_len", "prefix_hash", "context_tail")}
-            out = await self.client.request_raw("POST", "/v1/tandem/verify", {**body, "context": context}, stats,
-                                                parse=_native_result)
+            out, cached = await self.client.request_raw("POST", "/v1/tandem/verify", {**body, "context": context},
+                                                        stats, parse=_native_result)
+        if cached is not None:  # what the cloud computed: the context past its cached prefix, and the drafts
+            stats.prompt_tokens += len(context) + len(draft)
+            stats.cached_tokens += cached
         if session is not None:
             session.known = context + out.tokens[: out.accepted]
         return out
 
 
-def _native_result(raw: bytes) -> VerifyResult:
-    """The local cloud's verify answer, checked (raises ValueError/KeyError/TypeError on a bad one)."""
+def _native_result(raw: bytes) -> tuple[VerifyResult, int | None]:
+    """The local cloud's verify answer, checked (raises ValueError/KeyError/TypeError on a bad one),
+    and how many context tokens it read from its cache (None from a cloud that does not say)."""
     out = json.loads(raw)
     accepted = int(out["accepted"])
     tokens = [int(t) for t in out["tokens"]]
     if not 0 <= accepted < len(tokens):
         raise ValueError(f"accepted={accepted} does not fit {len(tokens)} tokens")
     top = [[(int(t), float(lp)) for t, lp in pos] for pos in out.get("target_top") or []]
-    return VerifyResult(accepted, tokens, top)
+    cached = out.get("cached_tokens")
+    return VerifyResult(accepted, tokens, top), int(cached) if isinstance(cached, int) else None
 
 
 class PromptLogprobsVerifier(_Verifier):

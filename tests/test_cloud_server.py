@@ -91,3 +91,35 @@ def test_vllm_strategy_matches_native_verification_on_the_real_cloud(cloud_engin
 
     a, b = asyncio.run(main())
     assert (a.accepted, a.tokens) == (b.accepted, b.tokens) and a.accepted >= 1
+
+
+def test_verify_reports_what_it_read_from_the_cache(cloud_engine):
+    """The client learns how much of a round the cloud computed (the capacity benchmark counts it),
+    and a caller who did not build the cache reads none of it, so the count says nothing of others."""
+    prompt = cloud_engine.chat_tokens([{"role": "user", "content": "Count from one to five."}])
+    x = cloud_engine.tokenize("x", add_bos=False)[0]
+
+    async def main():
+        runner, url = await serve(cloud_engine)
+        owner = CloudClient([url], api_key="key-owner", strategy="tandem")
+        other = CloudClient([url], api_key="key-other", strategy="tandem")
+        for c in (owner, other):
+            await c.start()
+        try:
+            session = VerifySession()
+            first, second, foreign = CallStats(), CallStats(), CallStats()
+            await owner.verify(prompt, [x], first, session=session)
+            await owner.verify(prompt + [x], [x, x], second, session=session)
+            await other.verify(prompt + [x], [x], foreign)
+            return first, second, foreign
+        finally:
+            for c in (owner, other):
+                await c.close()
+            await runner.cleanup()
+
+    first, second, foreign = asyncio.run(main())
+    assert (first.prompt_tokens, first.cached_tokens) == (len(prompt) + 1, 0)
+    # the second round: the prompt was cached; only the accepted or corrected token and two drafts are computed
+    assert second.prompt_tokens == len(prompt) + 3
+    assert second.cached_tokens >= len(prompt)
+    assert (foreign.prompt_tokens, foreign.cached_tokens) == (len(prompt) + 2, 0)
