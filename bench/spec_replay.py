@@ -9,8 +9,8 @@ agreement alone; the played-out rounds keep the order of agreements, so they als
 disagreements come in clusters.
 
 ``FlatCloud`` is the GPU regime, emulated: a verification pass costs a fixed service time
-whatever the number of drafts, and every request waiting when a pass starts rides in it
-(continuous batching). ``ReplayCloud`` answers on it from recorded greedy answers, exactly
+whatever the number of drafts, up to a token budget per pass, and every request waiting when
+a pass starts rides in it (continuous batching). ``ReplayCloud`` answers on it from recorded greedy answers, exactly
 as a greedy verifier does. Neither is a GPU measurement: they show what the protocol and the
 controller do when the cloud's cost does not grow with k or with the number of devices.
 """
@@ -50,6 +50,8 @@ def greedy_rounds(matches: Sequence[bool], k: int, n_tokens: int) -> Rounds:
     ``matches[i]``: the device's argmax after the prompt and the answer's first i tokens is the
     answer's token i. A round drafts min(k, tokens left - 1) (the cloud's token needs room, as in
     ``SpeculativeDecoder``), the cloud accepts the leading agreements and adds its own token.
+    Passes and tokens are exact; where the device drafts the end-of-text itself, the decoder
+    counts one more accepted (and proposed) draft than this does.
     """
     r = Rounds()
     pos = 0
@@ -68,32 +70,43 @@ def greedy_rounds(matches: Sequence[bool], k: int, n_tokens: int) -> Rounds:
 
 
 class FlatCloud:
-    """One forward pass every ``service_s``, serving every request waiting when it starts."""
+    """The emulated GPU server: passes that serve every request waiting when they start.
 
-    def __init__(self, service_s: float, max_batch: int = 256):
-        self.service_s, self.max_batch = service_s, max_batch
-        self.waiting: list[asyncio.Future] = []
+    A pass costs ``service_s`` while the batch holds at most ``knee_tokens`` tokens (decoding
+    is memory-bound: one token or a few hundred cost the same) and grows linearly beyond
+    (compute-bound). A verification brings k + 1 tokens, a cloud-only decode step one.
+    """
+
+    def __init__(self, service_s: float, knee_tokens: int = 256):
+        self.service_s, self.knee_tokens = service_s, knee_tokens
+        self.waiting: list[tuple[asyncio.Future, int]] = []
         self.passes = 0
         self.requests = 0
+        self.busy_s = 0.0
         self.batch_sizes: list[int] = []
         self._runner: asyncio.Task | None = None
 
-    async def forward(self) -> None:
-        """Wait for the pass that carries this request to finish."""
+    async def forward(self, tokens: int = 1) -> None:
+        """Wait for the pass that carries this request (``tokens`` long) to finish."""
         done = asyncio.get_running_loop().create_future()
-        self.waiting.append(done)
+        self.waiting.append((done, tokens))
         self.requests += 1
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         await done
 
+    def pass_cost(self, tokens: int) -> float:
+        return self.service_s * max(1.0, tokens / self.knee_tokens)
+
     async def _run(self) -> None:
         while self.waiting:
-            batch, self.waiting = self.waiting[: self.max_batch], self.waiting[self.max_batch:]
-            await asyncio.sleep(self.service_s)
+            batch, self.waiting = self.waiting, []
+            cost = self.pass_cost(sum(n for _, n in batch))
+            await asyncio.sleep(cost)
             self.passes += 1
+            self.busy_s += cost
             self.batch_sizes.append(len(batch))
-            for f in batch:
+            for f, _ in batch:
                 if not f.done():
                     f.set_result(None)
 
@@ -102,22 +115,26 @@ class ReplayCloud:
     """A scripted greedy cloud for one prompt: the recorded answer, verified on a ``FlatCloud``.
 
     It has the one method ``SpeculativeDecoder`` calls on a cloud, with the same meaning:
-    accept drafts while they match the cloud's answer, then the answer's next token.
+    accept drafts while they match the cloud's answer, then the answer's next token. The
+    device may draft past an answer that ended with end-of-text (its limit is ``max_tokens``);
+    those positions answer end-of-text again, and nothing after the first one is ever shown.
     """
 
-    def __init__(self, server: FlatCloud, prompt: Sequence[int], answer: Sequence[int]):
-        self.server, self.prompt, self.answer = server, list(prompt), list(answer)
+    def __init__(self, server: FlatCloud, prompt: Sequence[int], answer: Sequence[int], end: int | None = None):
+        self.server, self.prompt, self.answer, self.end = server, list(prompt), list(answer), end
 
     async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats, want_top: bool = False,
                      session: Any = None) -> VerifyResult:
         done = len(context) - len(self.prompt)
         if list(context[: len(self.prompt)]) != self.prompt or list(context[len(self.prompt):]) != self.answer[:done]:
             raise ValueError("the replayed cloud can only continue its own recorded answer")
-        await self.server.forward()
+        await self.server.forward(len(draft) + 1)
         stats.calls += 1
         target = self.answer[done: done + len(draft) + 1]
         if len(target) < len(draft) + 1:
-            raise ValueError("drafts run past the recorded answer")
+            if self.end is None:
+                raise ValueError("drafts run past a recorded answer that did not end with end-of-text")
+            target += [self.end] * (len(draft) + 1 - len(target))
         accepted, tokens = greedy_accept(draft, target)
         return VerifyResult(accepted, tokens, [[(t, 0.0)] for t in target])
 
@@ -131,6 +148,7 @@ class RoundLog:
     accepted: int
     device_s: float  # device time since the previous call returned (drafting, emitting)
     verify_s: float
+    tokens: list[int] = field(default_factory=list)  # what the cloud answered
 
 
 @dataclass
@@ -150,6 +168,6 @@ class RecordingCloud:
         out = await self.cloud.verify(context, draft, stats, want_top, session)
         t1 = time.perf_counter()
         self.rounds.append(RoundLog(len(context), list(draft), out.accepted,
-                                    round(t0 - (self._last_end or t0), 5), round(t1 - t0, 5)))
+                                    round(t0 - (self._last_end or t0), 5), round(t1 - t0, 5), list(out.tokens)))
         self._last_end = t1
         return out

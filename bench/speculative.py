@@ -1,7 +1,7 @@
 """Speculative decoding measured where it pays: every k, the controller in two cost regimes, capacity, RTT.
 
     python bench/speculative.py                      # or: tandem bench speculative (resumable)
-    python bench/speculative.py --prompts 4 --max-tokens 32 --ks 1 4 --capacity 1 2 --rtts 0 50   # smoke
+    python bench/speculative.py --prompts 4 --max-tokens 32 --ks 1 4 --capacity 1 2 --rtts 0 50 --name smoke
     python bench/speculative.py --no-generate        # report from the cache only
 
 Real models: Qwen2.5-Coder-0.5B drafts on the "device", Qwen2.5-Coder-1.5B verifies in the
@@ -59,7 +59,6 @@ from gateway.speculative import SpeculativeDecoder, SpeculativeSettings
 from gateway.trace import RouteTrace
 from routers.draft_length import DraftLengthController
 
-NEAR_TIE = 0.6  # logits: llama.cpp's batched and one-token evaluations differ by up to this much
 K_MAX = 8
 
 
@@ -159,7 +158,7 @@ async def cloud_only(client: CloudClient, prompt: list[int], max_tokens: int) ->
     return [int(t) for t in choice["token_ids"]], time.perf_counter() - t0, choice.get("finish_reason") or ""
 
 
-async def near_tie_gap(client: CloudClient, context: list[int], a: int, b: int) -> float:
+async def near_tie_gap(client: CloudClient, context: list[int], a: int, b: int) -> float | None:
     """The cloud's logit gap between tokens a and b after ``context`` (logprob gap = logit gap)."""
     out = await client.request_json("POST", "/v1/completions", {
         "model": client.model, "prompt": context + [a], "max_tokens": 1, "temperature": 0,
@@ -167,7 +166,7 @@ async def near_tie_gap(client: CloudClient, context: list[int], a: int, b: int) 
     entry = out["choices"][0]["prompt_logprobs"][-1]
     lp = {int(k.split(":")[-1]) if isinstance(k, str) and k.startswith("token_id:") else int(k): v["logprob"]
           for k, v in entry.items()}
-    return abs(lp[a] - lp[b]) if b in lp else float("inf")
+    return abs(lp[a] - lp[b]) if b in lp else None  # outside the cloud's top 20: no near-tie
 
 
 # -- one request, one way --------------------------------------------------------------------------------
@@ -192,6 +191,7 @@ async def speculate(lab: Lab, p: SpecPrompt, cloud: Any, max_tokens: int, contro
     engine, prompt = lab.engine, lab.prompt_ids(p)
     assert engine is not None and lab.worker is not None
     recorder = RecordingCloud(cloud)
+    seen = len(controller.observations) if isinstance(controller, LoggedController) else 0
     trace = RouteTrace(mode="speculative")
     out = AnswerBuilder(engine.token_bytes, engine.is_eos, max_tokens, (), trace)
     stats = CallStats()
@@ -202,20 +202,31 @@ async def speculate(lab: Lab, p: SpecPrompt, cloud: Any, max_tokens: int, contro
                                      SpeculativeSettings(pipeline=True), SamplingParams())
         async for _ in decoder.run(prompt):
             pass
-    return {"ids": out.token_ids, "secs": round(time.perf_counter() - t0, 4), "passes": trace.cloud_passes,
+    ended = out.finish_reason == "stop"  # by end of text: one more token, not shown
+    last = recorder.rounds[-1].tokens if recorder.rounds else []
+    return {"ids": out.token_ids, "ended": ended, "end_token": next((t for t in last if engine.is_eos(t)), None),
+            "secs": round(time.perf_counter() - t0, 4), "passes": trace.cloud_passes,
             "accepted": trace.drafts_accepted, "proposed": trace.drafts_proposed, "draft_lengths": trace.draft_lengths,
             "bytes_up": stats.bytes_up, "bytes_down": stats.bytes_down, "final_k": controller.k,
-            "computed_tokens": stats.prompt_tokens - stats.cached_tokens,
+            "computed_tokens": stats.prompt_tokens - stats.cached_tokens, "cloud_calls": stats.calls,
+            "observations": controller.observations[seen:] if isinstance(controller, LoggedController) else [],
             "rounds": [[r.context_len - len(prompt), r.drafts, r.accepted, r.device_s, r.verify_s]
                        for r in recorder.rounds]}
 
 
-async def divergence(lab: Lab, p: SpecPrompt, ids: list[int], want: list[int]) -> dict | None:
-    """Where a speculative answer first leaves the cloud-only one, and the cloud's logit gap there."""
-    j = next((i for i, (x, y) in enumerate(zip(ids, want)) if x != y), None)
+async def divergence(lab: Lab, p: SpecPrompt, got: list[int], want: list[int]) -> dict | None:
+    """Where a speculative answer first leaves the cloud-only one, and the cloud's logit gap there.
+
+    Both are whole answers, an end-of-text included: stopping where the other goes on is a divergence too.
+    """
+    j = next((i for i, (x, y) in enumerate(zip(got, want)) if x != y), None)
     if j is None:
-        return None if len(ids) == len(want) else {"at": min(len(ids), len(want)), "gap": None}
-    gap = await near_tie_gap(await lab.client(0), lab.prompt_ids(p) + want[:j], want[j], ids[j])
+        if len(got) == len(want):
+            return None
+        return {"at": min(len(got), len(want)), "gap": None, "why": "one answer is a prefix of the other"}
+    gap = await near_tie_gap(await lab.client(0), lab.prompt_ids(p) + want[:j], want[j], got[j])
+    if gap is None:
+        return {"at": j, "gap": None, "why": "the speculative token is not in the cloud's top 20"}
     return {"at": j, "gap": round(gap, 4)}
 
 
@@ -229,13 +240,30 @@ async def replay_device(cloud: Any, prompt: list[int], answer: list[int], rounds
     return time.perf_counter() - t0
 
 
+def fingerprint(value: Any) -> str:
+    """A short hash of the records a phase replays, so that new source records invalidate it."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+
+
 # -- the phases -------------------------------------------------------------------------------------------
-def fixed(k: int) -> DraftLengthController:
-    return DraftLengthController(k=k, k_max=K_MAX, adaptive=False, pipelined=True)
+class LoggedController(DraftLengthController):
+    """The gateway's controller, its observations logged: a resumed run feeds it the cached ones
+    first, so a phase's later prompts meet the controller its earlier prompts left behind."""
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.observations: list[list] = []
+
+    def observe(self, k: int, accepted: int, verify_s: float, draft_s_per_token: float | None) -> None:
+        self.observations.append([k, accepted, verify_s, draft_s_per_token])
+        super().observe(k, accepted, verify_s, draft_s_per_token)
 
 
-def adaptive() -> DraftLengthController:
-    return DraftLengthController(k=4, k_max=K_MAX, adaptive=True, pipelined=True)
+def controller_for(k: int | None) -> LoggedController:
+    """Fixed k, or (None) adaptive from the gateway's default start."""
+    if k:
+        return LoggedController(k=k, k_max=K_MAX, adaptive=False, pipelined=True)
+    return LoggedController(k=4, k_max=K_MAX, adaptive=True, pipelined=True)
 
 
 @dataclass
@@ -255,102 +283,138 @@ class Plan:
         self.prompts = {p.id: p for p in prompts}
         self.args = args
         self.records: dict[str, dict[str, dict]] = {}
-        self.controllers: dict[str, DraftLengthController] = {}  # one per phase: it learns across prompts, as the gateway's
+        self.controllers: dict[str, LoggedController] = {}  # one per phase: it learns across prompts, as the gateway's
         ids = list(self.prompts)
-        flat_ms = args.flat_service_ms
+        flat = {"service_ms": args.flat_service_ms, "knee_tokens": args.flat_knee_tokens}
         self.phases = [Phase("reference", ids, {}, lambda lab, i: reference(lab, self.prompts[i], args.max_tokens))]
         for k in args.ks:
             self.phases.append(Phase(f"k{k}", ids, {"k": k}, partial(self.cpu, f"k{k}", k, 0)))
         self.phases.append(Phase("controller", ids, {"k_max": K_MAX}, partial(self.cpu, "controller", None, 0)))
         for k in args.ks:
-            self.phases.append(Phase(f"flat_k{k}", ids, {"k": k, "service_ms": flat_ms}, partial(self.flat, f"flat_k{k}", k)))
-        self.phases.append(Phase("flat_controller", ids, {"k_max": K_MAX, "service_ms": flat_ms},
+            self.phases.append(Phase(f"flat_k{k}", ids, {"k": k, **flat}, partial(self.flat, f"flat_k{k}", k)))
+        self.phases.append(Phase("flat_controller", ids, {"k_max": K_MAX, **flat},
                                  partial(self.flat, "flat_controller", None)))
         for rtt in (r for r in args.rtts if r):
             self.phases.append(Phase(f"rtt{rtt}", ids[: args.rtt_prompts], {"rtt_ms": rtt, "k_max": K_MAX},
                                      partial(self.cpu, f"rtt{rtt}", None, rtt)))
-        n_cap = [str(n) for n in args.capacity if n <= len(ids)]
-        self.phases.append(Phase("capacity_cpu", n_cap, {"prompts": ids}, self.capacity_cpu))
-        self.phases.append(Phase("capacity_flat", n_cap, {"prompts": ids, "service_ms": flat_ms}, self.capacity_flat))
+        self.phases.append(Phase("capacity_cpu", [str(n) for n in args.capacity if n <= len(ids)], {},
+                                 self.capacity_cpu))
+        self.phases.append(Phase("capacity_flat", [str(n) for n in args.flat_capacity], flat, self.capacity_flat))
 
-    def _controller(self, phase: str, k: int | None) -> DraftLengthController:
+    # -- which records a run depends on (part of its cache key) --
+    def _sources(self, phase: str, item: str) -> Any:
+        if phase.startswith("flat_"):
+            return self.records["reference"].get(item, {}).get("cloud_ids")
+        if phase.startswith("capacity_"):
+            source = "controller" if phase == "capacity_cpu" else "flat_controller"
+            got = [self.records[source].get(i, {}).get("rounds") for i in self._cycle(int(item))]
+            return got if all(g is not None for g in got) else None
+        return True
+
+    def _settings(self, phase: Phase, item: str) -> dict | None:
+        """What decides a run's result, or None while the records it replays are missing."""
+        sources = self._sources(phase.name, item)
+        if sources is None:
+            return None
+        p = self.prompts.get(item)
+        own = {"messages": p.messages} if p is not None else {"n": item}
+        return {**phase.settings, **own, **({"sources": fingerprint(sources)} if sources is not True else {})}
+
+    def _controller(self, phase: str, k: int | None) -> LoggedController:
+        """The phase's controller; on a resumed run, first taught what the cached runs before taught it."""
         if phase not in self.controllers:
-            self.controllers[phase] = fixed(k) if k else adaptive()
+            ctrl = controller_for(k)
+            for item in self.prompts:
+                for obs in self.records.get(phase, {}).get(item, {}).get("observations", []):
+                    ctrl.observe(*obs)
+            ctrl.observations.clear()
+            self.controllers[phase] = ctrl
         return self.controllers[phase]
 
-    def _settings(self, phase: Phase, item: str) -> dict:
-        p = self.prompts.get(item)
-        return {**phase.settings, "messages": p.messages} if p is not None else {**phase.settings, "n": item}
+    def _cycle(self, n: int) -> list[str]:
+        """N virtual devices' prompts: the set in order, again from the start when N exceeds it."""
+        ids = list(self.prompts)
+        return [ids[i % len(ids)] for i in range(n)]
 
+    # -- the runs --
     async def cpu(self, phase: str, k: int | None, rtt: float, lab: Lab, item: str) -> dict:
         p = self.prompts[item]
+        assert lab.engine is not None
         rec = await speculate(lab, p, await lab.client(rtt), self.args.max_tokens, self._controller(phase, k))
-        rec["divergence"] = await divergence(lab, p, rec["ids"], self.records["reference"][item]["cloud_ids"])
+        got = rec["ids"] + ([rec["end_token"]] if rec["ended"] else [])
+        rec["divergence"] = await divergence(lab, p, got, self.records["reference"][item]["cloud_ids"])
         return rec
 
     async def flat(self, phase: str, k: int | None, lab: Lab, item: str) -> dict:
         p = self.prompts[item]
-        cloud = ReplayCloud(FlatCloud(self.args.flat_service_ms / 1000), lab.prompt_ids(p),
-                            self.records["reference"][item]["cloud_ids"])
+        whole = self.records["reference"][item]["cloud_ids"]
+        cloud = ReplayCloud(FlatCloud(self.args.flat_service_ms / 1000, self.args.flat_knee_tokens), lab.prompt_ids(p),
+                            whole, _end_of(lab, whole))
         return await speculate(lab, p, cloud, self.args.max_tokens, self._controller(phase, k))
 
-    def _replays(self, lab: Lab, n: int, source: str) -> list[tuple[str, list[int], list[int], list]]:
-        """The first n prompts' recorded controller runs: prompt ids, answer, verification calls."""
+    def _replays(self, lab: Lab, n: int, source: str) -> list[tuple[list[int], list[int], list[int], list]]:
+        """N virtual devices' recorded controller runs: prompt ids, the answer shown, the cloud's whole
+        answer (with its end-of-text, which a replayed cloud must be able to give), verification calls."""
         out = []
-        for item in list(self.prompts)[:n]:
+        for item in self._cycle(n):
             rec = self.records[source][item]
-            out.append((item, lab.prompt_ids(self.prompts[item]), rec["ids"], rec["rounds"]))
+            out.append((lab.prompt_ids(self.prompts[item]), rec["ids"], self.records["reference"][item]["cloud_ids"],
+                        rec["rounds"]))
         return out
 
     async def capacity_cpu(self, lab: Lab, item: str) -> dict:
-        """N virtual devices against the local cloud at once, then N cloud-only streams of the same prompts."""
+        """N virtual devices against the local cloud at once, then N cloud-only requests of the same prompts."""
         n = int(item)
         replays = self._replays(lab, n, "controller")
         client = await lab.client(0)
         stats = [CallStats() for _ in replays]
         t0 = time.perf_counter()
         walls = await asyncio.gather(*(replay_device(client, prompt, answer, rounds, s)
-                                       for (_, prompt, answer, rounds), s in zip(replays, stats)))
+                                       for (prompt, answer, _, rounds), s in zip(replays, stats)))
         spec_wall = time.perf_counter() - t0
         t0 = time.perf_counter()
-        outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer)) for _, prompt, answer, _ in replays))
+        outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer)) for prompt, answer, _, _ in replays))
         cloud_wall = time.perf_counter() - t0
-        tokens = sum(len(a) for _, _, a, _ in replays)
-        return {"n": n, "tokens": tokens,
+        lengths = [len(answer) for _, answer, _, _ in replays]
+        passes = sum(len(rounds) for *_, rounds in replays)
+        return {"n": n, "tokens": sum(lengths), "device_tokens": lengths,
                 "speculative": {"wall_s": round(spec_wall, 3), "device_walls_s": [round(w, 3) for w in walls],
-                                "calls": sum(s.calls for s in stats),
+                                "passes": passes, "refused_409": sum(s.calls for s in stats) - passes,
                                 "computed_tokens": sum(s.prompt_tokens - s.cached_tokens for s in stats),
                                 "prompt_tokens": sum(s.prompt_tokens for s in stats)},
-                "cloud_only": {"wall_s": round(cloud_wall, 3), "device_walls_s": [round(o[1], 3) for o in outs], "calls": n,
-                               "tokens": sum(len(o[0]) for o in outs),
-                               "computed_tokens": sum(len(prompt) + len(answer) for _, prompt, answer, _ in replays)}}
+                "cloud_only": {"wall_s": round(cloud_wall, 3), "device_walls_s": [round(o[1], 3) for o in outs],
+                               "passes": sum(lengths),  # one decode pass per token (after the prefill)
+                               "computed_tokens": sum(len(prompt) + len(answer) for prompt, answer, _, _ in replays)}}
 
     async def capacity_flat(self, lab: Lab, item: str) -> dict:
         """The same on the emulated GPU cloud: one shared ``FlatCloud`` batching whatever waits."""
         n = int(item)
         replays = self._replays(lab, n, "flat_controller")
-        server = FlatCloud(self.args.flat_service_ms / 1000)
-        stats = [CallStats() for _ in replays]
-        t0 = time.perf_counter()
-        walls = await asyncio.gather(*(replay_device(ReplayCloud(server, prompt, answer), prompt, answer, rounds, s)
-                                       for (_, prompt, answer, rounds), s in zip(replays, stats)))
-        spec = {"wall_s": round(time.perf_counter() - t0, 3), "device_walls_s": [round(w, 3) for w in walls],
-                "calls": server.requests, "passes": server.passes,
-                "mean_batch": round(server.requests / max(1, server.passes), 3)}
-        server = FlatCloud(self.args.flat_service_ms / 1000)
 
-        async def stream(answer: list[int]) -> float:
+        def server() -> FlatCloud:
+            return FlatCloud(self.args.flat_service_ms / 1000, self.args.flat_knee_tokens)
+
+        spec_server, stats = server(), [CallStats() for _ in replays]
+        t0 = time.perf_counter()
+        walls = await asyncio.gather(*(
+            replay_device(ReplayCloud(spec_server, prompt, whole, _end_of(lab, whole)), prompt, answer, rounds, s)
+            for (prompt, answer, whole, rounds), s in zip(replays, stats)))
+        spec_wall = time.perf_counter() - t0
+        cloud_server = server()
+
+        async def stream(length: int) -> float:
             t = time.perf_counter()
-            for _ in answer:
-                await server.forward()
+            for _ in range(length):
+                await cloud_server.forward(1)
             return time.perf_counter() - t
 
         t0 = time.perf_counter()
-        cwalls = await asyncio.gather(*(stream(answer) for _, _, answer, _ in replays))
-        cloud = {"wall_s": round(time.perf_counter() - t0, 3), "device_walls_s": [round(w, 3) for w in cwalls],
-                 "calls": server.requests, "passes": server.passes,
-                 "mean_batch": round(server.requests / max(1, server.passes), 3)}
-        return {"n": n, "tokens": sum(len(a) for _, _, a, _ in replays), "speculative": spec, "cloud_only": cloud}
+        cwalls = await asyncio.gather(*(stream(len(answer)) for _, answer, _, _ in replays))
+        cloud_wall = time.perf_counter() - t0
+        lengths = [len(answer) for _, answer, _, _ in replays]
+        return {"n": n, "tokens": sum(lengths), "device_tokens": lengths,
+                "speculative": _server_side(spec_server, spec_wall, walls),
+                "cloud_only": _server_side(cloud_server, cloud_wall, cwalls)}
 
     async def collect(self, lab_factory: Callable[[], Awaitable[Lab]], generate: bool) -> dict[str, dict[str, dict]]:
         """Every phase's records, generating only what the cache lacks (``generate=False``: none)."""
@@ -359,7 +423,8 @@ class Plan:
         for phase in self.phases:
             got = self.records.setdefault(phase.name, {})
             for item in phase.items:
-                rec = cache.load(phase.name, item, self._settings(phase, item))
+                settings = self._settings(phase, item)
+                rec = cache.load(phase.name, item, settings) if settings is not None else None
                 if rec is not None:
                     got[item] = rec
                 else:
@@ -373,7 +438,9 @@ class Plan:
                 lab = lab or await lab_factory()
                 bar.set_postfix_str(f"{phase.name} {item}")
                 rec = await phase.run(lab, item)
-                cache.save(phase.name, item, self._settings(phase, item), rec)
+                settings = self._settings(phase, item)
+                assert settings is not None, f"{phase.name} {item} ran before the records it replays"
+                cache.save(phase.name, item, settings, rec)
                 self.records[phase.name][item] = rec
                 bar.update()
         finally:
@@ -381,6 +448,17 @@ class Plan:
             if lab is not None:
                 await lab.__aexit__(None, None, None)
         return self.records
+
+
+def _end_of(lab: Lab, answer: list[int]) -> int | None:
+    """The end-of-text token a recorded answer ended with (None: it ran to max_tokens)."""
+    return answer[-1] if answer and lab.engine is not None and lab.engine.is_eos(answer[-1]) else None
+
+
+def _server_side(server: FlatCloud, wall: float, device_walls: list[float]) -> dict:
+    return {"wall_s": round(wall, 3), "device_walls_s": [round(w, 3) for w in device_walls],
+            "passes": server.passes, "requests": server.requests, "busy_s": round(server.busy_s, 4),
+            "mean_batch": round(server.requests / max(1, server.passes), 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,8 +472,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="the emulated GPU cloud's time per verification pass, whatever k and the batch")
     ap.add_argument("--rtts", type=int, nargs="+", default=[0, 20, 50, 100])
     ap.add_argument("--rtt-prompts", type=int, default=10, help="prompts per non-zero RTT")
-    ap.add_argument("--capacity", type=int, nargs="+", default=[1, 2, 4, 8], help="virtual devices N")
+    ap.add_argument("--capacity", type=int, nargs="+", default=[1, 2, 4, 8], help="virtual devices N on the CPU cloud")
+    ap.add_argument("--flat-capacity", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64, 128],
+                    help="virtual devices N on the emulated GPU cloud (replays only: no model runs)")
+    ap.add_argument("--flat-knee-tokens", type=int, default=256,
+                    help="the emulated GPU pass costs the same up to this many tokens, then grows linearly")
     ap.add_argument("--no-generate", action="store_true", help="report from the cache only; never load a model")
+    ap.add_argument("--name", default="speculative", help="result files bench/results/<name>.{json,md,png}")
     args = ap.parse_args(argv)
 
     prompts = prompt_set()[: args.prompts]
@@ -407,9 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     records = asyncio.run(plan.collect(lab_factory, generate=not args.no_generate))
     data = summarize(records, prompts, args)
     data.update(machine=machine(), date=now_iso())
-    write_results("speculative", data, markdown(data))
-    plot(data, RESULTS / "speculative.png")
-    print(f"wrote {RESULTS / 'speculative.json'}")
+    write_results(args.name, data, markdown(data).replace("(speculative.png)", f"({args.name}.png)"))
+    plot(data, RESULTS / f"{args.name}.png")
+    print(f"wrote {RESULTS / args.name}.json")
     return 0
 
 

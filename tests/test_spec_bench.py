@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 
 import pytest
 
@@ -38,24 +37,22 @@ def test_iid_expectation_matches_independent_agreement():
     assert DraftLengthController(k=4).expected_tokens(4) == pytest.approx(expected_tokens_per_pass(0.8, 4))
 
 
-def test_flat_cloud_batches_whatever_waits_and_costs_the_same_for_one_or_many():
+def test_flat_cloud_batches_whatever_waits_and_costs_the_same_up_to_its_knee():
     async def main():
-        server = FlatCloud(0.05)
-        t0 = time.perf_counter()
-        await asyncio.gather(*(server.forward() for _ in range(5)))
-        one_batch = time.perf_counter() - t0
+        server = FlatCloud(0.05, knee_tokens=16)
+        await asyncio.gather(*(server.forward(3) for _ in range(5)))  # 15 tokens: one flat pass
 
         async def late():
-            await asyncio.sleep(0.01)  # arrives while the first pass runs: rides the next one
-            await server.forward()
+            await asyncio.sleep(0.01)  # arrives while the next pass runs: rides the one after
+            await server.forward(1)
 
-        await asyncio.gather(server.forward(), late())
-        return one_batch, server
+        await asyncio.gather(server.forward(32), late())  # 32 tokens: twice the knee, twice the cost
+        return server
 
-    one_batch, server = asyncio.run(main())
-    assert one_batch < 0.09
+    server = asyncio.run(main())
     assert server.batch_sizes == [5, 1, 1]
     assert server.requests == 7
+    assert server.busy_s == pytest.approx(0.05 + 0.10 + 0.05)
 
 
 def test_replay_cloud_verifies_like_a_greedy_cloud_and_only_its_own_answer():
@@ -71,6 +68,20 @@ def test_replay_cloud_verifies_like_a_greedy_cloud_and_only_its_own_answer():
     assert (r.accepted, r.tokens, stats.calls) == (1, [11, 12], 1)
 
 
+def test_replay_cloud_answers_end_of_text_past_an_answer_that_ended():
+    """The device's limit is max_tokens, not the recorded answer's length: near the end it drafts past it."""
+    async def main():
+        ended = ReplayCloud(FlatCloud(0), [1], [10, 11, 2], end=2)
+        r = await ended.verify([1, 10], [11, 2, 5, 6], CallStats())
+        cut = ReplayCloud(FlatCloud(0), [1], [10, 11, 12])
+        with pytest.raises(ValueError):
+            await cut.verify([1, 10], [11, 12, 13], CallStats())
+        return r
+
+    r = asyncio.run(main())
+    assert (r.accepted, r.tokens) == (2, [11, 2, 2])  # the end-of-text is accepted; nothing after it is shown
+
+
 def test_prompt_set_is_forty_balanced_prompts_from_the_wheel_and_written_here():
     prompts = prompt_set()
     kinds = [p.kind for p in prompts]
@@ -82,19 +93,21 @@ def test_prompt_set_is_forty_balanced_prompts_from_the_wheel_and_written_here():
 
 
 def _args(**kw) -> argparse.Namespace:
-    base = {"device": "d", "cloud": "c", "prompts": 2, "max_tokens": 6, "ks": [1, 4], "flat_service_ms": 50.0, "rtts": [0, 20],
-                "rtt_prompts": 2, "capacity": [1, 2], "no_generate": True}
+    base = {"device": "d", "cloud": "c", "prompts": 2, "max_tokens": 6, "ks": [1, 4], "flat_service_ms": 50.0,
+            "flat_knee_tokens": 256, "rtts": [0, 20], "rtt_prompts": 2, "capacity": [1, 2], "flat_capacity": [1, 2],
+            "no_generate": True}
     return argparse.Namespace(**{**base, **kw})
 
 
 def _run(ids: list[int], passes: int, accepted: int, proposed: int, secs: float, gap=None) -> dict:
-    return {"ids": ids, "secs": secs, "passes": passes, "accepted": accepted, "proposed": proposed,
+    return {"ids": ids, "ended": False, "secs": secs, "passes": passes, "accepted": accepted, "proposed": proposed,
             "draft_lengths": [4] * passes, "bytes_up": 100, "bytes_down": 50, "final_k": 4, "computed_tokens": 10,
-            "rounds": [[0, [1], 1, 0.01, 0.02]], "divergence": None if gap is None else {"at": 2, "gap": gap}}
+            "observations": [[4, 3, 0.1, 0.02]], "rounds": [[0, [1], 1, 0.01, 0.02]],
+            "divergence": None if gap is None else {"at": 2, "gap": gap}}
 
 
-def test_report_from_cached_records_alone(tmp_path, monkeypatch):
-    """Synthetic cached records: the report's arithmetic, and no model is ever loaded."""
+def _cached_plan(tmp_path, monkeypatch):
+    """A plan over two prompts whose every per-prompt phase and the CPU capacity runs are cached."""
     prompts = prompt_set()[:2]  # read before the cache moves: the wheel is already downloaded
     monkeypatch.setenv("TANDEM_CACHE", str(tmp_path))
     args = _args()
@@ -102,41 +115,81 @@ def test_report_from_cached_records_alone(tmp_path, monkeypatch):
     cache = spec.PhaseCache(args.device, args.cloud, args.max_tokens)
     ref = {"prompt_tokens": 5, "cloud_ids": [1, 2, 3, 4, 5, 6], "cloud_s": 1.2, "cloud_finish": "length",
            "device_ids": [1, 2, 3, 4, 5, 6], "device_s": 0.3, "matches": [True, True, False, True, True, True]}
-    runs = {"reference": ref, "k1": _run([1, 2, 3, 4, 5, 6], 4, 2, 4, 1.0), "k4": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.8, gap=0.2),
-            "controller": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.6), "flat_k1": _run([1, 2, 3, 4, 5, 6], 4, 2, 4, 0.5),
-            "flat_k4": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.4), "flat_controller": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.4),
-            "rtt20": _run([1, 2, 3, 4, 5, 6], 2, 4, 6, 0.7)}
+    ids = [1, 2, 3, 4, 5, 6]
+    runs = {"reference": ref, "k1": _run(ids, 4, 2, 4, 1.0), "k4": _run(ids, 2, 4, 6, 0.8, gap=0.2),
+            "controller": _run(ids, 2, 4, 6, 0.6), "flat_k1": _run(ids, 4, 2, 4, 0.5),
+            "flat_k4": _run(ids, 2, 4, 6, 0.4), "flat_controller": _run(ids, 2, 4, 6, 0.4), "rtt20": _run(ids, 2, 4, 6, 0.7)}
     for phase in plan.phases:
         for item in phase.items:
             if phase.name in runs:
+                plan.records.setdefault(phase.name, {})[item] = runs[phase.name]
                 cache.save(phase.name, item, plan._settings(phase, item), runs[phase.name])
+    phase = next(p for p in plan.phases if p.name == "capacity_cpu")
     for n in ("1", "2"):
-        cap = {"n": int(n), "tokens": 6 * int(n),
-               "speculative": {"wall_s": 1.0, "device_walls_s": [1.0] * int(n), "calls": 2 * int(n),
+        cap = {"n": int(n), "tokens": 6 * int(n), "device_tokens": [6] * int(n),
+               "speculative": {"wall_s": 1.0, "device_walls_s": [1.0] * int(n), "passes": 2 * int(n), "refused_409": 1,
                                "computed_tokens": 9 * int(n), "prompt_tokens": 20},
-               "cloud_only": {"wall_s": 2.0, "device_walls_s": [2.0] * int(n), "tokens": 6 * int(n), "calls": int(n),
+               "cloud_only": {"wall_s": 2.0, "device_walls_s": [2.0] * int(n), "passes": 6 * int(n),
                               "computed_tokens": 11 * int(n)}}
-        phase = next(p for p in plan.phases if p.name == "capacity_cpu")
         cache.save("capacity_cpu", n, plan._settings(phase, n), cap)
+    return spec.Plan(prompts, args), prompts, args
+
+
+def test_report_from_cached_records_alone(tmp_path, monkeypatch):
+    """Synthetic cached records: the report's arithmetic, and no model is ever loaded."""
+    plan, prompts, args = _cached_plan(tmp_path, monkeypatch)
 
     async def no_lab():
         raise AssertionError("a report from the cache must not load a model")
 
     records = asyncio.run(plan.collect(no_lab, generate=False))
     assert records["capacity_flat"] == {} and set(records["k4"]) == {p.id for p in prompts}
+    assert set(records["capacity_cpu"]) == {"1", "2"}
     data = summarize(records, prompts, args)
     k4 = data["by_k"]["4"]
     assert k4["tokens_per_pass"] == 3.0 and k4["cloud_passes_per_token"] == pytest.approx(0.333, abs=1e-3)
     assert k4["expected_tokens_per_pass_replayed"] == 3.0  # [T,T,F | T,T,T] at k=4 over 6 tokens
+    assert k4["measured_over_replayed"] == 1.0 and k4["meets_0_95"]
     assert data["agreement"]["per_token"] == pytest.approx(5 / 6, abs=1e-4)
     assert data["summary"]["lossless"] is True and data["by_k"]["4"]["lossless"]["near_tie_divergences"] == 2
     assert data["controller"]["cpu"]["best_fixed_k"] == 4 and data["controller"]["cpu"]["within_10pct"]
-    assert data["capacity"]["cpu_local_cloud"]["2"]["capacity_gain"] == 2.0
+    cap = data["capacity"]["cpu_local_cloud"]["2"]
+    assert cap["capacity_gain"] == 2.0 and cap["speculative"]["cloud_passes_per_token"] == pytest.approx(0.333, abs=1e-3)
     assert data["by_rtt_ms"]["20"]["cloud_side_draft_tok_s"] == pytest.approx(12 / (2 * 0.62), abs=0.01)
     text = markdown(data)
-    assert "| 4 | 3.0 |" in text
+    assert "| 4 | 3.0 |" in text and "near-tie" in text
     plot(data, tmp_path / "spec.png")
     assert (tmp_path / "spec.png").stat().st_size > 10_000
+
+
+def test_a_divergence_beyond_a_near_tie_is_reported_as_lossy(tmp_path, monkeypatch):
+    plan, prompts, args = _cached_plan(tmp_path, monkeypatch)
+    records = asyncio.run(plan.collect(None, generate=False))
+    records["k4"][prompts[0].id] = {**records["k4"][prompts[0].id], "divergence": {"at": 3, "gap": 2.5}}
+    data = summarize(records, prompts, args)
+    assert data["summary"]["lossless"] is False
+    assert "beyond a near-tie" in markdown(data)
+
+
+def test_replayed_sources_are_part_of_the_cache_key(tmp_path, monkeypatch):
+    """A new reference answer invalidates the flat runs that replayed the old one."""
+    plan, prompts, args = _cached_plan(tmp_path, monkeypatch)
+    records = asyncio.run(plan.collect(None, generate=False))
+    assert set(records["flat_k4"]) == {p.id for p in prompts}
+    spec.PhaseCache(args.device, args.cloud, args.max_tokens).save(
+        "reference", prompts[0].id, plan._settings(plan.phases[0], prompts[0].id),
+        {**records["reference"][prompts[0].id], "cloud_ids": [9, 9, 9]})
+    again = asyncio.run(spec.Plan(prompts, args).collect(None, generate=False))
+    assert set(again["flat_k4"]) == {prompts[1].id}
+
+
+def test_a_resumed_phase_teaches_its_controller_what_the_cached_runs_taught(tmp_path, monkeypatch):
+    plan, prompts, args = _cached_plan(tmp_path, monkeypatch)
+    asyncio.run(plan.collect(None, generate=False))
+    fresh = spec.controller_for(None)
+    resumed = plan._controller("controller", None)
+    assert resumed._n == 2 and fresh._n == 0  # one cached observation per prompt
+    assert resumed.acceptance != fresh.acceptance and resumed.observations == []
 
 
 @pytest.mark.integration
