@@ -184,7 +184,7 @@ def test_replayed_sources_are_part_of_the_cache_key(tmp_path, monkeypatch):
 
 
 def test_a_resumed_phase_teaches_its_controller_what_the_cached_runs_taught(tmp_path, monkeypatch):
-    plan, prompts, args = _cached_plan(tmp_path, monkeypatch)
+    plan, _, _ = _cached_plan(tmp_path, monkeypatch)
     asyncio.run(plan.collect(None, generate=False))
     fresh = spec.controller_for(None)
     resumed = plan._controller("controller", None)
