@@ -277,6 +277,16 @@ def markdown(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _label(ax: Any, xlabel: str, ylabel: str, title: str, legend_size: int = 8, log: bool = False) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
 def plot(data: dict, path: Path) -> None:
     import matplotlib
 
@@ -294,11 +304,7 @@ def plot(data: dict, path: Path) -> None:
     a1.plot(ks, [by_k[str(k)]["expected_tokens_per_pass_replayed"] for k in ks], "x", color="#555",
             label="replayed from per-position agreement")
     a1.plot(ks, [by_k[str(k)]["tokens_per_pass"] for k in ks], "o-", color="#4C72B0", label="measured")
-    a1.set_xlabel("drafts per round k")
-    a1.set_ylabel("tokens per cloud pass")
-    a1.set_title("Acceptance: measured vs expected")
-    a1.grid(alpha=0.3)
-    a1.legend(fontsize=8)
+    _label(a1, "drafts per round k", "tokens per cloud pass", "Acceptance: measured vs expected", legend_size=8)
 
     for key, label, style in ((None, "CPU cloud (measured)", "o-"), ("flat", "flat cost (GPU regime, emulated)", "s--")):
         ys = [(by_k[str(k)].get(key) or {}).get("tok_s") if key else by_k[str(k)]["tok_s"] for k in ks]
@@ -309,11 +315,7 @@ def plot(data: dict, path: Path) -> None:
                 a2.axhline(c["tok_s"], color=line.get_color(), alpha=0.6, lw=1, ls=":",
                            label=f"controller ({c['tok_s']} tok/s)")
     a2.axhline(data["summary"]["tok_s"]["cloud"] or 0, color="#C44E52", lw=1, label="cloud only")
-    a2.set_xlabel("drafts per round k")
-    a2.set_ylabel("tokens / s")
-    a2.set_title("Speed per k, and where the controller settles")
-    a2.grid(alpha=0.3)
-    a2.legend(fontsize=7)
+    _label(a2, "drafts per round k", "tokens / s", "Speed per k, and where the controller settles", legend_size=7)
 
     for regime, style in (("cpu_local_cloud", "-"), ("flat_gpu_emulated", "--")):
         rows = data["capacity"].get(regime) or {}
@@ -323,12 +325,7 @@ def plot(data: dict, path: Path) -> None:
                     label=f"speculative, {regime}")
             a3.plot(ns, [rows[str(n)]["cloud_only"]["aggregate_tok_s"] for n in ns], "s" + style,
                     label=f"cloud only, {regime}")
-    a3.set_xlabel("devices sharing one cloud (N)")
-    a3.set_ylabel("aggregate tokens / s")
-    a3.set_title("Cloud capacity")
-    a3.set_yscale("log")
-    a3.grid(alpha=0.3)
-    a3.legend(fontsize=7)
+    _label(a3, "devices sharing one cloud (N)", "aggregate tokens / s", "Cloud capacity", legend_size=7, log=True)
 
     rtt = data["by_rtt_ms"]
     rs = [int(r) for r in rtt]
@@ -337,11 +334,7 @@ def plot(data: dict, path: Path) -> None:
                               ("cloud_side_draft_tok_s", "cloud drafts for itself", "v:")):
         if rs:
             a4.plot(rs, [rtt[str(r)][key] for r in rs], style, label=label)
-    a4.set_xlabel("simulated RTT (ms)")
-    a4.set_ylabel("tokens / s")
-    a4.set_title("End-to-end speed vs network round trip")
-    a4.grid(alpha=0.3)
-    a4.legend(fontsize=7)
+    _label(a4, "simulated RTT (ms)", "tokens / s", "End-to-end speed vs network round trip", legend_size=7)
     s = data["setup"]
     fig.suptitle(f"{s['device']} drafts, {s['cloud']} verifies — {s['prompts']} prompts × {s['max_tokens']} tokens, "
                  "greedy, one core each", fontsize=10)
