@@ -70,7 +70,7 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
     cloud_tok_s = sum(len(ref[i]["cloud_ids"]) for i in ids) / sum(ref[i]["cloud_s"] for i in ids) if ids else None
 
     by_k: dict[str, dict] = {}
-    for k in args.ks:
+    for k in sorted(args.ks):
         done = {i: records[f"k{k}"][i] for i in ids if i in records.get(f"k{k}", {})}
         if not done:
             continue
