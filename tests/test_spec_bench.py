@@ -95,7 +95,7 @@ def test_prompt_set_is_forty_balanced_prompts_from_the_wheel_and_written_here():
 def _args(**kw) -> argparse.Namespace:
     base = {"device": "d", "cloud": "c", "prompts": 2, "max_tokens": 6, "ks": [1, 4], "flat_service_ms": 50.0,
             "flat_knee_tokens": 256, "rtts": [0, 20], "rtt_prompts": 2, "capacity": [1, 2], "flat_capacity": [1, 2],
-            "no_generate": True}
+            "vllm": False, "no_generate": True}
     return argparse.Namespace(**{**base, **kw})
 
 
@@ -223,3 +223,31 @@ def test_predicted_rounds_equal_the_real_decoders(smol_engine):
             assert (trace.cloud_passes, trace.drafts_accepted) == (predicted.passes, predicted.accepted), k
     finally:
         worker.shutdown()
+
+
+class _FakeEngine:
+    def is_eos(self, token: int) -> bool:
+        return token == 0
+
+
+class _FakeLab:
+    engine = _FakeEngine()
+
+    def prompt_ids(self, p) -> list[int]:
+        return [100 + len(p.id)]
+
+
+def test_capacity_replay_on_the_emulated_cloud(tmp_path, monkeypatch):
+    """Virtual devices replay recorded calls on one shared flat cloud; cloud-only streams decode a token a pass."""
+    plan, prompts, args = _cached_plan(tmp_path, monkeypatch)
+    plan.args.flat_service_ms = 1.0
+    asyncio.run(plan.collect(None, generate=False))
+    for p in prompts:  # two rounds that end the answer with its end-of-text, which the recorded answer holds
+        plan.records["reference"][p.id] = {**plan.records["reference"][p.id], "cloud_ids": [1, 2, 3, 4, 5, 0]}
+        plan.records["flat_controller"][p.id] = {**plan.records["flat_controller"][p.id], "ids": [1, 2, 3, 4, 5],
+                                                 "rounds": [[0, [1, 2, 9], 2, 0.001, 0.0], [3, [4, 5, 0, 7], 3, 0.001, 0.0]]}
+    out = asyncio.run(plan.capacity_flat(_FakeLab(), "4"))  # four devices: the two prompts, twice
+    assert out["n"] == 4 and out["tokens"] == 20 and out["device_tokens"] == [5] * 4
+    spec, cloud = out["speculative"], out["cloud_only"]
+    assert spec["requests"] == 8 and spec["passes"] <= 8  # the devices' calls ride shared passes
+    assert cloud["requests"] == 20 and cloud["passes"] == 5  # four streams in step: a pass carries all four
