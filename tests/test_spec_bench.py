@@ -239,7 +239,7 @@ class _FakeLab:
 
 def test_capacity_replay_on_the_emulated_cloud(tmp_path, monkeypatch):
     """Virtual devices replay recorded calls on one shared flat cloud; cloud-only streams decode a token a pass."""
-    plan, prompts, args = _cached_plan(tmp_path, monkeypatch)
+    plan, prompts, _ = _cached_plan(tmp_path, monkeypatch)
     plan.args.flat_service_ms = 1.0
     asyncio.run(plan.collect(None, generate=False))
     for p in prompts:  # two rounds that end the answer with its end-of-text, which the recorded answer holds
