@@ -338,3 +338,11 @@ def test_live_ttft_report_compares_each_mode_with_the_device():
                                 "cascade_settings": {"window": 8, "window_threshold": -1.0, "gate_method": "tail",
                                                      "gate_threshold": -1.5}})
     assert "**met**" in md and "1.09×" in md
+
+
+def test_the_bench_never_runs_both_models_at_once_on_all_cores():
+    """Each model gets every core, so the device must not draft while the cloud verifies (pipelining):
+    four busy threads on two cores made the escalations 2-4x slower than the models taking turns."""
+    config = cascade.GatewayRunner("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b").config()
+    assert config.device.n_threads == config.cloud.local.n_threads == os.cpu_count()
+    assert config.speculative.pipeline is False
