@@ -525,7 +525,8 @@ STREAM_NOTE = """
   after the device's answer; the cloud-only runs are shared with the first device's cache (same request, same
   greedy answer).
 * **Times** are wall-clock on the machine named below (threads per model in the JSON's `settings.threads`:
-  runs cached by earlier smoke runs used 1), on loopback; the
+  runs cached by earlier smoke runs used 1; `settings.escalations_pipelined` counts the escalations timed while
+  the device drafted during the cloud's verification on the same cores, which oversubscribed them), on loopback; the
   configured RTT is added per cloud call. Phases run in passes over all items (every device answer, then
   every cloud answer, then every escalation), so no request finds its own prompt already in a KV cache.
 """
