@@ -464,14 +464,17 @@ class Plan:
 async def capacity_on(client: CloudClient, replays: list[tuple[list[int], list[int], list[int], list]]) -> dict:
     """N virtual devices replaying their verification calls at once against one cloud, then N cloud-only
     requests for the same answers, at once too. The cloud's own counts say what it computed."""
+    # cloud-only first: a completion reuses whatever prefix the cloud's cache holds, and after the replays it
+    # would hold the last one's prompt; a verification session never reads another's cache (a fresh
+    # session's first call is computed whole here, and carries its own cache_salt on vLLM)
+    t0 = time.perf_counter()
+    outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer)) for prompt, answer, _, _ in replays))
+    cloud_wall = time.perf_counter() - t0
     stats = [CallStats() for _ in replays]
     t0 = time.perf_counter()
     walls = await asyncio.gather(*(replay_device(client, prompt, answer, rounds, s)
                                    for (prompt, answer, _, rounds), s in zip(replays, stats)))
     spec_wall = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer)) for prompt, answer, _, _ in replays))
-    cloud_wall = time.perf_counter() - t0
     lengths = [len(answer) for _, answer, _, _ in replays]
     passes = sum(len(rounds) for *_, rounds in replays)
     return {"n": len(replays), "tokens": sum(lengths), "device_tokens": lengths,
