@@ -200,8 +200,7 @@ async def reference(lab: Lab, p: SpecPrompt, max_tokens: int) -> dict:
     cloud_ids, cloud_s, finish = await cloud_only(await lab.client(0), prompt, max_tokens)
     async with lab.worker.turn() as call:
         t0 = time.perf_counter()
-        device_ids = await call(lambda: [e.token_id for e in engine.generate(prompt, SamplingParams(max_tokens=max_tokens))
-                                         if e.token_id is not None])
+        device_ids = await call(lambda: [e.token_id for e in engine.generate(prompt, SamplingParams(max_tokens=max_tokens))])
         device_s = time.perf_counter() - t0
         scored = await call(engine.score, prompt + cloud_ids, 1)
     matches = [scored[len(prompt) - 1 + i][1] == 1 for i in range(len(cloud_ids))]
@@ -209,12 +208,12 @@ async def reference(lab: Lab, p: SpecPrompt, max_tokens: int) -> dict:
             "device_ids": device_ids, "device_s": round(device_s, 4), "matches": matches}
 
 
-async def speculate(lab: Lab, p: SpecPrompt, cloud: Any, max_tokens: int, controller: DraftLengthController) -> dict:
+async def speculate(lab: Lab, p: SpecPrompt, cloud: Any, max_tokens: int, controller: LoggedController) -> dict:
     """One request through the gateway's speculative decoder; its verification calls logged for replay."""
     engine, prompt = lab.engine, lab.prompt_ids(p)
     assert engine is not None and lab.worker is not None
     recorder = RecordingCloud(cloud)
-    seen = len(controller.observations) if isinstance(controller, LoggedController) else 0
+    seen = len(controller.observations)
     trace = RouteTrace(mode="speculative")
     out = AnswerBuilder(engine.token_bytes, engine.is_eos, max_tokens, (), trace)
     stats = CallStats()
@@ -232,7 +231,7 @@ async def speculate(lab: Lab, p: SpecPrompt, cloud: Any, max_tokens: int, contro
             "accepted": trace.drafts_accepted, "proposed": trace.drafts_proposed, "draft_lengths": trace.draft_lengths,
             "bytes_up": stats.bytes_up, "bytes_down": stats.bytes_down, "final_k": controller.k,
             "computed_tokens": stats.prompt_tokens - stats.cached_tokens, "cloud_calls": stats.calls,
-            "observations": controller.observations[seen:] if isinstance(controller, LoggedController) else [],
+            "observations": controller.observations[seen:],
             "rounds": [[r.context_len - len(prompt), r.drafts, r.accepted, r.device_s, r.verify_s]
                        for r in recorder.rounds]}
 
