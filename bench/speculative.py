@@ -307,24 +307,28 @@ class Plan:
         self.records: dict[str, dict[str, dict]] = {}
         self.controllers: dict[str, LoggedController] = {}  # one per phase: it learns across prompts, as the gateway's
         ids = list(self.prompts)
+        # the must-show runs (reference, the largest k) cover every prompt; the rest of the sweep may cover the
+        # first --sweep-prompts (the set is interleaved, so any first N stays balanced between code, EN and ZH)
+        self.sweep = ids[: args.sweep_prompts]
         flat = {"service_ms": args.flat_service_ms, "knee_tokens": args.flat_knee_tokens}
         # the order the issue's must-show needs first: reference, the largest k, the controller, the emulated
         # GPU regime (device-only work), then the rest of the k sweep, RTTs and the CPU capacity replay
         ks = sorted(args.ks, reverse=True)
-        cpu_k = [Phase(f"k{k}", ids, {"k": k}, partial(self.cpu, f"k{k}", k, 0)) for k in ks]
+        cpu_k = [Phase(f"k{k}", ids if i == 0 else self.sweep, {"k": k}, partial(self.cpu, f"k{k}", k, 0))
+                 for i, k in enumerate(ks)]
         self.phases = [Phase("reference", ids, {}, lambda lab, i: reference(lab, self.prompts[i], args.max_tokens)),
                        *cpu_k[:1],
-                       Phase("controller", ids, {"k_max": K_MAX}, partial(self.cpu, "controller", None, 0))]
-        self.phases += [Phase(f"flat_k{k}", ids, {"k": k, **flat}, partial(self.flat, f"flat_k{k}", k)) for k in ks]
-        self.phases += [Phase("flat_controller", ids, {"k_max": K_MAX, **flat}, partial(self.flat, "flat_controller", None)),
+                       Phase("controller", self.sweep, {"k_max": K_MAX}, partial(self.cpu, "controller", None, 0))]
+        self.phases += [Phase(f"flat_k{k}", self.sweep, {"k": k, **flat}, partial(self.flat, f"flat_k{k}", k)) for k in ks]
+        self.phases += [Phase("flat_controller", self.sweep, {"k_max": K_MAX, **flat}, partial(self.flat, "flat_controller", None)),
                         Phase("capacity_flat", [str(n) for n in args.flat_capacity], flat, self.capacity_flat),
                         *cpu_k[1:]]
-        self.phases += [Phase(f"rtt{rtt}", ids[: args.rtt_prompts], {"rtt_ms": rtt, "k_max": K_MAX},
+        self.phases += [Phase(f"rtt{rtt}", self.sweep[: args.rtt_prompts], {"rtt_ms": rtt, "k_max": K_MAX},
                               partial(self.cpu, f"rtt{rtt}", None, rtt)) for rtt in args.rtts if rtt]
-        self.phases.append(Phase("capacity_cpu", [str(n) for n in args.capacity if n <= len(ids)], {},
+        self.phases.append(Phase("capacity_cpu", [str(n) for n in args.capacity if n <= len(self.sweep)], {},
                                  self.capacity_cpu))
         if args.vllm:
-            self.phases.append(Phase("capacity_vllm", [str(n) for n in args.capacity if n <= len(ids)], {},
+            self.phases.append(Phase("capacity_vllm", [str(n) for n in args.capacity if n <= len(self.sweep)], {},
                                      self.capacity_vllm))
 
     # -- which records a run depends on (part of its cache key) --
@@ -358,9 +362,8 @@ class Plan:
         return self.controllers[phase]
 
     def _cycle(self, n: int) -> list[str]:
-        """N virtual devices' prompts: the set in order, again from the start when N exceeds it."""
-        ids = list(self.prompts)
-        return [ids[i % len(ids)] for i in range(n)]
+        """N virtual devices' prompts: the swept set in order, again from the start when N exceeds it."""
+        return [self.sweep[i % len(self.sweep)] for i in range(n)]
 
     # -- the runs --
     async def cpu(self, phase: str, k: int | None, rtt: float, lab: Lab, item: str) -> dict:
@@ -508,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flat-service-ms", type=float, default=50.0,
                     help="the emulated GPU cloud's time per verification pass, whatever k and the batch")
     ap.add_argument("--rtts", type=int, nargs="+", default=[0, 20, 50, 100])
+    ap.add_argument("--sweep-prompts", type=int, default=40,
+                    help="prompts for every phase but the reference and the largest k (the first N: balanced)")
     ap.add_argument("--rtt-prompts", type=int, default=10, help="prompts per non-zero RTT")
     ap.add_argument("--capacity", type=int, nargs="+", default=[1, 2, 4, 8], help="virtual devices N on the CPU cloud")
     ap.add_argument("--flat-capacity", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64, 128],

@@ -94,7 +94,7 @@ def test_prompt_set_is_forty_balanced_prompts_from_the_wheel_and_written_here():
 
 def _args(**kw) -> argparse.Namespace:
     base = {"device": "d", "cloud": "c", "prompts": 2, "max_tokens": 6, "ks": [1, 4], "flat_service_ms": 50.0,
-            "flat_knee_tokens": 256, "rtts": [0, 20], "rtt_prompts": 2, "capacity": [1, 2], "flat_capacity": [1, 2],
+            "flat_knee_tokens": 256, "rtts": [0, 20], "sweep_prompts": 2, "rtt_prompts": 2, "capacity": [1, 2], "flat_capacity": [1, 2],
             "vllm": False, "no_generate": True}
     return argparse.Namespace(**{**base, **kw})
 
@@ -157,9 +157,21 @@ def test_report_from_cached_records_alone(tmp_path, monkeypatch):
     assert cap["capacity_gain"] == 2.0 and cap["speculative"]["cloud_passes_per_token"] == pytest.approx(0.333, abs=1e-3)
     assert data["by_rtt_ms"]["20"]["cloud_side_draft_tok_s"] == pytest.approx(12 / (2 * 0.62), abs=0.01)
     text = markdown(data)
-    assert "| 4 | 3.0 |" in text and "near-tie" in text
+    assert "| 4 | 2 | 3.0 |" in text and "near-tie" in text
     plot(data, tmp_path / "spec.png")
     assert (tmp_path / "spec.png").stat().st_size > 10_000
+
+
+def test_the_sweep_subset_leaves_the_must_show_runs_on_every_prompt():
+    """--sweep-prompts trims every phase but the reference and the largest k; capacity cycles the subset."""
+    prompts = prompt_set()[:3]
+    plan = spec.Plan(prompts, _args(prompts=3, sweep_prompts=1, ks=[1, 4, 8], capacity=[1, 2, 4]))
+    items = {p.name: p.items for p in plan.phases}
+    every, first = [p.id for p in prompts], [prompts[0].id]
+    assert items["reference"] == every and items["k8"] == every
+    assert all(items[name] == first for name in ("k4", "k1", "controller", "flat_k8", "flat_controller", "rtt20"))
+    assert items["capacity_cpu"] == ["1"]  # N beyond the subset would replay one prompt twice on one KV cache
+    assert plan._cycle(3) == first * 3
 
 
 def test_a_divergence_beyond_a_near_tie_is_reported_as_lossy(tmp_path, monkeypatch):
