@@ -50,6 +50,7 @@ from bench.cascade_tasks import TASKS, Item
 from bench.common import RESULTS, machine, now_iso, write_results
 from device_runtime.engine import common_prefix
 from device_runtime.models import cache_dir
+from routers.confidence import first_unsure
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "configs" / "bench-cascade.yaml"
@@ -237,6 +238,17 @@ class GatewayRunner:
         return out
 
 
+    async def handover(self, item: Item, max_tokens: int, window: int, threshold: float) -> dict[str, Any]:
+        """The streaming cascade live: ``tandem-cascade`` with this runner's ``cascade.policy=stream``,
+        at one window and threshold (the gateway's own judge, re-made with them)."""
+        self.collab.confidence = replace(self.collab.confidence, window=window, window_threshold=threshold)
+        out, job = await self.through_gateway("tandem-cascade", item, max_tokens)
+        if job.trace.mode != "cascade":
+            raise RuntimeError(f"streaming cascade went {job.trace.mode}: {job.trace.reason}")
+        return {**out, "window": window, "threshold": threshold}
+
+
+STREAMING = ("cascade.policy=stream",)
 THREADS = os.cpu_count() or 1
 
 
@@ -302,6 +314,62 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                                f"cascade {rec['escalation']['total_ms'] / 1000:.1f}s")
         bar.close()
     return [records[it.id] for it in items if complete(records[it.id])]
+
+
+# -- the streaming cascade, live where the replay cannot score it -------------------------------------------
+def handovers_to_run(records: list[dict], summary: dict, profile: dict,
+                     fractions: Sequence[float]) -> list[tuple[str, int, int, float]]:
+    """(item id, hand-over token, window, threshold) for each held-out item that a streaming row at one of
+    ``fractions`` hands over *after* the device left the cloud's path (so the replay cannot score it)
+    and that no live run covers yet. The answer depends only on the hand-over token (greedy: the shown
+    prefix, then the cloud's continuation), so one run serves every row that hands over there."""
+    items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
+    _, held_idx = cp.split_ids(items.ids, profile["split"]["seed"], profile["split"]["calibration_fraction"])
+    want: dict[tuple[str, int], tuple[int, float]] = {}
+    for name, rows in summary["policies"].items():
+        if not name.startswith("stream-w"):
+            continue
+        window = int(name.removeprefix("stream-w"))
+        for row in rows:
+            if row["threshold"] is None or not any(abs(row["target_cloud_fraction"] - f) < 1e-9 for f in fractions):
+                continue
+            for i in held_idx:
+                at = first_unsure(items.logprobs[i], window, row["threshold"])
+                if at is not None and at > items.agreed[i] and at not in items.handover_ok[i]:
+                    want.setdefault((items.ids[i], at), (window, row["threshold"]))
+    return [(item_id, at, w, t) for (item_id, at), (w, t) in sorted(want.items())]
+
+
+async def collect_handovers(task_name: str, todo: list[tuple[str, int, int, float]], items: list[Item],
+                            records: list[dict], cache: Cache, max_tokens: int, device: str, cloud: str,
+                            runner_factory=GatewayRunner) -> int:
+    """Run ``todo`` (from ``handovers_to_run``) through the gateway's streaming cascade; each answer is
+    scored and cached under the token where the live run handed over. Returns how many handed over
+    somewhere else than the cached device run predicted (a different device numeric path)."""
+    task = TASKS[task_name]()
+    by_id = {it.id: it for it in items}
+    recs = {r["id"]: r for r in records}
+    moved = 0
+    async with runner_factory(device, cloud, STREAMING) as runner:
+        await runner.warm_up()
+        for item_id, at, window, threshold in tqdm(todo, desc=f"{task_name} streaming hand-overs", unit="run",
+                                                   dynamic_ncols=True):
+            try:
+                out = await runner.handover(by_id[item_id], max_tokens, window, threshold)
+            except (RuntimeError, ValueError) as exc:
+                tqdm.write(f"{item_id}: hand-over at {at} failed, not cached ({type(exc).__name__}: {exc})")
+                continue
+            got = out["trace"].get("handover_token")
+            if got != at:
+                moved += 1
+                tqdm.write(f"{item_id}: expected the hand-over at token {at}, the live run handed over at {got}")
+                if got is None:
+                    continue
+            out["score"] = await asyncio.to_thread(task.score, by_id[item_id], out["text"])
+            out["threads"] = THREADS
+            recs[item_id].setdefault("handovers", {})[str(got)] = out
+            cache.save(recs[item_id])
+    return moved
 
 
 def thread_counts(records: list[dict]) -> dict[str, int]:
@@ -596,8 +664,16 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
         print(f"{task_name}: {len(missing)} items have no complete record (run again to retry them): "
               f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}", file=sys.stderr)
     sandbox = task.sandbox.describe() if task_name == "humaneval" else None
+    summary = summarize(records, profile)
+    live = {"fractions": list(args.live_stream or []), "moved": 0}
+    todo = handovers_to_run(records, summary, profile, live["fractions"]) if summary["shared_tokenizer"] else []
+    if todo and not args.no_generate:
+        live["moved"] = asyncio.run(collect_handovers(task_name, todo, items, records, cache, max_tokens, device,
+                                                      cloud))
+        summary = summarize(records, profile)
+    live["runs"] = sum(len(r.get("handovers", {})) for r in records)
     data = {
-        "summary": summarize(records, profile),
+        "summary": summary,
         "models": {"device": device, "cloud": cloud},
         "settings": {"max_tokens": max_tokens, "temperature": 0, "split": profile["split"],
                      "cost": profile["cost"], "quality_goal": profile["quality_goal"],
@@ -606,6 +682,7 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
                      "streaming_windows": profile["streaming"]["windows"],
                      "scoring": "pass@1 in bench.sandbox" if task_name == "humaneval" else "parsed letter",
                      "threads": thread_counts(records), "escalations_pipelined": pipelined_escalations(records),
+                     "live_stream": live,
                      "smoke": smoke},
         "data": {"source": f"{task.source.requirement}:{task.source.member}", "sha256": task.sha256,
                  "items": len(records), "of": full, "missing": missing},
@@ -630,10 +707,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-generate", action="store_true", help="report from the cache only; never load a model")
     ap.add_argument("--rescore-answers", action="store_true", help="score the cached answers again (no model)")
     ap.add_argument("--profile", type=Path, help=f"benchmark settings (default {PROFILE.relative_to(ROOT)})")
+    ap.add_argument("--live-stream", type=float, nargs="*", metavar="FRACTION",
+                    help="run the streaming cascade live wherever its rows at these target cloud fractions hand "
+                         "over past the cloud's path (the replay can only bound those); no value: the profile's")
     ap.add_argument("--device", help="device model (default: the profile's)")
     ap.add_argument("--cloud", help="cloud model (default: the profile's)")
     args = ap.parse_args(argv)
     profile = load_profile(args.profile)
+    if args.live_stream == []:
+        args.live_stream = profile["streaming"]["live_fractions"]
     tasks = ["humaneval", "mmlu"] if args.task == "all" else [args.task]
     sections, smoke = [], False
     for t in tasks:

@@ -89,6 +89,8 @@ class Items:
     feature_names: list[str]
     logprobs: list[np.ndarray] = field(repr=False)
     token_ms: list[np.ndarray] = field(repr=False)  # arrival time of each device token, from the request's start
+    # streaming hand-overs run live (``bench.cascade.collect_handovers``): hand-over token -> answer right (1/0)
+    handover_ok: list[dict[int, float]] = field(repr=False, default_factory=list)
 
     @classmethod
     def from_records(cls, records: Sequence[dict], tail_quantile: float = 0.1,
@@ -99,7 +101,7 @@ class Items:
             "esc_calls", "esc_passes", "esc_drafts", "esc_accepted", "agreed", "device_ttft", "device_total",
             "cloud_ttft", "cloud_total", "esc_ttft", "esc_total")}
         scores: dict[str, list[float]] = {m: [] for m in SCORES}
-        feats, lps, times = [], [], []
+        feats, lps, times, live = [], [], [], []
         for r in records:
             d, c, e = r["device"], r["cloud"], r["escalation"]
             tr = e["trace"]
@@ -128,11 +130,12 @@ class Items:
             feats.append(_features(lp, ent, d["token_ids"], r["prompt_tokens"], d["finish_reason"], tail_quantile))
             lps.append(lp)
             times.append(np.asarray(d["token_ms"], dtype=np.float64))
+            live.append({int(p): float(h["score"]["correct"]) for p, h in r.get("handovers", {}).items()})
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
         return cls(ids=[r["id"] for r in records], **arrays,
                    scores={m: np.asarray(v, dtype=np.float64) for m, v in scores.items()},
                    features=np.asarray(feats, dtype=np.float64).reshape(len(records), len(FEATURES)),
-                   feature_names=list(FEATURES), logprobs=lps, token_ms=times)
+                   feature_names=list(FEATURES), logprobs=lps, token_ms=times, handover_ok=live)
 
     def subset(self, idx: Sequence[int]) -> Items:
         idx = np.asarray(idx, dtype=int)
@@ -143,7 +146,7 @@ class Items:
             elif name == "scores":
                 out[name] = {m: v[idx] for m, v in value.items()}
             elif isinstance(value, list) and name != "feature_names":
-                out[name] = [value[i] for i in idx]
+                out[name] = [value[i] for i in idx] if value else []
             else:
                 out[name] = value
         return Items(**out)
@@ -299,9 +302,11 @@ def stream_outcome(items: Items, threshold: float, window: int, cost: CostModel)
     Quality of a handed-over item: when p <= ``agreed`` (the device's first p tokens are the
     cloud's own greedy prefix, per the cascade run), the result is exactly the cascade's
     answer: its correctness is known. When p > agreed the shown prefix already departs from
-    the cloud, and the continuation was never run: counted as right only when both the
-    device's and the cascade's answers were right (``quality``), with bounds 0/1
-    (``quality_low``/``quality_high``) and the share of such items (``unknown``).
+    the cloud's path, and only a live run says what the cloud makes of it: where one was run
+    (``Items.handover_ok``, from ``bench.cascade.collect_handovers``) its score counts. Otherwise
+    the item counts as right only when both the device's and the cascade's answers were right
+    (``quality``), with bounds 0/1 (``quality_low``/``quality_high``), and the share of such items
+    is ``unknown`` (``live`` counts those run live).
     Time to first token: the device's first token, unless it hands over at p = 0 (then the
     device's first token time plus the cascade's first cloud answer). Latency: the device's
     time to token p plus the cascade's cloud phase (its total minus the device's answer time).
@@ -316,10 +321,13 @@ def stream_outcome(items: Items, threshold: float, window: int, cost: CostModel)
         if at is not None:
             handover[i], pos[i] = True, at
     exact = pos <= items.agreed
-    q_known = items.esc_ok
-    q_mid = np.where(exact, q_known, np.minimum(items.device_ok, items.esc_ok))
-    q_low = np.where(exact, q_known, 0.0)
-    q_high = np.where(exact, q_known, 1.0)
+    ran = [items.handover_ok[i].get(int(pos[i])) if i < len(items.handover_ok) else None for i in range(n)]
+    live = handover & ~exact & np.asarray([r is not None for r in ran], dtype=bool)
+    known = exact | live
+    q_known = np.where(live, np.asarray([r or 0.0 for r in ran]), items.esc_ok)
+    q_mid = np.where(known, q_known, np.minimum(items.device_ok, items.esc_ok))
+    q_low = np.where(known, q_known, 0.0)
+    q_high = np.where(known, q_known, 1.0)
     first_ms = np.asarray([t[0] if len(t) else 0.0 for t in items.token_ms])
     at_p = np.asarray([t[min(p, len(t) - 1)] if len(t) else 0.0 for t, p in zip(items.token_ms, pos)])
     cloud_phase = np.maximum(0.0, items.esc_total - items.device_total)
@@ -338,7 +346,8 @@ def stream_outcome(items: Items, threshold: float, window: int, cost: CostModel)
     out["latency_p95_ms"] = round(float(np.percentile(all_lat, 95)), 1)
     out["quality_low"] = round(float(((1 - p) * items.device_ok + p * q_low).mean()), 4)
     out["quality_high"] = round(float(((1 - p) * items.device_ok + p * q_high).mean()), 4)
-    out["unknown"] = round(float((handover & ~exact).mean()), 4)
+    out["unknown"] = round(float((handover & ~known).mean()), 4)
+    out["live"] = int(live.sum())
     out["mean_handover_token"] = round(float(pos[handover].mean()), 1) if handover.any() else None
     return out
 

@@ -225,6 +225,63 @@ def test_streaming_simulation_knows_when_it_is_exact():
     never = cp.stream_outcome(items, threshold=-10.0, window=1, cost=COST)
     assert never["cloud_fraction"] == 0.0 and never["quality"] == pytest.approx(1 / 3, abs=1e-3)
 
+    # a live run of item 1's hand-over (bench.cascade.collect_handovers) replaces its guess with its score
+    recs[1]["handovers"] = {"2": {"score": {"correct": True}}, "3": {"score": {"correct": False}}}
+    live = cp.stream_outcome(cp.Items.from_records(recs), threshold=-1.0, window=1, cost=COST)
+    assert live["unknown"] == 0.0 and live["live"] == 1
+    assert live["quality"] == live["quality_low"] == live["quality_high"] == 1.0
+
+
+class StreamingRunner:
+    """The gateway's streaming cascade, scripted: it hands over where told, except on ``moves``."""
+
+    def __init__(self, device, cloud, overrides, moves=()):
+        assert tuple(overrides) == cascade.STREAMING  # the gateway's streaming policy, not the gate
+        self.moves, self.runs = set(moves), []
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return None
+
+    async def warm_up(self):
+        return None
+
+    async def handover(self, item, max_tokens, window, threshold):
+        self.runs.append(item.id)
+        at = 1 if item.id in self.moves else 2
+        return {"text": "B", "token_ids": [], "ttft_ms": 100.0, "total_ms": 500.0, "completion_tokens": 3,
+                "finish_reason": "stop", "trace": {"handover_token": at}, "window": window, "threshold": threshold}
+
+
+def test_streaming_hand_overs_the_replay_cannot_score_run_live_once(tmp_path, monkeypatch):
+    """Unsure at token 2, after the device left the cloud's path (agreed 0): only a live run can say."""
+    monkeypatch.setenv("TANDEM_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(3)
+    recs = [record(i, sure, True, True, [-0.05, -0.05, -0.1 if sure else -2.5], agreed=3 if sure else 0)
+            for i, sure in enumerate(bool(x) for x in rng.random(24) < 0.6)]
+    items = [Item(r["id"], [{"role": "user", "content": r["id"]}], {"answer": "B"}) for r in recs]
+    cache = cascade.Cache(cascade.pair_dir("mmlu", "dev", "cld"))
+    profile = cascade.load_profile(None)
+    todo = cascade.handovers_to_run(recs, cascade.summarize(recs, profile), profile, [0.3, 0.5])
+    held = {items[i].id for i in cp.split_ids([r["id"] for r in recs], 12)[1]}
+    unsure_held = {r["id"] for r in recs if r["device"]["logprobs"][2] < -1 and r["id"] in held}
+    assert {t[0] for t in todo} == unsure_held and {t[1] for t in todo} == {2}  # one run per item and token
+    moved = min(unsure_held)
+    runner = StreamingRunner("dev", "cld", cascade.STREAMING, moves={moved})
+    got = asyncio.run(cascade.collect_handovers("mmlu", todo, items, recs, cache, 16, "dev", "cld",
+                                                runner_factory=lambda *a: runner))
+    assert got == 1 and sorted(runner.runs) == sorted(unsure_held)
+    by_id = {r["id"]: r for r in recs}
+    assert set(by_id[moved]["handovers"]) == {"1"}  # cached where it really handed over
+    assert all(by_id[i]["handovers"]["2"]["score"]["correct"] for i in unsure_held - {moved})
+    summary = cascade.summarize(recs, profile)
+    again = cascade.handovers_to_run(recs, summary, profile, [0.3, 0.5])
+    assert [t[0] for t in again] == [moved]  # only the one that moved is still unscored there
+    rows = [r for r in summary["policies"]["stream-w4"] if r["target_cloud_fraction"] == 0.5]
+    assert rows[0]["live"] == len(unsure_held) - 1 and rows[0]["unknown"] == pytest.approx(1 / len(held), abs=1e-3)
+
 
 # -- the cache: re-scoring never loads a model ---------------------------------------------------------------------
 class NoModels:
