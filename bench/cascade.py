@@ -526,6 +526,15 @@ def markdown(task: str, data: dict, smoke: bool, png: str) -> str:
         table += f"| {name} | " + " | ".join(
             f"{by[f]['quality']:.3f} ({by[f]['cloud_fraction']:.2f}){'' if by[f]['beats_random'] else ' ≤rnd'}"
             for f in fr if f in by) + " |\n"
+    streams = [(name, r) for name, prow in s["policies"].items() if name.startswith("stream-")
+               for r in prow if r["target_cloud_fraction"] in fr and r.get("cloud_fraction")]
+    if streams:
+        table += ("\nStreaming rows: a hand-over after the device left the cloud's path is scored from a live run "
+                  "through the gateway where one was made (`--live-stream`); otherwise it is counted right only "
+                  "if the device and the escalated answers both were, between bounds:\n\n"
+                  "| row | quality | live hand-overs | unscored share | bounds |\n|---|---|---|---|---|\n" + "".join(
+                      f"| {name} @ {int(r['target_cloud_fraction'] * 100)}% | {r['quality']:.3f} | {r.get('live', 0)} | "
+                      f"{r['unknown']:.2f} | {r['quality_low']:.3f}–{r['quality_high']:.3f} |\n" for name, r in streams))
     h = s["heldout"]
     held = (f"\nHeld-out check: the threshold that reaches {h['target']:.0%} of cloud-only quality on the calibration "
             f"half ({h['policy']}, fewest escalations there) gives on the held-out half: quality {h['quality']:.3f} "
@@ -577,9 +586,11 @@ STREAM_NOTE = """
   first token below it, that token is held back and the cloud takes over from there (verifying the device's
   remaining tokens as drafts, as the cascade does). If the shown prefix is within the part of the device
   answer the cloud itself agreed with (the forced escalation's accepted prefix), the result is exactly the
-  escalated answer, so its correctness is known. Otherwise the continuation was never run; it counts as right
-  only if both the device and the escalated answers were right, with 0/1 bounds (`quality_low`/`quality_high`
-  and `unknown` in the JSON). TTFT: the device's first token (the cloud's first answer when it hands over at
+  escalated answer, so its correctness is known. Otherwise the shown prefix has left the cloud's path, and
+  `--live-stream` runs that hand-over through the gateway (`tandem-cascade` with `cascade.policy=stream` at the
+  row's window and threshold; one run per item and hand-over token, cached) and scores it. Where no live run
+  exists it counts as right only if both the device and the escalated answers were right, with 0/1 bounds
+  (`quality_low`/`quality_high`, `unknown` and `live` in the JSON). TTFT: the device's first token (the cloud's first answer when it hands over at
   the very first token); latency: device time to the hand-over token plus the escalation's cloud phase.
 * **Random** is the expected value at each cloud fraction (linear between device-only and escalated quality),
   **oracle** escalates exactly the items where that turns a wrong answer into a right one.
