@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import os
 import re
 import sys
@@ -50,7 +51,7 @@ from bench.cascade_tasks import TASKS, Item
 from bench.common import RESULTS, machine, now_iso, write_results
 from device_runtime.engine import common_prefix
 from device_runtime.models import cache_dir
-from routers.confidence import first_unsure
+from routers.confidence import first_unsure, threshold_for_cloud_fraction
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "configs" / "bench-cascade.yaml"
@@ -324,19 +325,23 @@ def handovers_to_run(records: list[dict], summary: dict, profile: dict,
     and that no live run covers yet. The answer depends only on the hand-over token (greedy: the shown
     prefix, then the cloud's continuation), so one run serves every row that hands over there."""
     items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
-    _, held_idx = cp.split_ids(items.ids, profile["split"]["seed"], profile["split"]["calibration_fraction"])
+    cal_idx, held_idx = cp.split_ids(items.ids, profile["split"]["seed"], profile["split"]["calibration_fraction"])
+    cal = items.subset(cal_idx)
     want: dict[tuple[str, int], tuple[int, float]] = {}
-    for name, rows in summary["policies"].items():
+    for name in summary["policies"]:
         if not name.startswith("stream-w"):
             continue
         window = int(name.removeprefix("stream-w"))
-        for row in rows:
-            if row["threshold"] is None or not any(abs(row["target_cloud_fraction"] - f) < 1e-9 for f in fractions):
+        for f in fractions:
+            # the row's exact threshold, fitted as ``cp.sweep`` does (the JSON's is rounded, and a running
+            # mean can sit within that rounding of it: the live judge must see the replay's threshold)
+            t = threshold_for_cloud_fraction(cp.stream_scores(cal, window), f)
+            if not math.isfinite(t):
                 continue
             for i in held_idx:
-                at = first_unsure(items.logprobs[i], window, row["threshold"])
-                if at is not None and at > items.agreed[i] and at not in items.handover_ok[i]:
-                    want.setdefault((items.ids[i], at), (window, row["threshold"]))
+                at = first_unsure(items.logprobs[i], window, t)
+                if at is not None and at > items.agreed[i] and str(at) not in records[i].get("handovers", {}):
+                    want.setdefault((items.ids[i], at), (window, t))
     return [(item_id, at, w, t) for (item_id, at), (w, t) in sorted(want.items())]
 
 
@@ -345,7 +350,11 @@ async def collect_handovers(task_name: str, todo: list[tuple[str, int, int, floa
                             runner_factory=GatewayRunner) -> int:
     """Run ``todo`` (from ``handovers_to_run``) through the gateway's streaming cascade; each answer is
     scored and cached under the token where the live run handed over. Returns how many handed over
-    somewhere else than the cached device run predicted (a different device numeric path)."""
+    somewhere else than the cached device run predicted (a different device numeric path); those
+    keep a marker under the predicted token, so they are not run again, and their answer under the
+    token where they did hand over."""
+    from gateway.errors import ApiError
+
     task = TASKS[task_name]()
     by_id = {it.id: it for it in items}
     recs = {r["id"]: r for r in records}
@@ -356,18 +365,19 @@ async def collect_handovers(task_name: str, todo: list[tuple[str, int, int, floa
                                                    dynamic_ncols=True):
             try:
                 out = await runner.handover(by_id[item_id], max_tokens, window, threshold)
-            except (RuntimeError, ValueError) as exc:
+            except (RuntimeError, ValueError, ApiError) as exc:
                 tqdm.write(f"{item_id}: hand-over at {at} failed, not cached ({type(exc).__name__}: {exc})")
                 continue
+            runs = recs[item_id].setdefault("handovers", {})
             got = out["trace"].get("handover_token")
             if got != at:
                 moved += 1
                 tqdm.write(f"{item_id}: expected the hand-over at token {at}, the live run handed over at {got}")
-                if got is None:
-                    continue
-            out["score"] = await asyncio.to_thread(task.score, by_id[item_id], out["text"])
-            out["threads"] = THREADS
-            recs[item_id].setdefault("handovers", {})[str(got)] = out
+                runs[str(at)] = {"moved_to": got}  # no score: never counted, and never run again
+            if got is not None:
+                out["score"] = await asyncio.to_thread(task.score, by_id[item_id], out["text"])
+                out["threads"] = THREADS
+                runs[str(got)] = out
             cache.save(recs[item_id])
     return moved
 
@@ -397,8 +407,9 @@ def rescore_answers(task_name: str, records: list[dict], items: list[Item], cach
     task = TASKS[task_name]()
     by_id = {it.id: it for it in items}
     for rec in tqdm(records, desc=f"re-scoring {task_name}", unit="item"):
-        for phase in PHASES:
-            rec[phase]["score"] = task.score(by_id[rec["id"]], rec[phase]["text"])
+        for run in [*(rec[phase] for phase in PHASES), *rec.get("handovers", {}).values()]:
+            if "text" in run:
+                run["score"] = task.score(by_id[rec["id"]], run["text"])
         cache.save(rec)
 
 
@@ -682,7 +693,7 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
         live["moved"] = asyncio.run(collect_handovers(task_name, todo, items, records, cache, max_tokens, device,
                                                       cloud))
         summary = summarize(records, profile)
-    live["runs"] = sum(len(r.get("handovers", {})) for r in records)
+    live["runs"] = sum(1 for r in records for h in r.get("handovers", {}).values() if "score" in h)
     data = {
         "summary": summary,
         "models": {"device": device, "cloud": cloud},
@@ -726,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     profile = load_profile(args.profile)
     if args.live_stream == []:
-        args.live_stream = profile["streaming"]["live_fractions"]
+        args.live_stream = profile["streaming"].get("live_fractions", [0.2, 0.3, 0.5])
     tasks = ["humaneval", "mmlu"] if args.task == "all" else [args.task]
     sections, smoke = [], False
     for t in tasks:

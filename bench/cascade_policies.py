@@ -130,7 +130,8 @@ class Items:
             feats.append(_features(lp, ent, d["token_ids"], r["prompt_tokens"], d["finish_reason"], tail_quantile))
             lps.append(lp)
             times.append(np.asarray(d["token_ms"], dtype=np.float64))
-            live.append({int(p): float(h["score"]["correct"]) for p, h in r.get("handovers", {}).items()})
+            live.append({int(p): float(h["score"]["correct"]) for p, h in r.get("handovers", {}).items()
+                         if "score" in h})  # a marker for a run that handed over elsewhere has none
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
         return cls(ids=[r["id"] for r in records], **arrays,
                    scores={m: np.asarray(v, dtype=np.float64) for m, v in scores.items()},

@@ -97,7 +97,7 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
         row["lossless"] = lossless(f"k{k}", done, near_tie)
         by_k[str(k)] = row
 
-    controller = {regime: _controller(records, ids, args.ks, prefix, phase) for regime, prefix, phase in
+    controller = {regime: _controller(records, ref, ids, args.ks, prefix, phase) for regime, prefix, phase in
                   (("cpu", "k", "controller"), ("flat_gpu_emulated", "flat_k", "flat_controller"))}
 
     by_rtt = _by_rtt(records, ref, ids, args, device_tok_s)
@@ -118,7 +118,9 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
                             "replayed_tokens_per_pass": k8.get("expected_tokens_per_pass_replayed")},
         "lossless_detail": k8.get("lossless"),
         "tok_s": {"device": _r(device_tok_s, 2), "cloud": _r(cloud_tok_s, 2), "speculative_k8": k8.get("tok_s"),
-                  "speculative_controller": controller["cpu"].get("tok_s")},
+                  "prompts": len(ids), "speculative_controller": controller["cpu"].get("tok_s"),
+                  "cloud_on_controller_prompts": controller["cpu"].get("cloud_only_tok_s"),
+                  "controller_prompts": controller["cpu"].get("prompts")},
         "at_rtt_ms": 0,
     }
     return {"summary": summary, "agreement": {**agree, "by_kind": by_kind}, "by_k": by_k, "controller": controller,
@@ -127,24 +129,27 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
                       "prompt_kinds": dict(Counter(kinds[i] for i in ids)), "max_tokens": args.max_tokens,
                       "temperature": 0, "threads": "device 1 (core 0), cloud 1 (core 1)",
                       "flat_service_ms": args.flat_service_ms, "flat_knee_tokens": args.flat_knee_tokens,
-                      "sweep_prompts": min(args.sweep_prompts, len(ids)), "rtt_prompts": args.rtt_prompts,
+                      "sweep_prompts": min(args.sweep_prompts, len(ids)),
+                      "rtt_prompts": min(args.rtt_prompts, args.sweep_prompts, len(ids)),
                       "rtt": "added by the cloud client to every call (one full round trip per call)",
                       "flat": "GPU regime EMULATED: recorded greedy answers verified at a fixed service time per "
                               "pass whatever k or the batch (spec_replay.FlatCloud); not a GPU measurement"}}
 
 
-def _controller(records: dict, ids: list[str], ks: list[int], prefix: str, phase: str) -> dict[str, Any]:
-    """The adaptive controller against every fixed k, on the prompts all of them ran."""
+def _controller(records: dict, ref: dict, ids: list[str], ks: list[int], prefix: str, phase: str) -> dict[str, Any]:
+    """The adaptive controller against every fixed k and cloud-only, on the prompts all of them ran."""
     common = [i for i in ids if all(i in records.get(p, {}) for p in [phase, *(f"{prefix}{k}" for k in ks)])]
     if not common:
         return {}
     runs = [records[phase][i] for i in common]
     row = tally(runs)
     lengths = Counter(n for r in runs for n in r["draft_lengths"])
-    fixed = {str(k): tally([records[f"{prefix}{k}"][i] for i in common])["tok_s"] for k in ks}
+    fixed = {str(k): tally([records[f"{prefix}{k}"][i] for i in common])["tok_s"] for k in sorted(ks)}
     best = max(fixed, key=lambda k: fixed[k] or 0.0)
     row.update(prompts=len(common), draft_length_counts={str(n): c for n, c in sorted(lengths.items())},
-               final_k=runs[-1]["final_k"], fixed_tok_s=fixed, best_fixed_k=int(best), best_fixed_tok_s=fixed[best])
+               final_k=runs[-1]["final_k"], fixed_tok_s=fixed, best_fixed_k=int(best), best_fixed_tok_s=fixed[best],
+               cloud_only_tok_s=_r(sum(len(ref[i]["cloud_ids"]) for i in common)
+                                   / sum(ref[i]["cloud_s"] for i in common), 2))
     if fixed[best] and row["tok_s"]:
         row["vs_best_fixed"] = _r(row["tok_s"] / fixed[best])
         row["within_10pct"] = row["vs_best_fixed"] >= CONTROLLER_WITHIN
@@ -239,7 +244,7 @@ def markdown(data: dict) -> str:
         lines.append(f"| {k} | {r['runs']} | {r['tokens_per_pass']} | {r['expected_tokens_per_pass_iid']} / "
                      f"{r['expected_tokens_per_pass_iid_per_prompt']} | {r['expected_tokens_per_pass_replayed']} | "
                      f"{r['measured_over_replayed']} | {'yes' if r['meets_0_95'] else '**no**'} | {r['measured_over_iid']} | "
-                     f"{r['acceptance_rate']} | {r['cloud_passes_per_token']} | {r['tok_s']} | {r.get('flat', {}).get('tok_s')} |")
+                     f"{r['acceptance_rate']} | {r['cloud_passes_per_token']} | {r['tok_s']} | {_flat(r)} |")
     lines.append("\n## The draft-length controller\n")
     lines.append("| regime | controller tok/s | best fixed k | its tok/s | ratio | within 10% | draft lengths used |\n"
                  "|---|---|---|---|---|---|---|")
@@ -286,6 +291,14 @@ def markdown(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _flat(row: dict) -> str:
+    """The flat regime's tok/s, with its prompt count where it ran on fewer prompts than the row."""
+    flat = row.get("flat")
+    if not flat:
+        return "—"
+    return f"{flat['tok_s']}" + (f" ({flat['runs']} prompts)" if flat["runs"] != row["runs"] else "")
+
+
 def _label(ax: Any, xlabel: str, ylabel: str, title: str, legend_size: int = 8, log: bool = False) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -323,7 +336,9 @@ def plot(data: dict, path: Path) -> None:
             fixed = c["fixed_tok_s"]
             line, = a2.plot([int(k) for k in fixed], list(fixed.values()), style, label=f"{label}, {c['prompts']} prompts")
             a2.axhline(c["tok_s"], color=line.get_color(), alpha=0.6, lw=1, ls=":", label=f"controller ({c['tok_s']} tok/s)")
-    a2.axhline(data["summary"]["tok_s"]["cloud"] or 0, color="#C44E52", lw=1, label="cloud only")
+    cpu = data["controller"].get("cpu") or {}
+    if cpu.get("cloud_only_tok_s"):
+        a2.axhline(cpu["cloud_only_tok_s"], color="#C44E52", lw=1, label=f"cloud only, same {cpu['prompts']} prompts")
     _label(a2, "drafts per round k", "tokens / s", "Speed per k, and where the controller settles", legend_size=7)
 
     for regime, style in (("cpu_local_cloud", "-"), ("vllm_cpu", "-."), ("flat_gpu_emulated", "--")):

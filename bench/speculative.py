@@ -19,6 +19,9 @@ is never made again):
 ``flat_*``      both again against ``spec_replay.FlatCloud``: the GPU regime, *emulated* — the
                 recorded greedy answers verified at a fixed service time whatever k is.
 ``rtt<R>``      the controller with R ms added to every cloud call (``--rtt-prompts`` prompts).
+``--sweep-prompts N`` keeps ``reference`` and the largest k on every prompt and runs every other
+phase on the first N (the set is interleaved, so they stay a mix); the report compares speeds
+only on prompts every compared run covered.
 ``capacity``    N virtual devices replaying recorded verification calls concurrently against one
                 cloud (the CPU cloud, and the flat one), against N cloud-only streams.
 
@@ -524,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-generate", action="store_true", help="report from the cache only; never load a model")
     ap.add_argument("--name", default="speculative", help="result files bench/results/<name>.{json,md,png}")
     args = ap.parse_args(argv)
+    if min(args.prompts, args.sweep_prompts, args.rtt_prompts) < 1:
+        ap.error("--prompts, --sweep-prompts and --rtt-prompts must be at least 1")
 
     prompts = prompt_set()[: args.prompts]
     plan = Plan(prompts, args)

@@ -18,7 +18,7 @@ from bench import cascade
 from bench import cascade_policies as cp
 from bench.cascade_tasks import HumanEval, Item, extract_code, parse_letter
 from bench.sandbox import Limits, Sandbox
-from routers.confidence import threshold_for_cloud_fraction, threshold_for_quality
+from routers.confidence import first_unsure, threshold_for_cloud_fraction, threshold_for_quality
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = Limits(cpu_s=2, wall_s=4, memory_mb=512, nproc=16)
@@ -235,9 +235,10 @@ def test_streaming_simulation_knows_when_it_is_exact():
 class StreamingRunner:
     """The gateway's streaming cascade, scripted: it hands over where told, except on ``moves``."""
 
-    def __init__(self, device, cloud, overrides, moves=()):
+    def __init__(self, device, cloud, overrides, records, moves=()):
         assert tuple(overrides) == cascade.STREAMING  # the gateway's streaming policy, not the gate
         self.moves, self.runs = set(moves), []
+        self.logprobs = {r["id"]: r["device"]["logprobs"] for r in records}
 
     async def __aenter__(self):
         return self
@@ -250,7 +251,9 @@ class StreamingRunner:
 
     async def handover(self, item, max_tokens, window, threshold):
         self.runs.append(item.id)
-        at = 1 if item.id in self.moves else 2
+        # the gateway's judge at this window and threshold stops exactly there
+        at = first_unsure(self.logprobs[item.id], window, threshold)
+        at = at - 1 if item.id in self.moves else at
         return {"text": "B", "token_ids": [], "ttft_ms": 100.0, "total_ms": 500.0, "completion_tokens": 3,
                 "finish_reason": "stop", "trace": {"handover_token": at}, "window": window, "threshold": threshold}
 
@@ -269,16 +272,16 @@ def test_streaming_hand_overs_the_replay_cannot_score_run_live_once(tmp_path, mo
     unsure_held = {r["id"] for r in recs if r["device"]["logprobs"][2] < -1 and r["id"] in held}
     assert {t[0] for t in todo} == unsure_held and {t[1] for t in todo} == {2}  # one run per item and token
     moved = min(unsure_held)
-    runner = StreamingRunner("dev", "cld", cascade.STREAMING, moves={moved})
+    runner = StreamingRunner("dev", "cld", cascade.STREAMING, recs, moves={moved})
     got = asyncio.run(cascade.collect_handovers("mmlu", todo, items, recs, cache, 16, "dev", "cld",
                                                 runner_factory=lambda *a: runner))
     assert got == 1 and sorted(runner.runs) == sorted(unsure_held)
     by_id = {r["id"]: r for r in recs}
-    assert set(by_id[moved]["handovers"]) == {"1"}  # cached where it really handed over
+    # cached where it really handed over, and a marker where it was expected: never run again
+    assert by_id[moved]["handovers"]["2"] == {"moved_to": 1} and "score" in by_id[moved]["handovers"]["1"]
     assert all(by_id[i]["handovers"]["2"]["score"]["correct"] for i in unsure_held - {moved})
     summary = cascade.summarize(recs, profile)
-    again = cascade.handovers_to_run(recs, summary, profile, [0.3, 0.5])
-    assert [t[0] for t in again] == [moved]  # only the one that moved is still unscored there
+    assert cascade.handovers_to_run(recs, summary, profile, [0.3, 0.5]) == []
     rows = [r for r in summary["policies"]["stream-w4"] if r["target_cloud_fraction"] == 0.5]
     assert rows[0]["live"] == len(unsure_held) - 1 and rows[0]["unknown"] == pytest.approx(1 / len(held), abs=1e-3)
 

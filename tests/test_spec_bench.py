@@ -106,11 +106,11 @@ def _run(ids: list[int], passes: int, accepted: int, proposed: int, secs: float,
             "divergence": None if gap is None else {"at": 2, "gap": gap}}
 
 
-def _cached_plan(tmp_path, monkeypatch):
+def _cached_plan(tmp_path, monkeypatch, **kw):
     """A plan over two prompts whose every per-prompt phase and the CPU capacity runs are cached."""
     prompts = prompt_set()[:2]  # read before the cache moves: the wheel is already downloaded
     monkeypatch.setenv("TANDEM_CACHE", str(tmp_path))
-    args = _args()
+    args = _args(**kw)
     plan = spec.Plan(prompts, args)
     cache = spec.PhaseCache(args.device, args.cloud, args.max_tokens)
     ref = {"prompt_tokens": 5, "cloud_ids": [1, 2, 3, 4, 5, 6], "cloud_s": 1.2, "cloud_finish": "length",
@@ -172,6 +172,23 @@ def test_the_sweep_subset_leaves_the_must_show_runs_on_every_prompt():
     assert all(items[name] == first for name in ("k4", "k1", "controller", "flat_k8", "flat_controller", "rtt20"))
     assert items["capacity_cpu"] == ["1"]  # N beyond the subset would replay one prompt twice on one KV cache
     assert plan._cycle(3) == first * 3
+
+
+def test_a_report_on_a_sweep_subset_compares_speeds_on_common_prompts(tmp_path, monkeypatch):
+    """k = 4 (the largest) ran on both prompts, everything else on the first: every speed compared
+    across k, and cloud-only beside them, comes from that first prompt alone."""
+    plan, prompts, args = _cached_plan(tmp_path, monkeypatch, sweep_prompts=1, ks=[4, 1])
+    records = asyncio.run(plan.collect(None, generate=False))
+    assert set(records["k4"]) == {p.id for p in prompts} and set(records["k1"]) == {prompts[0].id}
+    records["reference"][prompts[1].id] = {**records["reference"][prompts[1].id], "cloud_s": 100.0}
+    data = summarize(records, prompts, args)
+    assert data["by_k"]["4"]["runs"] == 2 and data["by_k"]["1"]["runs"] == 1
+    cpu = data["controller"]["cpu"]
+    assert cpu["prompts"] == 1 and list(cpu["fixed_tok_s"]) == ["1", "4"]
+    assert cpu["cloud_only_tok_s"] == 5.0  # 6 tokens in 1.2 s: the slow second prompt is not in it
+    assert data["setup"]["sweep_prompts"] == 1 and data["setup"]["rtt_prompts"] == 1
+    assert "| 15.0 (1 prompts) |" in markdown(data)  # k = 4's flat speed ran on fewer prompts than its row
+    plot(data, tmp_path / "spec.png")
 
 
 def test_a_divergence_beyond_a_near_tie_is_reported_as_lossy(tmp_path, monkeypatch):
