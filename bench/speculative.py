@@ -65,6 +65,9 @@ from gateway.trace import RouteTrace
 from routers.draft_length import DraftLengthController
 
 K_MAX = 8
+# what decides an adaptive run besides its prompt: bump the revision when the gateway's controller changes,
+# so that no cached run outlives the controller it measured (2: a request's prefill round no longer sets k's cost)
+ADAPTIVE = {"k_max": K_MAX, "controller_revision": 2}
 
 
 # -- the cache ------------------------------------------------------------------------------------------
@@ -321,12 +324,12 @@ class Plan:
                  for i, k in enumerate(ks)]
         self.phases = [Phase("reference", ids, {}, lambda lab, i: reference(lab, self.prompts[i], args.max_tokens)),
                        *cpu_k[:1],
-                       Phase("controller", self.sweep, {"k_max": K_MAX}, partial(self.cpu, "controller", None, 0))]
+                       Phase("controller", self.sweep, ADAPTIVE, partial(self.cpu, "controller", None, 0))]
         self.phases += [Phase(f"flat_k{k}", self.sweep, {"k": k, **flat}, partial(self.flat, f"flat_k{k}", k)) for k in ks]
-        self.phases += [Phase("flat_controller", self.sweep, {"k_max": K_MAX, **flat}, partial(self.flat, "flat_controller", None)),
+        self.phases += [Phase("flat_controller", self.sweep, {**ADAPTIVE, **flat}, partial(self.flat, "flat_controller", None)),
                         Phase("capacity_flat", [str(n) for n in args.flat_capacity], flat, self.capacity_flat),
                         *cpu_k[1:]]
-        self.phases += [Phase(f"rtt{rtt}", self.sweep[: args.rtt_prompts], {"rtt_ms": rtt, "k_max": K_MAX},
+        self.phases += [Phase(f"rtt{rtt}", self.sweep[: args.rtt_prompts], {"rtt_ms": rtt, **ADAPTIVE},
                               partial(self.cpu, f"rtt{rtt}", None, rtt)) for rtt in args.rtts if rtt]
         self.phases.append(Phase("capacity_cpu", [str(n) for n in args.capacity if n <= len(self.sweep)], {},
                                  self.capacity_cpu))

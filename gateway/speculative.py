@@ -119,6 +119,7 @@ class SpeculativeDecoder:
         self.ahead: list[DraftToken] = []  # device tokens past the context, not yet verified
         self.premade = 0  # how many of ``ahead`` are the cascade's answer
         self.session = VerifySession()  # lets rounds after the first send only what is new
+        self.verified_rounds = 0  # the first carries the prompt's prefill: its timing says nothing about k
 
     async def run(self, context: Sequence[int], ahead: Sequence[DraftToken] = ()) -> AsyncIterator[Chunk]:
         """Generate from ``context`` until the answer is done.
@@ -209,7 +210,9 @@ class SpeculativeDecoder:
         self.trace.cloud_passes += 1
         self.trace.draft_lengths.append(len(r.drafts))
         if chosen_k:  # the controller learns from its own choices, not from runs of the cascade's answer
-            self.ctrl.observe(len(r.drafts), r.accepted, verify_s, draft_s)
+            steady = self.verified_rounds > 0
+            self.ctrl.observe(len(r.drafts), r.accepted, verify_s if steady else None, draft_s if steady else None)
+        self.verified_rounds += 1
 
     def _emit(self, r: Round) -> list[Chunk]:
         if r.result is None:

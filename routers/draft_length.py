@@ -8,6 +8,11 @@ time is paid. The call's cost grows with k on a CPU
 cloud and barely on a GPU, so it is learnt online as ``intercept + slope * k`` by least
 squares over recent rounds; every few rounds a neighbouring k is tried so that the slope
 stays measurable. k is the argmax of expected tokens per second.
+
+A round whose cost k does not explain (a request's first, which carries the prompt's
+prefill on both sides) teaches acceptance only: pass ``verify_s=None``. One such round
+in the cost history reads as "short drafts are dear" and drove k to its maximum on a
+CPU cloud for the next 48 rounds.
 """
 
 from __future__ import annotations
@@ -43,12 +48,15 @@ class DraftLengthController:
         """Per-token acceptance estimate: successes / trials, each round a run ended by one failure."""
         return self._successes / self._trials
 
-    def observe(self, k: int, accepted: int, verify_s: float, draft_s_per_token: float | None) -> None:
+    def observe(self, k: int, accepted: int, verify_s: float | None, draft_s_per_token: float | None) -> None:
+        """Learn from one round; ``verify_s=None``: its timings include work k does not explain."""
         if k <= 0:  # a bare "next token" call says nothing about drafting
             return
         trials = accepted + (1 if accepted < k else 0)
         self._successes = (1 - self.alpha) * self._successes + accepted
         self._trials = (1 - self.alpha) * self._trials + trials
+        if verify_s is None:
+            return
         if draft_s_per_token is not None:
             self.draft_s = (1 - self.alpha) * self.draft_s + self.alpha * draft_s_per_token
         self._rounds.append((k, verify_s))

@@ -161,6 +161,16 @@ def test_draft_length_shrinks_when_verification_cost_grows_with_k():
     assert c.best_k() <= 3
 
 
+def test_a_round_without_a_cost_teaches_acceptance_only():
+    c = DraftLengthController(k=4, k_max=8, draft_s=0.05)
+    c.observe(4, 4, None, None)  # a request's first round: its timing is the prompt's prefill
+    assert not c._rounds and c.draft_s == 0.05 and c.acceptance > 0.8
+    for _ in range(30):
+        k = c.k
+        c.observe(k, min(k, 3), 0.09 + 0.095 * k, 0.06)  # this CPU: each draft costs a decode to verify
+    assert c.k <= 2
+
+
 def test_zero_length_rounds_are_ignored():
     c = DraftLengthController()
     c.observe(0, 0, 1.0, None)

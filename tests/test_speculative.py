@@ -38,7 +38,7 @@ class ScriptedCloud:
 
 
 def run(engine, cloud, prompt, max_tokens=24, stop=(), k=4, adaptive=False, pipeline=False,
-        settings: SpeculativeSettings | None = None):
+        settings: SpeculativeSettings | None = None, controller: DraftLengthController | None = None):
     trace = RouteTrace(mode="speculative")
     out = AnswerBuilder(engine.token_bytes, engine.is_eos, max_tokens, stop, trace)
     worker = DeviceWorker(engine)
@@ -46,7 +46,7 @@ def run(engine, cloud, prompt, max_tokens=24, stop=(), k=4, adaptive=False, pipe
     async def main():
         async with worker.turn() as call:
             dec = SpeculativeDecoder(engine, call, cloud, out, trace, CallStats(),
-                                     DraftLengthController(k=k, k_max=8, adaptive=adaptive),
+                                     controller or DraftLengthController(k=k, k_max=8, adaptive=adaptive),
                                      settings or SpeculativeSettings(pipeline=pipeline), SamplingParams())
             chunks = [c async for c in dec.run(prompt)]
         out_final = out.finish(out.finish_reason or "stop")
@@ -145,6 +145,25 @@ def test_pipelining_and_adaptive_k_keep_the_output(smol_engine, prompt):
         _, out, trace = run(smol_engine, ScriptedCloud(len(prompt), truth), prompt, max_tokens=30, k=2,
                             adaptive=True, pipeline=pipeline)
         assert out.token_ids == truth[:30]
+
+
+class PrefillingCloud(ScriptedCloud):
+    """A CPU-like cloud: each draft costs 10 ms to verify, and a request's first call also prefills the prompt."""
+
+    async def verify(self, context, draft, stats: CallStats, want_top=False, session=None) -> VerifyResult:
+        await asyncio.sleep(0.01 * (len(draft) + 1) + (0.5 if not self.calls else 0.0))
+        return await super().verify(context, draft, stats, want_top, session)
+
+
+def test_the_prefill_round_teaches_acceptance_but_not_the_cost_of_k(smol_engine, prompt):
+    truth = [t for t in device_greedy(smol_engine, prompt, 40) if not smol_engine.is_eos(t)] + [7] * 40
+    ctrl = DraftLengthController(k=4, k_max=8)
+    _, _, trace = run(smol_engine, PrefillingCloud(len(prompt), truth), prompt, max_tokens=16, controller=ctrl)
+    # every round taught acceptance, but only the steady ones (prefill-free) are in the cost history:
+    # the 0.5 s prefill in it made short drafts look dear and drove k to k_max on a CPU cloud
+    assert len(ctrl._rounds) == trace.cloud_passes - 1 >= 1
+    assert max(t for _, t in ctrl._rounds) < 0.3
+    assert ctrl.draft_s < 0.3  # the device's prompt prefill is not a draft's cost either
 
 
 def test_opportunistic_mode_skips_only_when_asked_and_says_so(smol_engine, prompt):
