@@ -65,9 +65,10 @@ from gateway.trace import RouteTrace
 from routers.draft_length import DraftLengthController
 
 K_MAX = 8
-# what decides an adaptive run besides its prompt: bump the revision when the gateway's controller changes,
-# so that no cached run outlives the controller it measured (2: a request's prefill round no longer sets k's cost)
-ADAPTIVE = {"k_max": K_MAX, "controller_revision": 2}
+# what decides an adaptive run besides its prompt: bump the revision when the gateway's controller changes, so
+# that no cached run outlives the controller it measured (2: a request's prefill no longer sets k's cost;
+# 3: pipelining hides at most one call's time)
+ADAPTIVE = {"k_max": K_MAX, "controller_revision": 3}
 
 
 # -- the cache ------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 With per-token acceptance probability a, a round with k drafts yields on average
 (1 - a^(k+1)) / (1 - a) tokens (accepted drafts plus the cloud's own token), and costs
-k device decode steps plus one verification call. With pipelining, a fully accepted
-round's successor was drafted during the call, so only a share 1 - a^k of the drafting
-time is paid. The call's cost grows with k on a CPU
+k device decode steps plus one verification call. With pipelining the device drafts on
+while the call runs, and when the whole round is accepted (probability a^k) what it drafted
+meanwhile opens the next round: that saves at most the call's own time, never more than
+the k drafts. The call's cost grows with k on a CPU
 cloud and barely on a GPU, so it is learnt online as ``intercept + slope * k`` by least
 squares over recent rounds; every few rounds a neighbouring k is tried so that the slope
 stays measurable. k is the argmax of expected tokens per second.
@@ -37,7 +38,7 @@ class DraftLengthController:
     alpha: float = 0.1  # weight of the newest round in the running estimates
     draft_s: float = 0.02  # seconds per drafted token (running estimate)
     explore_every: int = 6
-    pipelined: bool = False  # drafts made while the cloud verifies are free when the whole round is accepted
+    pipelined: bool = False  # drafts made while the cloud verifies open the next round when this one is all accepted
     _successes: float = 4.0  # prior: a few rounds' worth of a = 0.8
     _trials: float = 5.0
     _rounds: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=48))
@@ -85,7 +86,9 @@ class DraftLengthController:
         a = min(self.acceptance, 0.999)
 
         def rate(k: int) -> float:
-            drafting = k * self.draft_s * ((1 - a ** k) if self.pipelined else 1.0)
-            return self.expected_tokens(k) / (drafting + self.verify_cost(k))
+            verify, drafting = self.verify_cost(k), k * self.draft_s
+            if self.pipelined:  # a short call hides little drafting: a 50 ms GPU pass, not a 0.5 s draft of 8
+                drafting -= a ** k * min(drafting, verify)
+            return self.expected_tokens(k) / (drafting + verify)
 
         return max(range(self.k_min, self.k_max + 1), key=rate)

@@ -171,6 +171,16 @@ def test_a_round_without_a_cost_teaches_acceptance_only():
     assert c.k <= 2
 
 
+def test_a_short_call_hides_little_drafting():
+    """A flat 50 ms GPU pass against a device drafting at 62 ms a token: pipelining hides one call's time per
+    fully accepted round, not the whole next round, so even near-certain drafts are best kept short."""
+    c = DraftLengthController(k=4, k_max=8, draft_s=0.062, pipelined=True)
+    for i in range(40):
+        k = c.k
+        c.observe(k, k if i % 10 else 0, 0.05, 0.062)
+    assert c.acceptance > 0.9 and c.best_k() <= 2
+
+
 def test_zero_length_rounds_are_ignored():
     c = DraftLengthController()
     c.observe(0, 0, 1.0, None)
