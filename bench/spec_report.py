@@ -97,8 +97,9 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
         row["lossless"] = lossless(f"k{k}", done, near_tie)
         by_k[str(k)] = row
 
-    controller = {regime: _controller(records, ref, ids, args.ks, prefix, phase) for regime, prefix, phase in
-                  (("cpu", "k", "controller"), ("flat_gpu_emulated", "flat_k", "flat_controller"))}
+    flat_pass_s = args.flat_service_ms / 1000
+    controller = {regime: _controller(records, ref, ids, args.ks, prefix, phase, pass_s) for regime, prefix, phase, pass_s
+                  in (("cpu", "k", "controller", None), ("flat_gpu_emulated", "flat_k", "flat_controller", flat_pass_s))}
 
     by_rtt = _by_rtt(records, ref, ids, args, device_tok_s)
     capacity = {regime: _capacity(records.get(phase, {}), args) for regime, phase in
@@ -136,8 +137,12 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
                               "pass whatever k or the batch (spec_replay.FlatCloud); not a GPU measurement"}}
 
 
-def _controller(records: dict, ref: dict, ids: list[str], ks: list[int], prefix: str, phase: str) -> dict[str, Any]:
-    """The adaptive controller against every fixed k and cloud-only, on the prompts all of them ran."""
+def _controller(records: dict, ref: dict, ids: list[str], ks: list[int], prefix: str, phase: str,
+                flat_pass_s: float | None = None) -> dict[str, Any]:
+    """The adaptive controller against every fixed k and cloud-only, on the prompts all of them ran.
+
+    Cloud-only is the reference run's speed, or on the emulated cloud (``flat_pass_s``) one token per pass.
+    """
     common = [i for i in ids if all(i in records.get(p, {}) for p in [phase, *(f"{prefix}{k}" for k in ks)])]
     if not common:
         return {}
@@ -148,7 +153,7 @@ def _controller(records: dict, ref: dict, ids: list[str], ks: list[int], prefix:
     best = max(fixed, key=lambda k: fixed[k] or 0.0)
     row.update(prompts=len(common), draft_length_counts={str(n): c for n, c in sorted(lengths.items())},
                final_k=runs[-1]["final_k"], fixed_tok_s=fixed, best_fixed_k=int(best), best_fixed_tok_s=fixed[best],
-               cloud_only_tok_s=_r(sum(len(ref[i]["cloud_ids"]) for i in common)
+               cloud_only_tok_s=_r(1 / flat_pass_s if flat_pass_s else sum(len(ref[i]["cloud_ids"]) for i in common)
                                    / sum(ref[i]["cloud_s"] for i in common), 2))
     if fixed[best] and row["tok_s"]:
         row["vs_best_fixed"] = _r(row["tok_s"] / fixed[best])
@@ -246,13 +251,14 @@ def markdown(data: dict) -> str:
                      f"{r['measured_over_replayed']} | {'yes' if r['meets_0_95'] else '**no**'} | {r['measured_over_iid']} | "
                      f"{r['acceptance_rate']} | {r['cloud_passes_per_token']} | {r['tok_s']} | {_flat(r)} |")
     lines.append("\n## The draft-length controller\n")
-    lines.append("| regime | controller tok/s | best fixed k | its tok/s | ratio | within 10% | draft lengths used |\n"
-                 "|---|---|---|---|---|---|---|")
+    lines.append("| regime | controller tok/s | best fixed k | its tok/s | ratio | within 10% | cloud only tok/s | "
+                 "controller ÷ cloud only | draft lengths used |\n|---|---|---|---|---|---|---|---|---|")
     for regime, c in data["controller"].items():
         if c:
+            vs_cloud = _r(c["tok_s"] / c["cloud_only_tok_s"]) if c.get("cloud_only_tok_s") and c["tok_s"] else None
             lines.append(f"| {regime} | {c['tok_s']} | {c['best_fixed_k']} | {c['best_fixed_tok_s']} | "
                          f"{c.get('vs_best_fixed')} | {'yes' if c.get('within_10pct') else '**no**'} | "
-                         f"{c['draft_length_counts']} |")
+                         f"{c.get('cloud_only_tok_s')} | {vs_cloud} | {c['draft_length_counts']} |")
     lines.append("\n## Cloud capacity: N devices replaying their recorded calls at once\n")
     lines.append("On the CPU cloud (Tandem's local cloud) the KV cache holds one conversation and a completion holds "
                  "the model until it is done: N verifying devices evict each other's cache (each refused call, a 409, "
@@ -339,6 +345,10 @@ def plot(data: dict, path: Path) -> None:
     cpu = data["controller"].get("cpu") or {}
     if cpu.get("cloud_only_tok_s"):
         a2.axhline(cpu["cloud_only_tok_s"], color="#C44E52", lw=1, label=f"cloud only, same {cpu['prompts']} prompts")
+    flat = data["controller"].get("flat_gpu_emulated") or {}
+    if flat.get("cloud_only_tok_s"):  # the emulated cloud streams one token per pass
+        a2.axhline(flat["cloud_only_tok_s"], color="#C44E52", lw=1, ls="--",
+                   label=f"cloud only, emulated ({data['setup']['flat_service_ms']:g} ms a pass)")
     _label(a2, "drafts per round k", "tokens / s", "Speed per k, and where the controller settles", legend_size=7)
 
     for regime, style in (("cpu_local_cloud", "-"), ("vllm_cpu", "-."), ("flat_gpu_emulated", "--")):
