@@ -83,21 +83,29 @@ class PhaseCache:
         blob = json.dumps({**self.base, "phase": phase, **settings}, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def _path(self, phase: str, item: str) -> Path:
-        return self.folder / phase / f"{_safe(item)}.json"
+    def _paths(self, phase: str, item: str, key: str) -> tuple[Path, Path]:
+        """Where a record is saved (named by its key, so that runs with other settings, say another
+        ``--flat-service-ms``, never overwrite it), then where older runs saved one per item."""
+        folder = self.folder / phase
+        return folder / f"{_safe(item)}.{key}.json", folder / f"{_safe(item)}.json"
 
     def load(self, phase: str, item: str, settings: dict) -> dict | None:
-        try:
-            rec = json.loads(self._path(phase, item).read_text())
-        except (OSError, ValueError):
-            return None
-        return rec if rec.get("key") == self._key(phase, settings) else None
+        key = self._key(phase, settings)
+        for path in self._paths(phase, item, key):
+            try:
+                rec = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if rec.get("key") == key:
+                return rec
+        return None
 
     def save(self, phase: str, item: str, settings: dict, record: dict) -> None:
-        path = self._path(phase, item)
+        key = self._key(phase, settings)
+        path = self._paths(phase, item, key)[0]
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**record, "key": self._key(phase, settings), "item": item}))
+        tmp.write_text(json.dumps({**record, "key": key, "item": item}))
         tmp.replace(path)
 
 

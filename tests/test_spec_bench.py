@@ -213,6 +213,21 @@ def test_replayed_sources_are_part_of_the_cache_key(tmp_path, monkeypatch):
     assert set(again["flat_k4"]) == {prompts[1].id}
 
 
+def test_runs_with_other_settings_never_overwrite_each_other(tmp_path, monkeypatch):
+    """A --flat-service-ms 200 run beside the 50 ms one: both stay cached (they once shared one file)."""
+    plan, prompts, args = _cached_plan(tmp_path, monkeypatch)
+    asyncio.run(plan.collect(None, generate=False))
+    slow = spec.Plan(prompts, _args(flat_service_ms=200.0))
+    assert prompts[0].id not in asyncio.run(slow.collect(None, generate=False))["flat_k4"]
+    phase = next(p for p in slow.phases if p.name == "flat_k4")
+    spec.PhaseCache(args.device, args.cloud, args.max_tokens).save(
+        "flat_k4", prompts[0].id, slow._settings(phase, prompts[0].id), _run([7], 1, 0, 1, 9.0))
+    again = asyncio.run(spec.Plan(prompts, args).collect(None, generate=False))
+    assert again["flat_k4"][prompts[0].id]["secs"] == 0.4  # the 50 ms record is still there
+    assert asyncio.run(spec.Plan(prompts, _args(flat_service_ms=200.0)).collect(None, generate=False))[
+        "flat_k4"][prompts[0].id]["secs"] == 9.0
+
+
 def test_a_resumed_phase_teaches_its_controller_what_the_cached_runs_taught(tmp_path, monkeypatch):
     plan, _, _ = _cached_plan(tmp_path, monkeypatch)
     asyncio.run(plan.collect(None, generate=False))
