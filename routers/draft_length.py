@@ -5,10 +5,10 @@ With per-token acceptance probability a, a round with k drafts yields on average
 k device decode steps plus one verification call. With pipelining the device drafts on
 while the call runs, and when the whole round is accepted (probability a^k) what it drafted
 meanwhile opens the next round: that saves at most the call's own time, never more than
-the k drafts. The call's cost grows with k on a CPU
-cloud and barely on a GPU, so it is learnt online as ``intercept + slope * k`` by least
-squares over recent rounds; every few rounds a neighbouring k is tried so that the slope
-stays measurable. k is the argmax of expected tokens per second.
+the k drafts. The call's cost grows with k on a CPU cloud and barely on a GPU, so it is
+learnt online as ``intercept + slope * k`` by least squares over recent rounds; every few
+rounds a neighbouring k is tried so that the slope stays measurable. k is the argmax of
+expected tokens per second.
 
 A round whose cost k does not explain (a request's first, which carries the prompt's
 prefill on both sides) teaches acceptance only: pass ``verify_s=None``. One such round
