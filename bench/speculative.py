@@ -291,7 +291,7 @@ class LoggedController(DraftLengthController):
         super().__init__(**kw)
         self.observations: list[list] = []
 
-    def observe(self, k: int, accepted: int, verify_s: float, draft_s_per_token: float | None) -> None:
+    def observe(self, k: int, accepted: int, verify_s: float | None, draft_s_per_token: float | None) -> None:
         self.observations.append([k, accepted, verify_s, draft_s_per_token])
         super().observe(k, accepted, verify_s, draft_s_per_token)
 

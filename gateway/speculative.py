@@ -210,8 +210,7 @@ class SpeculativeDecoder:
         self.trace.cloud_passes += 1
         self.trace.draft_lengths.append(len(r.drafts))
         if chosen_k:  # the controller learns from its own choices, not from runs of the cascade's answer
-            steady = self.verified_rounds > 0
-            self.ctrl.observe(len(r.drafts), r.accepted, verify_s if steady else None, draft_s if steady else None)
+            self.ctrl.observe(len(r.drafts), r.accepted, verify_s if self.verified_rounds else None, draft_s)
         self.verified_rounds += 1
 
     def _emit(self, r: Round) -> list[Chunk]:

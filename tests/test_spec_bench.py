@@ -186,6 +186,7 @@ def test_a_report_on_a_sweep_subset_compares_speeds_on_common_prompts(tmp_path, 
     cpu = data["controller"]["cpu"]
     assert cpu["prompts"] == 1 and list(cpu["fixed_tok_s"]) == ["1", "4"]
     assert cpu["cloud_only_tok_s"] == 5.0  # 6 tokens in 1.2 s: the slow second prompt is not in it
+    assert cpu["vs_cloud_only"] == round(cpu["tok_s"] / 5.0, 3)
     assert data["controller"]["flat_gpu_emulated"]["cloud_only_tok_s"] == 20.0  # the emulated cloud: a token a 50 ms pass
     assert data["setup"]["sweep_prompts"] == 1 and data["setup"]["rtt_prompts"] == 1
     assert "| 15.0 (1 prompts) |" in markdown(data)  # k = 4's flat speed ran on fewer prompts than its row
