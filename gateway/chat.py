@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,6 +158,7 @@ async def turn(session: aiohttp.ClientSession, args: argparse.Namespace, state: 
 
 def chat_loop(args: argparse.Namespace, console: Console) -> int:
     """One event loop for the whole chat; input() runs outside it, so Ctrl-C there never kills an answer."""
+    claim_ctrl_c()
     state = ChatState(model=args.model, privacy=args.privacy)
     with asyncio.Runner() as runner:
         session = runner.run(_session())
@@ -171,6 +173,14 @@ def chat_loop(args: argparse.Namespace, console: Console) -> int:
             return _interactive(runner, session, args, state, console)
         finally:
             runner.run(session.close())
+
+
+def claim_ctrl_c() -> None:
+    """Make Ctrl-C the chat's stop key on a terminal, even when the launcher ignored SIGINT (a background
+    job of a non-interactive shell starts so, and exec keeps it): asyncio.Runner only turns SIGINT into
+    cancelling the answer when Python's default handler is in place."""
+    if sys.stdin.isatty() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 async def _session() -> aiohttp.ClientSession:

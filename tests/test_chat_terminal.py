@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -75,17 +76,23 @@ def gw(smol_engine):
         yield g
 
 
-@pytest.fixture
-def chat(gw):
+def spawn_chat(gw, preexec_fn=None) -> Screen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}
     env.pop("NO_COLOR", None)
     child = pexpect.spawn(sys.executable, ["-m", "gateway.cli", "chat", "--url", gw.url, "--max-tokens", "16"],
-                          env=env, encoding="utf-8", dimensions=(40, 200), timeout=120, cwd=str(REPO))
+                          env=env, encoding="utf-8", dimensions=(40, 200), timeout=120, cwd=str(REPO),
+                          preexec_fn=preexec_fn)
     screen = Screen(child)
     screen.prompt()
+    return screen
+
+
+@pytest.fixture
+def chat(gw):
+    screen = spawn_chat(gw)
     yield screen
-    if child.isalive():
-        child.terminate(force=True)
+    if screen.child.isalive():
+        screen.child.terminate(force=True)
 
 
 def test_chat_streams_switches_mode_shows_the_trace_and_survives_ctrl_c(gw, chat):
@@ -155,3 +162,20 @@ def test_chat_offline_and_privacy_commands(gw, chat):
     chat.prompt()
     chat.child.sendeof()
     chat.child.expect(pexpect.EOF)
+
+
+def test_ctrl_c_stops_an_answer_even_when_the_launcher_ignored_sigint(gw):
+    """A background job of a non-interactive shell (a CI step, a task runner) starts with SIGINT
+    ignored, and exec keeps that: the chat on a terminal still makes Ctrl-C its stop key."""
+    chat = spawn_chat(gw, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        chat.send("/mode cloud")
+        chat.prompt()
+        chat.send("Tell me a story.")
+        chat.wait("told a long story")
+        chat.child.sendintr()
+        chat.wait(r"\[stopped\]", timeout=20)
+        chat.prompt()
+        assert chat.plain.count("told a long story") < 20
+    finally:
+        chat.child.terminate(force=True)
