@@ -47,7 +47,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import cascade_policies as cp
-from bench.cascade_tasks import TASKS, Item
+from bench.cascade_tasks import SELF_TEST_VERSION, TASKS, Item
 from bench.common import RESULTS, machine, now_iso, write_results
 from device_runtime.engine import common_prefix
 from device_runtime.models import cache_dir
@@ -413,6 +413,20 @@ def rescore_answers(task_name: str, records: list[dict], items: list[Item], cach
         cache.save(rec)
 
 
+def add_self_tests(task_name: str, records: list[dict], items: list[Item], cache: Cache, redo: bool = False) -> None:
+    """Run each device answer on its problem's docstring examples (``Task.self_test``), once per
+    version of that check: sandbox runs only, no model. Tasks without examples have no self-test."""
+    task = TASKS[task_name]()
+    if not hasattr(task, "self_test"):
+        return
+    by_id = {it.id: it for it in items}
+    todo = [r for r in records if redo or r["device"].get("selftest", {}).get("v") != SELF_TEST_VERSION]
+    for rec in tqdm(todo, desc=f"self-testing {task_name} device answers", unit="item", disable=not todo):
+        result = task.self_test(by_id[rec["id"]], rec["device"]["text"])
+        rec["device"]["selftest"] = {"v": SELF_TEST_VERSION, **(result or {"passed": 0, "of": 0})}
+        cache.save(rec)
+
+
 # -- the report --------------------------------------------------------------------------------------------
 def load_profile(path: Path | None) -> dict[str, Any]:
     return yaml.safe_load((path or PROFILE).read_text())
@@ -591,6 +605,12 @@ STREAM_NOTE = """
   answers that loop escalate whatever their score, as in the gateway). **learned**: logistic regression on
   those features plus prompt and answer length. Kept answers reach the client only when complete (TTFT =
   the device's whole answer time), because the gate judges the finished answer.
+* **selftest** (HumanEval) runs the device's answer, in the sandbox, on the examples its problem's docstring
+  states (`>>> f(1)` / `2`, or `f(1) ==> 2`; 138 of 164 problems give some, and the reference solutions pass
+  every parsed example in 134 of those 138; the other four are errors in HumanEval's docstrings). An answer that fails an
+  example escalates first, then those with nothing to run, then those passing all; the entropy score orders
+  each group. It shows what a task's own check adds to token confidence. The gateway does not run it:
+  executing generated code on the device is a choice for the application, not for the router.
 * **Streaming cascade** (the gateway's `cascade.policy: stream`, replayed from the cached per-token data with
   its own rule, `routers.confidence.first_unsure`). Device tokens stream as they are
   generated while the running mean log-prob of the last *w* tokens stays at or above the threshold; at the
@@ -676,6 +696,7 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
     records = asyncio.run(collect(task_name, items, cache, max_tokens, device, cloud, generate=not args.no_generate))
     if args.rescore_answers:
         rescore_answers(task_name, records, items, cache)
+    add_self_tests(task_name, records, items, cache, redo=args.rescore_answers)
     if len(records) < 4:
         print(f"{task_name}: only {len(records)} cached items; nothing to report", file=sys.stderr)
         return None

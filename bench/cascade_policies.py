@@ -17,6 +17,10 @@ Policies:
   predicting "the device is right"; trained on the calibration half only.
 * ``stream-<window>`` — the streaming cascade (the gateway's ``cascade.policy=stream``), replayed from
   per-token data with the gateway's own rule (``routers.confidence.first_unsure``; see ``stream_outcome``).
+* ``selftest`` — (HumanEval) the device's answer run on the examples its problem's docstring gives
+  (``bench.cascade_tasks.HumanEval.self_test``): answers that fail one escalate first, then answers
+  with no examples to run, then those that pass them all; the entropy score orders each group.
+  A verifier the gateway does not have: it measures what a task-specific check adds to confidence.
 * ``random`` — escalates a random share f: its expected value, not one draw.
 * ``oracle`` — escalates exactly the items where that turns a wrong answer into a right one.
 
@@ -89,6 +93,8 @@ class Items:
     feature_names: list[str]
     logprobs: list[np.ndarray] = field(repr=False)
     token_ms: list[np.ndarray] = field(repr=False)  # arrival time of each device token, from the request's start
+    # share of the docstring examples the device's answer passes; NaN where the problem gives none
+    selftest: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     # streaming hand-overs run live (``bench.cascade.collect_handovers``): hand-over token -> answer right (1/0)
     handover_ok: list[dict[int, float]] = field(repr=False, default_factory=list)
 
@@ -101,7 +107,7 @@ class Items:
             "esc_calls", "esc_passes", "esc_drafts", "esc_accepted", "agreed", "device_ttft", "device_total",
             "cloud_ttft", "cloud_total", "esc_ttft", "esc_total")}
         scores: dict[str, list[float]] = {m: [] for m in SCORES}
-        feats, lps, times, live = [], [], [], []
+        feats, lps, times, live, tested = [], [], [], [], []
         for r in records:
             d, c, e = r["device"], r["cloud"], r["escalation"]
             tr = e["trace"]
@@ -129,6 +135,8 @@ class Items:
                 cols[f"{k}_total"].append(src["total_ms"])
             feats.append(_features(lp, ent, d["token_ids"], r["prompt_tokens"], d["finish_reason"], tail_quantile))
             lps.append(lp)
+            st = d.get("selftest") or {}
+            tested.append(st["passed"] / st["of"] if st.get("of") else math.nan)
             times.append(np.asarray(d["token_ms"], dtype=np.float64))
             live.append({int(p): float(h["score"]["correct"]) for p, h in r.get("handovers", {}).items()
                          if "score" in h})  # a marker for a run that handed over elsewhere has none
@@ -136,7 +144,8 @@ class Items:
         return cls(ids=[r["id"] for r in records], **arrays,
                    scores={m: np.asarray(v, dtype=np.float64) for m, v in scores.items()},
                    features=np.asarray(feats, dtype=np.float64).reshape(len(records), len(FEATURES)),
-                   feature_names=list(FEATURES), logprobs=lps, token_ms=times, handover_ok=live)
+                   feature_names=list(FEATURES), logprobs=lps, token_ms=times, handover_ok=live,
+                   selftest=np.asarray(tested, dtype=np.float64))
 
     def subset(self, idx: Sequence[int]) -> Items:
         idx = np.asarray(idx, dtype=int)
@@ -367,8 +376,18 @@ def gate_policy(name: str, score_fn: Callable[[Items], np.ndarray], cost: CostMo
     return Policy(name, score_fn, lambda items, t: outcome(items, score_fn(items) < t, cost))
 
 
+def selftest_score(items: Items) -> np.ndarray:
+    """Examples first, confidence second: tier 0 = failed an example, 1 = none to run, 2 = passed
+    them all; the entropy score, squashed into (0, 1), orders answers within a tier."""
+    tier = np.where(np.isnan(items.selftest), 1.0, np.where(items.selftest >= 1.0, 2.0, 0.0))
+    with np.errstate(over="ignore"):
+        return 2 * tier + 1 / (1 + np.exp(-items.scores["entropy"]))
+
+
 def make_policies(cal: Items, cost: CostModel, windows: Sequence[int], l2: float = 1.0) -> list[Policy]:
     policies = [gate_policy(f"gate-{m}", lambda it, m=m: it.scores[m], cost) for m in SCORES]
+    if len(cal.selftest) and not np.isnan(cal.selftest).all():
+        policies.append(gate_policy("selftest", selftest_score, cost))
     gate = LogisticGate(l2=l2)
     if len(set(cal.device_ok.tolist())) > 1:
         gate.fit(cal.features, cal.device_ok)

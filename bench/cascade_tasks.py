@@ -14,10 +14,18 @@ Scoring:
   function replaces the stub), then the problem's ``check`` — run in ``bench.sandbox``.
 * MMLU — the letter the model chose, parsed from its answer (the prompt asks for the letter
   only); an answer without a recognisable letter is wrong.
+
+Self-test (HumanEval): the examples the problem's own docstring gives (``>>> f(1)`` then ``2``, or
+a line like ``f(1) ==> 2``), run against an answer in the sandbox — a signal a user who wrote the
+examples has too, unlike the hidden tests. It is what the confidence gate lacks (see
+``bench.cascade_policies``' ``selftest`` policy).
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import doctest
 import gzip
 import hashlib
 import json
@@ -91,6 +99,20 @@ class HumanEval:
         error = (r.stderr.strip().splitlines() or [""])[-1][:200]
         return {"correct": r.passed, "status": r.status, "error": error, "exec_s": round(r.seconds, 3)}
 
+    def self_test(self, item: Item, answer: str) -> dict[str, Any] | None:
+        """How many of the docstring's own examples the answer gets right; None when it gives none."""
+        examples = prompt_examples(item.data["prompt"], item.data["entry_point"])
+        if not examples:
+            return None
+        d = item.data
+        code = self.program(item, answer).removesuffix(f"\n{d['test']}\n\ncheck({d['entry_point']})\n")
+        r = self.sandbox.run(f"{code}\n_EXAMPLES = {examples!r}\n{_SELF_TEST}")
+        passed = 0
+        if r.passed:
+            with contextlib.suppress(ValueError, IndexError):
+                passed = int(json.loads(r.stdout.strip().splitlines()[-1])["passed"])
+        return {"passed": passed, "of": len(examples), "status": r.status}
+
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|Python)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
@@ -102,6 +124,96 @@ def extract_code(answer: str) -> str:
     code = m.group(1) if m else answer
     main = re.search(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", code, re.MULTILINE)
     return (code[:main.start()] if main else code).rstrip() + "\n"
+
+
+SELF_TEST_VERSION = 1  # bump when the examples' parsing or checking changes: cached self-tests are redone
+_SEPARATORS = re.compile(r"^\s*(?:#\s*)?(?:==>|=>|➞|->|==|=|returns|should return|# returns|# =>)\s*")
+_SELF_TEST = """
+import ast as _ast, json as _json, math as _math, signal as _signal
+
+def _alarm(*_):
+    raise TimeoutError
+
+def _same(got, want):
+    try:
+        expected = _ast.literal_eval(want)
+    except Exception:
+        return " ".join(repr(got).split()) == " ".join(want.split())
+    if isinstance(expected, float) or isinstance(got, float):
+        try:
+            return _math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9)
+        except TypeError:
+            return False
+    return got == expected
+
+_signal.signal(_signal.SIGALRM, _alarm)
+_passed = 0
+for _call, _want in _EXAMPLES:
+    _signal.alarm(2)
+    try:
+        _passed += bool(_same(eval(_call), _want))
+    except BaseException:
+        pass
+    finally:
+        _signal.alarm(0)
+print(_json.dumps({"passed": _passed}))
+"""
+
+
+def prompt_examples(prompt: str, entry_point: str) -> list[tuple[str, str]]:
+    """(call, expected) pairs the problem's docstring states: doctest ``>>>`` examples, and lines like
+    ``f(1, 2) ==> 3`` / ``f(x) ➞ True`` / ``f(x) should return 'a'``. Only what parses is kept: the call
+    must call ``entry_point`` with literal arguments and the expected value must be a Python literal."""
+    out: list[tuple[str, str]] = []
+    for ex in doctest.DocTestParser().get_examples(prompt):
+        call = ex.source.strip()
+        want = re.split(r"\"\"\"|'''", ex.want)[0].strip()  # a want runs on to the docstring's end
+        if want and _is_literal_call(call, entry_point):
+            out.append((call, want))
+    if out:
+        return out
+    for line in prompt.splitlines():
+        start = line.find(f"{entry_point}(")
+        if start < 0 or line.lstrip().startswith("def "):
+            continue
+        end = _closing_paren(line, start + len(entry_point))
+        if end is None:
+            continue
+        call, rest = line[start:end + 1], line[end + 1:]
+        m = _SEPARATORS.match(rest)
+        want = rest[m.end():].split("#")[0].strip().rstrip(".") if m else ""
+        if _is_literal_call(call, entry_point) and _is_literal(want):
+            out.append((call, want))
+    return out
+
+
+def _closing_paren(text: str, open_at: int) -> int | None:
+    depth = 0
+    for i in range(open_at, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return None
+
+
+def _is_literal_call(source: str, entry_point: str) -> bool:
+    try:
+        node = ast.parse(source, mode="eval").body
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point):
+            return False
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            ast.literal_eval(arg)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _is_literal(source: str) -> bool:
+    try:
+        ast.literal_eval(source)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return bool(source)
 
 
 class MMLU:
