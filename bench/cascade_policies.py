@@ -20,7 +20,9 @@ Policies:
 * ``selftest`` — (HumanEval) the device's answer run on the examples its problem's docstring gives
   (``bench.cascade_tasks.HumanEval.self_test``): answers that fail one escalate first, then answers
   with no examples to run, then those that pass them all; the entropy score orders each group.
-  A verifier the gateway does not have: it measures what a task-specific check adds to confidence.
+  Its sandbox run counts in every answer's time. A verifier the gateway does not have
+  (``Policy.runs_in_gateway``): it measures what a task's own check adds to confidence, and is
+  never recommended as ``tandem-auto``'s setting.
 * ``random`` — escalates a random share f: its expected value, not one draw.
 * ``oracle`` — escalates exactly the items where that turns a wrong answer into a right one.
 
@@ -93,8 +95,10 @@ class Items:
     feature_names: list[str]
     logprobs: list[np.ndarray] = field(repr=False)
     token_ms: list[np.ndarray] = field(repr=False)  # arrival time of each device token, from the request's start
-    # share of the docstring examples the device's answer passes; NaN where the problem gives none
-    selftest: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    # share of the docstring examples the device's answer passes (NaN where there is none to run), and
+    # the sandbox time that check took (0 where nothing ran)
+    selftest: np.ndarray = field(repr=False)
+    selftest_ms: np.ndarray = field(repr=False)
     # streaming hand-overs run live (``bench.cascade.collect_handovers``): hand-over token -> answer right (1/0)
     handover_ok: list[dict[int, float]] = field(repr=False, default_factory=list)
 
@@ -107,7 +111,7 @@ class Items:
             "esc_calls", "esc_passes", "esc_drafts", "esc_accepted", "agreed", "device_ttft", "device_total",
             "cloud_ttft", "cloud_total", "esc_ttft", "esc_total")}
         scores: dict[str, list[float]] = {m: [] for m in SCORES}
-        feats, lps, times, live, tested = [], [], [], [], []
+        feats, lps, times, live, tested, tested_ms = [], [], [], [], [], []
         for r in records:
             d, c, e = r["device"], r["cloud"], r["escalation"]
             tr = e["trace"]
@@ -137,6 +141,7 @@ class Items:
             lps.append(lp)
             st = d.get("selftest") or {}
             tested.append(st["passed"] / st["of"] if st.get("of") else math.nan)
+            tested_ms.append(1000 * st.get("exec_s", 0.0))
             times.append(np.asarray(d["token_ms"], dtype=np.float64))
             live.append({int(p): float(h["score"]["correct"]) for p, h in r.get("handovers", {}).items()
                          if "score" in h})  # a marker for a run that handed over elsewhere has none
@@ -145,7 +150,7 @@ class Items:
                    scores={m: np.asarray(v, dtype=np.float64) for m, v in scores.items()},
                    features=np.asarray(feats, dtype=np.float64).reshape(len(records), len(FEATURES)),
                    feature_names=list(FEATURES), logprobs=lps, token_ms=times, handover_ok=live,
-                   selftest=np.asarray(tested, dtype=np.float64))
+                   selftest=np.asarray(tested, dtype=np.float64), selftest_ms=np.asarray(tested_ms, dtype=np.float64))
 
     def subset(self, idx: Sequence[int]) -> Items:
         idx = np.asarray(idx, dtype=int)
@@ -234,12 +239,14 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
 
 
 def outcome(items: Items, p_escalate: np.ndarray, cost: CostModel, quality: np.ndarray | None = None,
-            ttft: np.ndarray | None = None, latency: np.ndarray | None = None) -> dict[str, Any]:
+            ttft: np.ndarray | None = None, latency: np.ndarray | None = None,
+            check_ms: np.ndarray | None = None) -> dict[str, Any]:
     """Expected metrics when item i escalates with probability ``p_escalate[i]`` (0/1 for a gate).
 
     Kept: the device's answer; the client's first token comes when the whole answer is judged
     (``device_total``). Escalated: the cascade's real answer, time to first token and latency,
-    plus the configured RTT per cloud call (the runs were on loopback).
+    plus the configured RTT per cloud call (the runs were on loopback). ``check_ms``: time a policy
+    spends judging each answer before either (the self-test's sandbox run), added to both.
     """
     p = np.asarray(p_escalate, dtype=np.float64)
     n = len(items)
@@ -249,6 +256,8 @@ def outcome(items: Items, p_escalate: np.ndarray, cost: CostModel, quality: np.n
     esc_ttft = items.esc_ttft + rtt if ttft is None else ttft
     esc_lat = items.esc_total + rtt * items.esc_calls if latency is None else latency
     kept_ttft, kept_lat = items.device_total, items.device_total
+    if check_ms is not None:
+        esc_ttft, esc_lat, kept_ttft, kept_lat = (a + check_ms for a in (esc_ttft, esc_lat, kept_ttft, kept_lat))
     all_cloud = cost.cloud_usd(items.prompt_tokens, items.cloud_out).sum()
     usd = (p * cost.cloud_usd(items.esc_in, items.esc_out)).sum()
     device_tokens = items.prompt_tokens + items.device_tokens + p * items.esc_drafts
@@ -370,6 +379,7 @@ class Policy:
     name: str
     score: Callable[[Items], np.ndarray]
     evaluate: Callable[[Items, float], dict[str, Any]]
+    runs_in_gateway: bool = True  # False: a yardstick only (selftest); never configured as tandem-auto's default
 
 
 def gate_policy(name: str, score_fn: Callable[[Items], np.ndarray], cost: CostModel) -> Policy:
@@ -387,7 +397,8 @@ def selftest_score(items: Items) -> np.ndarray:
 def make_policies(cal: Items, cost: CostModel, windows: Sequence[int], l2: float = 1.0) -> list[Policy]:
     policies = [gate_policy(f"gate-{m}", lambda it, m=m: it.scores[m], cost) for m in SCORES]
     if len(cal.selftest) and not np.isnan(cal.selftest).all():
-        policies.append(gate_policy("selftest", selftest_score, cost))
+        policies.append(Policy("selftest", selftest_score, runs_in_gateway=False, evaluate=lambda it, t: outcome(
+            it, selftest_score(it) < t, cost, check_ms=it.selftest_ms)))
     gate = LogisticGate(l2=l2)
     if len(set(cal.device_ok.tolist())) > 1:
         gate.fit(cal.features, cal.device_ok)

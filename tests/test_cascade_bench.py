@@ -135,6 +135,12 @@ def test_prompt_examples_reads_the_docstrings_own_examples():
     assert prompt_examples(ARROWED, "sign") == [("sign(3)", "1"), ("sign(-2)", "-1"), ("sign(0)", "0"),
                                                  ("sign(7)", "1")]
     assert prompt_examples('def f():\n    """No examples."""\n', "f") == []
+    # another function whose name ends in the entry point's is not an example of it
+    assert prompt_examples('def max(a):\n    """is_max(3) ==> True\n    max([1]) ==> 1\n    """\n', "max") == [
+        ("max([1])", "1")]
+    # a docstring doctest cannot parse (inconsistent indentation) falls back to reading lines
+    ragged = 'def g(x):\n    """\n    >>> g(1)\n  2\n    g(2) ==> 3\n    """\n'
+    assert prompt_examples(ragged, "g") == [("g(2)", "3")]
 
 
 def test_self_test_runs_an_answer_on_its_examples(box):
@@ -148,6 +154,17 @@ def test_self_test_runs_an_answer_on_its_examples(box):
     looping = he.self_test(item, "```python\ndef inc(x):\n    while True:\n        pass\n```")
     assert looping["passed"] == 0 and time.monotonic() - t0 < FAST.wall_s + 2
     assert he.self_test(ADD, "    return a + b") is None  # its docstring gives no example
+    # what the answer prints, even without a newline, is not mistaken for the check's report
+    noisy = "```python\nimport sys\nsys.stdout.write('x')\ndef inc(x):\n    print(x, end='')\n    return x + 1\n```"
+    assert he.self_test(item, noisy)["passed"] == 2
+
+
+def test_one_looping_example_does_not_cost_the_others():
+    """Each example has its own alarm: one that loops fails alone, well before the CPU limit."""
+    he = HumanEval(Sandbox(Limits(cpu_s=8, wall_s=12, memory_mb=512, nproc=16)))
+    item = Item("toy/1", [], {"prompt": DOCTESTED, "entry_point": "inc", "test": "def check(c):\n    pass\n"})
+    result = he.self_test(item, "```python\ndef inc(x):\n    while x < 0:\n        pass\n    return x + 1\n```")
+    assert (result["passed"], result["of"], result["status"]) == (1, 2, "passed")
 
 
 def test_the_reference_solutions_pass_their_own_docstring_examples(box):
@@ -252,7 +269,12 @@ def test_selftest_policy_escalates_answers_failing_their_examples_first():
     order = np.argsort(cp.selftest_score(items), kind="stable")
     assert set(order[:2]) == {0, 1}  # an answer that fails an example escalates first
     assert set(order[2:4]) == {2, 5} and set(order[4:]) == {3, 4}  # then no examples, then all passed
-    assert "selftest" in [p.name for p in cp.make_policies(items, COST, [])]
+    policy = next(p for p in cp.make_policies(items, COST, []) if p.name == "selftest")
+    assert not policy.runs_in_gateway  # a yardstick: never tandem-auto's setting
+    # its sandbox run delays every answer, kept or escalated
+    items.selftest_ms[:] = 40.0
+    plain = cp.outcome(items, cp.selftest_score(items) < 2.5, COST)
+    assert policy.evaluate(items, 2.5)["ttft_ms"] == pytest.approx(plain["ttft_ms"] + 40.0, abs=0.1)
     assert "selftest" not in [p.name for p in cp.make_policies(cp.Items.from_records(synthetic(6)), COST, [])]
 
 
