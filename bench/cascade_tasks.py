@@ -86,13 +86,17 @@ class HumanEval:
         return [Item(r["task_id"], [{"role": "user", "content": f"{self.instruction}\n\n```python\n{r['prompt']}```"}],
                      {"prompt": r["prompt"], "test": r["test"], "entry_point": r["entry_point"]}) for r in rows]
 
-    def program(self, item: Item, answer: str) -> str:
-        """The file the sandbox runs: problem prompt, the model's code, the tests, the check call."""
-        d = item.data
+    def solution(self, item: Item, answer: str) -> str:
+        """The problem's prompt (its imports and helpers) followed by the model's code."""
         code = extract_code(answer)
-        if not re.search(rf"^\s*def\s+{re.escape(d['entry_point'])}\s*\(", code, re.MULTILINE):
+        if not re.search(rf"^\s*def\s+{re.escape(item.data['entry_point'])}\s*\(", code, re.MULTILINE):
             code = textwrap.indent(textwrap.dedent(code), "    ")  # a bare body: it completes the stub
-        return f"{d['prompt']}\n{code}\n\n{d['test']}\n\ncheck({d['entry_point']})\n"
+        return f"{item.data['prompt']}\n{code}\n"
+
+    def program(self, item: Item, answer: str) -> str:
+        """The file the sandbox runs: the solution, the tests, the check call."""
+        d = item.data
+        return f"{self.solution(item, answer)}\n{d['test']}\n\ncheck({d['entry_point']})\n"
 
     def score(self, item: Item, answer: str) -> dict[str, Any]:
         r = self.sandbox.run(self.program(item, answer))
@@ -104,9 +108,8 @@ class HumanEval:
         examples = prompt_examples(item.data["prompt"], item.data["entry_point"])
         if not examples:
             return None
-        d = item.data
-        code = self.program(item, answer).removesuffix(f"\n{d['test']}\n\ncheck({d['entry_point']})\n")
-        r = self.sandbox.run(f"{code}\n_EXAMPLES = {examples!r}\n{_SELF_TEST}")
+        checks = f"_EXAMPLES = {examples!r}\n_MARK = {_SELF_TEST_MARK!r}\n{_SELF_TEST}"
+        r = self.sandbox.run(f"{self.solution(item, answer)}\n{checks}")
         passed = 0
         if r.passed:
             reports = [line for line in r.stdout.splitlines() if line.startswith(_SELF_TEST_MARK)]
@@ -160,8 +163,8 @@ for _call, _want in _EXAMPLES:
     finally:
         _signal.alarm(0)
 print()
-print(MARK + _json.dumps({"passed": _passed}))
-""".replace("MARK", repr(_SELF_TEST_MARK))
+print(_MARK + _json.dumps({"passed": _passed}))
+"""
 
 
 def prompt_examples(prompt: str, entry_point: str) -> list[tuple[str, str]]:
@@ -206,24 +209,25 @@ def _closing_paren(text: str, open_at: int) -> int | None:
     return None
 
 
+_UNREADABLE = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)  # what ast raises on bad input
+
+
 def _is_literal_call(source: str, entry_point: str) -> bool:
     try:
         node = ast.parse(source, mode="eval").body
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point):
-            return False
-        for arg in [*node.args, *(k.value for k in node.keywords)]:
-            ast.literal_eval(arg)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+    except _UNREADABLE:
         return False
-    return True
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point
+            and all(_is_literal(arg) for arg in [*node.args, *(k.value for k in node.keywords)]))
 
 
-def _is_literal(source: str) -> bool:
+def _is_literal(source: str | ast.expr) -> bool:
+    """A Python literal (an empty source is not)."""
     try:
         ast.literal_eval(source)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+    except _UNREADABLE:
         return False
-    return bool(source)
+    return True
 
 
 class MMLU:

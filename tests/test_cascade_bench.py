@@ -124,6 +124,7 @@ def test_humaneval_scoring_runs_the_tests(box):
 
 
 DOCTESTED = 'def inc(x):\n    """Add one.\n    >>> inc(1)\n    2\n    >>> inc(-1)\n    0\n    """\n'
+INC = Item("toy/1", [], {"prompt": DOCTESTED, "entry_point": "inc", "test": "def check(c):\n    pass\n"})
 ARROWED = ('def sign(x):\n    """The sign. Examples:\n    sign(3) ==> 1\n    sign(-2) ➞ -1\n    sign(0) should return 0.\n'
            '    sign(n) = n / abs(n)\n    sign(5) -> 5 / 5 = 1\n    sign(7) # returns 1\n    """\n')
 
@@ -145,25 +146,23 @@ def test_prompt_examples_reads_the_docstrings_own_examples():
 
 def test_self_test_runs_an_answer_on_its_examples(box):
     he = HumanEval(box)
-    item = Item("toy/1", [], {"prompt": DOCTESTED, "entry_point": "inc", "test": "def check(c):\n    pass\n"})
-    right = he.self_test(item, "```python\ndef inc(x):\n    return x + 1\n```")
+    right = he.self_test(INC, "```python\ndef inc(x):\n    return x + 1\n```")
     assert right is not None and (right["passed"], right["of"]) == (2, 2)
-    assert he.self_test(item, "```python\ndef inc(x):\n    return x * 2\n```")["passed"] == 1  # 0 -> 0 holds
-    assert he.self_test(item, "```python\ndef inc(x):\n    return (x\n```")["passed"] == 0  # does not compile
+    assert he.self_test(INC, "```python\ndef inc(x):\n    return x * 2\n```")["passed"] == 1  # 0 -> 0 holds
+    assert he.self_test(INC, "```python\ndef inc(x):\n    return (x\n```")["passed"] == 0  # does not compile
     t0 = time.monotonic()
-    looping = he.self_test(item, "```python\ndef inc(x):\n    while True:\n        pass\n```")
+    looping = he.self_test(INC, "```python\ndef inc(x):\n    while True:\n        pass\n```")
     assert looping["passed"] == 0 and time.monotonic() - t0 < FAST.wall_s + 2
     assert he.self_test(ADD, "    return a + b") is None  # its docstring gives no example
     # what the answer prints, even without a newline, is not mistaken for the check's report
     noisy = "```python\nimport sys\nsys.stdout.write('x')\ndef inc(x):\n    print(x, end='')\n    return x + 1\n```"
-    assert he.self_test(item, noisy)["passed"] == 2
+    assert he.self_test(INC, noisy)["passed"] == 2
 
 
 def test_one_looping_example_does_not_cost_the_others():
     """Each example has its own alarm: one that loops fails alone, well before the CPU limit."""
     he = HumanEval(Sandbox(Limits(cpu_s=8, wall_s=12, memory_mb=512, nproc=16)))
-    item = Item("toy/1", [], {"prompt": DOCTESTED, "entry_point": "inc", "test": "def check(c):\n    pass\n"})
-    result = he.self_test(item, "```python\ndef inc(x):\n    while x < 0:\n        pass\n    return x + 1\n```")
+    result = he.self_test(INC, "```python\ndef inc(x):\n    while x < 0:\n        pass\n    return x + 1\n```")
     assert (result["passed"], result["of"], result["status"]) == (1, 2, "passed")
 
 
