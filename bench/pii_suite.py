@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from routers.pii import _CN_ID_CHECK, _CN_ID_WEIGHTS
+from gateway.privacy.pii import _CN_ID_CHECK, _CN_ID_WEIGHTS
 
 ALNUM = string.ascii_letters + string.digits
 

@@ -39,9 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.local_cloud import ensure_port_free  # noqa: E402
-
 from bench.common import RESULTS, machine, now_iso, percentile, write_results
+from cloud.process import ensure_port_free  # noqa: E402
 from gateway.config import load_config
 from gateway.runtime import Runtime
 

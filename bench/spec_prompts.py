@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cascade_tasks import HumanEval
+from bench.cascade_tasks import HumanEval
 
 CHAT_EN = [
     "Explain how a hash map handles collisions, with an example of each common strategy.",

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.cloud import CallStats, VerifyResult, greedy_accept
+from gateway.cloud_client.transport import CallStats
+from gateway.core.acceptance import VerifyResult, greedy_accept
 
 
 @dataclass

@@ -7,10 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.spec_prompts import SpecPrompt
+from bench.spec_replay import Rounds, greedy_rounds
 from routers.draft_length import expected_tokens_per_pass
-
-from .spec_prompts import SpecPrompt
-from .spec_replay import Rounds, greedy_rounds
 
 LOSSLESS_AT = 0.95  # measured tokens/pass must reach this share of what the device's agreement predicts
 CONTROLLER_WITHIN = 0.90  # the controller's tokens/s against the best fixed k's

@@ -53,15 +53,17 @@ from bench.common import RESULTS, machine, now_iso, write_results
 from bench.spec_prompts import SpecPrompt, prompt_set
 from bench.spec_replay import FlatCloud, RecordingCloud, ReplayCloud
 from bench.spec_report import markdown, plot, summarize
+from cloud.process import LocalCloudProcess
 from device_runtime.engine import LlamaEngine, SamplingParams
 from device_runtime.models import ModelStore, cache_dir
 from device_runtime.worker import DeviceWorker
-from gateway.cloud import CallStats, CloudClient, VerifySession
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.transport import CallStats
+from gateway.cloud_client.verify import VerifySession
 from gateway.config import LocalCloudConfig
-from gateway.local_cloud import LocalCloudProcess
-from gateway.output import AnswerBuilder
-from gateway.speculative import SpeculativeDecoder, SpeculativeSettings
-from gateway.trace import RouteTrace
+from gateway.core.answer import AnswerBuilder
+from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.core.trace import RouteTrace
 from routers.draft_length import DraftLengthController
 
 K_MAX = 8

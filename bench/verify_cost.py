@@ -39,10 +39,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RESULTS, machine, now_iso, write_results
-from gateway.cloud import (
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.transport import CallStats
+from gateway.cloud_client.verify import (
     SCALE_OUT_PATH,
-    CallStats,
-    CloudClient,
     PromptLogprobsVerifier,
     ScaleOutVerifier,
     VerifySession,

@@ -30,9 +30,9 @@ from aiohttp import web
 from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams, common_prefix
 from device_runtime.sampling import log_softmax, top_logprobs
 from device_runtime.worker import DeviceWorker
-from gateway.cloud import greedy_accept, hash_ids
-from gateway.schemas import error_body, new_id, now, usage
-from gateway.sse import open_stream, send_done, send_event
+from gateway.api.protocol import error_body, hash_ids, new_id, now, usage
+from gateway.api.sse import open_stream, send_done, send_event
+from gateway.core.acceptance import greedy_accept
 
 log = logging.getLogger("tandem.cloud")
 

@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import vllm_cpu
+from cloud import vllm_cpu
 
 # registry name -> the Hugging Face repository of the same model (what a GPU host serves)
 HF_IDS = {

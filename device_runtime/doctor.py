@@ -21,7 +21,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cpu import AMX_FLAGS, GGML_ISA_FLAGS, amx_tiles_work, cpu_flags, cpu_model, ggml_cmake_args
+from device_runtime.cpu import (
+    AMX_FLAGS,
+    GGML_ISA_FLAGS,
+    amx_tiles_work,
+    cpu_flags,
+    cpu_model,
+    ggml_cmake_args,
+)
 
 PROBE_PROMPT = "def fibonacci(n):"
 
@@ -95,7 +102,7 @@ def probe_model(path: Path, n_tokens: int = 8, timeout_s: float = 300) -> Check:
 
 def run_doctor(models: list[str] | None = None, out=sys.stdout) -> int:
     """Print every check; exit code 0 only when all pass."""
-    from .models import REGISTRY, ModelStore
+    from device_runtime.models import REGISTRY, ModelStore
 
     flags = cpu_flags()
     isa = sorted(f for f in set(GGML_ISA_FLAGS.values()) | set(AMX_FLAGS) if f in flags)
@@ -132,7 +139,7 @@ def _child_system_info() -> None:
 
 
 def _child_probe(path: str, n_tokens: int) -> None:
-    from .engine import LlamaEngine, SamplingParams
+    from device_runtime.engine import LlamaEngine, SamplingParams
 
     print("phase: load", flush=True)
     t0 = time.perf_counter()

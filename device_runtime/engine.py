@@ -24,8 +24,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .models import ModelStore
-from .sampling import (
+from device_runtime.models import ModelStore
+from device_runtime.sampling import (
     PositionalRng,
     entropy,
     log_softmax,
@@ -34,7 +34,7 @@ from .sampling import (
     sparse_top,
     top_logprobs,
 )
-from .text import TokenTextStream
+from device_runtime.text import TokenTextStream
 
 
 @dataclass(frozen=True)

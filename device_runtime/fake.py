@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
-from .engine import ContextOverflow, SamplingParams, TokenEvent
-from .text import TokenTextStream
+from device_runtime.engine import ContextOverflow, SamplingParams, TokenEvent
+from device_runtime.text import TokenTextStream
 
 EOS = 256
 

@@ -20,11 +20,10 @@ import statistics
 from pathlib import Path
 
 from device_runtime.engine import SamplingParams
+from gateway.cloud_client.transport import CallStats
+from gateway.config import TandemConfig
+from gateway.runtime import Runtime
 from routers.confidence import stream_score, threshold_for_cloud_fraction, threshold_for_quality
-
-from .cloud import CallStats
-from .config import TandemConfig
-from .runtime import Runtime
 
 DEFAULT_PROMPTS = [
     "Write a Python function that reverses a linked list.",

@@ -40,7 +40,7 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_config(args: argparse.Namespace):
-    from .config import load_config
+    from gateway.config import load_config
 
     overrides = list(args.set)
     for flag, key in (("host", "server.host"), ("port", "server.port"), ("device_model", "device.model")):
@@ -59,7 +59,7 @@ def build_config(args: argparse.Namespace):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .runtime import Runtime
+    from gateway.runtime import Runtime
 
     config = build_config(args)
 
@@ -88,10 +88,9 @@ def cmd_cloud(args: argparse.Namespace) -> int:
     args.host = args.host or "127.0.0.1"
     from aiohttp import web
 
+    from cloud.process import die_with_parent, write_port_file
     from cloud.server import NetworkSimulation, create_cloud_app
     from device_runtime.engine import LlamaEngine
-
-    from .local_cloud import die_with_parent, write_port_file
 
     if args.parent_pid:
         die_with_parent(args.parent_pid)
@@ -155,20 +154,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .chat import run_chat
+    from gateway.chat import run_chat
 
     return run_chat(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import demo
+    from gateway.demo import demo
 
     return _run_or_explain(demo(build_config(args)))
 
 
 def _run_or_explain(main: Coroutine[Any, Any, int | None]) -> int:
     """Run a command's coroutine; a start-up failure is one clear line and exit 1, not a traceback."""
-    from .local_cloud import LocalCloudError
+    from cloud.process import LocalCloudError
 
     try:
         return asyncio.run(main) or 0
@@ -178,7 +177,7 @@ def _run_or_explain(main: Coroutine[Any, Any, int | None]) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import run_calibrate
+    from gateway.calibrate import run_calibrate
 
     return run_calibrate(build_config(args), args)
 

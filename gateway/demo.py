@@ -12,8 +12,8 @@ import time
 
 import aiohttp
 
-from .config import TandemConfig
-from .runtime import Runtime
+from gateway.config import TandemConfig
+from gateway.runtime import Runtime
 
 QUESTIONS = [
     ("tandem-device", "Write a Python function that checks whether a number is prime.", None),

@@ -16,16 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
+from cloud.process import LocalCloudProcess, ensure_port_free
 from device_runtime.engine import LlamaEngine
 from device_runtime.models import ModelStore
 from device_runtime.worker import DeviceWorker
-from routers.network import NetworkMonitor
-
-from .app import create_app, drain
-from .cloud import CloudClient
-from .collaborate import Collaborator
-from .config import TandemConfig
-from .local_cloud import LocalCloudProcess, ensure_port_free
+from gateway.api.app import create_app, drain
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.health import NetworkMonitor
+from gateway.config import TandemConfig
+from gateway.core.orchestrator import Collaborator
 
 log = logging.getLogger("tandem.runtime")
 

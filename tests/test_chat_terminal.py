@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import STATE
-
-from .canned_cloud import CannedCloud
-from .live import LiveGateway
+from gateway.api.app import STATE
+from gateway.testing.canned_cloud import CannedCloud
+from gateway.testing.live import LiveGateway
 
 pexpect = pytest.importorskip("pexpect", reason="pexpect is not installed (pip install -e '.[dev]')")
 

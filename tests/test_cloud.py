@@ -14,11 +14,14 @@ import pytest
 from aiohttp import web
 
 from gateway import cloud as cloudmod
-from gateway.cloud import CallStats, CloudClient, CloudError, PromptLogprobsVerifier, parse_prompt_logprobs
-from gateway.sse import open_stream, send_done, send_event
-from routers.network import NetworkMonitor
-
-from .conftest import free_port
+from gateway.api.sse import open_stream, send_done, send_event
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.errors import CloudError
+from gateway.cloud_client.health import NetworkMonitor
+from gateway.cloud_client.transport import CallStats
+from gateway.cloud_client.verify import PromptLogprobsVerifier
+from gateway.cloud_client.vllm_wire import parse_prompt_logprobs
+from tests.conftest import free_port
 
 INTERNAL = "10.9.8.7"  # an address that must never reach a client
 

@@ -9,9 +9,12 @@ from aiohttp import web
 
 from cloud.server import create_cloud_app
 from device_runtime.engine import LlamaEngine
-from gateway.cloud import CallStats, CloudClient, CloudRefused, VerifySession, hash_ids
-
-from .conftest import SMOL
+from gateway.api.protocol import hash_ids
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.errors import CloudRefused
+from gateway.cloud_client.transport import CallStats
+from gateway.cloud_client.verify import VerifySession
+from tests.conftest import SMOL
 
 pytestmark = pytest.mark.integration
 

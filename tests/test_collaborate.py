@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 from device_runtime.engine import SamplingParams
-from gateway.output import AnswerBuilder
-from gateway.trace import RouteTrace
+from gateway.core.answer import AnswerBuilder
+from gateway.core.trace import RouteTrace
+from gateway.testing.scripted_cloud import ScriptedCloud, answer, chat_request, collaborator
 from routers.confidence import running_mean
-
-from .scripted_cloud import ScriptedCloud, answer, chat_request, collaborator
 
 pytestmark = pytest.mark.integration
 NEAR_TIE = 0.6  # batched vs one-by-one evaluation can flip a greedy choice within this many logits
@@ -215,7 +214,7 @@ def test_tokenizers_are_checked_again_when_the_cloud_comes_back(smol_engine, pro
                 raise _failure()
             return smol_engine.tokenize(text, add_bos=False, special=True)
 
-    from .scripted_cloud import _failure
+    from gateway.testing.scripted_cloud import _failure
 
     cloud = ComesBack(prompt, greedy(smol_engine, prompt, 8))
     collab = collaborator(smol_engine, cloud)

@@ -17,9 +17,8 @@ import pytest
 import requests
 
 from device_runtime.engine import LlamaEngine
-
-from .conftest import SMOL, free_port
-from .live import LiveGateway
+from gateway.testing.live import LiveGateway
+from tests.conftest import SMOL, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -190,7 +189,9 @@ def test_cloud_killed_mid_stream_the_device_finishes_the_answer(smol_engine, clo
 
 def test_verification_sends_only_new_context_and_recovers_a_lost_cache(gw, smol_engine):
     """Delta verification: later rounds send the tail; a cache taken by another conversation costs one resend."""
-    from gateway.cloud import CallStats, CloudClient, VerifySession
+    from gateway.cloud_client.client import CloudClient
+    from gateway.cloud_client.transport import CallStats
+    from gateway.cloud_client.verify import VerifySession
 
     system = "You are a careful assistant. " * 40  # a few hundred tokens of context to not resend
     prompt = smol_engine.chat_tokens([{"role": "system", "content": system},
@@ -220,7 +221,7 @@ def test_verification_sends_only_new_context_and_recovers_a_lost_cache(gw, smol_
 def test_tokenizer_mismatch_disables_speculation_and_cascade_regenerates(smol_engine):
     from aiohttp import web
 
-    from .recording_cloud import RecordingCloud
+    from gateway.testing.recording_cloud import RecordingCloud
 
     class OtherTokenizerCloud(RecordingCloud):  # claims Qwen's vocabulary while the device runs SmolLM2
         async def info(self, request):

@@ -21,11 +21,10 @@ import pytest
 import requests
 
 from device_runtime.engine import LlamaEngine
-from gateway.app import STATE
-
-from .canned_cloud import CannedCloud
-from .conftest import SMOL
-from .live import LiveGateway
+from gateway.api.app import STATE
+from gateway.testing.canned_cloud import CannedCloud
+from gateway.testing.live import LiveGateway
+from tests.conftest import SMOL
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 expect = sync_api.expect

@@ -12,9 +12,8 @@ import pytest
 import requests
 
 from device_runtime.engine import LlamaEngine
-
-from .conftest import SMOL
-from .live import LiveGateway
+from gateway.testing.live import LiveGateway
+from tests.conftest import SMOL
 
 pytestmark = pytest.mark.integration
 

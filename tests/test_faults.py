@@ -27,9 +27,8 @@ from aiohttp import web
 
 from cloud.server import create_cloud_app
 from device_runtime.engine import LlamaEngine
-
-from .conftest import SMOL
-from .live import LiveGateway
+from gateway.testing.live import LiveGateway
+from tests.conftest import SMOL
 
 pytestmark = pytest.mark.integration
 

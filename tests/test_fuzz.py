@@ -30,9 +30,8 @@ import aiohttp
 import pytest
 
 from device_runtime.engine import LlamaEngine
-
-from .conftest import SMOL
-from .live import LiveGateway
+from gateway.testing.live import LiveGateway
+from tests.conftest import SMOL
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,8 @@ import openai
 import pytest
 import requests
 
-from gateway.app import drain
-
-from .live import LiveGateway
+from gateway.api.app import drain
+from gateway.testing.live import LiveGateway
 
 pytestmark = pytest.mark.integration
 
@@ -346,7 +345,7 @@ def test_metrics_follow_the_api_keys_unless_configured_open(smol_engine):
 def test_exposed_address_without_api_keys_warns_loudly(gw, caplog):
     import logging
 
-    from gateway.app import create_app
+    from gateway.api.app import create_app
     from gateway.config import load_config
 
     def warnings_for(*overrides):

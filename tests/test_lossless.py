@@ -20,10 +20,11 @@ import pytest
 from cloud.server import verify_round
 from device_runtime.engine import SamplingParams
 from device_runtime.worker import DeviceWorker
-from gateway.cloud import CallStats, VerifyResult
-from gateway.output import AnswerBuilder
-from gateway.speculative import SpeculativeDecoder, SpeculativeSettings
-from gateway.trace import RouteTrace
+from gateway.cloud_client.transport import CallStats
+from gateway.core.acceptance import VerifyResult
+from gateway.core.answer import AnswerBuilder
+from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.core.trace import RouteTrace
 from routers.draft_length import DraftLengthController
 
 pytestmark = [pytest.mark.integration, pytest.mark.qwen]

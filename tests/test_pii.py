@@ -2,7 +2,7 @@
 
 import pytest
 
-from routers.pii import PiiDetector, cn_id_ok, iban_ok, luhn_ok
+from gateway.privacy.pii import PiiDetector, cn_id_ok, iban_ok, luhn_ok
 
 D = PiiDetector()
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from routers.privacy import PrivacyRouter, PrivacyRule, Redactor, StreamRestorer, strictest
+from gateway.privacy.policy import PrivacyRouter, PrivacyRule, Redactor, StreamRestorer, strictest
 
 
 def test_strictest_wins():

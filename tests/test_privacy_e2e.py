@@ -15,9 +15,8 @@ import openai
 import pytest
 
 from bench.pii_suite import generate
-
-from .live import LiveGateway
-from .recording_cloud import RecordingCloud
+from gateway.testing.live import LiveGateway
+from gateway.testing.recording_cloud import RecordingCloud
 
 pytestmark = pytest.mark.integration
 
@@ -143,8 +142,8 @@ def test_stop_strings_with_personal_data_are_redacted_and_still_fire(setup, stre
 # -- issue 11, defect 5: the PII scan ran on the event loop, unbounded --------------------------------------------
 def _collaborator(smol_engine, overrides=()):
     from device_runtime.worker import DeviceWorker
-    from gateway.collaborate import Collaborator
     from gateway.config import load_config
+    from gateway.core.orchestrator import Collaborator
 
     config = load_config(overrides=["cloud.offline=true", "device.pull=false", *overrides])
     return Collaborator(config, DeviceWorker(smol_engine), None)
@@ -154,7 +153,7 @@ def _plan(collab, text: str, stop=None):
     import asyncio
     import threading
 
-    from gateway.schemas import ChatCompletionRequest
+    from gateway.api.protocol import ChatCompletionRequest
 
     body = ChatCompletionRequest.model_validate({"model": "tandem-auto", "stop": stop,
                                                  "messages": [{"role": "user", "content": text}]})

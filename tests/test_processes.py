@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from gateway.local_cloud import LocalCloudError, ensure_port_free
+from cloud.process import LocalCloudError, ensure_port_free
 
 SMOL_BOTH = ["--device-model", "smollm2-135m", "--set", "cloud.local.model=smollm2-135m"]
 pytestmark = pytest.mark.usefixtures("smol_path")

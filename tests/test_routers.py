@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from gateway.cloud_client.health import NetworkMonitor
 from routers.confidence import (
     ConfidenceRouter,
     first_unsure,
@@ -15,7 +16,6 @@ from routers.confidence import (
 )
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
-from routers.network import NetworkMonitor
 from routers.policy import AutoPolicy, RouteFacts
 
 

@@ -4,7 +4,7 @@ lengths) and by context (a long random token next to key, token, secret, passwor
 
 import pytest
 
-from routers.pii import PiiDetector
+from gateway.privacy.pii import PiiDetector
 
 D = PiiDetector()
 

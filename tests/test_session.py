@@ -12,10 +12,9 @@ import pytest
 
 from device_runtime.fake import FakeEngine
 from gateway.config import load_config
+from gateway.privacy.session import SessionPins
 from gateway.runtime import Runtime
-from routers.session import SessionPins
-
-from .recording_cloud import RecordingCloud
+from gateway.testing.recording_cloud import RecordingCloud
 
 
 class Clock:

@@ -14,10 +14,10 @@ from bench.spec_replay import FlatCloud, ReplayCloud, greedy_rounds
 from bench.spec_report import markdown, plot, summarize
 from device_runtime.engine import SamplingParams
 from device_runtime.worker import DeviceWorker
-from gateway.cloud import CallStats
-from gateway.output import AnswerBuilder
-from gateway.speculative import SpeculativeDecoder, SpeculativeSettings
-from gateway.trace import RouteTrace
+from gateway.cloud_client.transport import CallStats
+from gateway.core.answer import AnswerBuilder
+from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.core.trace import RouteTrace
 from routers.draft_length import DraftLengthController, expected_tokens_per_pass
 
 

@@ -15,10 +15,12 @@ import pytest
 from device_runtime.engine import DraftToken, SamplingParams
 from device_runtime.sampling import PositionalRng
 from device_runtime.worker import DeviceWorker
-from gateway.cloud import CallStats, VerifyResult, greedy_accept, parse_prompt_logprobs
-from gateway.output import AnswerBuilder
-from gateway.speculative import SpeculativeDecoder, SpeculativeSettings, rejection_accept, target_probs
-from gateway.trace import RouteTrace
+from gateway.cloud_client.transport import CallStats
+from gateway.cloud_client.vllm_wire import parse_prompt_logprobs
+from gateway.core.acceptance import VerifyResult, greedy_accept, rejection_accept, target_probs
+from gateway.core.answer import AnswerBuilder
+from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.core.trace import RouteTrace
 from routers.draft_length import DraftLengthController
 
 

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 from bench import verify_cost as vc
-
-from .test_cloud import ScriptedCloud
-from .vllm032_cloud import BLOCK, Vllm032
+from gateway.testing.vllm032_cloud import BLOCK, Vllm032
+from tests.test_cloud import ScriptedCloud
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -26,13 +26,14 @@ import pytest
 
 from device_runtime.engine import SamplingParams
 from device_runtime.worker import DeviceWorker
-from gateway.cloud import CallStats, CloudClient, PromptLogprobsVerifier, ScaleOutVerifier, VerifySession
-from gateway.output import AnswerBuilder
-from gateway.speculative import SpeculativeDecoder, SpeculativeSettings
-from gateway.trace import RouteTrace
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.transport import CallStats
+from gateway.cloud_client.verify import PromptLogprobsVerifier, ScaleOutVerifier, VerifySession
+from gateway.core.answer import AnswerBuilder
+from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.core.trace import RouteTrace
 from routers.draft_length import DraftLengthController
-
-from .conftest import free_port
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.vllm, pytest.mark.qwen]
 

@@ -14,21 +14,16 @@ import pytest
 from aiohttp import web
 
 from gateway import cloud as cloudmod
-from gateway.cloud import (
-    CallStats,
-    CloudClient,
-    CloudError,
-    PromptLogprobsVerifier,
-    ScaleOutVerifier,
-    VerifySession,
-    greedy_accept,
-)
+from gateway.api.metrics import Metrics
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.errors import CloudError
+from gateway.cloud_client.transport import CallStats
+from gateway.cloud_client.verify import PromptLogprobsVerifier, ScaleOutVerifier, VerifySession
 from gateway.config import load_config
-from gateway.metrics import Metrics
-from gateway.trace import RouteTrace
-
-from .test_cloud import INTERNAL, ScriptedCloud
-from .vllm032_cloud import BLOCK, Vllm032, greedy
+from gateway.core.acceptance import greedy_accept
+from gateway.core.trace import RouteTrace
+from gateway.testing.vllm032_cloud import BLOCK, Vllm032, greedy
+from tests.test_cloud import INTERNAL, ScriptedCloud
 
 CONTEXT = [5 + (i * 7) % 90 for i in range(3 * BLOCK + 5)]
 

@@ -73,7 +73,7 @@ def test_running_waits_for_health_and_stops_the_server(monkeypatch, tmp_path):
     import sys
     import urllib.request
 
-    from .conftest import free_port
+    from tests.conftest import free_port
 
     monkeypatch.setattr(vllm_cpu, "setup", lambda model: None)
     monkeypatch.setattr(vllm_cpu, "serve_command", lambda model, port, extra=(): [sys.executable, "-c", HEALTH, str(port)])

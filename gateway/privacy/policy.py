@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .pii import PiiDetector, PiiSpan
+from gateway.privacy.pii import PiiDetector, PiiSpan
 
 LEVELS = ("public", "redact", "private")
 

@@ -33,54 +33,15 @@ from typing import AsyncIterator, Sequence
 import numpy as np
 
 from device_runtime.engine import DraftToken, LlamaEngine, SamplingParams
-from device_runtime.sampling import PositionalRng, sample_from
+from device_runtime.sampling import PositionalRng
 from device_runtime.worker import EngineCall
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.transport import CallStats
+from gateway.cloud_client.verify import VerifySession
+from gateway.core.acceptance import VerifyResult, rejection_accept
+from gateway.core.answer import AnswerBuilder, Chunk
+from gateway.core.trace import RouteTrace
 from routers.draft_length import DraftLengthController
-
-from .cloud import CallStats, CloudClient, VerifyResult, VerifySession
-from .output import AnswerBuilder, Chunk
-from .trace import RouteTrace
-
-
-def target_probs(top: Sequence[tuple[int, float]], temperature: float, top_p: float = 1.0) -> dict[int, float]:
-    """The cloud's sampling distribution over its top-k tokens (raw logprobs → temperature → top-p)."""
-    if not top:
-        return {}
-    ids = np.array([t for t, _ in top])
-    lp = np.array([lp for _, lp in top], dtype=np.float64) / max(temperature, 1e-6)
-    p = np.exp(lp - lp.max())
-    p /= p.sum()
-    order = np.argsort(-p)
-    keep = order[: int(np.searchsorted(np.cumsum(p[order]), top_p)) + 1]
-    p_keep = p[keep] / p[keep].sum()
-    return {int(ids[i]): float(pi) for i, pi in zip(keep, p_keep)}
-
-
-def _draw(dist: dict[int, float], rng: np.random.Generator) -> int:
-    ids = list(dist)
-    return ids[sample_from(np.array([dist[i] for i in ids]), rng)]
-
-
-def rejection_accept(drafts: Sequence[DraftToken], target_top: Sequence[Sequence[tuple[int, float]]],
-                     temperature: float, top_p: float, rng: PositionalRng, base: int) -> tuple[int, list[int]]:
-    """Speculative sampling (Leviathan et al. / Chen et al.): accepted count and the new tokens.
-
-    The draws for the token at sequence position ``base + i`` come from ``rng`` keyed by that
-    position, so a seed gives the same answer however the rounds fell.
-    """
-    for i, d in enumerate(drafts):
-        gen = rng.at(PositionalRng.ACCEPT, base + i)
-        p = target_probs(target_top[i], temperature, top_p)
-        if gen.random() < min(1.0, p.get(d.token_id, 0.0) / max(d.q, 1e-12)):
-            continue
-        q_top = d.q_top or {d.token_id: d.q}
-        residual = {t: max(0.0, pt - q_top.get(t, 0.0)) for t, pt in p.items()}
-        if sum(residual.values()) <= 0:
-            residual = p
-        return i, [x.token_id for x in drafts[:i]] + [_draw(residual, gen)]
-    gen = rng.at(PositionalRng.ACCEPT, base + len(drafts))
-    bonus = _draw(target_probs(target_top[len(drafts)], temperature, top_p), gen)
-    return len(drafts), [x.token_id for x in drafts] + [bonus]
 
 
 @dataclass

@@ -14,11 +14,13 @@ import random
 from typing import Any, AsyncIterator, Callable, Sequence
 
 from device_runtime.worker import DeviceWorker
-from gateway.cloud import CallStats, CloudError, VerifyResult, greedy_accept
-from gateway.collaborate import Collaborator, TokenizerCheck
+from gateway.api.protocol import ChatCompletionRequest
+from gateway.cloud_client.errors import CloudError
+from gateway.cloud_client.health import NetworkMonitor
+from gateway.cloud_client.transport import CallStats
 from gateway.config import load_config
-from gateway.schemas import ChatCompletionRequest
-from routers.network import NetworkMonitor
+from gateway.core.acceptance import VerifyResult, greedy_accept
+from gateway.core.orchestrator import Collaborator, TokenizerCheck
 
 TopFn = Callable[[list[int], list[int]], list[list[tuple[int, float]]]]
 

@@ -16,18 +16,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from device_runtime.engine import LlamaEngine, SamplingParams
+from gateway.core.errors import ContextTooLong, InvalidRequest, ModelNotFound
+from gateway.api.protocol import ChatCompletionRequest, CompletionRequest
+from gateway.cloud_client.health import NetworkMonitor
+from gateway.config import TandemConfig
+from gateway.core.tokenizers import TokenizerCheck
+from gateway.core.trace import RouteTrace
+from gateway.privacy.pii import PiiDetector
+from gateway.privacy.policy import PrivacyDecision, PrivacyRouter, PrivacyRule
+from gateway.privacy.session import SessionPins
 from routers.cost import CloudBudget
-from routers.network import NetworkMonitor
-from routers.pii import PiiDetector
 from routers.policy import AutoPolicy, RouteChoice, RouteFacts
-from routers.privacy import PrivacyDecision, PrivacyRouter, PrivacyRule
-from routers.session import SessionPins
-
-from .config import TandemConfig
-from .errors import ApiError, bad_request
-from .schemas import ChatCompletionRequest, CompletionRequest
-from .tokenizers import TokenizerCheck
-from .trace import RouteTrace
 
 VIRTUAL_MODELS = {
     "tandem-auto": "auto",
@@ -76,12 +75,12 @@ class Planner:
         if mode is None and model in (self.engine.name, "tandem"):
             mode = self.config.routing.default_mode if model == "tandem" else "device"
         if mode is None:
-            raise ApiError(404, f"The model `{model}` does not exist. Available: {', '.join(self.model_ids())}",
-                           "invalid_request_error", "model", "model_not_found")
+            raise ModelNotFound(f"The model `{model}` does not exist. Available: {', '.join(self.model_ids())}",
+                                "model")
         forced = (metadata or {}).get("mode")
         if forced is not None:
             if forced not in ("auto", "device", "cloud", "cascade", "speculative"):
-                raise bad_request(f"metadata.mode must be one of auto, device, cloud, cascade, speculative; got {forced!r}",
+                raise InvalidRequest(f"metadata.mode must be one of auto, device, cloud, cascade, speculative; got {forced!r}",
                                   "metadata.mode")
             mode = forced
         return mode
@@ -99,7 +98,7 @@ class Planner:
         meta = body.metadata or {}
         flag = meta.get("offline", False)
         if flag not in (True, False, "true", "false", "1", "0"):  # OpenAI metadata values are strings
-            raise bad_request(f"metadata.offline must be true or false; got {flag!r}", "metadata.offline")
+            raise InvalidRequest(f"metadata.offline must be true or false; got {flag!r}", "metadata.offline")
         offline = offline or flag in (True, "true", "1")
         if chat:
             messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text}
@@ -110,14 +109,14 @@ class Planner:
             messages = None
             prompt_text = body.prompt if isinstance(body.prompt, str) else None
             if prompt_text is None and any(t < 0 or t >= self.engine.n_vocab for t in body.prompt):
-                raise bad_request(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
+                raise InvalidRequest(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
             texts = [prompt_text] if prompt_text is not None else [self.engine.detokenize(body.prompt)]
         stops = body.stop_list  # scanned and redacted like the messages: they go to the cloud too
         try:  # the scan is CPU work (bounded by privacy.max_scan_chars): off the event loop
             decision = await asyncio.to_thread(self.privacy.decide, texts + stops, meta.get("privacy"),
                                                privacy_header, api_key)
         except ValueError as exc:
-            raise bad_request(str(exc), "metadata.privacy" if meta.get("privacy") else None) from exc
+            raise InvalidRequest(str(exc), "metadata.privacy" if meta.get("privacy") else None) from exc
         # a session that was ever private stays on the device (routers/session.py)
         sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
         pinned = decision.level != "private" and any(self.sessions.pinned(s) for s in sessions)
@@ -167,7 +166,7 @@ class Planner:
         else:
             prompt_tokens = list(body.prompt)
         if not prompt_tokens:
-            raise bad_request("The prompt is empty (it has no tokens).", "prompt", "invalid_value")
+            raise InvalidRequest("The prompt is empty (it has no tokens).", "prompt", "invalid_value")
         params = replace(self._sampling(body, len(prompt_tokens)), stop=cloud_stop)  # matched in placeholder space
         n_logprobs = (body.top_logprobs or 0 if body.logprobs else None) if chat else body.logprobs
         if n_logprobs is not None:
@@ -178,15 +177,15 @@ class Planner:
     def _sampling(self, body: ChatCompletionRequest | CompletionRequest, n_prompt: int) -> SamplingParams:
         n_ctx = self.engine.n_ctx
         if n_prompt >= n_ctx:
-            raise ApiError(400, f"This model's maximum context length is {n_ctx} tokens. However, your messages "
+            raise ContextTooLong(f"This model's maximum context length is {n_ctx} tokens. However, your messages "
                                 f"resulted in {n_prompt} tokens. Please reduce the length of the messages.",
-                           "invalid_request_error", "messages", "context_length_exceeded")
+                                "messages")
         requested = body.requested_max_tokens
         if requested is not None and n_prompt + requested > n_ctx:
-            raise ApiError(400, f"max_tokens is too large: {requested}. This model's maximum context length is "
+            raise ContextTooLong(f"max_tokens is too large: {requested}. This model's maximum context length is "
                                 f"{n_ctx} tokens and your request has {n_prompt} input tokens "
                                 f"({n_ctx - n_prompt} left for the completion).",
-                           "invalid_request_error", "max_tokens", "context_length_exceeded")
+                                "max_tokens")
         max_tokens = requested or min(self.config.server.max_tokens_default, n_ctx - n_prompt)
         temperature = self.config.server.temperature_default if body.temperature is None else body.temperature
         return SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=body.top_p or 1.0,

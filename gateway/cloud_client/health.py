@@ -18,12 +18,15 @@ the last error, never addresses or cloud response bodies.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 State = Literal["closed", "open", "half_open"]
+log = logging.getLogger("tandem.cloud")
 
 
 @dataclass
@@ -140,3 +143,20 @@ class NetworkMonitor:
             }
             for url, h in self.endpoints.items()
         }
+
+
+async def probe_while_open(monitor: NetworkMonitor, urls: Callable[[], list[str]],
+                           check: Callable[[str], Awaitable[None]]) -> None:
+    """The half-open trial for endpoints nobody is sending to: one ``check(url)`` per cooldown.
+
+    Runs as a background task for the client's lifetime; ``check`` reports to ``monitor``.
+    """
+    interval = max(0.05, min(1.0, monitor.cooldown_s / 4))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            due = [u for u in urls() if monitor.needs_probe(u) and monitor.admit_endpoint(u)]  # holds the trial
+            if due:
+                await asyncio.gather(*(check(u) for u in due))
+        except Exception:  # the prober must outlive any one bad probe
+            log.exception("cloud health probe failed")

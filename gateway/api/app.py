@@ -25,14 +25,13 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from device_runtime.worker import QueueFull
-
-from .collaborate import Collaborator, Job
-from .config import TandemConfig
-from .errors import ApiError, bad_request
-from .metrics import Metrics
-from .output import Chunk
-from .schemas import ChatCompletionRequest, CompletionRequest, error_body, new_id, now, usage
-from .sse import open_stream, send_done, send_event
+from gateway.api.errors import ApiError, bad_request
+from gateway.api.metrics import Metrics
+from gateway.api.protocol import ChatCompletionRequest, CompletionRequest, error_body, new_id, now, usage
+from gateway.api.sse import open_stream, send_done, send_event
+from gateway.config import TandemConfig
+from gateway.core.answer import Chunk
+from gateway.core.orchestrator import Collaborator, Job
 
 log = logging.getLogger("tandem.gateway")
 request_log = logging.getLogger("tandem.requests")

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.sse import open_stream, send_done, send_event
+from gateway.api.sse import open_stream, send_done, send_event
 
 PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+\]")
 

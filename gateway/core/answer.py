@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from device_runtime.text import IncrementalDetokenizer, StopMatcher
-from routers.privacy import Redactor, StreamRestorer
-
-from .trace import RouteTrace
+from gateway.core.trace import RouteTrace
+from gateway.privacy.policy import Redactor, StreamRestorer
 
 # (token id, its log-probability or None when no model reported one, the top alternatives)
 TokenLogprob = tuple[int, float | None, list[tuple[int, float]]]

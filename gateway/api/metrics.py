@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from .trace import RouteTrace
+from gateway.core.trace import RouteTrace
 
 
 class Metrics:

@@ -6,9 +6,11 @@ Unknown request fields are ignored, as OpenAI and vLLM do. Responses are built a
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
-from typing import Any, Literal
+from array import array
+from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import TypedDict
@@ -152,3 +154,8 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
 def error_body(message: str, type_: str = "invalid_request_error", param: str | None = None,
                code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def hash_ids(ids: Sequence[int]) -> str:
+    """A short fingerprint of a token sequence: both sides prove they hold the same prefix."""
+    return hashlib.blake2b(array("i", ids).tobytes(), digest_size=16).hexdigest()

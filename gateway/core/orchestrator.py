@@ -9,7 +9,7 @@ client error happens before the first byte is streamed. ``run`` executes the mod
 
 * ``device``      — the device model alone.
 * ``cloud``       — the cloud model alone (chat/completions pass-through).
-* ``speculative`` — device drafts, cloud verifies (gateway.speculative).
+* ``speculative`` — device drafts, cloud verifies (gateway.core.speculative).
 * ``cascade``     — the device answers and the cloud takes over where it is unsure. ``stream``
   (the default): device tokens reach the client as they come while the running confidence
   holds; the token where it drops is held back and the cloud continues from there. ``gate``:
@@ -33,18 +33,19 @@ from typing import Any
 
 from device_runtime.engine import DraftToken, LlamaEngine, TokenEvent
 from device_runtime.worker import DeviceTurn, DeviceWorker
+from gateway.api.protocol import ChatCompletionRequest, CompletionRequest
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.errors import CloudError
+from gateway.cloud_client.health import NetworkMonitor
+from gateway.cloud_client.transport import CallStats
+from gateway.config import TandemConfig
+from gateway.core.answer import AnswerBuilder, Chunk
+from gateway.core.planner import VIRTUAL_MODELS, Job, Planner
+from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.core.tokenizers import TokenizerCheck, compare_tokenizers
 from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
-from routers.network import NetworkMonitor
-
-from .cloud import CallStats, CloudClient, CloudError
-from .config import TandemConfig
-from .output import AnswerBuilder, Chunk
-from .planning import VIRTUAL_MODELS, Job, Planner
-from .schemas import ChatCompletionRequest, CompletionRequest
-from .speculative import SpeculativeDecoder, SpeculativeSettings
-from .tokenizers import TokenizerCheck, compare_tokenizers
 
 __all__ = ["VIRTUAL_MODELS", "Collaborator", "Job", "TokenizerCheck"]
 log = logging.getLogger("tandem.collaborate")
@@ -74,7 +75,7 @@ class Collaborator:
 
     # -- start-up and planning ---------------------------------------------------------------------
     async def check_tokenizers(self) -> TokenizerCheck:
-        """Speculation needs one tokenizer on both sides (gateway.tokenizers)."""
+        """Speculation needs one tokenizer on both sides (gateway.core.tokenizers)."""
         self.tokenizers = await compare_tokenizers(self.engine, self.cloud)
         (log.info if self.tokenizers.compatible else log.warning)("tokenizer check: %s", self.tokenizers.reason)
         return self.tokenizers
@@ -84,7 +85,7 @@ class Collaborator:
 
     async def plan(self, body: ChatCompletionRequest | CompletionRequest, privacy_header: str | None = None,
                    api_key: str | None = None, session_header: str | None = None, offline: bool = False) -> Job:
-        """``gateway.planning``; a cloud that was down at the tokenizer check is checked again once it is up."""
+        """``gateway.core.planner``; a cloud that was down at the tokenizer check is checked again once it is up."""
         if not self.tokenizers.checked and self.cloud is not None and self.monitor.available() and (
                 self._tokenizer_recheck is None or self._tokenizer_recheck.done()):
             self._tokenizer_recheck = asyncio.create_task(self.check_tokenizers())

@@ -13,9 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.sse import open_stream, send_done, send_event
-
-from .recording_cloud import RecordingCloud
+from gateway.api.sse import open_stream, send_done, send_event
+from gateway.testing.recording_cloud import RecordingCloud
 
 
 class CannedCloud(RecordingCloud):
