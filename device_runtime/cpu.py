@@ -7,8 +7,12 @@ llama-cpp-python builds with ``GGML_NATIVE=ON`` by default (``-march=native``). 
 hosts whose CPU reports AMX that compiles llama.cpp's AMX kernels, and on virtual machines
 that do not grant the process tile state the first tile instruction is a general protection
 fault: the whole process dies on the first decode. So Tandem builds with ``GGML_NATIVE=OFF``
-and names each instruction set the CPU reports, never AMX unless a child process has proven
-that tile instructions run here (``amx_tiles_work``). Stdlib only: bootstrap runs this before
+and names each instruction set the CPU reports, and AMX only when asked for
+(``TANDEM_LLAMA_AMX=1``) and a child process has proven that tile instructions run here
+(``amx_tiles_work``). The tile check alone is not enough: on an Intel Xeon virtual machine
+where it passes, llama-cpp-python 0.3.36's AMX kernels still die with SIGILL on
+``tilezero`` in a compute thread during the first prompt evaluation (seen under gdb in
+``ggml_backend_amx_mul_mat``), so AMX is opt-in. Stdlib only: bootstrap runs this before
 any dependency is installed.
 """
 
@@ -38,6 +42,7 @@ GGML_ISA_FLAGS: dict[str, str] = {
     "GGML_AVX512_BF16": "avx512_bf16",
 }
 AMX_FLAGS = ("amx_tile", "amx_int8", "amx_bf16")
+AMX_OPT_IN = "TANDEM_LLAMA_AMX"  # llama.cpp's AMX build only where the user asks for it (module docstring)
 GGML_AMX_FLAGS = {"GGML_AMX_TILE": "amx_tile", "GGML_AMX_INT8": "amx_int8", "GGML_AMX_BF16": "amx_bf16"}
 LLAMA_CPP_VERSION = "0.3.36"
 
@@ -138,14 +143,18 @@ def chosen_cmake_args() -> tuple[str, str]:
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return "", f"llama.cpp's defaults for {platform.machine()}"
     flags = cpu_flags()
-    amx_ok, why = amx_tiles_work(flags)
+    if os.environ.get(AMX_OPT_IN, "").strip() != "1":
+        amx_ok, why = False, f"AMX off unless {AMX_OPT_IN}=1: llama.cpp's AMX kernels fault on some hosts"
+    else:
+        amx_ok, why = amx_tiles_work(flags)
     return " ".join(ggml_cmake_args(flags, amx_ok)), f"this CPU's features ({why})"
 
 
 def build_key(cmake_args: str) -> str:
     """Names the wheel cache entry: one wheel per llama-cpp-python version, Python and build flags."""
     python = f"cp{sys.version_info.major}{sys.version_info.minor}"
-    return hashlib.sha256(f"llama-cpp-python=={LLAMA_CPP_VERSION}|{python}|{cmake_args}".encode()).hexdigest()[:16]
+    key = f"llama-cpp-python=={LLAMA_CPP_VERSION}|{python}|{cmake_args}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         flags = cpu_flags()
         print(f"cpu: {cpu_model()}")
-        print(f"isa: {' '.join(f for f in sorted(set(GGML_ISA_FLAGS.values()) | set(AMX_FLAGS)) if f in flags)}")
+        isa = sorted(set(GGML_ISA_FLAGS.values()) | set(AMX_FLAGS))
+        print(f"isa: {' '.join(f for f in isa if f in flags)}")
         print(f"CMAKE_ARGS ({source}): {cmake_args}")
     return 0
 

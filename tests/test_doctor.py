@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from device_runtime.cpu import amx_tiles_work, build_key, cpu_flags, ggml_cmake_args
+from device_runtime import cpu
+from device_runtime.cpu import amx_tiles_work, build_key, chosen_cmake_args, cpu_flags, ggml_cmake_args
 from device_runtime.doctor import amx_consistency, describe_exit, system_info
 
 AMD_EPYC = {"fpu", "sse2", "avx", "avx2", "fma", "f16c", "bmi1", "bmi2"}
@@ -28,6 +29,21 @@ def test_amx_stays_off_unless_the_tile_check_passed():
     assert "-DGGML_AVX512=ON" in without and "-DGGML_AVX512_VNNI=ON" in without
     assert all(f"-DGGML_AMX_{x}=OFF" in without for x in ("TILE", "INT8", "BF16"))
     assert "-DGGML_AMX_INT8=ON" in ggml_cmake_args(XEON_AMX, amx_ok=True)
+
+
+def test_amx_is_opt_in_even_where_the_tile_check_passes(monkeypatch):
+    """On an Intel Xeon VM the tile check passed and llama.cpp's AMX build still died (SIGILL on
+    tilezero in a compute thread): the default build names every ISA but AMX."""
+    monkeypatch.delenv("CMAKE_ARGS", raising=False)
+    monkeypatch.delenv(cpu.AMX_OPT_IN, raising=False)
+    monkeypatch.setattr(cpu.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: XEON_AMX)
+    monkeypatch.setattr(cpu, "amx_tiles_work", lambda flags=None: (True, "AMX tile instructions run on this host"))
+    args, why = chosen_cmake_args()
+    assert "-DGGML_AVX512=ON" in args and "-DGGML_AMX_INT8=OFF" in args and "-DGGML_AMX_TILE=OFF" in args
+    assert cpu.AMX_OPT_IN in why
+    monkeypatch.setenv(cpu.AMX_OPT_IN, "1")
+    assert "-DGGML_AMX_INT8=ON" in chosen_cmake_args()[0]
 
 
 def test_each_set_of_flags_gets_its_own_cached_wheel():
