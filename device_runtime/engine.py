@@ -209,7 +209,8 @@ class LlamaEngine:
         """
         return self._decode(tokens, n_out)
 
-    def score(self, tokens: Sequence[int], top_n: int = 1) -> list[tuple[float, int, list[tuple[int, float]]]]:
+    def score(self, tokens: Sequence[int],
+              top_n: int = 1) -> list[tuple[float, int, list[tuple[int, float]]]]:
         """Teacher-forced log-probabilities of ``tokens[1:]`` (vLLM's ``prompt_logprobs``).
 
         For each position after the first: (logprob of the actual token, its rank, top_n
@@ -243,7 +244,8 @@ class LlamaEngine:
         if not tokens:
             raise ValueError("nothing to evaluate")
         if len(self._tokens) + len(tokens) > self.n_ctx:
-            raise ContextOverflow(f"{len(self._tokens) + len(tokens)} tokens exceed the context window of {self.n_ctx}")
+            raise ContextOverflow(
+                f"{len(self._tokens) + len(tokens)} tokens exceed the context window of {self.n_ctx}")
         llm = self._llm
         llm.n_tokens = len(self._tokens)
         llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
@@ -272,7 +274,8 @@ class LlamaEngine:
     def check_fits(self, n_prompt: int, max_tokens: int) -> None:
         if n_prompt + max_tokens > self.n_ctx:
             raise ContextOverflow(
-                f"prompt of {n_prompt} tokens plus max_tokens {max_tokens} exceeds the context window of {self.n_ctx}"
+                f"prompt of {n_prompt} tokens plus max_tokens {max_tokens} "
+                f"exceeds the context window of {self.n_ctx}"
             )
 
     def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False

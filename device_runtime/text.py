@@ -75,5 +75,12 @@ class TokenTextStream:
     def push(self, token_id: int) -> str:
         return self._stop.push(self._detok.push(token_id))
 
+    def push_text(self, text: str) -> str:
+        """Text from a producer without token ids (cloud pass-through).
+
+        A character split across pieces is held back until it is complete.
+        """
+        return self._stop.push(self._detok.flush() + text)
+
     def flush(self) -> str:
         return self._stop.push(self._detok.flush()) + self._stop.flush()

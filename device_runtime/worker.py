@@ -83,7 +83,8 @@ class DeviceWorker:
         finally:
             turn.close()
 
-    async def iterate(self, make_iter: Callable[[], Iterator[T]], budget_s: float = 0.002) -> AsyncIterator[T]:
+    async def iterate(self, make_iter: Callable[[], Iterator[T]],
+                      budget_s: float = 0.002) -> AsyncIterator[T]:
         """Drive a blocking generator on the worker thread; closing early closes it there.
 
         Each hop to the thread pulls items until ``budget_s`` has passed, so a real model
@@ -97,7 +98,7 @@ class DeviceWorker:
                 for item in items:
                     if item is _DONE:
                         return
-                    yield item  # type: ignore[misc]
+                    yield item
         finally:
             close = getattr(it, "close", None)
             if close is not None:

@@ -103,7 +103,7 @@ def cmd_cloud(args: argparse.Namespace) -> int:
         await runner.setup()
         site = web.TCPSite(runner, args.host, args.port)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1] if site._server else args.port  # type: ignore[union-attr]
+        port = runner.addresses[0][1] if runner.addresses else args.port
         print(f"Tandem local cloud ({engine.name}) on http://{args.host}:{port}", flush=True)
         if args.port_file:
             write_port_file(args.port_file, port)

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from cloud.process import LocalCloudProcess, ensure_port_free
 from device_runtime.engine import LlamaEngine
+from device_runtime.fake import FakeEngine
 from device_runtime.models import ModelStore
 from device_runtime.worker import DeviceWorker
 from gateway.api.app import create_app, drain
@@ -30,7 +31,7 @@ log = logging.getLogger("tandem.runtime")
 
 
 class Runtime:
-    def __init__(self, config: TandemConfig, engine: LlamaEngine | None = None):
+    def __init__(self, config: TandemConfig, engine: LlamaEngine | FakeEngine | None = None):
         self.config = config
         self.engine = engine
         self.local_cloud: LocalCloudProcess | None = None
@@ -53,8 +54,6 @@ class Runtime:
             cfg.device.n_threads = max(1, cores // 2)
             cfg.cloud.local.n_threads = max(1, cores - cfg.device.n_threads)
         if self.engine is None and cfg.device.model == "fake":  # zero-cost engine for load tests
-            from device_runtime.fake import FakeEngine
-
             self.engine = FakeEngine(n_ctx=cfg.device.n_ctx)
         if self.engine is None:
             store = ModelStore()
@@ -77,11 +76,11 @@ class Runtime:
             await self.cloud.probe()
             await self.collaborator.check_tokenizers()
         self.app = create_app(cfg, self.collaborator)
-        self.runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, cfg.server.host, cfg.server.port)
+        self.runner = runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, cfg.server.host, cfg.server.port)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else cfg.server.port
+        port = runner.addresses[0][1] if runner.addresses else cfg.server.port
         self.url = f"http://{cfg.server.host}:{port}"
         return self
 

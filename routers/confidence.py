@@ -37,7 +37,8 @@ def score(logprobs: Sequence[float], method: str = "tail", quantile: float = 0.1
         return float(np.sort(lp)[:n].mean())
     if method == "entropy":  # negative mean entropy of the next-token distributions
         if entropies is None or len(entropies) != len(lp):
-            raise ValueError("entropy confidence needs each token's entropy (generate(..., with_entropy=True))")
+            raise ValueError(
+                "entropy confidence needs each token's entropy (generate(..., with_entropy=True))")
         return -float(np.mean(np.asarray(entropies, dtype=np.float64)))
     raise ValueError(f"unknown confidence method {method!r}; one of {METHODS}")
 
@@ -131,7 +132,10 @@ def repetition(tokens: Sequence[int], n: int = 4) -> float:
 
 
 def _between(lo: float, hi: float) -> float:
-    """A threshold t with lo < t <= hi (escalate when score < t); -inf scores (loops, empty answers) sort first."""
+    """A threshold t with lo < t <= hi (escalate when score < t).
+
+    -inf scores (loops, empty answers) sort first.
+    """
     if lo == -math.inf:
         return hi
     return (lo + hi) / 2
@@ -158,7 +162,8 @@ def threshold_for_cloud_fraction(scores: Sequence[float], cloud_fraction: float)
 
 
 def threshold_for_quality(scores: Sequence[float], device_correct: Sequence[bool], target_quality: float,
-                          cloud_quality: float = 1.0, escalated_correct: Sequence[bool] | None = None) -> float:
+                          cloud_quality: float = 1.0,
+                          escalated_correct: Sequence[bool] | None = None) -> float:
     """Lowest threshold (fewest escalations) whose cascade quality reaches the target.
 
     Kept answers are right when the device was right; escalated ones get ``cloud_quality``,

@@ -38,7 +38,8 @@ class DraftLengthController:
     alpha: float = 0.1  # weight of the newest round in the running estimates
     draft_s: float = 0.02  # seconds per drafted token (running estimate)
     explore_every: int = 6
-    pipelined: bool = False  # drafts made while the cloud verifies open the next round when this one is all accepted
+    # drafts made while the cloud verifies open the next round when this one is all accepted
+    pipelined: bool = False
     _successes: float = 4.0  # prior: a few rounds' worth of a = 0.8
     _trials: float = 5.0
     _rounds: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=48))
@@ -65,7 +66,8 @@ class DraftLengthController:
         if self.adaptive:
             best = self.best_k()
             if self._n % self.explore_every == 0:  # probe a neighbour so the cost slope stays known
-                best = best + 1 if best < self.k_max and (self._n // self.explore_every) % 2 else max(self.k_min, best - 1)
+                up = best < self.k_max and (self._n // self.explore_every) % 2
+                best = best + 1 if up else max(self.k_min, best - 1)
             self.k = best
 
     def verify_cost(self, k: int) -> float:

@@ -251,7 +251,7 @@ def _resolve_overlaps(spans: list[PiiSpan]) -> list[PiiSpan]:
 
 def _load_presidio() -> Callable[[str], list[PiiSpan]] | None:
     try:
-        from presidio_analyzer import AnalyzerEngine  # type: ignore[import-not-found]
+        from presidio_analyzer import AnalyzerEngine
     except ImportError:
         return None
     try:

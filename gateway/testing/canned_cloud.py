@@ -53,8 +53,9 @@ class CannedCloud(RecordingCloud):
                 await send_event(resp, {"choices": [choice]})
                 if delay:
                     await asyncio.sleep(delay)
-            last = {"index": 0, "finish_reason": "stop"}
-            last.update({"delta": {}} if chat else {"text": ""})
+            last: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+            end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
+            last.update(end)
             await send_event(resp, {"choices": [last]})
             await send_event(resp, {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(pieces)}})
             await send_done(resp)

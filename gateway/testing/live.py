@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +19,7 @@ from gateway.runtime import Runtime
 
 
 class LiveGateway:
-    def __init__(self, engine: Any, overrides: list[str] = (), cloud_engine: Any = None,
+    def __init__(self, engine: Any, overrides: Sequence[str] = (), cloud_engine: Any = None,
                  cloud_network: NetworkSimulation | None = None, cloud_server: Any = None):
         self.config: TandemConfig = load_config(overrides=["server.port=0", "device.pull=false", *overrides])
         self.engine = engine
@@ -44,7 +45,7 @@ class LiveGateway:
             await self.cloud_runner.setup()
             site = web.TCPSite(self.cloud_runner, "127.0.0.1", 0)
             await site.start()
-            self.cloud_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+            self.cloud_url = f"http://127.0.0.1:{self.cloud_runner.addresses[0][1]}"
             self.config.cloud.endpoints = [self.cloud_url]
         self.runtime = await Runtime(self.config, engine=self.engine).start()
 

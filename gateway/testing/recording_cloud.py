@@ -72,7 +72,7 @@ class RecordingCloud:
         chat = request.path.endswith("chat/completions")
         text = self._reply_text(body)
         if not body.get("stream"):
-            choice = {"index": 0, "finish_reason": "stop"}
+            choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
             choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
             return web.json_response({"choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
         resp = await open_stream(request)
@@ -81,8 +81,9 @@ class RecordingCloud:
             choice = {"index": 0, "finish_reason": None}
             choice.update({"delta": {"content": piece}} if chat else {"text": piece})
             await send_event(resp, {"choices": [choice]})
-        last = {"index": 0, "finish_reason": "stop"}
-        last.update({"delta": {}} if chat else {"text": ""})
+        last: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+        end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
+        last.update(end)
         await send_event(resp, {"choices": [last]})
         await send_event(resp, {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(text) // 3 + 1}})
         await send_done(resp)
@@ -100,7 +101,7 @@ class RecordingCloud:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
         return self.url
 
     async def stop(self) -> None:

@@ -72,9 +72,8 @@ class ScriptedCloud:
 
 
 def _failure() -> CloudError:
-    exc = CloudError("scripted cloud failure at http://10.0.0.7:8001 (internal detail)")
-    exc.public = "the cloud stopped answering"  # type: ignore[attr-defined]
-    return exc
+    return CloudError("scripted cloud failure at http://10.0.0.7:8001 (internal detail)",
+                      public="the cloud stopped answering")
 
 
 def collaborator(engine: Any, cloud: Any, *overrides: str, compatible: bool = True) -> Collaborator:

@@ -171,7 +171,7 @@ class Vllm032:
 
     def answer(self, body: dict, tokens: list[int], sp: dict, hit: int) -> dict:
         n, n_lp, n_top = len(tokens), sp.get("prompt_logprobs"), sp.get("logprobs")
-        prompt_logprobs = None
+        prompt_logprobs: list[dict[str, dict] | None] | None = None
         if n_lp is not None:
             prompt_logprobs = [None]
             for row in range(n - 1):
