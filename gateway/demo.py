@@ -28,7 +28,8 @@ QUESTIONS = [
 
 async def demo(config: TandemConfig) -> int:
     config.server.port = 0
-    print("Starting Tandem (device model + local cloud); first run downloads and verifies the models…", flush=True)
+    print("Starting Tandem (device model + local cloud); first run downloads and verifies the models…",
+          flush=True)
     t0 = time.perf_counter()
     async with Runtime(config) as rt:
         c = rt.collaborator
@@ -52,15 +53,18 @@ async def demo(config: TandemConfig) -> int:
                 print(out["choices"][0]["message"]["content"].strip())
                 acc = t["mean_acceptance_length"]
                 print(f"   route: {resp.headers['x-tandem-route']} | reason: {t['reason']} | device "
-                      f"{t['device_tokens']} / cloud {t['cloud_tokens']} tokens | cloud calls {t['cloud_calls']}"
+                      f"{t['device_tokens']} / cloud {t['cloud_tokens']} tokens"
+                      f" | cloud calls {t['cloud_calls']}"
                       f"{f' | {acc:.2f} tokens per cloud pass' if acc else ''} | pii {t['pii'] or '-'}"
                       f" | {t['timings_ms'].get('done', 0):.0f} ms", flush=True)
                 if t["degraded"]:
                     degraded += 1
-                    print(f"   DEGRADED: the device answered alone because {t['degraded_reason']}", flush=True)
+                    print(f"   DEGRADED: the device answered alone because {t['degraded_reason']}",
+                          flush=True)
                 print(flush=True)
     if degraded:
-        print(f"{degraded} answer(s) were degraded: the cloud did not take part where it should have.", flush=True)
+        print(f"{degraded} answer(s) were degraded: the cloud did not take part where it should have.",
+              flush=True)
         return 2
     return 0
 

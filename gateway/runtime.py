@@ -44,7 +44,8 @@ class Runtime:
     async def start(self) -> "Runtime":
         cfg = self.config
         local_cloud = not cfg.cloud.endpoints and not cfg.cloud.offline
-        ensure_port_free(cfg.server.host, cfg.server.port, "the gateway", "server.port")  # fail in a second, not after loading models
+        # fail in a second, not after loading models
+        ensure_port_free(cfg.server.host, cfg.server.port, "the gateway", "server.port")
         if local_cloud:
             ensure_port_free(cfg.cloud.local.host, cfg.cloud.local.port)
         if local_cloud and cfg.device.n_threads is None and cfg.cloud.local.n_threads is None:
@@ -68,7 +69,8 @@ class Runtime:
             endpoints = [await self.local_cloud.start()]
         if endpoints:
             self.cloud = CloudClient(endpoints, cfg.cloud.model, cfg.cloud.api_key, cfg.cloud.timeout_s,
-                                     cfg.cloud.retries, cfg.cloud.strategy, cfg.cloud.simulated_rtt_ms, monitor)
+                                     cfg.cloud.retries, cfg.cloud.strategy, cfg.cloud.simulated_rtt_ms,
+                                     monitor)
             await self.cloud.start()
         worker = DeviceWorker(self.engine, max_queue=cfg.server.max_queue)
         self.collaborator = Collaborator(cfg, worker, self.cloud, monitor)

@@ -26,9 +26,9 @@ from gateway.core.acceptance import VerifyResult
 
 class CloudClient(Transport):
     def __init__(self, endpoints: Sequence[str], model: str = "cloud", api_key: str | None = None,
-                 timeout_s: float = 30.0, retries: int = 2, strategy: str = "auto", simulated_rtt_ms: float = 0.0,
-                 monitor: NetworkMonitor | None = None, top_k: int = 20, connect_timeout_s: float | None = None,
-                 read_timeout_s: float | None = None):
+                 timeout_s: float = 30.0, retries: int = 2, strategy: str = "auto",
+                 simulated_rtt_ms: float = 0.0, monitor: NetworkMonitor | None = None, top_k: int = 20,
+                 connect_timeout_s: float | None = None, read_timeout_s: float | None = None):
         super().__init__(endpoints, model, api_key, timeout_s, retries, simulated_rtt_ms, monitor,
                          connect_timeout_s, read_timeout_s)
         self.strategy = strategy

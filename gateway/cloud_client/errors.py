@@ -23,7 +23,8 @@ class CloudRefused(CloudError):
     """The cloud answered 4xx: it is up, but will not do this request."""
 
     def __init__(self, status: int, body: str):
-        super().__init__(f"cloud refused the request: HTTP {status}: {body}", f"cloud refused the request (HTTP {status})")
+        super().__init__(f"cloud refused the request: HTTP {status}: {body}",
+                         f"cloud refused the request (HTTP {status})")
         self.status = status
 
 
@@ -33,7 +34,8 @@ def public_reason(exc: BaseException) -> str:
         return exc.public
     if isinstance(exc, aiohttp.ClientConnectorError):
         os_error = getattr(exc, "os_error", None)
-        if isinstance(os_error, ConnectionRefusedError) or getattr(os_error, "errno", None) == errno.ECONNREFUSED:
+        refused = getattr(os_error, "errno", None) == errno.ECONNREFUSED
+        if isinstance(os_error, ConnectionRefusedError) or refused:
             return "cloud unreachable (connection refused)"
         return "cloud unreachable (connection failed)"
     if isinstance(exc, aiohttp.ServerDisconnectedError):

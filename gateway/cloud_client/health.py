@@ -60,7 +60,8 @@ class NetworkMonitor:
         h.successes += 1
         h.consecutive_failures = 0
         h.opened_at = h.trial_since = None
-        h.rtt_ewma_s = seconds if h.rtt_ewma_s is None else (1 - self.alpha) * h.rtt_ewma_s + self.alpha * seconds
+        old = h.rtt_ewma_s
+        h.rtt_ewma_s = seconds if old is None else (1 - self.alpha) * old + self.alpha * seconds
 
     def record_failure(self, url: str, error: str, public: str | None = None) -> None:
         h = self._get(url)
@@ -155,7 +156,8 @@ async def probe_while_open(monitor: NetworkMonitor, urls: Callable[[], list[str]
     while True:
         await asyncio.sleep(interval)
         try:
-            due = [u for u in urls() if monitor.needs_probe(u) and monitor.admit_endpoint(u)]  # holds the trial
+            # admit_endpoint holds the half-open trial for the probe
+            due = [u for u in urls() if monitor.needs_probe(u) and monitor.admit_endpoint(u)]
             if due:
                 await asyncio.gather(*(check(u) for u in due))
         except Exception:  # the prober must outlive any one bad probe

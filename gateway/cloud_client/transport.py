@@ -108,8 +108,10 @@ class Transport:
         self.monitor.record_failure(endpoint.url, detail, public)
 
     @asynccontextmanager
-    async def _exchange(self, method: str, path: str, payload: bytes | None, stats: CallStats | None,
-                        timeout: aiohttp.ClientTimeout) -> AsyncIterator[tuple[CloudEndpoint, aiohttp.ClientResponse]]:
+    async def _exchange(
+        self, method: str, path: str, payload: bytes | None, stats: CallStats | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> AsyncIterator[tuple[CloudEndpoint, aiohttp.ClientResponse]]:
         """One HTTP exchange with the bookkeeping every call shares (module docstring).
 
         Yields the endpoint and a 2xx response, whose arrival counts as the endpoint's success
@@ -156,7 +158,10 @@ class Transport:
 
     async def request_raw(self, method: str, path: str, body: Any = None, stats: CallStats | None = None,
                           retries: int | None = None, parse: Callable[[bytes], Any] = bytes) -> Any:
-        """One call; ``parse(raw body)`` runs inside the exchange, so an unreadable answer counts as a failure."""
+        """One call; ``parse(raw body)`` runs inside the exchange.
+
+        So an answer that cannot be read counts as a failed call.
+        """
         payload = json.dumps(body).encode() if body is not None else None
         attempts = 1 + (self.retries if retries is None else retries)
         last: Exception | None = None
@@ -181,7 +186,8 @@ class Transport:
         public = public_reason(last)
         if attempts > 1:
             public += f" after {attempts} attempts"
-        raise CloudError(f"cloud unreachable after {attempts} attempt(s): {type(last).__name__}: {last}", public)
+        raise CloudError(f"cloud unreachable after {attempts} attempt(s): {type(last).__name__}: {last}",
+                         public)
 
     async def stream(self, body: dict, stats: CallStats, chat: bool = True) -> AsyncIterator[dict]:
         """Pass a chat (or text) completion through, streaming; yields the cloud's parsed SSE chunks.
@@ -215,7 +221,8 @@ class Transport:
                 raise CloudError(f"{endpoint.url}{path}: cloud stream ended without [DONE]",
                                  "cloud stream broke mid-answer")
         except (TimeoutError, aiohttp.ClientError) as exc:  # before the answer began
-            raise CloudError(f"cloud stream failed: {path}: {type(exc).__name__}: {exc}", public_reason(exc)) from exc
+            raise CloudError(f"cloud stream failed: {path}: {type(exc).__name__}: {exc}",
+                             public_reason(exc)) from exc
 
     async def check_health(self, endpoint: CloudEndpoint) -> None:
         """``GET /health`` on one endpoint; the outcome goes to the circuit breaker."""
@@ -227,7 +234,8 @@ class Transport:
             async with self.session.get(endpoint.url + "/health", timeout=timeout) as r:
                 endpoint.healthy = r.status == 200
                 if not endpoint.healthy:
-                    endpoint.last_error, public = f"/health answered HTTP {r.status}", f"cloud answered HTTP {r.status}"
+                    endpoint.last_error = f"/health answered HTTP {r.status}"
+                    public = f"cloud answered HTTP {r.status}"
         except (TimeoutError, aiohttp.ClientError) as exc:
             endpoint.healthy = False
             endpoint.last_error, public = f"{type(exc).__name__}: {exc}", public_reason(exc)

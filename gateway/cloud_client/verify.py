@@ -119,13 +119,15 @@ class NativeVerifier(Verifier):
         else:
             body["context"] = context
         try:
-            out, cached = await self.client.request_raw("POST", "/v1/tandem/verify", body, stats, parse=_native_result)
+            out, cached = await self.client.request_raw("POST", "/v1/tandem/verify", body, stats,
+                                                        parse=_native_result)
         except CloudRefused as exc:
             if exc.status != 409 or "context" in body:
                 raise
             body = {k: v for k, v in body.items() if k not in ("prefix_len", "prefix_hash", "context_tail")}
-            out, cached = await self.client.request_raw("POST", "/v1/tandem/verify", {**body, "context": context},
-                                                        stats, parse=_native_result)
+            out, cached = await self.client.request_raw("POST", "/v1/tandem/verify",
+                                                        {**body, "context": context}, stats,
+                                                        parse=_native_result)
         if cached is not None:  # what the cloud computed: the context past its cached prefix, and the drafts
             stats.prompt_tokens += len(context) + len(draft)
             stats.cached_tokens += cached
@@ -178,7 +180,8 @@ class PromptLogprobsVerifier(Verifier):
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise CloudError(f"vLLM verification answer unreadable: {type(exc).__name__}: {exc}",
                              "cloud answered with invalid data") from exc
-        stats.prompt_tokens += len(context) + len(draft)  # never read from the cache (see the class docstring)
+        # never read from the cache (see the class docstring)
+        stats.prompt_tokens += len(context) + len(draft)
         return result
 
 
@@ -217,7 +220,8 @@ class ScaleOutVerifier(Verifier):
         body = scale_out_body(client.model, [0], [], 1, new_cache_salt(), read_cache=True)
         try:
             out = await client.request_json("POST", SCALE_OUT_PATH, body, retries=0)
-        except CloudRefused:  # 403: started without --enable-scale-out; 404: no such route; 400: fields refused
+        # 403: started without --enable-scale-out; 404: no such route; 400: fields refused
+        except CloudRefused:
             return False
         return isinstance(out, dict) and isinstance(out.get("choices"), list)
 
@@ -259,7 +263,10 @@ def _worth_uncached(exc: CloudRefused) -> bool:
 
 def scale_out_body(model: str, context: Sequence[int], draft: Sequence[int], n_top: int, salt: str | None,
                    read_cache: bool) -> dict[str, Any]:
-    """One ``/inference/v1/generate`` request: one greedy token over context+draft, the drafts' rows scored."""
+    """One ``/inference/v1/generate`` request: one greedy token over context+draft.
+
+    The drafts' rows are scored (``prompt_logprobs``).
+    """
     params: dict[str, Any] = {"max_tokens": 1, "temperature": 0, "logprobs": n_top, "detokenize": False,
                               "skip_reading_prefix_cache": not read_cache}
     if draft:

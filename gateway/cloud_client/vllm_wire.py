@@ -21,7 +21,10 @@ from gateway.core.acceptance import VerifyResult, greedy_accept
 
 
 class UnreliableAnswer(ValueError):
-    """The answer parsed, but its draft rows cannot be trusted (garbage, missing, or served from the cache)."""
+    """The answer parsed, but its draft rows cannot be trusted.
+
+    They are garbage, missing, or served from the cache.
+    """
 
 
 @dataclass
@@ -30,7 +33,8 @@ class GenerateUsage:
     cached_tokens: int | None  # None: the server does not report it (no --enable-prompt-tokens-details)
 
 
-async def parse_generate(raw: bytes, n_context: int, draft: Sequence[int]) -> tuple[VerifyResult, GenerateUsage]:
+async def parse_generate(raw: bytes, n_context: int,
+                         draft: Sequence[int]) -> tuple[VerifyResult, GenerateUsage]:
     """``/inference/v1/generate``'s answer → the verified continuation, decoding only the draft rows.
 
     Shape (vLLM 0.32, ``output_mode`` tokens): top-level ``usage``, ``prompt_logprobs`` (entry

@@ -59,7 +59,8 @@ def card_ok(number: str) -> bool:
     card-like grouping,
     and not a CN mobile with its country code."""
     digits = _digits(number)
-    if (digits[0] == "0" and not digits.startswith("06")) or digits[0] == "7" or (digits[0] == "1" and len(digits) != 15):
+    if ((digits[0] == "0" and not digits.startswith("06")) or digits[0] == "7"
+            or (digits[0] == "1" and len(digits) != 15)):
         return False
     if CN_MOBILE_DIGITS.fullmatch(digits):
         return False
@@ -119,12 +120,14 @@ def _re(p: str, flags: int = 0) -> re.Pattern[str]:
 
 
 DETECTORS: tuple[Detector, ...] = (
-    Detector("EMAIL", _re(_NOT_ALNUM_BEFORE + r"[A-Za-z0-9._%+-]+[@＠][A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}" + _NOT_ALNUM_AFTER)),
+    Detector("EMAIL", _re(_NOT_ALNUM_BEFORE + r"[A-Za-z0-9._%+-]+[@＠]"
+                          r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}" + _NOT_ALNUM_AFTER)),
     Detector("CN_RESIDENT_ID", _re(_NOT_ALNUM_BEFORE + r"\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx]" + _NOT_ALNUM_AFTER),
              lambda s: cn_id_ok(re.sub(r"[ -]", "", s))),
-    Detector("CREDIT_CARD", _re(_NOT_ALNUM_BEFORE + r"(?:\d[ .-]?){11,18}\d" + _NOT_ALNUM_AFTER), card_ok, shrink=True),
-    Detector("IBAN", _re(_NOT_ALNUM_BEFORE + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}" + _NOT_ALNUM_AFTER), iban_ok,
+    Detector("CREDIT_CARD", _re(_NOT_ALNUM_BEFORE + r"(?:\d[ .-]?){11,18}\d" + _NOT_ALNUM_AFTER), card_ok,
              shrink=True),
+    Detector("IBAN", _re(_NOT_ALNUM_BEFORE + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}" + _NOT_ALNUM_AFTER),
+             iban_ok, shrink=True),
     Detector("US_SSN", _re(_NOT_DIGIT_BEFORE + r"\d{3}([- ])\d{2}\1\d{4}" + _NOT_DIGIT_AFTER), ssn_ok),
     Detector("IP_ADDRESS", _re(_NOT_DIGIT_BEFORE + r"(?:\d{1,3}\.){3}\d{1,3}" + _NOT_DIGIT_AFTER), ip_ok),
     Detector(
@@ -148,10 +151,12 @@ _FR_DOTTED = re.compile(r"^0\d(?:\.\d\d){4}$")  # 01.42.68.53.00 is a French num
 _SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 
 
-# every CN mobile range (13x-19x), with +86 / 0086 / 86, in one piece or grouped 3-4-4 by spaces, hyphens or dots
+# every CN mobile range (13x-19x), with +86 / 0086 / 86, in one piece or grouped 3-4-4
+# by spaces, hyphens or dots
 CN_MOBILE_DIGITS = re.compile(r"(?:0086|86)?1[3-9]\d{9}")
 CN_MOBILE = re.compile(
-    r"(?<![A-Za-z0-9_+])(?:(?:\+|00)?86[ .-]?|[(（]\+?86[)）][ .-]?)?1[3-9]\d(?:[ .-]?\d{4}){2}(?![A-Za-z0-9_])")
+    r"(?<![A-Za-z0-9_+])(?:(?:\+|00)?86[ .-]?|[(（]\+?86[)）][ .-]?)?"
+    r"1[3-9]\d(?:[ .-]?\d{4}){2}(?![A-Za-z0-9_])")
 
 
 def find_cn_mobiles(text: str) -> list[PiiSpan]:
@@ -196,7 +201,9 @@ def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> lis
     """
     import phonenumbers
 
-    spans: dict[tuple[int, int], PiiSpan] = {(s.start, s.end): s for s in find_cn_mobiles(text)} if "CN" in regions else {}
+    spans: dict[tuple[int, int], PiiSpan] = {}
+    if "CN" in regions:
+        spans = {(s.start, s.end): s for s in find_cn_mobiles(text)}
     for region in regions:
         for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
             end = m.end
@@ -262,6 +269,7 @@ def _load_presidio() -> Callable[[str], list[PiiSpan]] | None:
 
     def find(text: str) -> list[PiiSpan]:
         results = engine.analyze(text=text, entities=list(mapping), language="en")
-        return [PiiSpan(mapping[r.entity_type], r.start, r.end, text[r.start:r.end]) for r in results if r.score >= 0.6]
+        return [PiiSpan(mapping[r.entity_type], r.start, r.end, text[r.start:r.end])
+                for r in results if r.score >= 0.6]
 
     return find

@@ -111,7 +111,8 @@ class StreamRestorer:
 class PrivacyDecision:
     level: str
     pii: dict[str, int] = field(default_factory=dict)  # kind -> count, never values
-    sources: list[str] = field(default_factory=list)  # what raised the level: "metadata", "header", "rule", "pii"
+    # what raised the level: "metadata", "header", "rule", "pii"
+    sources: list[str] = field(default_factory=list)
     redactor: Redactor | None = None
     spans: list[list[PiiSpan]] = field(default_factory=list, repr=False)  # per text; values: never log these
 

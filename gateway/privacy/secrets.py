@@ -39,15 +39,17 @@ def _aws_ok(s: str) -> bool:
 
 def _mixed_case_or_digit(s: str) -> bool:
     body = s[3:]
-    return any(c.isdigit() for c in body) or (any(c.isupper() for c in body) and any(c.islower() for c in body))
+    return any(c.isdigit() for c in body) or (any(c.isupper() for c in body)
+                                              and any(c.islower() for c in body))
 
 
 # (name, pattern, validator); the whole match is the secret
 FAMILIES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = tuple(
     (name, re.compile(pattern), check) for name, pattern, check in (
-        ("private key block", (r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"  # a pasted block may
-                               r"(?:[\s\S]{0,8000}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"  # lack its
-                               r"|(?:\s*[A-Za-z0-9+/=]{8,})+)"), None),  # END line: then up to the last base64 line
+        # a pasted block may lack its END line: then up to the last base64 line
+        ("private key block", (r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
+                               r"(?:[\s\S]{0,8000}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
+                               r"|(?:\s*[A-Za-z0-9+/=]{8,})+)"), None),
         ("openai / anthropic", _B + r"sk-[A-Za-z0-9_-]{20,250}" + _E, _has_digit_and_letter),
         ("github", _B + r"(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})" + _E, None),
         ("aws access key id", _B + r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Za-z0-9]{12,24}" + _E, _aws_ok),
@@ -93,14 +95,16 @@ _WORD = re.compile(
 # the window after a key word ends with the sentence, or where code closes the literal or call it was in
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)|[。！？\n)\]}]|[=!]=")
 _NOT_IN_TOKEN = "\\s\"'`,;，。；、：:（）()\\[\\]{}<>“”‘’「」\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
-_TOKEN = re.compile(f"[^={_NOT_IN_TOKEN}][^{_NOT_IN_TOKEN}]*")  # base64 padding stays; a leading "=" is an operator
+# base64 padding stays; a leading "=" is an operator
+_TOKEN = re.compile(f"[^={_NOT_IN_TOKEN}][^{_NOT_IN_TOKEN}]*")
 _TRAILING = ".:)]}"
 _WINDOW_CHARS = 60
 _WINDOW_TOKENS = 6
 
-_NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "str", "string", "int", "bytes", "optional",
-               "required", "empty", "changeme", "redacted"}
-# names in code: snake_case, camelCase, PascalCase, CONSTANT_CASE, attribute chains (random tokens are none of these)
+_NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "str", "string", "int", "bytes",
+               "optional", "required", "empty", "changeme", "redacted"}
+# names in code: snake_case, camelCase, PascalCase, CONSTANT_CASE, attribute chains
+# (random tokens are none of these)
 _IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z0-9]+)+|[a-z]{2,}(?:[A-Z][a-z]{2,})+\d*|(?:[A-Z][a-z]{2,}){2,}\d*"
                          r"|[A-Z]+(?:_[A-Z0-9]+)+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _PLACEHOLDER = re.compile(r"\$\{?\w+\}?|%\(?\w*\)?s|\{\w*\}|<[^>]*>|\*+|x+|X+|\.{3}|…")
@@ -136,9 +140,11 @@ def looks_like_password(value: str, quoted: bool, explicit: bool) -> bool:
         return False
     if quoted:
         return True
-    if (_IDENTIFIER.fullmatch(value) and not any(c.isdigit() for c in value)) or (value.isdigit() and not explicit):
+    if ((_IDENTIFIER.fullmatch(value) and not any(c.isdigit() for c in value))
+            or (value.isdigit() and not explicit)):
         return False
-    if value.isalpha() and value.islower():  # a plain word ("incorrect") unless long enough to be a passphrase
+    # a plain word ("incorrect"), unless long enough to be a passphrase
+    if value.isalpha() and value.islower():
         return len(value) >= 12 or (explicit and len(value) >= 8)
     return _classes(value) >= 2 or explicit
 
@@ -169,7 +175,8 @@ def find_secrets(text: str) -> list[tuple[int, int]]:
             spans.append((m.start(1), m.end(1)))
     for m in _ASSIGN.finditer(text):
         found = _token_at(text, m.end())
-        if found and (looks_random(found[2]) or (m.group(1) and looks_like_password(found[2], bool(m.group(2)), True))):
+        if found and (looks_random(found[2])
+                      or (m.group(1) and looks_like_password(found[2], bool(m.group(2)), True))):
             spans.append(found[:2])
     for m in _WORD.finditer(text):
         _scan_after(text, m.end(), bool(m.group(1) or m.group(2)), spans)

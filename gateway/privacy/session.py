@@ -33,7 +33,8 @@ class SessionPins:
         self._pins: OrderedDict[bytes, float] = OrderedDict()  # hashed id -> expiry, oldest first
 
     def _key(self, session: str) -> bytes:
-        return hashlib.blake2b(session.encode("utf-8", "surrogatepass"), digest_size=16, key=self._salt).digest()
+        raw = session.encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(raw, digest_size=16, key=self._salt).digest()
 
     def pin(self, session: str) -> None:
         """Keep ``session`` on the device until ``ttl_s`` from now (renews an existing pin)."""

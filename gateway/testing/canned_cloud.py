@@ -1,4 +1,6 @@
-"""A cloud server with canned chat answers: the demo's rendering and stop tests need answers a model won't reliably give.
+"""A cloud server with canned chat answers.
+
+The demo's rendering and stop tests need answers a model won't reliably give.
 
 A keyword in the last user message picks the answer (Markdown with code, HTML that must not run,
 a long answer streamed slowly enough to be stopped). It is a ``RecordingCloud`` otherwise: it
@@ -43,7 +45,8 @@ class CannedCloud(RecordingCloud):
         if not body.get("stream"):
             choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
             choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
-            return web.json_response({"choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+            usage = {"prompt_tokens": 1, "completion_tokens": 1}
+            return web.json_response({"choices": [choice], "usage": usage})
         resp = await open_stream(request)
         pieces = [text[i:i + 4] for i in range(0, len(text), 4)]
         try:
@@ -57,7 +60,8 @@ class CannedCloud(RecordingCloud):
             end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
             last.update(end)
             await send_event(resp, {"choices": [last]})
-            await send_event(resp, {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(pieces)}})
+            usage = {"prompt_tokens": 1, "completion_tokens": len(pieces)}
+            await send_event(resp, {"choices": [], "usage": usage})
             await send_done(resp)
         except ConnectionError:  # the client hung up mid-answer: what the stop tests are after
             self.disconnects += 1

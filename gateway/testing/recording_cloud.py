@@ -54,8 +54,8 @@ class RecordingCloud:
         return web.Response(text="ok")
 
     async def info(self, request: web.Request) -> web.Response:
-        return web.json_response({"n_vocab": self.engine.n_vocab, "eos_token_ids": sorted(self.engine.eos_token_ids),
-                                  "native_verify": True})
+        return web.json_response({"n_vocab": self.engine.n_vocab,
+                                  "eos_token_ids": sorted(self.engine.eos_token_ids), "native_verify": True})
 
     async def tokenize(self, request: web.Request) -> web.Response:
         body = await self._record(request)
@@ -74,7 +74,8 @@ class RecordingCloud:
         if not body.get("stream"):
             choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
             choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
-            return web.json_response({"choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+            usage = {"prompt_tokens": 1, "completion_tokens": 1}
+            return web.json_response({"choices": [choice], "usage": usage})
         resp = await open_stream(request)
         for i in range(0, len(text), 3):
             piece = text[i:i + 3]
@@ -85,7 +86,8 @@ class RecordingCloud:
         end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
         last.update(end)
         await send_event(resp, {"choices": [last]})
-        await send_event(resp, {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(text) // 3 + 1}})
+        usage = {"prompt_tokens": 1, "completion_tokens": len(text) // 3 + 1}
+        await send_event(resp, {"choices": [], "usage": usage})
         await send_done(resp)
         return resp
 

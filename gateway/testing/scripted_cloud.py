@@ -27,7 +27,8 @@ TopFn = Callable[[list[int], list[int]], list[list[tuple[int, float]]]]
 
 class ScriptedCloud:
     def __init__(self, prompt: Sequence[int], truth: Sequence[int], fail_on_call: int | None = None,
-                 stream_pieces: Sequence[str] = (), top: TopFn | None = None, delay_s: tuple[float, float] = (0, 0)):
+                 stream_pieces: Sequence[str] = (), top: TopFn | None = None,
+                 delay_s: tuple[float, float] = (0, 0)):
         self.prompt, self.truth = list(prompt), list(truth)
         self.fail_on_call = fail_on_call  # 1-based index of the call that fails (None: never)
         self.stream_pieces = list(stream_pieces)
@@ -44,8 +45,8 @@ class ScriptedCloud:
             self.failed_context = context
             raise _failure()
 
-    async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats, want_top: bool = False,
-                     session: Any = None) -> VerifyResult:
+    async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats,
+                     want_top: bool = False, session: Any = None) -> VerifyResult:
         if self.delay_s[1]:
             await asyncio.sleep(random.uniform(*self.delay_s))
         context, draft = list(context), list(draft)
@@ -55,7 +56,8 @@ class ScriptedCloud:
         done = len(context) - len(self.prompt)
         assert context[: len(self.prompt)] == self.prompt, "verification must continue the prompt"
         if self.top is None:  # greedy: what was emitted so far is exactly the cloud's continuation
-            assert context[len(self.prompt):] == self.truth[:done], "verification must continue the verified prefix"
+            assert context[len(self.prompt):] == self.truth[:done], \
+                "verification must continue the verified prefix"
         target = self.truth[done:done + len(draft) + 1]
         accepted, tokens = greedy_accept(draft, target)
         top = self.top(context, draft) if self.top else [[(t, -0.01)] for t in target]
@@ -84,8 +86,8 @@ def collaborator(engine: Any, cloud: Any, *overrides: str, compatible: bool = Tr
 
 
 def chat_request(model: str, content: str = "Tell me about the moon.", **kw: Any) -> ChatCompletionRequest:
-    return ChatCompletionRequest.model_validate({"model": model, "messages": [{"role": "user", "content": content}],
-                                                 "temperature": 0, **kw})
+    return ChatCompletionRequest.model_validate(
+        {"model": model, "messages": [{"role": "user", "content": content}], "temperature": 0, **kw})
 
 
 async def answer(collab: Collaborator, request: ChatCompletionRequest) -> tuple[str, Any]:

@@ -25,18 +25,20 @@ from aiohttp import web
 
 BLOCK = 16
 MAX_LOGPROBS = 20
-GENERATE_FIELDS = {"request_id", "token_ids", "token_offsets", "features", "content_parts", "sampling_params", "model",
-                   "reasoning_ended", "reasoning_parser_kwargs", "return_token_ids", "output_mode", "stream",
-                   "stream_options", "cache_salt", "priority", "kv_transfer_params", "ec_transfer_params"}
+GENERATE_FIELDS = {"request_id", "token_ids", "token_offsets", "features", "content_parts", "sampling_params",
+                   "model", "reasoning_ended", "reasoning_parser_kwargs", "return_token_ids", "output_mode",
+                   "stream", "stream_options", "cache_salt", "priority", "kv_transfer_params",
+                   "ec_transfer_params"}
 # vllm/sampling_params.py:282-446 (public fields of SamplingParams in 0.32.0)
-SAMPLING_FIELDS = {"n", "presence_penalty", "frequency_penalty", "repetition_penalty", "temperature", "watermarking",
-                   "top_p", "top_k", "min_p", "seed", "stop", "stop_token_ids", "ignore_eos", "max_tokens", "min_tokens",
-                   "logprobs", "prompt_logprobs", "prompt_logprob_token_ids", "prompt_logprob_start",
-                   "logprob_token_ids", "flat_logprobs", "detokenize", "skip_special_tokens",
-                   "spaces_between_special_tokens", "include_stop_str_in_output", "output_kind", "stream_interval",
-                   "skip_clone", "output_text_buffer_length", "structured_outputs", "logit_bias", "allowed_token_ids",
-                   "extra_args", "bad_words", "skip_reading_prefix_cache", "thinking_token_budget",
-                   "repetition_detection", "routed_experts_prompt_start", "trace_decode_token_ids"}
+SAMPLING_FIELDS = {"n", "presence_penalty", "frequency_penalty", "repetition_penalty", "temperature",
+                   "watermarking", "top_p", "top_k", "min_p", "seed", "stop", "stop_token_ids", "ignore_eos",
+                   "max_tokens", "min_tokens", "logprobs", "prompt_logprobs", "prompt_logprob_token_ids",
+                   "prompt_logprob_start", "logprob_token_ids", "flat_logprobs", "detokenize",
+                   "skip_special_tokens", "spaces_between_special_tokens", "include_stop_str_in_output",
+                   "output_kind", "stream_interval", "skip_clone", "output_text_buffer_length",
+                   "structured_outputs", "logit_bias", "allowed_token_ids", "extra_args", "bad_words",
+                   "skip_reading_prefix_cache", "thinking_token_budget", "repetition_detection",
+                   "routed_experts_prompt_start", "trace_decode_token_ids"}
 DISABLED = "Scale-out endpoints are disabled. Restart vllm serve with --enable-scale-out to enable them."
 
 
@@ -66,8 +68,8 @@ def _row(prefix: list[int], actual: int, n_top: int) -> dict[str, dict]:
     best = next_token(prefix)
     ranked = [best] + [t for t in range(best + 1, best + n_top) if t != best]
     lps = {t: -0.01 - j for j, t in enumerate(ranked)}
-    entry = {str(actual): {"logprob": lps.get(actual, -7.5), "rank": ranked.index(actual) + 1 if actual in lps else 40,
-                           "decoded_token": None}}
+    rank = ranked.index(actual) + 1 if actual in lps else 40
+    entry = {str(actual): {"logprob": lps.get(actual, -7.5), "rank": rank, "decoded_token": None}}
     for j, t in enumerate(ranked[:max(n_top, 1)]):
         entry.setdefault(str(t), {"logprob": lps[t], "rank": j + 1, "decoded_token": None})
     return entry
@@ -75,8 +77,9 @@ def _row(prefix: list[int], actual: int, n_top: int) -> dict[str, dict]:
 
 def _garbage(rng: random.Random, width: int, nan: bool) -> dict[str, dict]:
     """What torch.empty leaves in a row the cache served (vLLM #42019)."""
-    return {str(rng.randint(-2**31, 2**31 - 1)): {"logprob": math.nan if nan and j == 0 else rng.uniform(-1e30, 1e30),
-                                                  "rank": rng.randint(-2**31, 2**31 - 1), "decoded_token": None}
+    return {str(rng.randint(-2**31, 2**31 - 1)): {
+                "logprob": math.nan if nan and j == 0 else rng.uniform(-1e30, 1e30),
+                "rank": rng.randint(-2**31, 2**31 - 1), "decoded_token": None}
             for j in range(width)}
 
 
@@ -85,7 +88,8 @@ class Vllm032:
                  report_cached: bool = True, completions_status: int = 200, generate_status: int = 200,
                  error_body: str = "upstream failure"):
         self.scale_out, self.runner, self.nan, self.report_cached = scale_out, runner, nan, report_cached
-        self.completions_status, self.generate_status, self.error_body = completions_status, generate_status, error_body
+        self.completions_status, self.generate_status = completions_status, generate_status
+        self.error_body = error_body
         self.cache: dict[str | None, set[tuple[int, ...]]] = {}
         self.generate_bodies: list[dict] = []
         self.hits: list[int] = []
@@ -93,8 +97,10 @@ class Vllm032:
         self.rng = random.Random(0)
 
     def routes(self) -> dict:
-        return {("POST", "/inference/v1/generate"): self.generate, ("POST", "/v1/completions"): self.completions,
-                ("GET", "/health"): self.health, ("GET", "/version"): self.version, ("POST", "/tokenize"): self.tokenize}
+        return {("POST", "/inference/v1/generate"): self.generate,
+                ("POST", "/v1/completions"): self.completions,
+                ("GET", "/health"): self.health, ("GET", "/version"): self.version,
+                ("POST", "/tokenize"): self.tokenize}
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="")
@@ -106,7 +112,8 @@ class Vllm032:
         """One token per byte: any text gives real, stable ids."""
         body = await request.json()
         tokens = [5 + b % 90 for b in body["prompt"].encode()]
-        return web.json_response({"count": len(tokens), "max_model_len": 4096, "tokens": tokens, "token_strs": None})
+        return web.json_response({"count": len(tokens), "max_model_len": 4096, "tokens": tokens,
+                                  "token_strs": None})
 
     # -- /inference/v1/generate ------------------------------------------------------------------------
     async def generate(self, request: web.Request) -> web.Response:
@@ -146,10 +153,13 @@ class Vllm032:
             raise Invalid(f"sampling_params: unknown {sorted(set(sp) - SAMPLING_FIELDS)}")
         for name in ("prompt_logprobs", "logprobs"):
             if sp.get(name) is not None and not (isinstance(sp[name], int) and 0 <= sp[name] <= MAX_LOGPROBS):
-                raise Invalid(f"Requested {name} of {sp[name]}, which is greater than max allowed: {MAX_LOGPROBS}")
+                raise Invalid(
+                    f"Requested {name} of {sp[name]}, which is greater than max allowed: {MAX_LOGPROBS}")
         salt = body.get("cache_salt")
-        if salt is not None and not (isinstance(salt, str) and 0 < len(salt) <= 128 and not set(salt) & set("@/\\\0")):
-            raise Invalid("Parameter 'cache_salt' must be at most 128 characters and must not contain '@', '/'")
+        salt_ok = isinstance(salt, str) and 0 < len(salt) <= 128 and not set(salt) & set("@/\\\0")
+        if salt is not None and not salt_ok:
+            raise Invalid(
+                "Parameter 'cache_salt' must be at most 128 characters and must not contain '@', '/'")
         if body.get("stream"):
             raise Invalid("this script answers non-streaming requests only")
         if body.get("model") not in (None, "cloud"):
@@ -186,14 +196,16 @@ class Vllm032:
         if n_top is not None:
             top = [{"token_id": gen, "logprob": -0.01, "rank": 1}] + [
                 {"token_id": gen + j, "logprob": -0.01 - j, "rank": j + 1} for j in range(1, n_top)]
-            logprobs = {"content": [{"token_id": gen, "logprob": -0.01, "rank": 1, "top_logprobs": top[:max(n_top, 1)]}]}
+            logprobs = {"content": [{"token_id": gen, "logprob": -0.01, "rank": 1,
+                                     "top_logprobs": top[:max(n_top, 1)]}]}
         details = {"cached_tokens": hit, "created_cache_tokens": None, "multimodal_tokens": None}
         return {"request_id": "generate-tokens-1", "model": "cloud", "created": 1,
                 "usage": {"prompt_tokens": n, "total_tokens": n + 1, "completion_tokens": 1,
                           "prompt_tokens_details": details if self.report_cached else None,
                           "completion_tokens_details": None},
-                "prompt_logprobs": prompt_logprobs, "prompt_token_id_logprobs": None, "prompt_token_ids": None,
-                "mm_placeholders": None, "metrics": None, "kv_transfer_params": None, "ec_transfer_params": None,
+                "prompt_logprobs": prompt_logprobs, "prompt_token_id_logprobs": None,
+                "prompt_token_ids": None, "mm_placeholders": None, "metrics": None,
+                "kv_transfer_params": None, "ec_transfer_params": None,
                 "output_mode": "tokens",
                 "choices": [{"index": 0, "finish_reason": "length", "stop_reason": None, "token_ids": [gen],
                              "routed_experts": None, "sampling_mask": None, "weight_versions": None,
