@@ -1,4 +1,4 @@
-"""Terminal chat: talks to a running gateway over its OpenAI API, streaming, tinted by who produced each piece.
+"""Terminal chat over a running gateway's OpenAI API, streaming, tinted by who produced each piece.
 
     tandem chat                       # interactive, multi-turn; /help lists the commands
     tandem chat "What is a monad?"    # one shot
@@ -31,7 +31,8 @@ PRIVACY = ("public", "redact", "private")
 ORIGIN_STYLE = {"device": "green", "cloud": "bright_blue"}
 HELP = ("/mode [auto|device|cloud|cascade|speculative]   who answers\n"
         "/privacy [public|redact|private]                  how personal data is treated\n"
-        "/offline [on|off]                                 treat the cloud as unavailable (the device carries on)\n"
+        "/offline [on|off]                                 "
+        "treat the cloud as unavailable (the device carries on)\n"
         "/trace                                            the last answer's route trace\n"
         "/quit                                             leave (or Ctrl-D); Ctrl-C stops an answer")
 
@@ -48,8 +49,8 @@ class ChatState:
 
 
 def request_body(state: ChatState, args: argparse.Namespace) -> dict:
-    body: dict = {"model": state.model, "messages": state.history, "stream": True, "max_tokens": args.max_tokens,
-                  "temperature": args.temperature}
+    body: dict = {"model": state.model, "messages": state.history, "stream": True,
+                  "max_tokens": args.max_tokens, "temperature": args.temperature}
     metadata = {}
     if state.privacy:
         metadata["privacy"] = state.privacy
@@ -79,13 +80,14 @@ async def ask(session: aiohttp.ClientSession, args: argparse.Namespace, state: C
                 continue
             event = json.loads(line[5:])
             trace = event.get("tandem") or trace
-            origin = event.get("tandem_origin") or origin  # a flushed tail has none: it continues the last piece
+            # a flushed tail has no origin: it continues the last piece
+            origin = event.get("tandem_origin") or origin
             for choice in event.get("choices", []):
                 piece = (choice.get("delta") or {}).get("content") or ""
                 if piece:
                     said.append(piece)
-                    console.print(piece, style=ORIGIN_STYLE.get(origin, ""), end="", markup=False, highlight=False,
-                                  soft_wrap=True)
+                    console.print(piece, style=ORIGIN_STYLE.get(origin, ""), end="", markup=False,
+                                  highlight=False, soft_wrap=True)
     console.print()
     if trace:
         console.print(route_line(trace), style="dim", markup=False, highlight=False, soft_wrap=True)
@@ -126,14 +128,15 @@ def command(line: str, state: ChatState, console: Console) -> bool:
         console.print(f"mode: {state.model.removeprefix('tandem-')}", style="dim", markup=False)
     elif name == "/privacy":
         if arg and arg not in PRIVACY:
-            console.print(f"unknown privacy level {arg!r}; one of {', '.join(PRIVACY)}", style="red", markup=False)
+            console.print(f"unknown privacy level {arg!r}; one of {', '.join(PRIVACY)}", style="red",
+                          markup=False)
         elif arg:
             state.privacy = arg
         console.print(f"privacy: {state.privacy or 'detect (default)'}", style="dim", markup=False)
     elif name == "/offline":
         state.offline = (arg in ("on", "1", "true")) if arg else not state.offline
-        console.print("cloud: offline (your switch) — the device answers" if state.offline else "cloud: as available",
-                      style="dim", markup=False)
+        console.print("cloud: offline (your switch) — the device answers" if state.offline
+                      else "cloud: as available", style="dim", markup=False)
     elif name == "/trace":
         if state.last_trace is None:
             console.print("no answer yet", style="dim")
@@ -167,8 +170,8 @@ def chat_loop(args: argparse.Namespace, console: Console) -> int:
                 state.history.append({"role": "user", "content": " ".join(args.message)})
                 runner.run(turn(session, args, state, console, []))
                 return 0
-            console.print(f"Tandem chat on {args.url} — /help for commands, Ctrl-C stops an answer, Ctrl-D leaves",
-                          markup=False, highlight=False, soft_wrap=True)
+            console.print(f"Tandem chat on {args.url} — /help for commands, Ctrl-C stops an answer, "
+                          "Ctrl-D leaves", markup=False, highlight=False, soft_wrap=True)
             console.print(legend())
             return _interactive(runner, session, args, state, console)
         finally:
@@ -245,7 +248,8 @@ def run_chat(args: argparse.Namespace, console: Any = None) -> int:
     try:
         return chat_loop(args, console)
     except aiohttp.ClientConnectorError:
-        print(f"no gateway at {args.url}: start one with `tandem serve`, or use --device-only", file=sys.stderr)
+        print(f"no gateway at {args.url}: start one with `tandem serve`, or use --device-only",
+              file=sys.stderr)
         return 1
     except RuntimeError as exc:  # one-shot: the gateway refused the request
         print(f"error: {exc}", file=sys.stderr)

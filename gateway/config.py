@@ -87,7 +87,7 @@ class CascadeConfig(Section):
     # tokens stays >= window_threshold; below it the cloud takes over from that token (shown text stands).
     # gate: the whole device answer is scored first (method, threshold) and either sent or escalated.
     policy: Literal["stream", "gate"] = "stream"
-    window: int = Field(8, ge=1)
+    window: int = Field(default=8, ge=1)
     window_threshold: float = -1.0
     threshold: float = -1.5
     method: Literal["mean", "min", "tail", "entropy"] = "tail"
@@ -106,10 +106,11 @@ class PrivacyConfig(Section):
     default_level: Literal["public", "redact", "private"] = "public"
     rules: list[PrivacyRuleConfig] = Field(default_factory=list)
     use_presidio: bool = False
-    session_pin_s: float = Field(3600.0, ge=0, description="a session that was private stays on the device "
-                                                           "this long after its last private turn; 0: off")
+    session_pin_s: float = Field(default=3600.0, ge=0,
+                                 description="a session that was private stays on the device "
+                                             "this long after its last private turn; 0: off")
     # requests with more characters (messages + stop strings) are not scanned: they stay on the device
-    max_scan_chars: int = Field(65_536, ge=0)
+    max_scan_chars: int = Field(default=65_536, ge=0)
 
 
 class BudgetConfig(Section):
