@@ -10,13 +10,12 @@ gateway in front of it is an ordinary one. It counts the streams its client walk
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
 
-from gateway.api.sse import open_stream, send_done, send_event
-from gateway.testing.recording_cloud import RecordingCloud
+from gateway.api.sse import open_stream
+from gateway.testing.recording_cloud import RecordingCloud, completion_body, stream_answer
 
 
 class CannedCloud(RecordingCloud):
@@ -43,26 +42,11 @@ class CannedCloud(RecordingCloud):
         text, delay = self._script(body)
         chat = request.path.endswith("chat/completions")
         if not body.get("stream"):
-            choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
-            choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
-            usage = {"prompt_tokens": 1, "completion_tokens": 1}
-            return web.json_response({"choices": [choice], "usage": usage})
+            return web.json_response(completion_body(text, chat))
         resp = await open_stream(request)
         pieces = [text[i:i + 4] for i in range(0, len(text), 4)]
         try:
-            for piece in pieces:
-                choice = {"index": 0, "finish_reason": None}
-                choice.update({"delta": {"content": piece}} if chat else {"text": piece})
-                await send_event(resp, {"choices": [choice]})
-                if delay:
-                    await asyncio.sleep(delay)
-            last: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
-            end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
-            last.update(end)
-            await send_event(resp, {"choices": [last]})
-            usage = {"prompt_tokens": 1, "completion_tokens": len(pieces)}
-            await send_event(resp, {"choices": [], "usage": usage})
-            await send_done(resp)
+            await stream_answer(resp, pieces, chat, len(pieces), delay)
         except ConnectionError:  # the client hung up mid-answer: what the stop tests are after
             self.disconnects += 1
             return resp

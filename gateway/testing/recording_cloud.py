@@ -9,8 +9,10 @@ chunks* — so restoration must cope with reordering and with placeholders cut a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +20,31 @@ from aiohttp import web
 from gateway.api.sse import open_stream, send_done, send_event
 
 PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+\]")
+
+
+def completion_body(text: str, chat: bool) -> dict[str, Any]:
+    """A whole (non-streamed) chat or text completion answering ``text``."""
+    choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+    choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
+    return {"choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+
+
+async def stream_answer(resp: web.StreamResponse, pieces: Sequence[str], chat: bool, completion_tokens: int,
+                        delay: float = 0.0) -> None:
+    """The pieces as chunks (``delay`` seconds apart), a stop chunk, a usage chunk and ``[DONE]``."""
+    for piece in pieces:
+        choice: dict[str, Any] = {"index": 0, "finish_reason": None}
+        choice.update({"delta": {"content": piece}} if chat else {"text": piece})
+        await send_event(resp, {"choices": [choice]})
+        if delay:
+            await asyncio.sleep(delay)
+    last: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+    end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
+    last.update(end)
+    await send_event(resp, {"choices": [last]})
+    usage = {"prompt_tokens": 1, "completion_tokens": completion_tokens}
+    await send_event(resp, {"choices": [], "usage": usage})
+    await send_done(resp)
 
 
 class RecordingCloud:
@@ -72,23 +99,10 @@ class RecordingCloud:
         chat = request.path.endswith("chat/completions")
         text = self._reply_text(body)
         if not body.get("stream"):
-            choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
-            choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
-            usage = {"prompt_tokens": 1, "completion_tokens": 1}
-            return web.json_response({"choices": [choice], "usage": usage})
+            return web.json_response(completion_body(text, chat))
         resp = await open_stream(request)
-        for i in range(0, len(text), 3):
-            piece = text[i:i + 3]
-            choice = {"index": 0, "finish_reason": None}
-            choice.update({"delta": {"content": piece}} if chat else {"text": piece})
-            await send_event(resp, {"choices": [choice]})
-        last: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
-        end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
-        last.update(end)
-        await send_event(resp, {"choices": [last]})
-        usage = {"prompt_tokens": 1, "completion_tokens": len(text) // 3 + 1}
-        await send_event(resp, {"choices": [], "usage": usage})
-        await send_done(resp)
+        pieces = [text[i:i + 3] for i in range(0, len(text), 3)]
+        await stream_answer(resp, pieces, chat, len(text) // 3 + 1)
         return resp
 
     async def start(self) -> str:
