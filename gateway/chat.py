@@ -26,7 +26,8 @@ import aiohttp
 from rich.console import Console
 from rich.text import Text
 
-MODES = ("auto", "device", "cloud", "cascade", "speculative")
+from routers.policy import MODES
+
 PRIVACY = ("public", "redact", "private")
 ORIGIN_STYLE = {"device": "green", "cloud": "bright_blue"}
 HELP = ("/mode [auto|device|cloud|cascade|speculative]   who answers\n"

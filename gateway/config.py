@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from routers.policy import Mode
+
 ENV_PREFIX = "TANDEM__"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -119,7 +121,7 @@ class BudgetConfig(Section):
 
 
 class RoutingConfig(Section):
-    default_mode: Literal["auto", "device", "cloud", "cascade", "speculative"] = "auto"
+    default_mode: Mode = "auto"
     device_only_latency_ms: float = 200.0
 
 

@@ -21,8 +21,10 @@ as ``cloud`` (rule 6) or ``cascade`` with plain cloud re-generation (rule 5), an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-MODES = ("auto", "device", "cloud", "cascade", "speculative")
+Mode = Literal["auto", "device", "cloud", "cascade", "speculative"]  # the one spelling of the modes
+MODES: tuple[str, ...] = get_args(Mode)
 QUALITY_TIERS = ("low", "standard", "high")
 
 

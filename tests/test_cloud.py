@@ -13,8 +13,8 @@ import threading
 import pytest
 from aiohttp import web
 
-from gateway import cloud as cloudmod
 from gateway.api.sse import open_stream, send_done, send_event
+from gateway.cloud_client import vllm_wire as cloudmod
 from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.errors import CloudError
 from gateway.cloud_client.health import NetworkMonitor

@@ -169,7 +169,7 @@ def test_defect_7_cloud_mode_asks_the_cloud_for_logprobs_and_passes_them_on(smol
 
 
 def test_defect_7_an_unknown_logprob_is_not_reported_as_certainty(smol_engine):
-    out = AnswerBuilder(smol_engine.token_bytes, smol_engine.is_eos, 4, (), RouteTrace(), n_top=2)
+    out = AnswerBuilder(smol_engine.token_bytes, smol_engine.is_eos, 4, (), RouteTrace(), n_logprobs=2)
     chunk = out.add_token(smol_engine.tokenize("Hello", add_bos=False)[0], "cloud", None, [(1, -0.1), (2, -0.2),
                                                                                        (3, -0.3)])
     assert chunk.logprobs[0][1] is None and len(chunk.logprobs[0][2]) == 2
@@ -204,7 +204,7 @@ def test_tokenizers_are_checked_again_when_the_cloud_comes_back(smol_engine, pro
     class ComesBack(ScriptedCloud):
         up = False
 
-        async def request_json(self, method, path, body=None, stats=None, retries=None):
+        async def info(self):  # CloudClient.info: the local cloud's /v1/tandem/info
             if not self.up:
                 raise _failure()
             return {"n_vocab": smol_engine.n_vocab, "eos_token_ids": sorted(smol_engine.eos_token_ids)}
@@ -338,3 +338,26 @@ def test_verifications_redone_uncached_are_counted_in_the_trace(smol_engine, pro
     cloud = FallingBack(prompt, greedy(smol_engine, prompt, 8) + [min(smol_engine.eos_token_ids)])
     _, job = run(answer(collaborator(smol_engine, cloud), chat_request("tandem-speculative", max_tokens=8)))
     assert job.trace.verify_fallbacks == len(cloud.verify_calls) > 0
+
+
+def test_a_client_that_hangs_up_leaves_an_accounted_job(smol_engine, prompt):
+    """Issue 23: the job's counts were copied from the answer after ``run``'s finally block, which a
+    closed generator never reaches, so a disconnected request was logged with completion_tokens 0
+    while device_tokens > 0. The job now reads them from the answer itself."""
+    truth = greedy(smol_engine, prompt, 24)
+    cloud = ScriptedCloud(prompt, truth)
+    collab = collaborator(smol_engine, cloud, "speculative.k=4", "speculative.adaptive=false")
+
+    async def hang_up_after_two_chunks():
+        job = await collab.plan(chat_request("tandem-speculative", max_tokens=24))
+        stream = collab.run(job)
+        got = [await anext(stream), await anext(stream)]
+        await stream.aclose()  # what aiohttp does when the client disconnects
+        return job, got
+
+    job, got = run(hang_up_after_two_chunks())
+    t = job.trace
+    assert job.completion_tokens > 0 and job.completion_tokens == t.device_tokens + t.cloud_tokens
+    assert job.answer_ids == truth[: job.completion_tokens]
+    assert t.cloud_calls == cloud.calls and "done" in t.timings_ms
+    assert not collab.device.busy

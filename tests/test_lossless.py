@@ -23,7 +23,7 @@ from device_runtime.worker import DeviceWorker
 from gateway.cloud_client.transport import CallStats
 from gateway.core.acceptance import VerifyResult
 from gateway.core.answer import AnswerBuilder
-from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.core.modes.speculative import SpeculativeDecoder, SpeculativeSettings
 from gateway.core.trace import RouteTrace
 from routers.draft_length import DraftLengthController
 
@@ -64,7 +64,7 @@ def speculate(device, cloud, prompt, k):
 
     async def main():
         async with worker.turn() as call:
-            dec = SpeculativeDecoder(device, call, InProcessVerifier(cloud), out, trace, CallStats(),
+            dec = SpeculativeDecoder(device, call, InProcessVerifier(cloud), out, CallStats(),
                                      DraftLengthController(k=k, adaptive=False), SpeculativeSettings(pipeline=False),
                                      SamplingParams())
             async for _ in dec.run(prompt):

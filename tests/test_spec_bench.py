@@ -1,5 +1,6 @@
-"""The speculative benchmark's parts: predicted rounds, the emulated flat-cost cloud, and the report
-from cached runs alone. One integration test checks the prediction against the real decoder."""
+"""The speculative benchmark's parts: predicted rounds, the emulated flat-cost cloud, the runs through
+the gateway, and the report from cached runs alone. One integration test checks the prediction against
+the gateway's real decoder."""
 
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ from bench import speculative as spec
 from bench.spec_prompts import prompt_set
 from bench.spec_replay import FlatCloud, ReplayCloud, greedy_rounds
 from bench.spec_report import markdown, plot, summarize
-from device_runtime.engine import SamplingParams
+from device_runtime.engine import DraftToken, SamplingParams
+from device_runtime.fake import FakeEngine
 from device_runtime.worker import DeviceWorker
 from gateway.cloud_client.transport import CallStats
-from gateway.core.answer import AnswerBuilder
-from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
-from gateway.core.trace import RouteTrace
+from gateway.testing.recording_cloud import RecordingCloud
 from routers.draft_length import DraftLengthController, expected_tokens_per_pass
 
 
@@ -232,17 +232,96 @@ def test_runs_with_other_settings_never_overwrite_each_other(tmp_path, monkeypat
 def test_a_resumed_phase_teaches_its_controller_what_the_cached_runs_taught(tmp_path, monkeypatch):
     plan, _, _ = _cached_plan(tmp_path, monkeypatch)
     asyncio.run(plan.collect(None, generate=False))
-    fresh = spec.controller_for(None)
-    resumed = plan._controller("controller", None)
+    fresh, resumed = (spec.LoggedController(k=4, k_max=spec.K_MAX, pipelined=True) for _ in range(2))
+    plan._teach("controller", resumed)
     assert resumed._n == 2 and fresh._n == 0  # one cached observation per prompt
     assert resumed.acceptance != fresh.acceptance and resumed.observations == []
+
+
+# -- the runs go through the gateway ---------------------------------------------------------------------------
+class DraftingEngine(FakeEngine):
+    """FakeEngine that drafts: its greedy next token after any context is its answer's byte at that position."""
+
+    def draft(self, k, temperature=0.0, top_p=1.0, rng=None):
+        out = []
+        for _ in range(k):
+            token = self.answer[len(self._tokens) % len(self.answer)]
+            out.append(DraftToken(token, -0.1))
+            self._tokens.append(token)
+        return out
+
+
+def test_each_phase_runs_the_gateway_built_from_its_configuration():
+    """fixed k or the adaptive controller, the RTT, pipelining: configuration, read by the gateway's own
+    Collaborator, whose controller (logged) drives the decoder; the environment never changes a run."""
+    worker = DeviceWorker(FakeEngine())
+    try:
+        for k, rtt, adaptive in ((3, 0.0, False), (None, 50.0, True)):
+            config = spec.phase_config("http://127.0.0.1:9", k, rtt)
+            c = config.cloud
+            client = spec.RecordingClient(c.endpoints, c.model, c.api_key, c.timeout_s, c.retries, c.strategy,
+                                          c.simulated_rtt_ms)
+            gw = spec.SpecGateway(config, worker, client)
+            ctrl = gw.controller
+            assert gw.draft_length is ctrl and gw.cloud is client and isinstance(ctrl, spec.LoggedController)
+            assert (ctrl.k, ctrl.k_max, ctrl.adaptive, ctrl.pipelined) == (k or 4, spec.K_MAX, adaptive, True)
+            assert gw.spec_settings.pipeline and gw.spec_settings.skip_verify_above is None
+            assert (client.strategy, client.simulated_rtt_ms) == ("tandem", rtt)
+    finally:
+        worker.shutdown()
+
+
+def test_phase_config_ignores_the_environment(monkeypatch):
+    monkeypatch.setenv("TANDEM__SPECULATIVE__K_MAX", "3")
+    assert spec.phase_config("http://127.0.0.1:9", None).speculative.k_max == spec.K_MAX
+
+
+def test_a_run_through_the_gateway_records_its_rounds():
+    """``speculate``: tandem-speculative planned and run by the gateway; its verification calls, answered by a
+    replayed cloud (the flat phases) or over HTTP (the CPU phases), logged round by round."""
+    engine = DraftingEngine(answer="abcdefghij")
+    messages = [{"role": "user", "content": "Say the alphabet."}]
+    prompt = engine.chat_tokens(messages)
+    own = [engine.answer[(len(prompt) + i) % 10] for i in range(12)]
+    answer = [t if i % 5 != 2 else ord("#") for i, t in enumerate(own)]  # the cloud disagrees at 2 and 7
+    matches = [a == b for a, b in zip(own, answer)]
+
+    async def main():
+        stand_in = RecordingCloud(engine)  # the tokenizer check; the HTTP phase's verifications
+        url = await stand_in.start()
+        worker = DeviceWorker(engine)
+        try:
+            gw = await spec.SpecGateway.start(spec.phase_config(url, 4), worker)
+            replayed = await spec.speculate(gw, messages, prompt, len(answer), ReplayCloud(FlatCloud(0), prompt, answer))
+            over_http = await spec.speculate(gw, messages, prompt, 6)
+            with pytest.raises(RuntimeError, match="not speculative over"):
+                await spec.speculate(gw, messages, prompt + [1], 6)
+            await gw.client.close()
+            return replayed, over_http
+        finally:
+            worker.shutdown()
+            await stand_in.stop()
+
+    replayed, over_http = asyncio.run(main())
+    predicted = greedy_rounds(matches, 4, len(answer))
+    assert replayed["ids"] == answer and not replayed["ended"]
+    assert (replayed["passes"], replayed["accepted"]) == (predicted.passes, predicted.accepted)
+    assert replayed["cloud_calls"] == len(replayed["rounds"]) == len(replayed["observations"]) == predicted.passes
+    assert [r[0] for r in replayed["rounds"]][:2] == [0, 3]  # tokens done before each call: 2 accepted + a correction
+    assert replayed["rounds"][0][1:3] == [own[:4], 2] and replayed["final_k"] == 4
+    assert replayed["observations"][0][:3] == [4, 2, None]  # the first round's timing carries the prefill
+    # the stand-in accepts every draft and then ends the answer: one round, ended by end-of-text
+    assert over_http["ended"] and over_http["ids"] == own[:4] and over_http["end_token"] == min(engine.eos_token_ids)
+    assert over_http["bytes_up"] > 0 and over_http["cloud_calls"] == over_http["passes"] == 1
 
 
 @pytest.mark.integration
 def test_predicted_rounds_equal_the_real_decoders(smol_engine):
     """greedy_rounds, fed the device's teacher-forced agreement, makes exactly the rounds the gateway's
-    decoder makes against a greedy cloud whose answer differs from the device's own in places."""
-    prompt = smol_engine.chat_tokens([{"role": "user", "content": "List the planets of the solar system, with one fact about each."}])
+    decoder makes (the bench's run through the gateway) against a greedy cloud whose answer differs from
+    the device's own in places."""
+    messages = [{"role": "user", "content": "List the planets of the solar system, with one fact about each."}]
+    prompt = smol_engine.chat_tokens(messages)
     own = [e.token_id for e in smol_engine.generate(prompt, SamplingParams(max_tokens=40))]
     answer = [t if i % 7 != 3 else smol_engine.tokenize(" banana", add_bos=False)[0] for i, t in enumerate(own)]
     scored = smol_engine.score(prompt + answer, 1)
@@ -251,22 +330,22 @@ def test_predicted_rounds_equal_the_real_decoders(smol_engine):
     worker = DeviceWorker(smol_engine)
 
     async def run(k: int):
-        trace = RouteTrace(mode="speculative")
-        out = AnswerBuilder(smol_engine.token_bytes, smol_engine.is_eos, len(answer), (), trace)
-        async with worker.turn() as call:
-            dec = SpeculativeDecoder(smol_engine, call, ReplayCloud(FlatCloud(0), prompt, answer), out, trace,
-                                     CallStats(), DraftLengthController(k=k, adaptive=False),
-                                     SpeculativeSettings(pipeline=True), SamplingParams())
-            async for _ in dec.run(prompt):
-                pass
-        return out.token_ids, trace
+        stand_in = RecordingCloud(smol_engine)  # answers the gateway's tokenizer check with the device's own
+        url = await stand_in.start()
+        try:
+            gw = await spec.SpecGateway.start(spec.phase_config(url, k), worker)
+            rec = await spec.speculate(gw, messages, prompt, len(answer), ReplayCloud(FlatCloud(0), prompt, answer))
+            await gw.client.close()
+            return rec
+        finally:
+            await stand_in.stop()
 
     try:
         for k in (1, 3, 8):
-            ids, trace = asyncio.run(run(k))
+            rec = asyncio.run(run(k))
             predicted = greedy_rounds(matches, k, len(answer))
-            assert ids == answer
-            assert (trace.cloud_passes, trace.drafts_accepted) == (predicted.passes, predicted.accepted), k
+            assert rec["ids"] == answer
+            assert (rec["passes"], rec["accepted"]) == (predicted.passes, predicted.accepted), k
     finally:
         worker.shutdown()
 

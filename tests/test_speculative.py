@@ -19,7 +19,7 @@ from gateway.cloud_client.transport import CallStats
 from gateway.cloud_client.vllm_wire import parse_prompt_logprobs
 from gateway.core.acceptance import VerifyResult, greedy_accept, rejection_accept, target_probs
 from gateway.core.answer import AnswerBuilder
-from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.core.modes.speculative import SpeculativeDecoder, SpeculativeSettings
 from gateway.core.trace import RouteTrace
 from routers.draft_length import DraftLengthController
 
@@ -47,7 +47,7 @@ def run(engine, cloud, prompt, max_tokens=24, stop=(), k=4, adaptive=False, pipe
 
     async def main():
         async with worker.turn() as call:
-            dec = SpeculativeDecoder(engine, call, cloud, out, trace, CallStats(),
+            dec = SpeculativeDecoder(engine, call, cloud, out, CallStats(),
                                      controller or DraftLengthController(k=k, k_max=8, adaptive=adaptive),
                                      settings or SpeculativeSettings(pipeline=pipeline), SamplingParams())
             chunks = [c async for c in dec.run(prompt)]

@@ -30,7 +30,7 @@ from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.transport import CallStats
 from gateway.cloud_client.verify import PromptLogprobsVerifier, ScaleOutVerifier, VerifySession
 from gateway.core.answer import AnswerBuilder
-from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
+from gateway.core.modes.speculative import SpeculativeDecoder, SpeculativeSettings
 from gateway.core.trace import RouteTrace
 from routers.draft_length import DraftLengthController
 from tests.conftest import free_port
@@ -112,7 +112,7 @@ async def speculate_each(client: CloudClient, device, prompts: list[list[int]], 
             trace, stats = RouteTrace(mode="speculative"), CallStats()
             out = AnswerBuilder(device.token_bytes, device.is_eos, MAX_TOKENS, (), trace)
             async with worker.turn() as call:
-                dec = SpeculativeDecoder(device, call, client, out, trace, stats,
+                dec = SpeculativeDecoder(device, call, client, out, stats,
                                          DraftLengthController(k=4, adaptive=False), SpeculativeSettings(pipeline=False),
                                          SamplingParams())
                 async for _ in dec.run(prompt):

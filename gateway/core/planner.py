@@ -12,29 +12,40 @@ or the cloud, so a bad request is refused before the first byte of an answer.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 from device_runtime.engine import LlamaEngine, SamplingParams
-from gateway.core.errors import ContextTooLong, InvalidRequest, ModelNotFound
 from gateway.api.protocol import ChatCompletionRequest, CompletionRequest
 from gateway.cloud_client.health import NetworkMonitor
 from gateway.config import TandemConfig
+from gateway.core.answer import AnswerBuilder
+from gateway.core.errors import ContextTooLong, InvalidRequest, ModelNotFound
 from gateway.core.tokenizers import TokenizerCheck
 from gateway.core.trace import RouteTrace
 from gateway.privacy.pii import PiiDetector
 from gateway.privacy.policy import PrivacyDecision, PrivacyRouter, PrivacyRule
 from gateway.privacy.session import SessionPins
 from routers.cost import CloudBudget
-from routers.policy import AutoPolicy, RouteChoice, RouteFacts
+from routers.policy import MODES, AutoPolicy, RouteChoice, RouteFacts
 
-VIRTUAL_MODELS = {
-    "tandem-auto": "auto",
-    "tandem-device": "device",
-    "tandem-cloud": "cloud",
-    "tandem-cascade": "cascade",
-    "tandem-speculative": "speculative",
-}
+VIRTUAL_MODELS = {f"tandem-{mode}": mode for mode in MODES}  # tandem-auto, tandem-device, …
+
+
+@dataclass(frozen=True)
+class CloudFacing:
+    """The request's text as it may leave the device: scanned for personal data, redacted when asked."""
+
+    chat: bool
+    messages: list[dict] | None  # chat
+    text: str | None  # completions with a text prompt
+    token_ids: list[int] | None  # completions with a token-id prompt (never rewritten)
+    stops: tuple[str, ...]
+
+    def texts(self, detokenize: Callable[[list[int]], str]) -> list[str]:
+        if self.messages is not None:
+            return [m["content"] for m in self.messages]
+        return [self.text if self.text is not None else detokenize(self.token_ids or [])]
 
 
 @dataclass
@@ -42,22 +53,32 @@ class Job:
     """A planned request: everything a mode needs, nothing the client still has to fix."""
 
     chat: bool
+    mode: str  # the mode that runs: device | cloud | cascade | speculative (the trace reports it)
     messages: list[dict] | None  # cloud-facing (redacted when privacy says so)
     prompt_text: str | None  # completions with a text prompt, cloud-facing
     prompt_tokens: list[int]
-    params: SamplingParams
+    params: SamplingParams  # for the device's generation: no stop strings (the answer matches them)
     trace: RouteTrace
     privacy: PrivacyDecision
     n_logprobs: int | None  # None: the client asked for no logprobs
     api_key: str | None = None
-    # stop strings for anything that leaves the device (redacted when the messages are): use these
-    # in cloud request bodies, never the client's own ``stop``; ``params.stop`` holds the same
-    # strings for matching, since every producer's raw text is in the same (placeholder) space
-    cloud_stop: tuple[str, ...] = ()
-    completion_tokens: int = 0  # filled in when run() ends
-    finish_reason: str | None = None
-    answer_ids: list[int] = field(default_factory=list)  # the answer's token ids, when token-produced
+    # stop strings, cloud-facing (redacted when the messages are): in cloud request bodies, and matched
+    # by the answer, since every producer's raw text is in the same (placeholder) space
+    stops: tuple[str, ...] = ()
+    answer: AnswerBuilder | None = None  # set when the job runs; current however the run ends
 
+    @property
+    def completion_tokens(self) -> int:
+        return self.answer.completion_tokens if self.answer else 0
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.answer.finish_reason if self.answer else None
+
+    @property
+    def answer_ids(self) -> list[int]:
+        """The answer's token ids, when token-produced."""
+        return self.answer.token_ids if self.answer else []
 
 
 class Planner:
@@ -79,9 +100,9 @@ class Planner:
                                 "model")
         forced = (metadata or {}).get("mode")
         if forced is not None:
-            if forced not in ("auto", "device", "cloud", "cascade", "speculative"):
-                raise InvalidRequest(f"metadata.mode must be one of auto, device, cloud, cascade, speculative; got {forced!r}",
-                                  "metadata.mode")
+            if forced not in MODES:
+                raise InvalidRequest(f"metadata.mode must be one of {', '.join(MODES)}; got {forced!r}",
+                                     "metadata.mode")
             mode = forced
         return mode
 
@@ -91,34 +112,62 @@ class Planner:
     async def plan(self, body: ChatCompletionRequest | CompletionRequest, tokenizers: TokenizerCheck,
                    privacy_header: str | None = None, api_key: str | None = None, session_header: str | None = None,
                    offline: bool = False) -> Job:
-        """``offline`` (or ``metadata.offline``): treat the cloud as unavailable for this request only."""
-        chat = isinstance(body, ChatCompletionRequest)
-        requested = self.requested_mode(body.model, body.metadata)
-        trace = RouteTrace(requested=requested)
+        """The steps, in order; ``offline`` (or ``metadata.offline``): no cloud for this request only."""
         meta = body.metadata or {}
+        requested = self.requested_mode(body.model, body.metadata)
+        offline = self._offline(meta, offline)
+        prompt = self._cloud_facing(body)
+        sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
+        decision, pinned = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
+        choice = self._route(requested, decision, offline, tokenizers, meta, api_key)
+        trace = RouteTrace(requested=requested, mode=choice.mode, privacy=decision.level, pii=decision.pii,
+                           reason="session pinned private" if pinned else choice.reason)
+        if "unscanned" in decision.sources and choice.reason == "private":
+            trace.reason = f"private: longer than the PII scan limit ({self.privacy.max_scan_chars} characters)"
+        if choice.degraded:
+            trace.degraded, trace.degraded_reason = True, choice.reason
+        if choice.mode != "device" and decision.level == "redact" and decision.pii:
+            if prompt.token_ids is not None:  # token ids with personal data: we cannot rewrite ids safely
+                trace.mode, trace.reason = "device", "personal data in a token-id prompt"
+            else:
+                prompt = self._redact(prompt, decision)
+            trace.redactions = decision.redactor.count if decision.redactor else 0
+        prompt_tokens = await self._tokens(prompt)
+        params = self._sampling(body, len(prompt_tokens))
+        n_logprobs = (body.top_logprobs or 0 if body.logprobs else None) if prompt.chat else body.logprobs
+        if n_logprobs is not None:
+            params = replace(params, top_logprobs=n_logprobs)
+        return Job(prompt.chat, trace.mode, prompt.messages, prompt.text, prompt_tokens, params, trace, decision,
+                   n_logprobs, api_key, stops=prompt.stops)
+
+    @staticmethod
+    def _offline(meta: dict[str, Any], offline: bool) -> bool:
         flag = meta.get("offline", False)
         if flag not in (True, False, "true", "false", "1", "0"):  # OpenAI metadata values are strings
             raise InvalidRequest(f"metadata.offline must be true or false; got {flag!r}", "metadata.offline")
-        offline = offline or flag in (True, "true", "1")
-        if chat:
+        return offline or flag in (True, "true", "1")
+
+    def _cloud_facing(self, body: ChatCompletionRequest | CompletionRequest) -> CloudFacing:
+        """Everything of the request that could leave the device, as text to scan and redact."""
+        stops = tuple(body.stop_list)  # scanned and redacted like the messages: they go to the cloud too
+        if isinstance(body, ChatCompletionRequest):
             messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text}
                         for m in body.messages]
-            texts = [m["content"] for m in messages]
-            prompt_text = None
-        else:
-            messages = None
-            prompt_text = body.prompt if isinstance(body.prompt, str) else None
-            if prompt_text is None and any(t < 0 or t >= self.engine.n_vocab for t in body.prompt):
-                raise InvalidRequest(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
-            texts = [prompt_text] if prompt_text is not None else [self.engine.detokenize(body.prompt)]
-        stops = body.stop_list  # scanned and redacted like the messages: they go to the cloud too
+            return CloudFacing(True, messages, None, None, stops)
+        if isinstance(body.prompt, str):
+            return CloudFacing(False, None, body.prompt, None, stops)
+        if any(t < 0 or t >= self.engine.n_vocab for t in body.prompt):
+            raise InvalidRequest(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
+        return CloudFacing(False, None, None, list(body.prompt), stops)
+
+    async def _privacy(self, prompt: CloudFacing, meta: dict[str, Any], header: str | None, api_key: str | None,
+                       sessions: list[str]) -> tuple[PrivacyDecision, bool]:
+        """Tags, rules and detected personal data; a session that was ever private stays on the device."""
+        texts = prompt.texts(self.engine.detokenize) + list(prompt.stops)
         try:  # the scan is CPU work (bounded by privacy.max_scan_chars): off the event loop
-            decision = await asyncio.to_thread(self.privacy.decide, texts + stops, meta.get("privacy"),
-                                               privacy_header, api_key)
+            decision = await asyncio.to_thread(self.privacy.decide, texts, meta.get("privacy"), header, api_key)
         except ValueError as exc:
             raise InvalidRequest(str(exc), "metadata.privacy" if meta.get("privacy") else None) from exc
-        # a session that was ever private stays on the device (routers/session.py)
-        sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
         pinned = decision.level != "private" and any(self.sessions.pinned(s) for s in sessions)
         if decision.level == "private":
             for s in sessions:
@@ -126,8 +175,11 @@ class Planner:
         elif pinned:
             decision.level = "private"
             decision.sources.append("session")
-        trace.privacy, trace.pii = decision.level, decision.pii
+        return decision, pinned
 
+    def _route(self, requested: str, decision: PrivacyDecision, offline: bool, tokenizers: TokenizerCheck,
+               meta: dict[str, Any], api_key: str | None) -> RouteChoice:
+        """The auto policy over this request's facts; a half-open circuit's trial held elsewhere means no cloud."""
         def route(cloud_ok: bool) -> RouteChoice:
             return self.policy.choose(RouteFacts(
                 requested=requested, privacy_level=decision.level, cloud_available=cloud_ok,
@@ -138,41 +190,30 @@ class Planner:
             ))
 
         choice = route(not offline and self.has_cloud and self.monitor.available())
-        if choice.mode != "device" and not self.monitor.admit():  # half-open: another request holds the trial
+        if choice.mode != "device" and not self.monitor.admit():
             choice = route(False)
-        trace.mode, trace.reason = choice.mode, "session pinned private" if pinned else choice.reason
-        if "unscanned" in decision.sources and choice.reason == "private":
-            trace.reason = f"private: longer than the PII scan limit ({self.privacy.max_scan_chars} characters)"
-        if choice.degraded:
-            trace.degraded, trace.degraded_reason = True, choice.reason
+        return choice
 
-        cloud_stop = tuple(stops)
-        if choice.mode != "device" and decision.level == "redact" and decision.pii:
-            if chat or prompt_text is not None:
-                redacted = self.privacy.redact(texts + stops, decision)
-                if chat:
-                    messages = [{**m, "content": t} for m, t in zip(messages, redacted)]
-                else:
-                    prompt_text = redacted[0]
-                cloud_stop = tuple(redacted[len(texts):])
-            else:  # token-id prompt with personal data: we cannot rewrite ids safely, stay local
-                trace.mode, trace.reason = "device", "personal data in a token-id prompt"
-            trace.redactions = decision.redactor.count if decision.redactor else 0
+    def _redact(self, prompt: CloudFacing, decision: PrivacyDecision) -> CloudFacing:
+        """Placeholders for detected values in every text that leaves the device (messages, stop strings)."""
+        texts = prompt.texts(self.engine.detokenize)
+        redacted = self.privacy.redact(texts + list(prompt.stops), decision)
+        stops = tuple(redacted[len(texts):])
+        if prompt.messages is not None:
+            messages = [{**m, "content": t} for m, t in zip(prompt.messages, redacted)]
+            return replace(prompt, messages=messages, stops=stops)
+        return replace(prompt, text=redacted[0], stops=stops)
 
-        if chat:
-            prompt_tokens = await asyncio.to_thread(self.engine.chat_tokens, messages)
-        elif prompt_text is not None:
-            prompt_tokens = await asyncio.to_thread(self.engine.tokenize, prompt_text)
+    async def _tokens(self, prompt: CloudFacing) -> list[int]:
+        if prompt.messages is not None:
+            tokens = await asyncio.to_thread(self.engine.chat_tokens, prompt.messages)
+        elif prompt.text is not None:
+            tokens = await asyncio.to_thread(self.engine.tokenize, prompt.text)
         else:
-            prompt_tokens = list(body.prompt)
-        if not prompt_tokens:
+            tokens = list(prompt.token_ids or [])
+        if not tokens:
             raise InvalidRequest("The prompt is empty (it has no tokens).", "prompt", "invalid_value")
-        params = replace(self._sampling(body, len(prompt_tokens)), stop=cloud_stop)  # matched in placeholder space
-        n_logprobs = (body.top_logprobs or 0 if body.logprobs else None) if chat else body.logprobs
-        if n_logprobs is not None:
-            params = replace(params, top_logprobs=n_logprobs)
-        return Job(chat, messages, prompt_text, prompt_tokens, params, trace, decision, n_logprobs, api_key,
-                   cloud_stop=cloud_stop)
+        return tokens
 
     def _sampling(self, body: ChatCompletionRequest | CompletionRequest, n_prompt: int) -> SamplingParams:
         n_ctx = self.engine.n_ctx
@@ -189,7 +230,7 @@ class Planner:
         max_tokens = requested or min(self.config.server.max_tokens_default, n_ctx - n_prompt)
         temperature = self.config.server.temperature_default if body.temperature is None else body.temperature
         return SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=body.top_p or 1.0,
-                              seed=body.seed, stop=tuple(body.stop_list))  # seed: unsigned already (schemas)
+                              seed=body.seed)  # seed: unsigned already (protocol)
 
 
 def _float_or_none(value: Any) -> float | None:

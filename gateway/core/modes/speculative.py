@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, AsyncIterator, Sequence
 
 import numpy as np
 
@@ -36,12 +36,16 @@ from device_runtime.engine import DraftToken, LlamaEngine, SamplingParams
 from device_runtime.sampling import PositionalRng
 from device_runtime.worker import EngineCall
 from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.errors import CloudError
 from gateway.cloud_client.transport import CallStats
 from gateway.cloud_client.verify import VerifySession
 from gateway.core.acceptance import VerifyResult, rejection_accept
 from gateway.core.answer import AnswerBuilder, Chunk
-from gateway.core.trace import RouteTrace
+from gateway.core.state import Answer
 from routers.draft_length import DraftLengthController
+
+if TYPE_CHECKING:
+    from gateway.core.orchestrator import Collaborator
 
 
 @dataclass
@@ -67,33 +71,40 @@ class SpeculativeDecoder:
     """Runs draft/verify rounds for one request on the request's device turn."""
 
     def __init__(self, engine: LlamaEngine, device: EngineCall, cloud: CloudClient, out: AnswerBuilder,
-                 trace: RouteTrace, stats: CallStats, controller: DraftLengthController,
-                 settings: SpeculativeSettings, params: SamplingParams, want_logprobs: bool = False):
+                 stats: CallStats, controller: DraftLengthController, settings: SpeculativeSettings,
+                 params: SamplingParams):
         self.engine, self.device, self.cloud, self.out = engine, device, cloud, out
-        self.trace, self.stats, self.ctrl, self.settings = trace, stats, controller, settings
+        self.stats, self.ctrl, self.settings = stats, controller, settings
         self.temperature, self.top_p = params.temperature, params.top_p
         self.rng = PositionalRng(params.seed)
         # a seeded sample must not depend on timing, and the adaptive k does: use the configured k
         self.fixed_k = controller.k if params.seed is not None and params.temperature > 0 else None
-        self.want_top = params.temperature > 0 or want_logprobs
+        self.want_top = params.temperature > 0 or out.n_logprobs is not None
         self.context: list[int] = []  # prompt + every token the client has been given
         self.ahead: list[DraftToken] = []  # device tokens past the context, not yet verified
         self.premade = 0  # how many of ``ahead`` are the cascade's answer
         self.session = VerifySession()  # lets rounds after the first send only what is new
         self.verified_rounds = 0  # the first carries the prompt's prefill: its timing says nothing about k
+        self.failure: CloudError | None = None  # set when the cloud failed; ``ahead`` still continues ``context``
 
     async def run(self, context: Sequence[int], ahead: Sequence[DraftToken] = ()) -> AsyncIterator[Chunk]:
         """Generate from ``context`` until the answer is done.
 
         ``ahead``: an answer the device already made (the cascade's), verified first in runs of
-        ``verify_chunk``; from its first rejected token on, rounds draft afresh.
+        ``verify_chunk``; from its first rejected token on, rounds draft afresh. When the cloud
+        fails, ``failure`` says why and the run ends; ``ahead`` then holds the device tokens
+        that continue ``context`` (the hand-over's lead).
         """
         self.context, self.ahead, self.premade = list(context), list(ahead), len(ahead)
         while not self.out.finished:
             drafts, draft_s = await self._next_drafts()
             t0 = time.perf_counter()
             premade = self.premade > 0
-            r = await self._round(drafts)
+            try:
+                r = await self._round(drafts)
+            except CloudError as exc:
+                self.failure = exc
+                return
             if r.result is not None:
                 self._account(r, time.perf_counter() - t0, draft_s, chosen_k=not premade)
             for chunk in self._emit(r):
@@ -166,17 +177,14 @@ class SpeculativeDecoder:
         return all(d.q >= threshold and np.exp(d.logprob) >= threshold for d in drafts)
 
     def _account(self, r: Round, verify_s: float, draft_s: float | None, chosen_k: bool) -> None:
-        self.trace.drafts_proposed += len(r.drafts)
-        self.trace.drafts_accepted += r.accepted
-        self.trace.cloud_passes += 1
-        self.trace.draft_lengths.append(len(r.drafts))
+        self.out.verified(len(r.drafts), r.accepted)
         if chosen_k:  # the controller learns from its own choices, not from runs of the cascade's answer
             self.ctrl.observe(len(r.drafts), r.accepted, verify_s if self.verified_rounds else None, draft_s)
         self.verified_rounds += 1
 
     def _emit(self, r: Round) -> list[Chunk]:
         if r.result is None:
-            self.trace.unverified_tokens += len(r.tokens)
+            self.out.shown_unverified(len(r.tokens))
         chunks = []
         for j, token in enumerate(r.tokens):
             top = r.result.target_top[j] if r.result is not None and j < len(r.result.target_top) else []
@@ -189,3 +197,14 @@ class SpeculativeDecoder:
             if self.out.finished:
                 break
         return chunks
+
+
+async def run_speculative(c: Collaborator, a: Answer, ahead: Sequence[DraftToken] = ()) -> AsyncIterator[Chunk]:
+    """The device drafts, the cloud verifies; ``ahead``: device tokens to verify first (the cascade's)."""
+    assert c.cloud is not None
+    decoder = SpeculativeDecoder(c.engine, a.device, c.cloud, a.out, a.stats, c.draft_length, c.spec_settings,
+                                 a.job.params)
+    async for chunk in decoder.run(await a.context(c.engine), ahead):
+        yield chunk
+    if decoder.failure is not None:
+        a.cloud_failed(decoder.failure, held=decoder.ahead)

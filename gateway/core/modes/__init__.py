@@ -1,0 +1,1 @@
+"""One module per mode; ``gateway.core.orchestrator`` picks one and performs the hand-over."""
