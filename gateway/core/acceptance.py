@@ -36,8 +36,9 @@ def greedy_accept(draft: Sequence[int], target_argmax: Sequence[int]) -> tuple[i
     return accepted, list(draft[:accepted]) + [int(target_argmax[accepted])]
 
 
-
-def target_probs(top: Sequence[tuple[int, float]], temperature: float, top_p: float = 1.0) -> dict[int, float]:
+def target_probs(
+    top: Sequence[tuple[int, float]], temperature: float, top_p: float = 1.0
+) -> dict[int, float]:
     """The cloud's sampling distribution over its top-k tokens (raw logprobs → temperature → top-p)."""
     if not top:
         return {}
@@ -56,8 +57,14 @@ def _draw(dist: dict[int, float], rng: np.random.Generator) -> int:
     return ids[sample_from(np.array([dist[i] for i in ids]), rng)]
 
 
-def rejection_accept(drafts: Sequence[DraftToken], target_top: Sequence[Sequence[tuple[int, float]]],
-                     temperature: float, top_p: float, rng: PositionalRng, base: int) -> tuple[int, list[int]]:
+def rejection_accept(
+    drafts: Sequence[DraftToken],
+    target_top: Sequence[Sequence[tuple[int, float]]],
+    temperature: float,
+    top_p: float,
+    rng: PositionalRng,
+    base: int,
+) -> tuple[int, list[int]]:
     """Speculative sampling (Leviathan et al. / Chen et al.): accepted count and the new tokens.
 
     The draws for the token at sequence position ``base + i`` come from ``rng`` keyed by that

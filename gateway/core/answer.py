@@ -40,9 +40,16 @@ class Chunk:
 
 
 class AnswerBuilder:
-    def __init__(self, token_bytes: Callable[[int], bytes], is_eos: Callable[[int], bool], max_tokens: int,
-                 stop: Sequence[str], trace: RouteTrace, redactor: Redactor | None = None,
-                 n_logprobs: int | None = None):
+    def __init__(
+        self,
+        token_bytes: Callable[[int], bytes],
+        is_eos: Callable[[int], bool],
+        max_tokens: int,
+        stop: Sequence[str],
+        trace: RouteTrace,
+        redactor: Redactor | None = None,
+        n_logprobs: int | None = None,
+    ):
         self._text = TokenTextStream(token_bytes, stop)
         self._is_eos = is_eos
         self._restorer = StreamRestorer(redactor) if redactor else None
@@ -113,8 +120,13 @@ class AnswerBuilder:
             self.trace.mark("first_token")
         return Chunk(self._restorer.push(text) if self._restorer else text, origin=origin)
 
-    def add_token(self, token_id: int, source: str, logprob: float | None = None,
-                  top: list[tuple[int, float]] | None = None) -> Chunk | None:
+    def add_token(
+        self,
+        token_id: int,
+        source: str,
+        logprob: float | None = None,
+        top: list[tuple[int, float]] | None = None,
+    ) -> Chunk | None:
         """One generated token; returns what the client should receive now (maybe nothing)."""
         if self.finished:
             return None
@@ -135,8 +147,9 @@ class AnswerBuilder:
         chunk.logprobs = [(token_id, logprob, list(top or [])[: self.n_top])]
         return chunk
 
-    def add_text(self, text: str, source: str, n_tokens: int = 0, raw_logprobs: list | dict | None = None
-                 ) -> Chunk | None:
+    def add_text(
+        self, text: str, source: str, n_tokens: int = 0, raw_logprobs: list | dict | None = None
+    ) -> Chunk | None:
         """Text from a producer that does not give us token ids (cloud pass-through)."""
         if self.finished:
             return None

@@ -49,13 +49,22 @@ from routers.draft_length import DraftLengthController
 log = logging.getLogger("tandem.collaborate")
 
 Mode = Callable[["Collaborator", Answer], AsyncIterator[Chunk]]
-RUN: dict[str, Mode] = {"device": run_device, "cloud": run_cloud, "speculative": run_speculative,
-                        "cascade": run_cascade}
+RUN: dict[str, Mode] = {
+    "device": run_device,
+    "cloud": run_cloud,
+    "speculative": run_speculative,
+    "cascade": run_cascade,
+}
 
 
 class Collaborator:
-    def __init__(self, config: TandemConfig, device: DeviceWorker, cloud: CloudClient | None,
-                 monitor: NetworkMonitor | None = None):
+    def __init__(
+        self,
+        config: TandemConfig,
+        device: DeviceWorker,
+        cloud: CloudClient | None,
+        monitor: NetworkMonitor | None = None,
+    ):
         self.config = config
         self.device = device
         self.engine: LlamaEngine = device.engine
@@ -65,13 +74,20 @@ class Collaborator:
         self.budget = CloudBudget(config.budget.cloud_tokens_per_window, config.budget.window_s)
         self.planner = Planner(config, self.engine, self.monitor, self.budget, has_cloud=cloud is not None)
         c = config.cascade
-        self.confidence = ConfidenceRouter(threshold=c.threshold, method=c.method, quantile=c.quantile,
-                                           window=c.window, window_threshold=c.window_threshold)
+        self.confidence = ConfidenceRouter(
+            threshold=c.threshold,
+            method=c.method,
+            quantile=c.quantile,
+            window=c.window,
+            window_threshold=c.window_threshold,
+        )
         s = config.speculative
-        self.draft_length = DraftLengthController(k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive,
-                                                  pipelined=s.pipeline)
-        self.spec_settings = SpeculativeSettings(s.pipeline, s.skip_verify_above, s.skip_verify_at_greedy,
-                                                 verify_chunk=max(1, c.verify_chunk))
+        self.draft_length = DraftLengthController(
+            k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive, pipelined=s.pipeline
+        )
+        self.spec_settings = SpeculativeSettings(
+            s.pipeline, s.skip_verify_above, s.skip_verify_at_greedy, verify_chunk=max(1, c.verify_chunk)
+        )
         self.tokenizers = TokenizerCheck(False, "not checked yet", checked=False)
         self._tokenizer_recheck: asyncio.Task | None = None
 
@@ -79,24 +95,45 @@ class Collaborator:
     async def check_tokenizers(self) -> TokenizerCheck:
         """Speculation needs one tokenizer on both sides (gateway.core.tokenizers)."""
         self.tokenizers = await compare_tokenizers(self.engine, self.cloud)
-        (log.info if self.tokenizers.compatible else log.warning)("tokenizer check: %s", self.tokenizers.reason)
+        (log.info if self.tokenizers.compatible else log.warning)(
+            "tokenizer check: %s", self.tokenizers.reason
+        )
         return self.tokenizers
 
     def model_ids(self) -> list[str]:
         return self.planner.model_ids()
 
-    async def plan(self, body: ChatCompletionRequest | CompletionRequest, privacy_header: str | None = None,
-                   api_key: str | None = None, session_header: str | None = None, offline: bool = False) -> Job:
-        """``gateway.core.planner``; a cloud that was down at the tokenizer check is checked again once it is up."""
-        if not self.tokenizers.checked and self.cloud is not None and self.monitor.available() and (
-                self._tokenizer_recheck is None or self._tokenizer_recheck.done()):
+    async def plan(
+        self,
+        body: ChatCompletionRequest | CompletionRequest,
+        privacy_header: str | None = None,
+        api_key: str | None = None,
+        session_header: str | None = None,
+        offline: bool = False,
+    ) -> Job:
+        """``gateway.core.planner``; a cloud that was down at the tokenizer check is checked again once up."""
+        if (
+            not self.tokenizers.checked
+            and self.cloud is not None
+            and self.monitor.available()
+            and (self._tokenizer_recheck is None or self._tokenizer_recheck.done())
+        ):
             self._tokenizer_recheck = asyncio.create_task(self.check_tokenizers())
-        return await self.planner.plan(body, self.tokenizers, privacy_header, api_key, session_header, offline)
+        return await self.planner.plan(
+            body, self.tokenizers, privacy_header, api_key, session_header, offline
+        )
 
     # -- running -----------------------------------------------------------------------------------
     def answer_builder(self, job: Job) -> AnswerBuilder:
-        return AnswerBuilder(self.engine.token_bytes, self.engine.is_eos, job.params.max_tokens, job.stops,
-                             job.trace, job.privacy.redactor, n_logprobs=job.n_logprobs)
+        return AnswerBuilder(
+            self.engine.token_bytes,
+            self.engine.is_eos,
+            job.params.max_tokens,
+            job.stops,
+            job.trace,
+            job.privacy.redactor,
+            n_logprobs=job.n_logprobs,
+        )
 
     async def run(self, job: Job) -> AsyncIterator[Chunk]:
         """The answer as chunks, on the request's one device turn: taken here for the modes that
@@ -123,5 +160,7 @@ class Collaborator:
         finally:
             a.out.close(a.stats)
             if a.stats.calls:
-                self.budget.record(job.api_key or "anonymous", len(job.prompt_tokens) + job.trace.drafts_proposed
-                                   + job.trace.cloud_tokens)
+                self.budget.record(
+                    job.api_key or "anonymous",
+                    len(job.prompt_tokens) + job.trace.drafts_proposed + job.trace.cloud_tokens,
+                )

@@ -12,8 +12,9 @@ or the cloud, so a bad request is refused before the first byte of an answer.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from device_runtime.engine import LlamaEngine, SamplingParams
 from gateway.api.protocol import ChatCompletionRequest, CompletionRequest
@@ -82,36 +83,61 @@ class Job:
 
 
 class Planner:
-    def __init__(self, config: TandemConfig, engine: LlamaEngine, monitor: NetworkMonitor, budget: CloudBudget,
-                 has_cloud: bool):
-        self.config, self.engine, self.monitor, self.budget, self.has_cloud = config, engine, monitor, budget, has_cloud
+    def __init__(
+        self,
+        config: TandemConfig,
+        engine: LlamaEngine,
+        monitor: NetworkMonitor,
+        budget: CloudBudget,
+        has_cloud: bool,
+    ):
+        self.config, self.engine, self.monitor, self.budget, self.has_cloud = (
+            config,
+            engine,
+            monitor,
+            budget,
+            has_cloud,
+        )
         p = config.privacy
-        self.privacy = PrivacyRouter(p.pii_action, [PrivacyRule(**r.model_dump()) for r in p.rules],
-                                     PiiDetector(use_presidio=p.use_presidio), p.default_level, p.max_scan_chars)
+        self.privacy = PrivacyRouter(
+            p.pii_action,
+            [PrivacyRule(**r.model_dump()) for r in p.rules],
+            PiiDetector(use_presidio=p.use_presidio),
+            p.default_level,
+            p.max_scan_chars,
+        )
         self.sessions = SessionPins(p.session_pin_s)
         self.policy = AutoPolicy(config.routing.device_only_latency_ms)
 
-    def requested_mode(self, model: str, metadata: dict[str, Any] | None) -> str:
+    def requested_mode(self, model: str, metadata: Mapping[str, Any] | None) -> str:
         mode = VIRTUAL_MODELS.get(model)
         if mode is None and model in (self.engine.name, "tandem"):
             mode = self.config.routing.default_mode if model == "tandem" else "device"
         if mode is None:
-            raise ModelNotFound(f"The model `{model}` does not exist. Available: {', '.join(self.model_ids())}",
-                                "model")
+            raise ModelNotFound(
+                f"The model `{model}` does not exist. Available: {', '.join(self.model_ids())}", "model"
+            )
         forced = (metadata or {}).get("mode")
         if forced is not None:
             if forced not in MODES:
-                raise InvalidRequest(f"metadata.mode must be one of {', '.join(MODES)}; got {forced!r}",
-                                     "metadata.mode")
+                raise InvalidRequest(
+                    f"metadata.mode must be one of {', '.join(MODES)}; got {forced!r}", "metadata.mode"
+                )
             mode = forced
         return mode
 
     def model_ids(self) -> list[str]:
         return list(VIRTUAL_MODELS) + [self.engine.name]
 
-    async def plan(self, body: ChatCompletionRequest | CompletionRequest, tokenizers: TokenizerCheck,
-                   privacy_header: str | None = None, api_key: str | None = None, session_header: str | None = None,
-                   offline: bool = False) -> Job:
+    async def plan(
+        self,
+        body: ChatCompletionRequest | CompletionRequest,
+        tokenizers: TokenizerCheck,
+        privacy_header: str | None = None,
+        api_key: str | None = None,
+        session_header: str | None = None,
+        offline: bool = False,
+    ) -> Job:
         """The steps, in order; ``offline`` (or ``metadata.offline``): no cloud for this request only."""
         meta = body.metadata or {}
         requested = self.requested_mode(body.model, body.metadata)
@@ -120,10 +146,17 @@ class Planner:
         sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
         decision, pinned = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
         choice = self._route(requested, decision, offline, tokenizers, meta, api_key)
-        trace = RouteTrace(requested=requested, mode=choice.mode, privacy=decision.level, pii=decision.pii,
-                           reason="session pinned private" if pinned else choice.reason)
+        trace = RouteTrace(
+            requested=requested,
+            mode=choice.mode,
+            privacy=decision.level,
+            pii=decision.pii,
+            reason="session pinned private" if pinned else choice.reason,
+        )
         if "unscanned" in decision.sources and choice.reason == "private":
-            trace.reason = f"private: longer than the PII scan limit ({self.privacy.max_scan_chars} characters)"
+            trace.reason = (
+                f"private: longer than the PII scan limit ({self.privacy.max_scan_chars} characters)"
+            )
         if choice.degraded:
             trace.degraded, trace.degraded_reason = True, choice.reason
         if choice.mode != "device" and decision.level == "redact" and decision.pii:
@@ -134,14 +167,28 @@ class Planner:
             trace.redactions = decision.redactor.count if decision.redactor else 0
         prompt_tokens = await self._tokens(prompt)
         params = self._sampling(body, len(prompt_tokens))
-        n_logprobs = (body.top_logprobs or 0 if body.logprobs else None) if prompt.chat else body.logprobs
+        if isinstance(body, ChatCompletionRequest):
+            n_logprobs = (body.top_logprobs or 0) if body.logprobs else None
+        else:
+            n_logprobs = body.logprobs
         if n_logprobs is not None:
             params = replace(params, top_logprobs=n_logprobs)
-        return Job(prompt.chat, trace.mode, prompt.messages, prompt.text, prompt_tokens, params, trace, decision,
-                   n_logprobs, api_key, stops=prompt.stops)
+        return Job(
+            prompt.chat,
+            trace.mode,
+            prompt.messages,
+            prompt.text,
+            prompt_tokens,
+            params,
+            trace,
+            decision,
+            n_logprobs,
+            api_key,
+            stops=prompt.stops,
+        )
 
     @staticmethod
-    def _offline(meta: dict[str, Any], offline: bool) -> bool:
+    def _offline(meta: Mapping[str, Any], offline: bool) -> bool:
         flag = meta.get("offline", False)
         if flag not in (True, False, "true", "false", "1", "0"):  # OpenAI metadata values are strings
             raise InvalidRequest(f"metadata.offline must be true or false; got {flag!r}", "metadata.offline")
@@ -151,21 +198,32 @@ class Planner:
         """Everything of the request that could leave the device, as text to scan and redact."""
         stops = tuple(body.stop_list)  # scanned and redacted like the messages: they go to the cloud too
         if isinstance(body, ChatCompletionRequest):
-            messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text}
-                        for m in body.messages]
+            messages = [
+                {"role": "system" if m.role == "developer" else m.role, "content": m.text}
+                for m in body.messages
+            ]
             return CloudFacing(True, messages, None, None, stops)
         if isinstance(body.prompt, str):
             return CloudFacing(False, None, body.prompt, None, stops)
-        if any(t < 0 or t >= self.engine.n_vocab for t in body.prompt):
+        ids = cast(list[int], body.prompt)  # the protocol took one prompt: a string, or token ids
+        if any(t < 0 or t >= self.engine.n_vocab for t in ids):
             raise InvalidRequest(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
-        return CloudFacing(False, None, None, list(body.prompt), stops)
+        return CloudFacing(False, None, None, list(ids), stops)
 
-    async def _privacy(self, prompt: CloudFacing, meta: dict[str, Any], header: str | None, api_key: str | None,
-                       sessions: list[str]) -> tuple[PrivacyDecision, bool]:
+    async def _privacy(
+        self,
+        prompt: CloudFacing,
+        meta: Mapping[str, Any],
+        header: str | None,
+        api_key: str | None,
+        sessions: list[str],
+    ) -> tuple[PrivacyDecision, bool]:
         """Tags, rules and detected personal data; a session that was ever private stays on the device."""
         texts = prompt.texts(self.engine.detokenize) + list(prompt.stops)
         try:  # the scan is CPU work (bounded by privacy.max_scan_chars): off the event loop
-            decision = await asyncio.to_thread(self.privacy.decide, texts, meta.get("privacy"), header, api_key)
+            decision = await asyncio.to_thread(
+                self.privacy.decide, texts, meta.get("privacy"), header, api_key
+            )
         except ValueError as exc:
             raise InvalidRequest(str(exc), "metadata.privacy" if meta.get("privacy") else None) from exc
         pinned = decision.level != "private" and any(self.sessions.pinned(s) for s in sessions)
@@ -177,17 +235,35 @@ class Planner:
             decision.sources.append("session")
         return decision, pinned
 
-    def _route(self, requested: str, decision: PrivacyDecision, offline: bool, tokenizers: TokenizerCheck,
-               meta: dict[str, Any], api_key: str | None) -> RouteChoice:
-        """The auto policy over this request's facts; a half-open circuit's trial held elsewhere means no cloud."""
+    def _route(
+        self,
+        requested: str,
+        decision: PrivacyDecision,
+        offline: bool,
+        tokenizers: TokenizerCheck,
+        meta: Mapping[str, Any],
+        api_key: str | None,
+    ) -> RouteChoice:
+        """The auto policy over this request's facts; a half-open trial held elsewhere means no cloud."""
+
         def route(cloud_ok: bool) -> RouteChoice:
-            return self.policy.choose(RouteFacts(
-                requested=requested, privacy_level=decision.level, cloud_available=cloud_ok,
-                cloud_reason="cloud offline (requested)" if offline else "" if cloud_ok else self.monitor.reason(),
-                budget_ok=self.budget.allows(api_key or "anonymous"),
-                speculative_ok=tokenizers.compatible, speculative_reason=tokenizers.reason,
-                quality=meta.get("quality"), max_latency_ms=_float_or_none(meta.get("max_latency_ms")),
-            ))
+            return self.policy.choose(
+                RouteFacts(
+                    requested=requested,
+                    privacy_level=decision.level,
+                    cloud_available=cloud_ok,
+                    cloud_reason="cloud offline (requested)"
+                    if offline
+                    else ""
+                    if cloud_ok
+                    else self.monitor.reason(),
+                    budget_ok=self.budget.allows(api_key or "anonymous"),
+                    speculative_ok=tokenizers.compatible,
+                    speculative_reason=tokenizers.reason,
+                    quality=meta.get("quality"),
+                    max_latency_ms=_float_or_none(meta.get("max_latency_ms")),
+                )
+            )
 
         choice = route(not offline and self.has_cloud and self.monitor.available())
         if choice.mode != "device" and not self.monitor.admit():
@@ -198,7 +274,7 @@ class Planner:
         """Placeholders for detected values in every text that leaves the device (messages, stop strings)."""
         texts = prompt.texts(self.engine.detokenize)
         redacted = self.privacy.redact(texts + list(prompt.stops), decision)
-        stops = tuple(redacted[len(texts):])
+        stops = tuple(redacted[len(texts) :])
         if prompt.messages is not None:
             messages = [{**m, "content": t} for m, t in zip(prompt.messages, redacted)]
             return replace(prompt, messages=messages, stops=stops)
@@ -218,19 +294,24 @@ class Planner:
     def _sampling(self, body: ChatCompletionRequest | CompletionRequest, n_prompt: int) -> SamplingParams:
         n_ctx = self.engine.n_ctx
         if n_prompt >= n_ctx:
-            raise ContextTooLong(f"This model's maximum context length is {n_ctx} tokens. However, your messages "
-                                f"resulted in {n_prompt} tokens. Please reduce the length of the messages.",
-                                "messages")
+            raise ContextTooLong(
+                f"This model's maximum context length is {n_ctx} tokens. However, your messages "
+                f"resulted in {n_prompt} tokens. Please reduce the length of the messages.",
+                "messages",
+            )
         requested = body.requested_max_tokens
         if requested is not None and n_prompt + requested > n_ctx:
-            raise ContextTooLong(f"max_tokens is too large: {requested}. This model's maximum context length is "
-                                f"{n_ctx} tokens and your request has {n_prompt} input tokens "
-                                f"({n_ctx - n_prompt} left for the completion).",
-                                "max_tokens")
+            raise ContextTooLong(
+                f"max_tokens is too large: {requested}. This model's maximum context length is "
+                f"{n_ctx} tokens and your request has {n_prompt} input tokens "
+                f"({n_ctx - n_prompt} left for the completion).",
+                "max_tokens",
+            )
         max_tokens = requested or min(self.config.server.max_tokens_default, n_ctx - n_prompt)
         temperature = self.config.server.temperature_default if body.temperature is None else body.temperature
-        return SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=body.top_p or 1.0,
-                              seed=body.seed)  # seed: unsigned already (protocol)
+        return SamplingParams(
+            max_tokens=max_tokens, temperature=temperature, top_p=body.top_p or 1.0, seed=body.seed
+        )  # seed: unsigned already (protocol)
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -238,4 +319,3 @@ def _float_or_none(value: Any) -> float | None:
         return None if value is None else float(value)
     except (TypeError, ValueError):
         return None
-

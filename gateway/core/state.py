@@ -52,6 +52,7 @@ class Answer:
         Pass-through text is tokenized as plain text: a literal "<|im_end|>" in an answer is text,
         not end-of-turn. Runs on the device turn (tokenizing is the model's work).
         """
+
         def plain(text: str) -> list[int]:
             return engine.tokenize(text, add_bos=False, special=False)
 

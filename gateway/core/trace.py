@@ -27,7 +27,9 @@ class RouteTrace:
     unverified_tokens: int = 0  # tokens shown without cloud verification (opportunistic mode)
     cloud_calls: int = 0
     cloud_passes: int = 0  # forward passes the cloud ran for us (one per verification round)
-    verify_fallbacks: int = 0  # verifications redone uncached (cache-keeping answer unusable, e.g. vLLM's NaN)
+    verify_fallbacks: int = (
+        0  # verifications redone uncached (cache-keeping answer unusable, e.g. vLLM's NaN)
+    )
     bytes_up: int = 0
     bytes_down: int = 0
     confidence: float | None = None

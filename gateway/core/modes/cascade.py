@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 async def run_cascade(c: Collaborator, a: Answer) -> AsyncIterator[Chunk]:
     streaming = c.config.cascade.policy == "stream" and c.tokenizers.compatible
-    async for chunk in (_stream(c, a) if streaming else _gate(c, a)):
+    async for chunk in _stream(c, a) if streaming else _gate(c, a):
         yield chunk
 
 
@@ -58,7 +58,9 @@ async def _gate(c: Collaborator, a: Answer) -> AsyncIterator[Chunk]:
     job, judge = a.job, c.confidence
     preview = a.out.lookahead()  # same stops and limits: the device stops where the client's answer would
     answer: list[TokenEvent] = []
-    async for ev in a.device.iterate(lambda: c.engine.generate(job.prompt_tokens, job.params, judge.needs_entropy)):
+    async for ev in a.device.iterate(
+        lambda: c.engine.generate(job.prompt_tokens, job.params, judge.needs_entropy)
+    ):
         answer.append(ev)
         preview.add_token(ev.token_id, "device")
         if preview.finished:
@@ -67,7 +69,9 @@ async def _gate(c: Collaborator, a: Answer) -> AsyncIterator[Chunk]:
     entropies = [ev.entropy or 0.0 for ev in answer] if judge.needs_entropy else None
     why = judge.escalation_reason(logprobs, entropies, [ev.token_id for ev in answer])
     escalated = c.cloud is not None and why is not None
-    a.out.judged(judge.score(logprobs, entropies), escalated, why if escalated and why != "low confidence" else None)
+    a.out.judged(
+        judge.score(logprobs, entropies), escalated, why if escalated and why != "low confidence" else None
+    )
     drafts = [ev.as_draft() for ev in answer]
     if not escalated:
         for ev in answer:

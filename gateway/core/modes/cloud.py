@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 def pass_through_body(job: Job, max_tokens: int) -> dict[str, Any]:
     """The cloud request: only what may leave the device (cloud-facing messages and stop strings)."""
     p = job.params
-    body: dict[str, Any] = {"max_tokens": max_tokens, "temperature": p.temperature, "top_p": p.top_p,
-                            "stream_options": {"include_usage": True}}
+    body: dict[str, Any] = {
+        "max_tokens": max_tokens,
+        "temperature": p.temperature,
+        "top_p": p.top_p,
+        "stream_options": {"include_usage": True},
+    }
     if p.seed is not None:
         body["seed"] = p.seed
     if job.stops:

@@ -70,9 +70,17 @@ class Round:
 class SpeculativeDecoder:
     """Runs draft/verify rounds for one request on the request's device turn."""
 
-    def __init__(self, engine: LlamaEngine, device: EngineCall, cloud: CloudClient, out: AnswerBuilder,
-                 stats: CallStats, controller: DraftLengthController, settings: SpeculativeSettings,
-                 params: SamplingParams):
+    def __init__(
+        self,
+        engine: LlamaEngine,
+        device: EngineCall,
+        cloud: CloudClient,
+        out: AnswerBuilder,
+        stats: CallStats,
+        controller: DraftLengthController,
+        settings: SpeculativeSettings,
+        params: SamplingParams,
+    ):
         self.engine, self.device, self.cloud, self.out = engine, device, cloud, out
         self.stats, self.ctrl, self.settings = stats, controller, settings
         self.temperature, self.top_p = params.temperature, params.top_p
@@ -85,7 +93,9 @@ class SpeculativeDecoder:
         self.premade = 0  # how many of ``ahead`` are the cascade's answer
         self.session = VerifySession()  # lets rounds after the first send only what is new
         self.verified_rounds = 0  # the first carries the prompt's prefill: its timing says nothing about k
-        self.failure: CloudError | None = None  # set when the cloud failed; ``ahead`` still continues ``context``
+        self.failure: CloudError | None = (
+            None  # set when the cloud failed; ``ahead`` still continues ``context``
+        )
 
     async def run(self, context: Sequence[int], ahead: Sequence[DraftToken] = ()) -> AsyncIterator[Chunk]:
         """Generate from ``context`` until the answer is done.
@@ -114,7 +124,7 @@ class SpeculativeDecoder:
 
     def _advance(self, r: Round) -> None:
         """Keep the device tokens past the new context only where they still continue it."""
-        held = self.ahead[len(r.drafts):] + r.extra
+        held = self.ahead[len(r.drafts) :] + r.extra
         if r.result is None:  # shown unverified: nothing else changed
             self.ahead, self.premade = held, max(0, self.premade - len(r.drafts))
         elif r.accepted == len(r.drafts) and held and held[0].token_id == r.tokens[-1]:
@@ -147,7 +157,9 @@ class SpeculativeDecoder:
         if self._trusted(drafts):
             return Round(drafts, len(drafts), [d.token_id for d in drafts])
         ids = [d.token_id for d in drafts]
-        verify = asyncio.create_task(self.cloud.verify(self.context, ids, self.stats, self.want_top, self.session))
+        verify = asyncio.create_task(
+            self.cloud.verify(self.context, ids, self.stats, self.want_top, self.session)
+        )
         extra: list[DraftToken] = []
         try:
             ends = bool(ids) and self.engine.is_eos(ids[-1])
@@ -162,8 +174,9 @@ class SpeculativeDecoder:
             if not verify.done():
                 verify.cancel()
         if self.temperature > 0:
-            accepted, tokens = rejection_accept(drafts, result.target_top, self.temperature, self.top_p, self.rng,
-                                                len(self.context))
+            accepted, tokens = rejection_accept(
+                drafts, result.target_top, self.temperature, self.top_p, self.rng, len(self.context)
+            )
         else:
             accepted, tokens = result.accepted, result.tokens
         self.ahead = self.ahead[: len(self.ahead) - len(extra)]  # run() decides whether they stay
@@ -172,7 +185,11 @@ class SpeculativeDecoder:
     def _trusted(self, drafts: Sequence[DraftToken]) -> bool:
         """Opportunistic mode: drafts this sure are shown unverified (off at temperature 0 unless asked)."""
         threshold = self.settings.skip_verify_above
-        if threshold is None or not drafts or (self.temperature <= 0 and not self.settings.skip_verify_at_greedy):
+        if (
+            threshold is None
+            or not drafts
+            or (self.temperature <= 0 and not self.settings.skip_verify_at_greedy)
+        ):
             return False
         return all(d.q >= threshold and np.exp(d.logprob) >= threshold for d in drafts)
 
@@ -199,11 +216,14 @@ class SpeculativeDecoder:
         return chunks
 
 
-async def run_speculative(c: Collaborator, a: Answer, ahead: Sequence[DraftToken] = ()) -> AsyncIterator[Chunk]:
+async def run_speculative(
+    c: Collaborator, a: Answer, ahead: Sequence[DraftToken] = ()
+) -> AsyncIterator[Chunk]:
     """The device drafts, the cloud verifies; ``ahead``: device tokens to verify first (the cascade's)."""
     assert c.cloud is not None
-    decoder = SpeculativeDecoder(c.engine, a.device, c.cloud, a.out, a.stats, c.draft_length, c.spec_settings,
-                                 a.job.params)
+    decoder = SpeculativeDecoder(
+        c.engine, a.device, c.cloud, a.out, a.stats, c.draft_length, c.spec_settings, a.job.params
+    )
     async for chunk in decoder.run(await a.context(c.engine), ahead):
         yield chunk
     if decoder.failure is not None:
