@@ -1,11 +1,18 @@
-"""Server-sent events exactly as OpenAI frames them: ``data: {json}\\n\\n`` … ``data: [DONE]\\n\\n``."""
+"""Server-sent events exactly as OpenAI frames them: ``data: {json}\\n\\n`` … ``data: [DONE]\\n\\n``.
+
+After the first byte the status line is gone: an error is one more event, ``data:
+{"error": {...}}``, then ``[DONE]`` (as vLLM and llama.cpp's server do), never a second response.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
+
+from gateway.api.protocol import dumps
+
+DONE = b"data: [DONE]\n\n"
 
 
 async def open_stream(request: web.Request, headers: dict[str, str] | None = None) -> web.StreamResponse:
@@ -17,10 +24,15 @@ async def open_stream(request: web.Request, headers: dict[str, str] | None = Non
     return resp
 
 
+def event(data: Any) -> bytes:
+    """One event's bytes: the body as JSON, UTF-8 as is."""
+    return b"data: " + dumps(data).encode() + b"\n\n"
+
+
 async def send_event(resp: web.StreamResponse, data: Any) -> None:
-    await resp.write(b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n")
+    await resp.write(event(data))
 
 
 async def send_done(resp: web.StreamResponse) -> None:
-    await resp.write(b"data: [DONE]\n\n")
+    await resp.write(DONE)
     await resp.write_eof()
