@@ -16,31 +16,36 @@ class Metrics:
         r = self.registry = CollectorRegistry()
         self.requests = Counter("tandem_requests_total", "Requests by endpoint, mode and status",
                                 ["endpoint", "mode", "status"], registry=r)
-        self.degraded = Counter("tandem_degraded_total", "Requests the device finished because the cloud failed",
-                                registry=r)
+        self.degraded = Counter("tandem_degraded_total",
+                                "Requests the device finished because the cloud failed", registry=r)
         self.tokens = Counter("tandem_completion_tokens_total", "Completion tokens by who produced them",
                               ["source"], registry=r)
         self.prompt_tokens = Counter("tandem_prompt_tokens_total", "Prompt tokens", registry=r)
-        self.drafts = Counter("tandem_spec_decode_num_draft_tokens_total", "Draft tokens proposed", registry=r)
-        self.accepted = Counter("tandem_spec_decode_num_accepted_tokens_total", "Draft tokens accepted", registry=r)
+        self.drafts = Counter("tandem_spec_decode_num_draft_tokens_total", "Draft tokens proposed",
+                              registry=r)
+        self.accepted = Counter("tandem_spec_decode_num_accepted_tokens_total", "Draft tokens accepted",
+                                registry=r)
         self.cloud_calls = Counter("tandem_cloud_calls_total", "HTTP calls to the cloud", registry=r)
-        self.cloud_bytes = Counter("tandem_cloud_bytes_total", "Bytes exchanged with the cloud", ["direction"],
-                                   registry=r)
-        self.verify_fallbacks = Counter("tandem_verify_fallbacks_total",
-                                        "Verifications redone uncached because the cache-keeping answer was unusable",
-                                        registry=r)
+        self.cloud_bytes = Counter("tandem_cloud_bytes_total", "Bytes exchanged with the cloud",
+                                   ["direction"], registry=r)
+        self.verify_fallbacks = Counter(
+            "tandem_verify_fallbacks_total",
+            "Verifications redone uncached because the cache-keeping answer was unusable", registry=r)
         self.escalations = Counter("tandem_cascade_escalations_total", "Cascade answers handed to the cloud",
                                    registry=r)
-        self.pii = Counter("tandem_pii_detections_total", "Detected personal data by kind", ["kind"], registry=r)
+        self.pii = Counter("tandem_pii_detections_total", "Detected personal data by kind", ["kind"],
+                           registry=r)
         self.latency = Histogram("tandem_request_seconds", "Request latency", ["mode"], registry=r,
                                  buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-        self.ttft = Histogram("tandem_time_to_first_token_seconds", "Time to first token", ["mode"], registry=r,
-                              buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.ttft = Histogram("tandem_time_to_first_token_seconds", "Time to first token", ["mode"],
+                              registry=r, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.queue = Gauge("tandem_device_queue_depth", "Requests waiting for the device model", registry=r)
         self.inflight = Gauge("tandem_requests_in_flight", "Requests being served", registry=r)
-        self.cloud_up = Gauge("tandem_cloud_available", "1 when the cloud is considered reachable", registry=r)
+        self.cloud_up = Gauge("tandem_cloud_available", "1 when the cloud is considered reachable",
+                              registry=r)
 
-    def observe(self, endpoint: str, status: int, trace: RouteTrace, seconds: float, prompt_tokens: int) -> None:
+    def observe(self, endpoint: str, status: int, trace: RouteTrace, seconds: float,
+                prompt_tokens: int) -> None:
         self.requests.labels(endpoint, trace.mode, str(status)).inc()
         self.latency.labels(trace.mode).observe(seconds)
         if status != 200:
