@@ -21,27 +21,43 @@ import hashlib
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from aiohttp import web
 
-from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams, common_prefix
+from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams, TokenEvent, common_prefix
 from device_runtime.sampling import log_softmax, top_logprobs
 from device_runtime.worker import DeviceWorker
-from gateway.api.protocol import error_body, hash_ids, new_id, now, usage
+from gateway.api.encoder import Encoder, Vocab
+from gateway.api.protocol import ModelList, VllmChoiceFields, dumps, error_body, hash_ids, now, usage
 from gateway.api.sse import open_stream, send_done, send_event
 from gateway.core.acceptance import greedy_accept
+
+if TYPE_CHECKING:
+    from gateway.api.encoder import LogprobRun
 
 log = logging.getLogger("tandem.cloud")
 
 ENGINE = web.AppKey("engine", LlamaEngine)
 WORKER = web.AppKey("worker", DeviceWorker)
-NETWORK = web.AppKey("network", "NetworkSimulation")
 SERVED_NAME = web.AppKey("served_name", str)
 # who built the KV cache's current state through /v1/tandem/verify: (owner, fingerprint of the cached tokens)
 VERIFY_STATE = web.AppKey("verify_state", dict)
+
+
+class RequestError(Exception):
+    """A request the stand-in refuses; the error middleware answers it in OpenAI's shape."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+
+
+class InjectedFailure(Exception):
+    """The network simulation dropped this request (answered 503, as an overloaded server would)."""
 
 
 @dataclass
@@ -53,32 +69,29 @@ class NetworkSimulation:
 
     async def apply(self) -> None:
         if self.failure_rate and self.rng.random() < self.failure_rate:
-            raise web.HTTPServiceUnavailable(text='{"error": {"message": "injected failure", "type": "server_error"}}',
-                                             content_type="application/json")
+            raise InjectedFailure("injected failure")
         delay = self.delay_ms + (self.rng.uniform(-self.jitter_ms, self.jitter_ms) if self.jitter_ms else 0.0)
         if delay > 0:
             await asyncio.sleep(delay / 1000)
 
 
-def _error(status: int, message: str, param: str | None = None) -> web.Response:
+NETWORK = web.AppKey("network", NetworkSimulation)
+
+
+def _error(status: int, message: str, param: str | None = None, code: str | None = None) -> web.Response:
     kind = "invalid_request_error" if status < 500 else "server_error"
-    return web.json_response(error_body(message, kind, param), status=status)
+    return web.json_response(error_body(message, kind, param, code), status=status, dumps=dumps)
 
 
 async def _json(request: web.Request) -> dict:
     try:
         body = await request.json()
     except ValueError as exc:
-        raise web.HTTPBadRequest(text=f'{{"error": {{"message": "invalid JSON: {exc}"}}}}',
-                                 content_type="application/json") from exc
+        raise RequestError(400, f"invalid JSON: {exc}") from exc
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": {"message": "body must be an object"}}', content_type="application/json")
+        raise RequestError(400, "body must be an object")
     await request.app[NETWORK].apply()
     return body
-
-
-def _fmt_token(engine: LlamaEngine, token: int, as_ids: bool) -> str:
-    return f"token_id:{token}" if as_ids else engine.detokenize([token])
 
 
 # -- handlers ------------------------------------------------------------------------------------
@@ -88,9 +101,10 @@ async def health(request: web.Request) -> web.Response:
 
 async def models(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    return web.json_response({"object": "list", "data": [{
+    cards: ModelList = {"object": "list", "data": [{
         "id": request.app[SERVED_NAME], "object": "model", "created": now(), "owned_by": "tandem-local-cloud",
-        "root": engine.name, "max_model_len": engine.n_ctx}]})
+        "max_model_len": engine.n_ctx, "root": engine.name}]}
+    return web.json_response(cards, dumps=dumps)
 
 
 async def info(request: web.Request) -> web.Response:
@@ -112,7 +126,8 @@ async def tokenize(request: web.Request) -> web.Response:
 
 async def detokenize(request: web.Request) -> web.Response:
     body = await _json(request)
-    return web.json_response({"prompt": request.app[ENGINE].detokenize([int(t) for t in body.get("tokens", [])])})
+    text = request.app[ENGINE].detokenize([int(t) for t in body.get("tokens", [])])
+    return web.json_response({"prompt": text}, dumps=dumps)
 
 
 def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_n: int,
@@ -142,6 +157,31 @@ def _verify_owner(request: web.Request, body: dict) -> str:
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+@dataclass
+class VerifyRequest:
+    draft: list[int]
+    top_n: int
+    context: list[int] | None  # the full form
+    prefix: tuple[int, str, list[int]] | None  # the delta form: (length, fingerprint, tail) of the context
+
+
+def _verify_request(body: dict) -> VerifyRequest:
+    try:
+        draft = [int(t) for t in body.get("draft", [])]
+        top_n = int(body.get("top_logprobs") or 0)
+        if "context" in body:
+            req = VerifyRequest(draft, top_n, [int(t) for t in body["context"]], None)
+        else:  # delta form: the prefix we should still hold, proven by length and fingerprint
+            tail = [int(t) for t in body.get("context_tail", [])]
+            req = VerifyRequest(draft, top_n, None, (int(body["prefix_len"]), str(body["prefix_hash"]), tail))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RequestError(400, "verify needs 'context' (token ids), or 'prefix_len' + 'prefix_hash' + "
+                                "'context_tail', and 'draft' (token ids)") from exc
+    if req.context is not None and not req.context:
+        raise RequestError(400, "context must not be empty", "context")
+    return req
+
+
 async def verify(request: web.Request) -> web.Response:
     """Draft verification over a cached prefix, scoped to the caller.
 
@@ -153,48 +193,36 @@ async def verify(request: web.Request) -> web.Response:
     conversation's prefix is cached.
     """
     body = await _json(request)
-    try:
-        draft = [int(t) for t in body.get("draft", [])]
-        top_n = int(body.get("top_logprobs") or 0)
-        if "context" in body:
-            context: list[int] | None = [int(t) for t in body["context"]]
-            prefix = None
-        else:  # delta form: the prefix we should still hold, proven by length and fingerprint
-            context = None
-            prefix = (int(body["prefix_len"]), str(body["prefix_hash"]), [int(t) for t in body.get("context_tail", [])])
-    except (KeyError, TypeError, ValueError):
-        return _error(400, "verify needs 'context' (token ids), or 'prefix_len' + 'prefix_hash' + 'context_tail', "
-                           "and 'draft' (token ids)")
-    if context is not None and not context:
-        return _error(400, "context must not be empty", "context")
+    req = _verify_request(body)
     worker = request.app[WORKER]
     state = request.app[VERIFY_STATE]
     owner = _verify_owner(request, body)
     t0 = time.perf_counter()
+    context = req.context
     try:
         async with worker.turn() as call:
             held = worker.engine.tokens
             mine = state.get("owner") == owner and state.get("tokens") == hash_ids(held)
-            if prefix is not None:
-                n, fingerprint, tail = prefix
+            if req.prefix is not None:
+                n, fingerprint, tail = req.prefix
                 if not mine or not isinstance(body.get("session"), str) or len(held) < n \
                         or hash_ids(held[:n]) != fingerprint:
-                    return web.json_response(error_body("the cached prefix is gone; send the full context",
-                                                        "invalid_request_error", "prefix_hash", "context_unknown"),
-                                             status=409)
+                    raise RequestError(409, "the cached prefix is gone; send the full context", "prefix_hash",
+                                       "context_unknown")
                 context = held[:n] + tail
             state.clear()  # the cache is about to change; if the round fails, nobody owns it
-            out = await call(verify_round, worker.engine, context, draft, top_n, mine)
+            out = await call(verify_round, worker.engine, context, req.draft, req.top_n, mine)
             state.update(owner=owner, tokens=hash_ids(worker.engine.tokens))
     except ContextOverflow as exc:
-        return _error(400, str(exc), "context")
+        raise RequestError(400, str(exc), "context") from exc
     out["server_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return web.json_response(out)
 
 
 def _params(body: dict, engine: LlamaEngine, n_prompt: int) -> SamplingParams:
     stop = body.get("stop") or []
-    max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or min(256, engine.n_ctx - n_prompt)
+    max_tokens = (body.get("max_tokens") or body.get("max_completion_tokens")
+                  or min(256, engine.n_ctx - n_prompt))
     temperature = body.get("temperature")
     logprobs = body.get("logprobs")  # completions: an int; chat: a bool with top_logprobs beside it
     n_top = int(body.get("top_logprobs") or 0) if isinstance(logprobs, bool) else int(logprobs or 0)
@@ -203,6 +231,29 @@ def _params(body: dict, engine: LlamaEngine, n_prompt: int) -> SamplingParams:
         top_p=float(body.get("top_p") or 1.0), seed=body.get("seed"),
         stop=tuple([stop] if isinstance(stop, str) else stop), top_logprobs=n_top,
     )
+
+
+def _prompt(body: dict, engine: LlamaEngine, chat: bool) -> list[int]:
+    if chat:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise RequestError(400, "messages must be a non-empty list", "messages")
+        return engine.chat_tokens([{"role": m.get("role", "user"), "content": _content_text(m.get("content"))}
+                                   for m in messages])
+    raw = body.get("prompt")
+    if isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw):
+        return [int(t) for t in raw]
+    if isinstance(raw, str) and raw:
+        return engine.tokenize(raw, add_bos=True)
+    if isinstance(raw, list) and len(raw) == 1 and isinstance(raw[0], str):
+        return engine.tokenize(raw[0], add_bos=True)
+    raise RequestError(400, "prompt must be a string or a list of token ids", "prompt")
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
@@ -216,114 +267,76 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
     body = await _json(request)
     engine: LlamaEngine = request.app[ENGINE]
-    worker = request.app[WORKER]
-    if chat:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return _error(400, "messages must be a non-empty list", "messages")
-        msgs = [{"role": m.get("role", "user"), "content": _content_text(m.get("content"))} for m in messages]
-        prompt = engine.chat_tokens(msgs)
-    else:
-        raw = body.get("prompt")
-        if isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw):
-            prompt = [int(t) for t in raw]
-        elif isinstance(raw, str) and raw:
-            prompt = engine.tokenize(raw, add_bos=True)
-        elif isinstance(raw, list) and len(raw) == 1 and isinstance(raw[0], str):
-            prompt = engine.tokenize(raw[0], add_bos=True)
-        else:
-            return _error(400, "prompt must be a string or a list of token ids", "prompt")
+    prompt = _prompt(body, engine, chat)
     params = _params(body, engine, len(prompt))
     try:
         engine.check_fits(len(prompt), params.max_tokens)
     except ContextOverflow as exc:
-        return _error(400, str(exc), "max_tokens")
-    as_ids = bool(body.get("return_tokens_as_token_ids"))
-    prompt_lp = body.get("prompt_logprobs")
-    if prompt_lp is not None and body.get("stream"):
-        return _error(400, "prompt_logprobs is not available when stream is enabled", "prompt_logprobs")
-    rid = new_id("chatcmpl" if chat else "cmpl")
-    served = request.app[SERVED_NAME]
-    if body.get("stream"):
-        return await _stream(request, worker, engine, prompt, params, chat, rid, served, as_ids,
+        raise RequestError(400, str(exc), "max_tokens") from exc
+    stream = bool(body.get("stream"))
+    if body.get("prompt_logprobs") is not None and stream:
+        raise RequestError(400, "prompt_logprobs is not available when stream is enabled", "prompt_logprobs")
+    # logprobs as this stand-in has always given them: completions, whole answers only
+    logprobs = not chat and not stream and bool(params.top_logprobs or body.get("logprobs") is not None)
+    vocab = Vocab.of(engine, as_ids=bool(body.get("return_tokens_as_token_ids")))
+    enc = Encoder(chat, request.app[SERVED_NAME], vocab, logprobs)
+    if stream:
+        return await _stream(request, enc, prompt, params, bool(body.get("return_tokens_as_token_ids")),
                              bool((body.get("stream_options") or {}).get("include_usage")))
+    return await _whole(request, enc, body, prompt, params)
+
+
+async def _whole(request: web.Request, enc: Encoder, body: dict, prompt: list[int],
+                 params: SamplingParams) -> web.Response:
+    engine, worker = request.app[ENGINE], request.app[WORKER]
+    prompt_lp = body.get("prompt_logprobs")
     async with worker.turn() as call:
         prompt_scores = await call(engine.score, prompt, int(prompt_lp)) if prompt_lp is not None else None
         events = [ev async for ev in worker.iterate(lambda: engine.generate(prompt, params))]
-    text = "".join(ev.text for ev in events)
-    ids = [ev.token_id for ev in events]
-    finish = events[-1].finish_reason if events else "length"
-    choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
-    if chat:
-        choice["message"] = {"role": "assistant", "content": text}
-    else:
-        choice["text"] = text
-        if params.top_logprobs or body.get("logprobs") is not None:
-            choice["logprobs"] = {
-                "tokens": [_fmt_token(engine, t, as_ids) for t in ids],
-                "token_logprobs": [ev.logprob for ev in events],
-                "top_logprobs": [{_fmt_token(engine, t, as_ids): lp for t, lp in ev.top_logprobs} for ev in events],
-                "text_offset": [],
-            }
+    vllm: VllmChoiceFields = {}
     if body.get("return_token_ids"):
-        choice["prompt_token_ids"] = prompt
-        choice["token_ids"] = ids
+        vllm["prompt_token_ids"] = prompt
+        vllm["token_ids"] = [ev.token_id for ev in events]
     if prompt_scores is not None:
-        entries: list[Any] = [None]
-        for tok, (lp, rank, top) in zip(prompt[1:], prompt_scores):
-            entry = {str(t): {"logprob": alt, "rank": i + 1, "decoded_token": _fmt_token(engine, t, as_ids)}
-                     for i, (t, alt) in enumerate(top)}
-            entry[str(tok)] = {"logprob": lp, "rank": rank, "decoded_token": _fmt_token(engine, tok, as_ids)}
-            entries.append(entry)
-        choice["prompt_logprobs"] = entries
-    return web.json_response({
-        "id": rid, "object": "chat.completion" if chat else "text_completion", "created": now(), "model": served,
-        "choices": [choice], "usage": usage(len(prompt), len(events)),
-    })
+        vllm["prompt_logprobs"] = enc.prompt_logprobs(prompt, prompt_scores)
+    finish = (events[-1].finish_reason if events else None) or "length"  # the last event has one
+    payload = enc.response("".join(ev.text for ev in events), finish, usage(len(prompt), len(events)),
+                           [_logprobs(events)], vllm=vllm)
+    return web.json_response(payload, dumps=dumps)
 
 
-async def _stream(request: web.Request, worker: DeviceWorker, engine: LlamaEngine, prompt: list[int],
-                  params: SamplingParams, chat: bool, rid: str, served: str, as_ids: bool,
+def _logprobs(events: list[TokenEvent]) -> LogprobRun:
+    """Generated tokens' logprobs, as the core's chunks carry them (for the one encoder)."""
+    return [(ev.token_id, ev.logprob, ev.top_logprobs) for ev in events], None
+
+
+async def _stream(request: web.Request, enc: Encoder, prompt: list[int], params: SamplingParams, as_ids: bool,
                   include_usage: bool) -> web.StreamResponse:
+    engine, worker = request.app[ENGINE], request.app[WORKER]
     resp = await open_stream(request)
-    obj = "chat.completion.chunk" if chat else "text_completion"
     n = 0
-
-    def chunk(text: str | None, finish: str | None, role: bool = False) -> dict:
-        if chat:
-            delta: dict[str, Any] = {"role": "assistant", "content": ""} if role else (
-                {"content": text} if text is not None else {})
-            c: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
-        else:
-            c = {"index": 0, "text": text or "", "finish_reason": finish}
-        return {"id": rid, "object": obj, "created": now(), "model": served, "choices": [c]}
-
     async with worker.turn():
-        if chat:
-            await send_event(resp, chunk(None, None, role=True))
+        if enc.chat:
+            await send_event(resp, enc.role())
         async for ev in worker.iterate(lambda: engine.generate(prompt, params)):
             n += 1
-            c = chunk(ev.text, ev.finish_reason)
-            if not chat and as_ids:
-                c["choices"][0]["token_ids"] = [ev.token_id]
-            await send_event(resp, c)
+            await send_event(resp, enc.delta(ev.text, finish_reason=ev.finish_reason,
+                                             token_ids=[ev.token_id] if as_ids else None))
     if include_usage:
-        await send_event(resp, {"id": rid, "object": obj, "created": now(), "model": served, "choices": [],
-                                "usage": usage(len(prompt), n)})
+        await send_event(resp, enc.usage_chunk(usage(len(prompt), n)))
     await send_done(resp)
     return resp
 
 
-def _content_text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return "" if content is None else str(content)
-
-
 @web.middleware
-async def errors(request: web.Request, handler):
+async def errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                 ) -> web.StreamResponse:
     try:
         return await handler(request)
+    except RequestError as exc:
+        return _error(exc.status, exc.message, exc.param, exc.code)
+    except InjectedFailure as exc:
+        return _error(503, str(exc))
     except web.HTTPException:
         raise
     except (ConnectionResetError, asyncio.CancelledError):
@@ -333,8 +346,8 @@ async def errors(request: web.Request, handler):
         return _error(500, f"{type(exc).__name__}: {exc}")
 
 
-def create_cloud_app(engine: LlamaEngine, served_name: str = "cloud", network: NetworkSimulation | None = None,
-                     max_queue: int = 64) -> web.Application:
+def create_cloud_app(engine: LlamaEngine, served_name: str = "cloud",
+                     network: NetworkSimulation | None = None, max_queue: int = 64) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=16 * 1024 * 1024)
     app[ENGINE] = engine
     app[WORKER] = DeviceWorker(engine, max_queue=max_queue, name="cloud-llama")
