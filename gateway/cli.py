@@ -89,11 +89,10 @@ def cmd_cloud(args: argparse.Namespace) -> int:
 
         return cli(args.model, args.host, args.port, args.served_name, run=args.run)
     args.host = args.host or "127.0.0.1"
-    from aiohttp import web
-
     from cloud.process import die_with_parent, write_port_file
     from cloud.server import NetworkSimulation, create_cloud_app
     from device_runtime.engine import LlamaEngine
+    from gateway.api.app import listen
 
     if args.parent_pid:
         die_with_parent(args.parent_pid)
@@ -102,11 +101,8 @@ def cmd_cloud(args: argparse.Namespace) -> int:
     app = create_cloud_app(engine, args.served_name, net)
 
     async def main() -> None:
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
-        port = runner.addresses[0][1] if runner.addresses else args.port
+        server = await listen(app, args.host, args.port)
+        port = server.port
         print(f"Tandem local cloud ({engine.name}) on http://{args.host}:{port}", flush=True)
         if args.port_file:
             write_port_file(args.port_file, port)
@@ -117,7 +113,7 @@ def cmd_cloud(args: argparse.Namespace) -> int:
         try:
             await stop.wait()
         finally:
-            await runner.cleanup()
+            await server.close()
 
     try:
         asyncio.run(main())

@@ -12,20 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from cloud.process import LocalCloudProcess, ensure_port_free
 from device_runtime.engine import LlamaEngine
 from device_runtime.fake import FakeEngine
 from device_runtime.models import ModelStore
 from device_runtime.worker import DeviceWorker
-from gateway.api.app import create_app, drain
+from gateway.api.app import Listening, create_app, drain, listen
 from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.health import NetworkMonitor
 from gateway.config import TandemConfig
 from gateway.core.orchestrator import Collaborator
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("tandem.runtime")
 
@@ -38,7 +39,7 @@ class Runtime:
         self.cloud: CloudClient | None = None
         self.collaborator: Collaborator | None = None
         self.app: web.Application | None = None
-        self.runner: web.AppRunner | None = None
+        self.server: Listening | None = None
         self.url = ""
 
     async def start(self) -> "Runtime":
@@ -78,19 +79,15 @@ class Runtime:
             await self.cloud.probe()
             await self.collaborator.check_tokenizers()
         self.app = create_app(cfg, self.collaborator)
-        self.runner = runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, cfg.server.host, cfg.server.port)
-        await site.start()
-        port = runner.addresses[0][1] if runner.addresses else cfg.server.port
-        self.url = f"http://{cfg.server.host}:{port}"
+        self.server = await listen(self.app, cfg.server.host, cfg.server.port)
+        self.url = f"http://{cfg.server.host}:{self.server.port}"
         return self
 
     async def stop(self) -> None:
         if self.app is not None:
             await drain(self.app)
-        if self.runner is not None:
-            await self.runner.cleanup()
+        if self.server is not None:
+            await self.server.close()
         if self.cloud is not None:
             await self.cloud.close()
         if self.collaborator is not None:
