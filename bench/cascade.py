@@ -12,10 +12,10 @@ core), three ways:
    and the device engine generates greedily with per-token log-probabilities and entropies
    (``generate(..., with_entropy=True)``), each token's arrival time recorded;
 2. cloud: ``tandem-cloud`` through ``Collaborator.run`` (the cloud's own answer);
-3. escalation: ``tandem-cascade`` through ``Collaborator.run`` with ``cascade.policy=gate`` and ``cascade.threshold=1000``, so
-   every answer escalates: the cloud verifies the device answer as a draft and continues from the
-   first token it rejects. Its answer, trace (drafts proposed/accepted, cloud tokens, passes,
-   calls) and times are what any policy gets when it escalates that item.
+3. escalation: ``tandem-cascade`` through ``Collaborator.run`` with ``cascade.policy=gate`` and
+   ``cascade.threshold=1000``, so every answer escalates: the cloud verifies the device answer as a
+   draft and continues from the first token it rejects. Its answer, trace (drafts proposed/accepted,
+   cloud tokens, passes, calls) and times are what any policy gets when it escalates that item.
 
 Every answer is scored (HumanEval: run in ``bench.sandbox``; MMLU: the parsed letter) and the
 item's record is cached as JSON under ``$TANDEM_CACHE/bench-cache/cascade/<task>/<device>__<cloud>/``
@@ -39,7 +39,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import yaml
 from tqdm import tqdm
@@ -52,6 +52,11 @@ from bench.common import RESULTS, machine, now_iso, write_results
 from device_runtime.engine import common_prefix
 from device_runtime.models import cache_dir
 from routers.confidence import first_unsure, threshold_for_cloud_fraction
+
+if TYPE_CHECKING:
+    from gateway.config import TandemConfig
+    from gateway.core.orchestrator import Collaborator
+    from gateway.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "configs" / "bench-cascade.yaml"
@@ -125,7 +130,8 @@ def composed_escalation(device: dict, cloud: dict) -> dict:
     device's answer time."""
     trace = {**cloud["trace"], "mode": "cascade", "requested": "cascade", "escalated": True,
              "device_tokens": 0, "drafts_proposed": 0, "drafts_accepted": 0}
-    return {"text": cloud["text"], "token_ids": [], "ttft_ms": round(device["total_ms"] + cloud["ttft_ms"], 2),
+    return {"text": cloud["text"], "token_ids": [],
+            "ttft_ms": round(device["total_ms"] + cloud["ttft_ms"], 2),
             "total_ms": round(device["total_ms"] + cloud["total_ms"], 2),
             "completion_tokens": cloud["completion_tokens"], "finish_reason": cloud["finish_reason"],
             "trace": trace, "score": cloud["score"], "agreed_prefix": 0,
@@ -138,26 +144,29 @@ def complete(record: dict | None) -> bool:
 
 # -- running the gateway's parts --------------------------------------------------------------------------
 class GatewayRunner:
-    """The gateway's device engine and local cloud (``Runtime``), one request at a time."""
+    """The gateway as ``tandem serve`` builds it (``Runtime``: the device engine, the local cloud), one
+    request at a time; ``gateway_with`` builds it again with other settings over the same two models."""
 
     FORCED_ESCALATION = ("cascade.policy=gate", "cascade.threshold=1000")
 
     def __init__(self, device: str, cloud: str, cascade: Sequence[str] = FORCED_ESCALATION):
         self.device_model, self.cloud_model = device, cloud
         self.cascade = list(cascade)  # config overrides for tandem-cascade (default: every answer escalates)
-        self.rt = None
+        self.rt: Runtime | None = None
+        self.variants: dict[tuple[str, ...], Runtime] = {}
 
-    def config(self):
+    def config(self, *more: str) -> TandemConfig:
         """The gateway's configuration for the runs: each model gets all the cores, and so the two must
         never compute at once. Pipelining (the device drafting while the cloud verifies) is off: with
-        both on every core it oversubscribes them, and the escalations measured 2-4x slower."""
+        both on every core it oversubscribes them, and the escalations measured 2-4x slower.
+        ``more``: overrides on top of this runner's."""
         from gateway.config import load_config
 
         return load_config(overrides=[
             f"device.n_threads={THREADS}", f"cloud.local.n_threads={THREADS}", "speculative.pipeline=false",
             f"device.model={self.device_model}", f"cloud.local.model={self.cloud_model}",
             "cloud.local.port=0", "server.port=0", "cloud.timeout_s=1800", "cloud.retries=0",
-            *self.cascade])
+            *self.cascade, *more])
 
     async def __aenter__(self) -> Self:
         from gateway.runtime import Runtime
@@ -167,8 +176,29 @@ class GatewayRunner:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for rt in self.variants.values():
+            await rt.stop()
+        self.variants.clear()
         if self.rt is not None:
             await self.rt.stop()
+
+    async def gateway_with(self, *overrides: str) -> Collaborator:
+        """The gateway built by the same factory from this runner's configuration with ``overrides`` on
+        top, over the same device model (``Runtime``'s ``engine``) and the same cloud (``cloud.endpoints``):
+        what ``tandem serve`` runs with those settings. Built once per set of overrides, stopped with the
+        runner."""
+        from gateway.runtime import Runtime
+
+        key = tuple(overrides)
+        if key not in self.variants:
+            assert self.rt is not None and self.rt.cloud is not None, "the runner has not started"
+            urls = ", ".join(e.url for e in self.rt.cloud.endpoints)
+            rt = self.variants[key] = Runtime(self.config(f"cloud.endpoints=[{urls}]", *overrides),
+                                              engine=self.rt.engine)
+            await rt.start()
+        collab = self.variants[key].collaborator
+        assert collab is not None
+        return collab
 
     async def warm_up(self) -> None:
         """One short request each way first: the first calls after loading are slower than the rest."""
@@ -177,7 +207,8 @@ class GatewayRunner:
         await self.cloud(warm, 4)
 
     @property
-    def collab(self):
+    def collab(self) -> Collaborator:
+        assert self.rt is not None and self.rt.collaborator is not None, "the runner has not started"
         return self.rt.collaborator
 
     @property
@@ -188,7 +219,8 @@ class GatewayRunner:
     def _request(self, model: str, item: Item, max_tokens: int):
         from gateway.api.protocol import ChatCompletionRequest
 
-        return ChatCompletionRequest(model=model, messages=item.messages, temperature=0, max_tokens=max_tokens)
+        return ChatCompletionRequest.model_validate(
+            {"model": model, "messages": item.messages, "temperature": 0, "max_tokens": max_tokens})
 
     async def device(self, item: Item, max_tokens: int) -> dict[str, Any]:
         collab = self.collab
@@ -198,17 +230,22 @@ class GatewayRunner:
         params = replace(job.params, stop=())
         events, times = [], []
         async with collab.device.turn():
-            async for ev in collab.device.iterate(lambda: engine.generate(job.prompt_tokens, params, with_entropy=True)):
+            async for ev in collab.device.iterate(
+                    lambda: engine.generate(job.prompt_tokens, params, with_entropy=True)):
                 times.append(_ms(t0))
                 events.append(ev)
         ids = [ev.token_id for ev in events]
-        return {"text": engine.detokenize(ids), "token_ids": ids, "logprobs": [round(ev.logprob, 5) for ev in events],
+        return {"text": engine.detokenize(ids), "token_ids": ids,
+                "logprobs": [round(ev.logprob, 5) for ev in events],
                 "entropies": [round(ev.entropy or 0.0, 5) for ev in events], "token_ms": times,
                 "finish_reason": events[-1].finish_reason if events else None,
-                "ttft_ms": times[0] if times else _ms(t0), "total_ms": _ms(t0), "prompt_tokens": len(job.prompt_tokens)}
+                "ttft_ms": times[0] if times else _ms(t0), "total_ms": _ms(t0),
+                "prompt_tokens": len(job.prompt_tokens)}
 
-    async def through_gateway(self, model: str, item: Item, max_tokens: int) -> tuple[dict[str, Any], Any]:
-        collab = self.collab
+    async def through_gateway(self, model: str, item: Item, max_tokens: int,
+                              gateway: Collaborator | None = None) -> tuple[dict[str, Any], Any]:
+        """``item`` through ``gateway`` (default: the runner's own) as a client's request: planned, run."""
+        collab = gateway or self.collab
         t0 = time.perf_counter()
         job = await collab.plan(self._request(model, item, max_tokens))
         parts, ids, first = [], [], None
@@ -220,10 +257,13 @@ class GatewayRunner:
         total = _ms(t0)
         trace = job.trace
         if trace.degraded:
-            raise RuntimeError(f"{model}: the cloud failed ({trace.degraded_reason}); not caching a degraded answer")
+            raise RuntimeError(f"{model}: the cloud failed ({trace.degraded_reason}); "
+                               "not caching a degraded answer")
         return {"text": "".join(parts), "token_ids": ids, "ttft_ms": first if first is not None else total,
-                "total_ms": total, "completion_tokens": job.completion_tokens, "finish_reason": job.finish_reason,
-                "trace": {k: v for k, v in trace.to_dict().items() if k not in ("pii", "timings_ms", "draft_lengths")}
+                "total_ms": total, "completion_tokens": job.completion_tokens,
+                "finish_reason": job.finish_reason,
+                "trace": {k: v for k, v in trace.to_dict().items()
+                          if k not in ("pii", "timings_ms", "draft_lengths")}
                 }, job
 
     async def cloud(self, item: Item, max_tokens: int) -> dict[str, Any]:
@@ -235,15 +275,16 @@ class GatewayRunner:
     async def escalation(self, item: Item, max_tokens: int) -> dict[str, Any]:
         out, job = await self.through_gateway("tandem-cascade", item, max_tokens)
         if job.trace.mode != "cascade" or not job.trace.escalated:
-            raise RuntimeError(f"forced escalation did not escalate (mode {job.trace.mode}, {job.trace.reason})")
+            raise RuntimeError(f"forced escalation did not escalate "
+                               f"(mode {job.trace.mode}, {job.trace.reason})")
         return out
-
 
     async def handover(self, item: Item, max_tokens: int, window: int, threshold: float) -> dict[str, Any]:
         """The streaming cascade live: ``tandem-cascade`` with this runner's ``cascade.policy=stream``,
-        at one window and threshold (the gateway's own judge, re-made with them)."""
-        self.collab.confidence = replace(self.collab.confidence, window=window, window_threshold=threshold)
-        out, job = await self.through_gateway("tandem-cascade", item, max_tokens)
+        at one window and threshold: the gateway built with ``cascade.window`` and
+        ``cascade.window_threshold`` set to them (one gateway per pair, over the same models)."""
+        gateway = await self.gateway_with(*judge_overrides(window, threshold))
+        out, job = await self.through_gateway("tandem-cascade", item, max_tokens, gateway)
         if job.trace.mode != "cascade":
             raise RuntimeError(f"streaming cascade went {job.trace.mode}: {job.trace.reason}")
         return {**out, "window": window, "threshold": threshold}
@@ -251,6 +292,12 @@ class GatewayRunner:
 
 STREAMING = ("cascade.policy=stream",)
 THREADS = os.cpu_count() or 1
+
+
+def judge_overrides(window: int, threshold: float) -> tuple[str, str]:
+    """The streaming judge's settings as configuration; the threshold exactly (the live judge must see the
+    replay's threshold, not a rounding of it: ``repr`` of a float reads back as the same float)."""
+    return f"cascade.window={int(window)}", f"cascade.window_threshold={float(threshold)!r}"
 
 
 def _ms(t0: float) -> float:
@@ -275,7 +322,8 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
         "max_tokens": max_tokens} for it in items}
     todo = [(phase, it) for phase in PHASES for it in items if "score" not in records[it.id].get(phase, {})]
     if todo and generate:
-        bar = tqdm(total=len(todo), desc=f"{task_name} ({len(items)} items x 3 runs)", unit="run", dynamic_ncols=True)
+        bar = tqdm(total=len(todo), desc=f"{task_name} ({len(items)} items x 3 runs)", unit="run",
+                   dynamic_ncols=True)
         async with runner_factory(device, cloud) as runner:
             await runner.warm_up()
             for phase, it in todo:
@@ -293,7 +341,7 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                     continue
                 try:
                     out = await getattr(runner, phase)(it, max_tokens)
-                except (RuntimeError, ValueError, ApiError) as exc:  # one bad request must not end hours of run
+                except (RuntimeError, ValueError, ApiError) as exc:  # one bad request must not end hours
                     tqdm.write(f"{it.id}: {phase} run failed, not cached ({type(exc).__name__}: {exc})")
                     bar.update(1)
                     continue
@@ -310,7 +358,8 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                 bar.update(1)
                 if complete(rec):
                     tqdm.write(f"{it.id}: device {_ok(rec['device'])} cloud {_ok(rec['cloud'])} "
-                               f"cascade {_ok(rec['escalation'])} | device {rec['device']['total_ms'] / 1000:.1f}s "
+                               f"cascade {_ok(rec['escalation'])} | "
+                               f"device {rec['device']['total_ms'] / 1000:.1f}s "
                                f"cloud {rec['cloud']['total_ms'] / 1000:.1f}s "
                                f"cascade {rec['escalation']['total_ms'] / 1000:.1f}s")
         bar.close()
@@ -325,7 +374,8 @@ def handovers_to_run(records: list[dict], summary: dict, profile: dict,
     and that no live run covers yet. The answer depends only on the hand-over token (greedy: the shown
     prefix, then the cloud's continuation), so one run serves every row that hands over there."""
     items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
-    cal_idx, held_idx = cp.split_ids(items.ids, profile["split"]["seed"], profile["split"]["calibration_fraction"])
+    split = profile["split"]
+    cal_idx, held_idx = cp.split_ids(items.ids, split["seed"], split["calibration_fraction"])
     cal = items.subset(cal_idx)
     want: dict[tuple[str, int], tuple[int, float]] = {}
     for name in summary["policies"]:
@@ -372,7 +422,8 @@ async def collect_handovers(task_name: str, todo: list[tuple[str, int, int, floa
             got = out["trace"].get("handover_token")
             if got != at:
                 moved += 1
-                tqdm.write(f"{item_id}: expected the hand-over at token {at}, the live run handed over at {got}")
+                tqdm.write(f"{item_id}: expected the hand-over at token {at}, "
+                           f"the live run handed over at {got}")
                 runs[str(at)] = {"moved_to": got}  # no score: never counted, and never run again
             if got is not None:
                 out["score"] = await asyncio.to_thread(task.score, by_id[item_id], out["text"])
@@ -395,7 +446,8 @@ def thread_counts(records: list[dict]) -> dict[str, int]:
 def pipelined_escalations(records: list[dict]) -> int:
     """Escalations timed while the device drafted during the cloud's verification on the same cores
     (oversubscribed: slower than the models taking turns); those cached before this was recorded did."""
-    return sum(1 for rec in records if "composed" not in rec["escalation"] and rec["escalation"].get("pipelined", True))
+    return sum(1 for rec in records
+               if "composed" not in rec["escalation"] and rec["escalation"].get("pipelined", True))
 
 
 def _ok(phase: dict) -> str:
@@ -413,7 +465,8 @@ def rescore_answers(task_name: str, records: list[dict], items: list[Item], cach
         cache.save(rec)
 
 
-def add_self_tests(task_name: str, records: list[dict], items: list[Item], cache: Cache, redo: bool = False) -> None:
+def add_self_tests(task_name: str, records: list[dict], items: list[Item], cache: Cache,
+                   redo: bool = False) -> None:
     """Run each device answer on its problem's docstring examples (``Task.self_test``), once per
     version of that check: sandbox runs only, no model. Tasks without examples have no self-test."""
     task = TASKS[task_name]()
@@ -440,7 +493,8 @@ def summarize(records: list[dict], profile: dict) -> dict[str, Any]:
     """Every policy on the held-out half, thresholds and the learned gate fitted on the calibration half."""
     cost = cost_model(profile)
     items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
-    cal_idx, held_idx = cp.split_ids(items.ids, profile["split"]["seed"], profile["split"]["calibration_fraction"])
+    split = profile["split"]
+    cal_idx, held_idx = cp.split_ids(items.ids, split["seed"], split["calibration_fraction"])
     cal, held = items.subset(cal_idx), items.subset(held_idx)
     fractions = profile["sweep"]["cloud_fractions"]
     # streaming needs the cloud to continue the device's tokens; without a shared tokenizer the gateway gates
@@ -468,7 +522,8 @@ def summarize(records: list[dict], profile: dict) -> dict[str, Any]:
                       "cloud_only": cp.cloud_only(items, cost)["quality"],
                       "escalated": round(float(items.esc_ok.mean()), 4),
                       "escalated_equals_cloud_text": round(sum(
-                          r["escalation"]["text"].strip() == r["cloud"]["text"].strip() for r in records) / len(records), 4)},
+                          r["escalation"]["text"].strip() == r["cloud"]["text"].strip() for r in records)
+                          / len(records), 4)},
     }
     return summary
 
@@ -523,68 +578,80 @@ def goals(rows: dict, heldout: dict, cloud: dict, profile: dict) -> dict[str, An
             "gate_beats_random_10_50": beats}
 
 
-# -- output ---------------------------------------------------------------------------------------------------
+# -- output -----------------------------------------------------------------------------------------------
 def markdown(task: str, data: dict, smoke: bool, png: str) -> str:
     s = data["summary"]
     fr = data["settings"]["report_fractions"]
     head = f"## {task} — {'SMOKE RUN, ' if smoke else ''}{s['n']} items ({s['n_heldout']} held out)\n\n"
     if smoke:
-        head += ("> **Smoke run** (`--limit`): too few items for any conclusion; it shows the pipeline works end "
-                 "to end. The full run is `python bench/cascade.py --task all`.\n\n")
+        head += ("> **Smoke run** (`--limit`): too few items for any conclusion; it shows the pipeline works "
+                 "end to end. The full run is `python bench/cascade.py --task all`.\n\n")
     m = data["models"]
-    head += (f"Device {m['device']}, cloud {m['cloud']}, greedy; thresholds and the learned gate fitted on the "
-             f"calibration half (seed {data['settings']['split']['seed']}), every number below on the held-out half. "
+    head += (f"Device {m['device']}, cloud {m['cloud']}, greedy; thresholds and the learned gate fitted on "
+             f"the calibration half (seed {data['settings']['split']['seed']}), every number below on the "
+             "held-out half. "
              f"Sandbox: {data['sandbox']['isolation'] if data.get('sandbox') else 'n/a'}.\n\n")
 
     def line(name: str, r: dict) -> str:
-        return (f"| {name} | {r['quality']:.3f} | {r['cloud_fraction']:.2f} | {_f(r['cost_rel'])} | {r['ttft_ms']:.0f} | "
+        return (f"| {name} | {r['quality']:.3f} | {r['cloud_fraction']:.2f} | {_f(r['cost_rel'])} | "
+                f"{r['ttft_ms']:.0f} | "
                 f"{r['latency_mean_ms']:.0f} | {r['latency_p95_ms']:.0f} | {r['cloud_tokens_in']:.0f} / "
                 f"{r['cloud_tokens_out']:.0f} |")
 
-    base = ("| policy | quality | cloud fraction | cost vs cloud | TTFT ms | latency mean ms | latency p95 ms | "
-            "cloud tokens in / out |\n|---|---|---|---|---|---|---|---|\n"
+    base = ("| policy | quality | cloud fraction | cost vs cloud | TTFT ms | latency mean ms | "
+            "latency p95 ms | cloud tokens in / out |\n|---|---|---|---|---|---|---|---|\n"
             + "\n".join([line("device only", s["device_only"]), line("cloud only", s["cloud_only"]),
                          line("oracle", s["oracle"])]) + "\n")
     cols = " | ".join(f"{int(f * 100)}%" for f in fr)
-    table = (f"\nQuality at a target share of cloud calls (realised share in brackets):\n\n| policy | {cols} |\n|---|"
-             + "---|" * len(fr) + "\n")
+    table = ("\nQuality at a target share of cloud calls (realised share in brackets):\n\n"
+             f"| policy | {cols} |\n|---|" + "---|" * len(fr) + "\n")
     rand = {r["target_cloud_fraction"]: r for r in s["random"]}
-    table += "| random (expected) | " + " | ".join(f"{rand[f]['quality']:.3f}" for f in fr if f in rand) + " |\n"
+    table += ("| random (expected) | " + " | ".join(f"{rand[f]['quality']:.3f}" for f in fr if f in rand)
+              + " |\n")
     for name, prow in s["policies"].items():
         by = {r["target_cloud_fraction"]: r for r in prow}
         table += f"| {name} | " + " | ".join(
-            f"{by[f]['quality']:.3f} ({by[f]['cloud_fraction']:.2f}){'' if by[f]['beats_random'] else ' ≤rnd'}"
+            f"{by[f]['quality']:.3f} ({by[f]['cloud_fraction']:.2f})"
+            f"{'' if by[f]['beats_random'] else ' ≤rnd'}"
             for f in fr if f in by) + " |\n"
     streams = [(name, r) for name, prow in s["policies"].items() if name.startswith("stream-")
                for r in prow if r["target_cloud_fraction"] in fr and r.get("cloud_fraction")]
     if streams:
-        table += ("\nStreaming rows: a hand-over after the device left the cloud's path is scored from a live run "
-                  "through the gateway where one was made (`--live-stream`); otherwise it is counted right only "
-                  "if the device and the escalated answers both were, between bounds:\n\n"
-                  "| row | quality | live hand-overs | unscored share | bounds |\n|---|---|---|---|---|\n" + "".join(
-                      f"| {name} @ {int(r['target_cloud_fraction'] * 100)}% | {r['quality']:.3f} | {r.get('live', 0)} | "
-                      f"{r['unknown']:.2f} | {r['quality_low']:.3f}–{r['quality_high']:.3f} |\n" for name, r in streams))
+        table += ("\nStreaming rows: a hand-over after the device left the cloud's path is scored from a "
+                  "live run through the gateway where one was made (`--live-stream`); otherwise it is "
+                  "counted right only if the device and the escalated answers both were, between bounds:\n\n"
+                  "| row | quality | live hand-overs | unscored share | bounds |\n|---|---|---|---|---|\n"
+                  + "".join(f"| {name} @ {int(r['target_cloud_fraction'] * 100)}% | {r['quality']:.3f} | "
+                            f"{r.get('live', 0)} | {r['unknown']:.2f} | "
+                            f"{r['quality_low']:.3f}–{r['quality_high']:.3f} |\n" for name, r in streams))
     h = s["heldout"]
-    held = (f"\nHeld-out check: the threshold that reaches {h['target']:.0%} of cloud-only quality on the calibration "
-            f"half ({h['policy']}, fewest escalations there) gives on the held-out half: quality {h['quality']:.3f} "
+    held = (f"\nHeld-out check: the threshold that reaches {h['target']:.0%} of cloud-only quality on the "
+            f"calibration half ({h['policy']}, fewest escalations there) gives on the held-out half: "
+            f"quality {h['quality']:.3f} "
             f"(target {h['target_quality']:.3f}: {'met' if h['met'] else 'not met'}), cloud fraction "
-            f"{h['cloud_fraction']:.2f}, cost {_f(h['cost_rel'])} of always-cloud, TTFT {h['ttft_ms']:.0f} ms.\n")
+            f"{h['cloud_fraction']:.2f}, cost {_f(h['cost_rel'])} of always-cloud, "
+            f"TTFT {h['ttft_ms']:.0f} ms.\n")
     e = s["escalation"]
-    esc = ("\nNo shared tokenizer: an escalated request is answered by the cloud from scratch after the device's "
-           "answer (the gateway's gate; streaming is off), so escalation costs what cloud-only does.\n"
+    esc = ("\nNo shared tokenizer: an escalated request is answered by the cloud from scratch after the "
+           "device's answer (the gateway's gate; streaming is off), so escalation costs what cloud-only "
+           "does.\n"
            if not s.get("shared_tokenizer", True) else
-           f"\nEscalation reuses the device answer as a draft (per escalated request, measured): the device answered "
-           f"{e['device_answer_tokens']:.0f} tokens; the cloud verified {e['drafts_proposed']:.0f} drafts and accepted "
+           "\nEscalation reuses the device answer as a draft (per escalated request, measured): the device "
+           f"answered {e['device_answer_tokens']:.0f} tokens; the cloud verified {e['drafts_proposed']:.0f} "
+           f"drafts and accepted "
            f"{e['drafts_accepted_verified_only']:.0f} (verified only, not generated), generated "
            f"{e['cloud_tokens_generated']:.0f} tokens itself in {e['cloud_passes']:.1f} passes "
-           f"({e['cloud_calls']:.1f} calls) — against {e['cloud_only_tokens_generated']:.0f} tokens and as many "
-           f"passes when the cloud answers alone.\n")
+           f"({e['cloud_calls']:.1f} calls) — against {e['cloud_only_tokens_generated']:.0f} tokens and as "
+           f"many passes when the cloud answers alone.\n")
     rec = s["recommended"]
-    recline = (f"\nCheapest setting meeting {data['settings']['quality_goal']:.0%} of cloud quality with TTFT ≤ "
-               f"{data['settings']['ttft_goal_vs_device']}× device mode's, chosen on the calibration half: "
-               + (f"{rec['policy']} at threshold {rec['threshold']}; held out: cloud {rec['cloud_fraction']:.2f}, "
+    recline = (f"\nCheapest setting meeting {data['settings']['quality_goal']:.0%} of cloud quality with "
+               f"TTFT ≤ {data['settings']['ttft_goal_vs_device']}× device mode's, chosen on the calibration "
+               "half: "
+               + (f"{rec['policy']} at threshold {rec['threshold']}; held out: "
+                  f"cloud {rec['cloud_fraction']:.2f}, "
                   f"quality {rec['quality']:.3f}, cost {_f(rec['cost_rel'])}, TTFT {rec['ttft_ms']:.0f} ms "
-                  f"(limit {rec['ttft_limit_ms']:.0f}) — {'holds' if rec['met'] else 'does not hold'} on held-out.\n"
+                  f"(limit {rec['ttft_limit_ms']:.0f}) — {'holds' if rec['met'] else 'does not hold'} "
+                  "on held-out.\n"
                   if rec else "none on the calibration half.\n"))
     g = s["goals"]
     bench_only = set(s.get("bench_only", []))
@@ -595,13 +662,15 @@ def markdown(task: str, data: dict, smoke: bool, png: str) -> str:
     def verdict(goal: dict) -> str:
         return f"**met** by {', '.join(map(named, goal['by']))}" if goal["met"] else "**not met**"
 
-    goal_lines = (f"\nGoals (held-out): ≥95% of cloud quality at ≤30% cloud calls: {verdict(g['q95_at_30pct_cloud'])}; "
-                  f"≥97% at ≤20% of cloud cost: {verdict(g['q97_at_20pct_cost'])}; gate beats random at every "
-                  "target from 10% to 50%: " + ", ".join(
-                      f"{named(n)} {_yes(v['all'])}" for n, v in g["gate_beats_random_10_50"].items()) + ".\n")
+    goal_lines = ("\nGoals (held-out): ≥95% of cloud quality at ≤30% cloud calls: "
+                  f"{verdict(g['q95_at_30pct_cloud'])}; "
+                  f"≥97% at ≤20% of cloud cost: {verdict(g['q97_at_20pct_cost'])}; "
+                  "gate beats random at every target from 10% to 50%: "
+                  + ", ".join(f"{named(n)} {_yes(v['all'])}" for n, v in g["gate_beats_random_10_50"].items())
+                  + ".\n")
     if bench_only:
-        goal_lines += (f"\n{', '.join(sorted(bench_only))}: bench-only (a yardstick the gateway does not run); "
-                       "never chosen as `tandem-auto`'s setting.\n")
+        goal_lines += (f"\n{', '.join(sorted(bench_only))}: bench-only (a yardstick the gateway does not "
+                       "run); never chosen as `tandem-auto`'s setting.\n")
     return head + base + table + held + esc + recline + goal_lines + f"\n![{task}]({png})\n"
 
 
@@ -610,35 +679,37 @@ STREAM_NOTE = """
 ### How the numbers are made
 
 * **Runs.** Each item runs three ways through the gateway's own parts (`Runtime`: device engine in-process,
-  local cloud over HTTP, loopback; the two take turns, so each has every core): device only (the engine's greedy answer with per-token
-  log-probabilities, entropies and arrival times), cloud only (`tandem-cloud`), and a forced escalation
-  (`tandem-cascade` with `cascade.policy=gate`, `cascade.threshold=1000`: the cloud verifies the device answer as one long draft and
-  continues from its first rejection). An escalated item gets that run's answer, trace and times — measured,
-  not assumed equal to the cloud-only answer. The configured RTT is added per cloud call.
-* **Gates** escalate when a score of the device answer is below a threshold (`routers.confidence.score`:
-  mean, min, tail = mean of the worst 10 % of token log-probs, entropy = minus the mean per-token entropy;
-  answers that loop escalate whatever their score, as in the gateway). **learned**: logistic regression on
-  those features plus prompt and answer length. Kept answers reach the client only when complete (TTFT =
-  the device's whole answer time), because the gate judges the finished answer.
+  local cloud over HTTP, loopback; the two take turns, so each has every core): device only (the engine's
+  greedy answer with per-token log-probabilities, entropies and arrival times), cloud only (`tandem-cloud`),
+  and a forced escalation (`tandem-cascade` with `cascade.policy=gate`, `cascade.threshold=1000`: the cloud
+  verifies the device answer as one long draft and continues from its first rejection). An escalated item gets
+  that run's answer, trace and times — measured, not assumed equal to the cloud-only answer. The configured
+  RTT is added per cloud call.
+* **Gates** escalate when a score of the device answer is below a threshold (`routers.confidence.score`: mean,
+  min, tail = mean of the worst 10 % of token log-probs, entropy = minus the mean per-token entropy; answers
+  that loop escalate whatever their score, as in the gateway). **learned**: logistic regression on those
+  features plus prompt and answer length. Kept answers reach the client only when complete (TTFT = the
+  device's whole answer time), because the gate judges the finished answer.
 * **selftest** (HumanEval) runs the device's answer, in the sandbox, on the examples its problem's docstring
   states (`>>> f(1)` / `2`, or `f(1) ==> 2`; 138 of 164 problems give some, and the reference solutions pass
-  every parsed example in 134 of those 138; the other four are errors in HumanEval's docstrings). An answer that fails an
-  example escalates first, then those with nothing to run, then those passing all; the entropy score orders
-  each group; the sandbox run's time counts in every answer's TTFT. It shows what a task's own check adds
-  to token confidence. The gateway does not run it (executing generated code on the device is a choice for
-  the application, not for the router), so it is never the recommended setting.
+  every parsed example in 134 of those 138; the other four are errors in HumanEval's docstrings). An answer
+  that fails an example escalates first, then those with nothing to run, then those passing all; the entropy
+  score orders each group; the sandbox run's time counts in every answer's TTFT. It shows what a task's own
+  check adds to token confidence. The gateway does not run it (executing generated code on the device is a
+  choice for the application, not for the router), so it is never the recommended setting.
 * **Streaming cascade** (the gateway's `cascade.policy: stream`, replayed from the cached per-token data with
-  its own rule, `routers.confidence.first_unsure`). Device tokens stream as they are
-  generated while the running mean log-prob of the last *w* tokens stays at or above the threshold; at the
-  first token below it, that token is held back and the cloud takes over from there (verifying the device's
-  remaining tokens as drafts, as the cascade does). If the shown prefix is within the part of the device
-  answer the cloud itself agreed with (the forced escalation's accepted prefix), the result is exactly the
-  escalated answer, so its correctness is known. Otherwise the shown prefix has left the cloud's path, and
-  `--live-stream` runs that hand-over through the gateway (`tandem-cascade` with `cascade.policy=stream` at the
-  row's window and threshold; one run per item and hand-over token, cached) and scores it. Where no live run
-  exists it counts as right only if both the device and the escalated answers were right, with 0/1 bounds
-  (`quality_low`/`quality_high`, `unknown` and `live` in the JSON). TTFT: the device's first token (the cloud's first answer when it hands over at
-  the very first token); latency: device time to the hand-over token plus the escalation's cloud phase.
+  its own rule, `routers.confidence.first_unsure`). Device tokens stream as they are generated while the
+  running mean log-prob of the last *w* tokens stays at or above the threshold; at the first token below it,
+  that token is held back and the cloud takes over from there (verifying the device's remaining tokens as
+  drafts, as the cascade does). If the shown prefix is within the part of the device answer the cloud itself
+  agreed with (the forced escalation's accepted prefix), the result is exactly the escalated answer, so its
+  correctness is known. Otherwise the shown prefix has left the cloud's path, and `--live-stream` runs that
+  hand-over through the gateway (`tandem-cascade` with `cascade.policy=stream` at the row's window and
+  threshold; one run per item and hand-over token, cached) and scores it. Where no live run exists it counts
+  as right only if both the device and the escalated answers were right, with 0/1 bounds
+  (`quality_low`/`quality_high`, `unknown` and `live` in the JSON). TTFT: the device's first token (the
+  cloud's first answer when it hands over at the very first token); latency: device time to the hand-over
+  token plus the escalation's cloud phase.
 * **Random** is the expected value at each cloud fraction (linear between device-only and escalated quality),
   **oracle** escalates exactly the items where that turns a wrong answer into a right one.
 * **Cost** relative to always-cloud, from `configs/bench-cascade.yaml` prices: cloud input tokens = prompt +
@@ -647,14 +718,15 @@ STREAM_NOTE = """
   (Tandem's local cloud does; stock vLLM with `prompt_logprobs` recomputes the context every round).
   `cost_rel` depends only on the input:output price ratio; device energy is reported apart (`device_j`).
 * **A device without the cloud's tokenizer** (SmolLM2 with the Qwen cloud): the gateway gates (nothing to
-  stream into), and an escalated request is the unchanged request passed to the cloud, i.e. the cloud-only run,
-  after the device's answer; the cloud-only runs are shared with the first device's cache (same request, same
-  greedy answer).
+  stream into), and an escalated request is the unchanged request passed to the cloud, i.e. the cloud-only
+  run, after the device's answer; the cloud-only runs are shared with the first device's cache (same request,
+  same greedy answer).
 * **Times** are wall-clock on the machine named below (threads per model in the JSON's `settings.threads`:
-  runs cached by earlier smoke runs used 1; `settings.escalations_pipelined` counts the escalations timed while
-  the device drafted during the cloud's verification on the same cores, which oversubscribed them), on loopback; the
-  configured RTT is added per cloud call. Phases run in passes over all items (every device answer, then
-  every cloud answer, then every escalation), so no request finds its own prompt already in a KV cache.
+  runs cached by earlier smoke runs used 1; `settings.escalations_pipelined` counts the escalations timed
+  while the device drafted during the cloud's verification on the same cores, which oversubscribed them), on
+  loopback; the configured RTT is added per cloud call. Phases run in passes over all items (every device
+  answer, then every cloud answer, then every escalation), so no request finds its own prompt already in a KV
+  cache.
 """
 
 
@@ -677,7 +749,8 @@ def plot(task: str, summary: dict, path: Path) -> None:
     a1.plot([r["cloud_fraction"] for r in rnd], [r["quality"] for r in rnd], "k--", label="random (expected)")
     for name, rows in summary["policies"].items():
         style = ":" if name.startswith("stream") else "-"
-        a1.plot([r["cloud_fraction"] for r in rows], [r["quality"] for r in rows], style, marker=".", label=name)
+        a1.plot([r["cloud_fraction"] for r in rows], [r["quality"] for r in rows], style, marker=".",
+                label=name)
         a2.plot([r["cost_rel"] for r in rows], [r["quality"] for r in rows], style, marker=".", label=name)
     for ax, x_of in ((a1, "cloud_fraction"), (a2, "cost_rel")):
         o, d, c = summary["oracle"], summary["device_only"], summary["cloud_only"]
@@ -699,7 +772,7 @@ def plot(task: str, summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
-# -- main --------------------------------------------------------------------------------------------------------
+# -- main -------------------------------------------------------------------------------------------------
 def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[dict, str] | None:
     task = TASKS[task_name]()
     items = task.items()
@@ -709,7 +782,8 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
     max_tokens = profile["tasks"][task_name]["max_tokens"]
     device, cloud = args.device or profile["models"]["device"], args.cloud or profile["models"]["cloud"]
     cache = Cache(pair_dir(task_name, device, cloud))
-    records = asyncio.run(collect(task_name, items, cache, max_tokens, device, cloud, generate=not args.no_generate))
+    records = asyncio.run(collect(task_name, items, cache, max_tokens, device, cloud,
+                                  generate=not args.no_generate))
     if args.rescore_answers:
         rescore_answers(task_name, records, items, cache)
     add_self_tests(task_name, records, items, cache, redo=args.rescore_answers)
@@ -725,9 +799,11 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
     sandbox = task.sandbox.describe() if task_name == "humaneval" else None
     summary = summarize(records, profile)
     live = {"fractions": list(args.live_stream or []), "moved": 0}
-    todo = handovers_to_run(records, summary, profile, live["fractions"]) if summary["shared_tokenizer"] else []
+    todo = (handovers_to_run(records, summary, profile, live["fractions"]) if summary["shared_tokenizer"]
+            else [])
     if todo and not args.no_generate:
-        live["moved"] = asyncio.run(collect_handovers(task_name, todo, items, records, cache, max_tokens, device,
+        live["moved"] = asyncio.run(collect_handovers(task_name, todo, items, records, cache, max_tokens,
+                                                      device,
                                                       cloud))
         summary = summarize(records, profile)
     live["runs"] = sum(1 for r in records for h in r.get("handovers", {}).values() if "score" in h)
@@ -740,7 +816,8 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
                      "report_fractions": profile["sweep"]["report_fractions"],
                      "streaming_windows": profile["streaming"]["windows"],
                      "scoring": "pass@1 in bench.sandbox" if task_name == "humaneval" else "parsed letter",
-                     "threads": thread_counts(records), "escalations_pipelined": pipelined_escalations(records),
+                     "threads": thread_counts(records),
+                     "escalations_pipelined": pipelined_escalations(records),
                      "live_stream": live,
                      "smoke": smoke},
         "data": {"source": f"{task.source.requirement}:{task.source.member}", "sha256": task.sha256,
@@ -763,12 +840,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", choices=["humaneval", "mmlu", "all"], default="all")
     ap.add_argument("--limit", type=int, help="only the first N items of each task (a smoke run)")
-    ap.add_argument("--no-generate", action="store_true", help="report from the cache only; never load a model")
-    ap.add_argument("--rescore-answers", action="store_true", help="score the cached answers again (no model)")
+    ap.add_argument("--no-generate", action="store_true",
+                    help="report from the cache only; never load a model")
+    ap.add_argument("--rescore-answers", action="store_true",
+                    help="score the cached answers again (no model)")
     ap.add_argument("--profile", type=Path, help=f"benchmark settings (default {PROFILE.relative_to(ROOT)})")
     ap.add_argument("--live-stream", type=float, nargs="*", metavar="FRACTION",
-                    help="run the streaming cascade live wherever its rows at these target cloud fractions hand "
-                         "over past the cloud's path (the replay can only bound those); no value: the profile's")
+                    help="run the streaming cascade live wherever its rows at these target cloud fractions "
+                         "hand over past the cloud's path (the replay can only bound those); "
+                         "no value: the profile's")
     ap.add_argument("--device", help="device model (default: the profile's)")
     ap.add_argument("--cloud", help="cloud model (default: the profile's)")
     args = ap.parse_args(argv)

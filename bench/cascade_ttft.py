@@ -2,7 +2,7 @@
 
     python bench/cascade_ttft.py               # the first 12 HumanEval prompts, 128 tokens each
     python bench/cascade_ttft.py --n 4         # a quick check
-    python bench/cascade_ttft.py --window-threshold -0.4 --gate-threshold -0.4   # more hand-overs (_tuned files)
+    python bench/cascade_ttft.py --window-threshold -0.4 --gate-threshold -0.4   # more hand-overs (_tuned)
 
 ``bench/cascade.py`` replays the streaming policy from cached per-token data; this measures its
 point on the running gateway. Each prompt is streamed through ``Collaborator.run`` three ways,
@@ -42,17 +42,19 @@ async def measure(n: int, max_tokens: int, device: str, cloud: str, overrides: l
     async with GatewayRunner(device, cloud, cascade=overrides) as runner:  # the gateway's cascade settings
         await runner.warm_up()
         cascade = runner.collab.config.cascade
+        # one gateway per cascade policy, each built with it (over the same two models)
+        gateways = {name: await runner.gateway_with(f"cascade.policy={policy}") if policy else runner.collab
+                    for name, (_, policy) in MODES.items()}
         with tqdm(total=n * len(MODES), desc="prompts x modes", unit="run", dynamic_ncols=True) as bar:
             names = list(MODES)
             for i, item in enumerate(items):
                 for name in names[i % len(names):] + names[:i % len(names)]:  # each mode goes first as often
-                    model, policy = MODES[name]
-                    if policy is not None:
-                        cascade.policy = policy
+                    model, _ = MODES[name]
                     runner.collab.engine.truncate(0)  # no run finds the prompt in the device's KV cache
-                    out, job = await runner.through_gateway(model, item, max_tokens)
+                    out, job = await runner.through_gateway(model, item, max_tokens, gateways[name])
                     runs[name].append({"id": item.id, "ttft_ms": out["ttft_ms"], "total_ms": out["total_ms"],
-                                       "tokens": job.completion_tokens, "escalated": bool(job.trace.escalated),
+                                       "tokens": job.completion_tokens,
+                                       "escalated": bool(job.trace.escalated),
                                        "handover_token": job.trace.handover_token})
                     bar.update(1)
         settings = {"window": cascade.window, "window_threshold": cascade.window_threshold,
@@ -76,20 +78,24 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, floa
 
 def markdown(data: dict[str, Any]) -> str:
     s, c = data["summary"], data["cascade_settings"]
-    rows = "\n".join(f"| {name} | {v['ttft_median_ms']:.0f} | {v['ttft_p90_ms']:.0f} | {v['total_median_ms']:.0f} | "
-                     f"{v['escalated']:.0%} | {v['ttft_vs_device']:.2f}× |" for name, v in s.items())
+    rows = "\n".join(f"| {name} | {v['ttft_median_ms']:.0f} | {v['ttft_p90_ms']:.0f} | "
+                     f"{v['total_median_ms']:.0f} | {v['escalated']:.0%} | {v['ttft_vs_device']:.2f}× |"
+                     for name, v in s.items())
     goal = data["goal_ttft_vs_device"]
     met = s["cascade-stream"]["ttft_vs_device"] <= goal
-    return (f"# Cascade time to first token, live\n\n{data['n']} HumanEval prompts, {data['max_tokens']} tokens max, "
+    source = ("set for this run: " + ", ".join(data["overrides"]) if data.get("overrides")
+              else "`configs/default.yaml`")
+    return (f"# Cascade time to first token, live\n\n{data['n']} HumanEval prompts, "
+            f"{data['max_tokens']} tokens max, "
             f"greedy, streamed through the gateway (device {data['models']['device']}, cloud "
-            f"{data['models']['cloud']}). Cascade settings: stream window {c['window']} at {c['window_threshold']}, "
-            f"gate {c['gate_method']} at {c['gate_threshold']} "
-            f"({'set for this run: ' + ', '.join(data['overrides']) if data.get('overrides') else '`configs/default.yaml`'})."
+            f"{data['models']['cloud']}). Cascade settings: stream window {c['window']} at "
+            f"{c['window_threshold']}, gate {c['gate_method']} at {c['gate_threshold']} ({source})."
             "\n\n"
             "| mode | TTFT median ms | TTFT p90 ms | total median ms | escalated | TTFT vs device |\n"
             f"|---|---|---|---|---|---|\n{rows}\n\n"
             f"Goal: the streaming cascade's TTFT ≤ {goal}× device mode's — **{'met' if met else 'not met'}** "
-            f"({s['cascade-stream']['ttft_vs_device']:.2f}×; the gate: {s['cascade-gate']['ttft_vs_device']:.2f}×).\n\n"
+            f"({s['cascade-stream']['ttft_vs_device']:.2f}×; "
+            f"the gate: {s['cascade-gate']['ttft_vs_device']:.2f}×).\n\n"
             "![ttft](cascade_ttft.png)\n")
 
 
@@ -117,12 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=12, help="HumanEval prompts (the first N)")
     ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--window-threshold", type=float, help="the stream's threshold (default: configs/default.yaml)")
-    ap.add_argument("--gate-threshold", type=float, help="the gate's threshold (default: configs/default.yaml)")
+    ap.add_argument("--window-threshold", type=float,
+                    help="the stream's threshold (default: configs/default.yaml)")
+    ap.add_argument("--gate-threshold", type=float,
+                    help="the gate's threshold (default: configs/default.yaml)")
     args = ap.parse_args(argv)
-    overrides = [f"cascade.window_threshold={args.window_threshold}"] if args.window_threshold is not None else []
+    overrides = [f"cascade.window_threshold={args.window_threshold}"] if args.window_threshold is not None \
+        else []
     overrides += [f"cascade.threshold={args.gate_threshold}"] if args.gate_threshold is not None else []
-    name = "cascade_ttft" + ("_tuned" if overrides else "")  # thresholds other than the defaults: its own files
+    name = "cascade_ttft" + ("_tuned" if overrides else "")  # thresholds other than the defaults: own files
     profile = load_profile(None)
     device, cloud = profile["models"]["device"], profile["models"]["cloud"]
     measured = asyncio.run(measure(args.n, args.max_tokens, device, cloud, overrides))

@@ -19,7 +19,8 @@ def machine() -> dict[str, Any]:
     cpu = cpu_model()
     mem_gb = None
     try:
-        mem_kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1])
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        mem_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
         mem_gb = round(mem_kb / 1024 / 1024, 1)
     except (OSError, StopIteration, ValueError):
         pass
@@ -50,7 +51,8 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> Path:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     m = data.get("machine", {})
     header = (f"_Machine: {m.get('cpu')} · {m.get('cores')} cores · {m.get('memory_gb')} GB · "
-              f"llama-cpp-python {m.get('llama_cpp_python')} · commit {m.get('commit')} · {data.get('date')}_\n\n")
+              f"llama-cpp-python {m.get('llama_cpp_python')} · commit {m.get('commit')} · "
+              f"{data.get('date')}_\n\n")
     (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n\n" + header)
     return path
 

@@ -140,7 +140,8 @@ def main() -> int:
                 r = asyncio.run(drive(url, c, max(args.requests, 4 * c), args.max_tokens, stream))
                 added = [(lat - cost) * 1000 for lat in r["latencies"]]
                 table[f"c{c}"] = {"rps": round(len(r["latencies"]) / r["wall"], 1),
-                                  "p50_ms": round(percentile(added, 50), 2), "p99_ms": round(percentile(added, 99), 2),
+                                  "p50_ms": round(percentile(added, 50), 2),
+                                  "p99_ms": round(percentile(added, 99), 2),
                                   "requests": len(r["latencies"]), "errors": r["errors"]}
                 print(f"c={c:3d} {'stream' if stream else 'json  '}: {table[f'c{c}']}", flush=True)
     finally:
@@ -150,13 +151,16 @@ def main() -> int:
     data = {"summary": summary, "streaming": streaming, "max_tokens": args.max_tokens,
             "engine_cost_ms": round(cost * 1000, 4), "machine": machine(), "date": now_iso(),
             "notes": "gateway in its own process, load generator in this one, same 2-core machine; "
-                     "added latency = latency - fake engine time; includes queueing for the one device context"}
+                     "added latency = latency - fake engine time; "
+                     "includes queueing for the one device context"}
     rows = "\n".join(f"| {c[1:]} | {summary[c]['rps']} | {summary[c]['p50_ms']} | {summary[c]['p99_ms']} | "
-                     f"{streaming[c]['rps']} | {streaming[c]['p50_ms']} | {streaming[c]['p99_ms']} |" for c in summary)
+                     f"{streaming[c]['rps']} | {streaming[c]['p50_ms']} | {streaming[c]['p99_ms']} |"
+                     for c in summary)
     md = ("# Gateway load (zero-cost engine)\n\n"
           f"Non-streaming and streaming chat completions of {args.max_tokens} tokens; latency is what the "
           "gateway adds over the engine.\n\n"
-          "| clients | rps | p50 ms | p99 ms | stream rps | stream p50 ms | stream p99 ms |\n|---|---|---|---|---|---|---|\n"
+          "| clients | rps | p50 ms | p99 ms | stream rps | stream p50 ms | stream p99 ms |\n"
+          "|---|---|---|---|---|---|---|\n"
           + rows + "\n\n![gateway load](gateway_load.png)\n")
     write_results("gateway_load", data, md)
     plot(summary, RESULTS / "gateway_load.png")

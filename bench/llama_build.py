@@ -73,10 +73,12 @@ def main() -> None:
               f"{rows[name][args.label_other]['decode_tok_s']} tok/s, ratio {ratio:.3f}", flush=True)
     result = {"summary": {m: r["portable_over_other"] for m, r in rows.items()}, "by_model": rows,
               "settings": {"trials": args.trials, "tokens": args.tokens, "threads": args.threads},
-              "goal": "portable decode tok/s >= 0.90 x the other build's", "machine": machine(), "date": now_iso()}
+              "goal": "portable decode tok/s >= 0.90 x the other build's", "machine": machine(),
+              "date": now_iso()}
     md = ["# Portable vs native llama.cpp build", "", f"Machine: {result['machine']['cpu']}, "
-          f"{result['machine']['cores']} cores; {args.trials} interleaved trials, median; {args.tokens} tokens, "
-          f"{args.threads} threads.", "", f"| model | portable tok/s | {args.label_other} tok/s | ratio |",
+          f"{result['machine']['cores']} cores; {args.trials} interleaved trials, median; "
+          f"{args.tokens} tokens, {args.threads} threads.", "",
+          f"| model | portable tok/s | {args.label_other} tok/s | ratio |",
           "|---|---|---|---|"]
     md += [f"| {m} | {r['portable']['decode_tok_s']} | {r[args.label_other]['decode_tok_s']} | "
            f"{r['portable_over_other']} |" for m, r in rows.items()]

@@ -59,7 +59,8 @@ FIRST_HELD_OUT_RUN = {
     "PHONE_NUMBER": {"precision": 0.9238, "recall": 0.9898}, "SECRET": {"precision": 1.0, "recall": 0.9968},
     "other_types": "precision and recall 1.0",
     "causes": ["a 10-digit Unix timestamp read as a GB/DE number (8 false positives)",
-               "a CJK sentence with a digit 20 characters before a phone hid it (the 'tail of a longer code' check)",
+               "a CJK sentence with a digit 20 characters before a phone hid it "
+               "(the 'tail of a longer code' check)",
                "a random client_secret that happened to read as camelCase was taken for an identifier"],
     "fixed_after_extra_seeds_1_to_4": ["an Alibaba LTAI key id without a digit",
                                        "an AKIA key id with a mixed-case body and no digit"],
@@ -107,7 +108,8 @@ def lookalike_lines(rng: random.Random) -> dict[str, str]:
         "git_sha": f"    # regression fixed in {sha1} (short: {sha1[:7]})",
         "uuid": f"    request_id = uuid.UUID(\"{uuid.UUID(int=rng.getrandbits(128), version=4)}\")",
         "base64_blob": f"    payload = base64.b64decode(\"{base64.b64encode(blob).decode()}\")",
-        "md5_in_assert": f"    assert hashlib.md5(b\"{blob.hex()[:8]}\").hexdigest() == \"{hashlib.md5(blob).hexdigest()}\"",
+        "md5_in_assert": f"    assert hashlib.md5(b\"{blob.hex()[:8]}\").hexdigest() == "
+                         f"\"{hashlib.md5(blob).hexdigest()}\"",
         "sha256_constant": f"    EXPECTED_SHA256 = \"{hashlib.sha256(blob).hexdigest()}\"",
         "data_uri": f"    icon = \"data:image/png;base64,{base64.b64encode(blob).decode()}\"",
     }
@@ -134,14 +136,16 @@ def code_false_positives(det: PiiDetector, seed: int = 7) -> dict:
     counts: dict[str, dict[str, Counter]] = {"lookalikes": {}, "keyword_adjacent": {}}
     examples: list[dict] = []
     for code in problems:
-        for group, table in (("lookalikes", lookalike_lines(rng)), ("keyword_adjacent", keyword_adjacent_lines(rng))):
+        for group, table in (("lookalikes", lookalike_lines(rng)),
+                             ("keyword_adjacent", keyword_adjacent_lines(rng))):
             for family, line in table.items():
                 hit = [s for s in det.find(_insert_after_signature(code, line)) if s.value in line]
                 c = counts[group].setdefault(family, Counter())
                 c["n"] += 1
                 c["flagged"] += bool(hit)
                 if hit and group == "lookalikes" and len(examples) < 10:
-                    examples.append({"family": family, "line": line, "found": [[s.kind, s.value] for s in hit]})
+                    examples.append({"family": family, "line": line,
+                                     "found": [[s.kind, s.value] for s in hit]})
     flagged_plain = [i for i, spans in enumerate(plain) if spans]
     rates = {group: {f: {"n": c["n"], "flagged": c["flagged"], "rate": round(c["flagged"] / c["n"], 4)}
                      for f, c in table.items()} for group, table in counts.items()}
@@ -150,7 +154,8 @@ def code_false_positives(det: PiiDetector, seed: int = 7) -> dict:
         "humaneval_flagged": len(flagged_plain),
         "humaneval_flagged_rate": round(len(flagged_plain) / len(problems), 4),
         "humaneval_flagged_by_kind": dict(Counter(s.kind for spans in plain for s in spans)),
-        "humaneval_flagged_values": [[f"HumanEval/{i}", s.kind, s.value] for i in flagged_plain for s in plain[i]],
+        "humaneval_flagged_values": [[f"HumanEval/{i}", s.kind, s.value]
+                                     for i in flagged_plain for s in plain[i]],
         **rates,
         "lookalike_false_positive_examples": examples,
     }
@@ -166,8 +171,8 @@ async def leaks_through_gateway(suite) -> dict:
     async with Runtime(config, engine=engine) as rt, aiohttp.ClientSession() as session:
         for s in tqdm(suite, desc="through the gateway", unit="sentence"):
             for stream in (False, True):
-                body = {"model": "tandem-cloud", "messages": [{"role": "user", "content": s.text}], "max_tokens": 64,
-                        "stream": stream}
+                body = {"model": "tandem-cloud", "messages": [{"role": "user", "content": s.text}],
+                        "max_tokens": 64, "stream": stream}
                 async with session.post(f"{rt.url}/v1/chat/completions", json=body) as r:
                     text = _answer(await r.text(), stream)
                 requests += 1
@@ -197,10 +202,12 @@ def plot(tuning: dict, held_out: dict, path: Path) -> None:
     kinds = list(held_out)
     x = range(len(kinds))
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
-    for ax, scores, title in ((axes[0], tuning, "tuning templates"), (axes[1], held_out, "held-out templates")):
+    for ax, scores, title in ((axes[0], tuning, "tuning templates"),
+                              (axes[1], held_out, "held-out templates")):
         ax.bar([i - 0.2 for i in x], [(scores.get(k) or {}).get("precision") or 0 for k in kinds], 0.4,
                label="precision")
-        ax.bar([i + 0.2 for i in x], [(scores.get(k) or {}).get("recall") or 0 for k in kinds], 0.4, label="recall")
+        ax.bar([i + 0.2 for i in x], [(scores.get(k) or {}).get("recall") or 0 for k in kinds], 0.4,
+               label="recall")
         ax.axhline(GOAL_RECALL, color="grey", ls=":", lw=1)
         ax.set_xticks(list(x), kinds, rotation=25, ha="right", fontsize=8)
         ax.set_ylim(0.8, 1.01)
@@ -211,7 +218,8 @@ def plot(tuning: dict, held_out: dict, path: Path) -> None:
 
 
 def _table(scores: dict) -> str:
-    rows = "\n".join(f"| {k} | {v['precision']} | {v['recall']} | {v['support']} |" for k, v in scores.items())
+    rows = "\n".join(f"| {k} | {v['precision']} | {v['recall']} | {v['support']} |"
+                     for k, v in scores.items())
     return "| type | precision | recall | support |\n|---|---|---|---|\n" + rows
 
 
@@ -219,7 +227,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sentences", type=int, default=1000, help="per split")
     ap.add_argument("--seed", type=int, default=20261123, help="held-out seed; the tuning split uses 1234")
-    ap.add_argument("--extra-seeds", type=int, default=8, help="more held-out suites (seeds 1..N), worst case")
+    ap.add_argument("--extra-seeds", type=int, default=8,
+                    help="more held-out suites (seeds 1..N), worst case")
     ap.add_argument("--no-code", action="store_true", help="skip the HumanEval false-positive measurement")
     args = ap.parse_args()
     det = PiiDetector()
@@ -249,37 +258,44 @@ def main() -> int:
                      "met": all(goal.values())},
             "code": code, "leaks_to_cloud": gateway["leaks_to_cloud"], "gateway": gateway,
             "machine": machine(), "date": now_iso(),
-            "notes": "suite generated by bench/pii_suite.py (seeded; tuning and held-out templates are disjoint); "
-                     "a detection counts only with the exact kind and value; leaks counted over every byte the "
-                     "recording cloud received in cloud mode, streaming and not"}
+            "notes": "suite generated by bench/pii_suite.py (seeded; tuning and held-out templates are "
+                     "disjoint); a detection counts only with the exact kind and value; leaks counted over "
+                     "every byte the recording cloud received in cloud mode, streaming and not"}
     code_md = ""
     if code:
         look = ", ".join(f"{f} {v['flagged']}/{v['n']}" for f, v in code["lookalikes"].items())
         adj = ", ".join(f"{f} {v['flagged']}/{v['n']}" for f, v in code["keyword_adjacent"].items())
         code_md = ("\n\n## False positives on code\n\n"
-                   f"HumanEval (prompt + solution + tests): **{code['humaneval_flagged']}/{code['humaneval_problems']}** "
+                   "HumanEval (prompt + solution + tests): "
+                   f"**{code['humaneval_flagged']}/{code['humaneval_problems']}** "
                    f"problems with any span flagged ({code['humaneval_flagged_by_kind'] or 'none'}).\n\n"
                    f"One look-alike line added per problem and family, flagged: {look}.\n\n"
-                   f"Cost accepted by design — a digest assigned to a name that says key/token/secret is redacted: "
-                   f"{adj}.")
+                   "Cost accepted by design — a digest assigned to a name that says key/token/secret is "
+                   f"redacted: {adj}.")
+    verdict = "met" if data["goal"]["met"] else "not met: " + ", ".join(k for k, ok in goal.items() if not ok)
     md = ("# PII detection and leaks\n\n"
-          f"Held-out templates ({len(held_suite)} sentences, {data['held_out']['languages']}, seed {args.seed}); "
+          f"Held-out templates ({len(held_suite)} sentences, {data['held_out']['languages']}, "
+          f"seed {args.seed}); "
           f"goal recall ≥ {GOAL_RECALL} and precision ≥ {GOAL_PRECISION} on every type: "
-          f"**{'met' if data['goal']['met'] else 'not met: ' + ', '.join(k for k, ok in goal.items() if not ok)}**.\n\n"
+          f"**{verdict}**.\n\n"
           + _table(held_out)
           + (f"\n\nWorst per type over {len(seeds)} more held-out suites (seeds 1–{len(seeds)}, "
              f"{args.sentences} sentences each): "
              + ", ".join(f"{k} P {v['precision']} R {v['recall']}" for k, v in worst.items()
                          if v["precision"] < 1 or v["recall"] < 1) + " (all others 1.0); misses: "
-             + "; ".join(f"{e.get('miss') or e.get('false_positive')}" for e in data["held_out_extra_seeds"]["errors"])
+             + "; ".join(f"{e.get('miss') or e.get('false_positive')}"
+                         for e in data["held_out_extra_seeds"]["errors"])
              if seeds else "")
-          + ("\n\nThe first, blind run on held-out (before the fixes it led to): PHONE_NUMBER precision 0.9238, "
-             "recall 0.9898; SECRET recall 0.9968; all else 1.0. Causes: " + "; ".join(FIRST_HELD_OUT_RUN["causes"])
-             + ". The extra seeds then found " + " and ".join(FIRST_HELD_OUT_RUN["fixed_after_extra_seeds_1_to_4"])
+          + ("\n\nThe first, blind run on held-out (before the fixes it led to): PHONE_NUMBER precision "
+             "0.9238, recall 0.9898; SECRET recall 0.9968; all else 1.0. Causes: "
+             + "; ".join(FIRST_HELD_OUT_RUN["causes"])
+             + ". The extra seeds then found "
+             + " and ".join(FIRST_HELD_OUT_RUN["fixed_after_extra_seeds_1_to_4"])
              + " (fixed); left: " + FIRST_HELD_OUT_RUN["left"] + ".")
           + f"\n\nTuning templates ({len(tuning_suite)} sentences, seed 1234):\n\n" + _table(tuning)
-          + f"\n\nLeaks to the recording cloud: **{gateway['leaks_to_cloud']}** over {gateway['gateway_requests']} "
-          f"gateway requests ({gateway['cloud_requests']} cloud requests, both suites, streaming and not); answers "
+          + f"\n\nLeaks to the recording cloud: **{gateway['leaks_to_cloud']}** over "
+          f"{gateway['gateway_requests']} gateway requests ({gateway['cloud_requests']} cloud requests, "
+          f"both suites, streaming and not); answers "
           f"restored: {gateway['answers_with_all_values_restored']}/{gateway['answers_expected_restored']}."
           + code_md + "\n\n![pii](pii_eval.png)\n")
     write_results("pii_eval", data, md)

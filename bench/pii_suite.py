@@ -49,11 +49,11 @@ def _sep_join(groups: list[str], sep: str) -> str:
 
 
 # -- values ----------------------------------------------------------------------------------------
-CN_MOBILE_PREFIXES = ([f"13{d}" for d in range(10)] + ["145", "147", "149", "150", "151", "152", "153", "155",
-                                                        "156", "157", "158", "159", "162", "165", "166", "167",
-                                                        "170", "171", "172", "173", "175", "176", "177", "178"]
-                      + [f"18{d}" for d in range(10)] + ["190", "191", "192", "193", "195", "196", "197", "198",
-                                                         "199"])
+CN_MOBILE_PREFIXES = ([f"13{d}" for d in range(10)]
+                      + ["145", "147", "149", "150", "151", "152", "153", "155", "156", "157", "158", "159",
+                         "162", "165", "166", "167", "170", "171", "172", "173", "175", "176", "177", "178"]
+                      + [f"18{d}" for d in range(10)]
+                      + ["190", "191", "192", "193", "195", "196", "197", "198", "199"])
 
 
 def cn_mobile(rng: random.Random) -> str:
@@ -81,7 +81,8 @@ def cn_landline(rng: random.Random) -> str:
 def us_phone(rng: random.Random) -> str:
     a, e, n = rng.randint(201, 989), rng.randint(201, 999), rng.randint(0, 9999)
     return rng.choice([f"({a}) {e}-{n:04d}", f"{a}-{e}-{n:04d}", f"{a}.{e}.{n:04d}", f"+1 {a} {e} {n:04d}",
-                       f"+1-{a}-{e}-{n:04d}", f"1-{a}-{e}-{n:04d}", f"({a}) {e}-{n:04d} ext. {rng.randint(1, 999)}"])
+                       f"+1-{a}-{e}-{n:04d}", f"1-{a}-{e}-{n:04d}",
+                       f"({a}) {e}-{n:04d} ext. {rng.randint(1, 999)}"])
 
 
 def eu_phone(rng: random.Random) -> str:
@@ -94,7 +95,8 @@ def eu_phone(rng: random.Random) -> str:
         f"+49 (0)30 {rng.randint(100000, 999999)}",
         f"0049 151 {rng.randint(10000000, 99999999)}",
         f"030 {rng.randint(1000000, 9999999)}",
-        "+33 {} {:02d} {:02d} {:02d} {:02d}".format(rng.randint(1, 7), *(rng.randint(0, 99) for _ in range(4))),
+        "+33 {} {:02d} {:02d} {:02d} {:02d}".format(rng.randint(1, 7),
+                                                    *(rng.randint(0, 99) for _ in range(4))),
         "0{}.{:02d}.{:02d}.{:02d}.{:02d}".format(rng.randint(1, 7), *(rng.randint(0, 99) for _ in range(4))),
         "06 {:02d} {:02d} {:02d} {:02d}".format(*(rng.randint(0, 99) for _ in range(4))),
     ])
@@ -108,7 +110,8 @@ def _luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
     body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
     for check in string.digits:
         digits = [int(c) for c in body + check]
-        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(reversed(digits)))
+        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2)
+                    for i, d in enumerate(reversed(digits)))
         if total % 10 == 0:
             return body + check
     raise AssertionError
@@ -223,7 +226,8 @@ def secret(rng: random.Random) -> str:
     if family == "aws_mixed":
         return "AKIA" + _rand(rng, ALNUM, rng.randint(16, 20))
     if family == "slack":
-        return (rng.choice(["xoxb-", "xoxp-"]) + f"{rng.randint(10 ** 9, 10 ** 12)}-{rng.randint(10 ** 11, 10 ** 13)}-"
+        return (rng.choice(["xoxb-", "xoxp-"])
+                + f"{rng.randint(10 ** 9, 10 ** 12)}-{rng.randint(10 ** 11, 10 ** 13)}-"
                 + _rand(rng, ALNUM, 24))
     if family == "google":
         return "AIza" + _rand(rng, ALNUM + "-_", 35)
@@ -259,7 +263,8 @@ def password(rng: random.Random) -> str:
         lambda: _rand(rng, ALNUM + "!@#$%^&*", rng.randint(10, 18)),
         lambda: "-".join(rng.choice(["correct", "horse", "battery", "staple", "orange", "window", "piano"])
                          for _ in range(4)),
-        lambda: f"{rng.choice(words)[0].upper()}{_rand(rng, string.ascii_lowercase, 5)}{rng.randint(100, 999)}",
+        lambda: (f"{rng.choice(words)[0].upper()}{_rand(rng, string.ascii_lowercase, 5)}"
+                 f"{rng.randint(100, 999)}"),
     ])()
 
 
@@ -276,21 +281,23 @@ MAKERS = OWN_MAKERS  # kept for callers of the earlier suite
 TUNING: dict[str, list[tuple[str, str]]] = {
     "EMAIL": [("en", "Please send the invoice to {v} by Friday."), ("en", "My email is {v}, reply there."),
               ("en", "Contact: {v}"), ("zh", "请把发票发到{v}，谢谢。"), ("zh", "我的邮箱是{v}。"),
-              ("en", "Username: {v} (that's what the login form asks for)"), ("mixed", "我的 email 是 {v}，please reply。"),
-              ("zh", "账号{v}登录不上了")],
+              ("en", "Username: {v} (that's what the login form asks for)"),
+              ("mixed", "我的 email 是 {v}，please reply。"), ("zh", "账号{v}登录不上了")],
     "PHONE_NUMBER": [("en", "Call me at {v} after 6pm."), ("en", "My phone number is {v}."),
                      ("en", "Reach support on {v} anytime."), ("zh", "有事请打我电话{v}。"),
                      ("zh", "联系电话：{v}，工作日可用。"), ("zh", "我的身份证号是{v}，请核对。"),
-                     ("en", "My ID number is {v}, can you check it?"), ("mixed", "请 call 我 {v} 或者发短信。"),
-                     ("zh", "订单联系人手机{v}")],
+                     ("en", "My ID number is {v}, can you check it?"),
+                     ("mixed", "请 call 我 {v} 或者发短信。"), ("zh", "订单联系人手机{v}")],
     "CREDIT_CARD": [("en", "Charge it to my card {v} please."), ("en", "The card number {v} was declined."),
-                    ("en", "I paid with {v} yesterday."), ("zh", "请用我的银行卡{v}付款。"), ("zh", "卡号{v}被拒绝了。"),
-                    ("en", "Order number {v} has not arrived yet."), ("mixed", "我的 Visa 卡 {v} 被 declined 了")],
+                    ("en", "I paid with {v} yesterday."), ("zh", "请用我的银行卡{v}付款。"),
+                    ("zh", "卡号{v}被拒绝了。"), ("en", "Order number {v} has not arrived yet."),
+                    ("mixed", "我的 Visa 卡 {v} 被 declined 了")],
     "IBAN": [("en", "Transfer the deposit to IBAN {v}."), ("en", "My account {v} should receive the refund."),
              ("zh", "请把押金转到{v}账户。"), ("en", "Reference {v} on the invoice is mine."),
              ("mixed", "refund 请退到 {v}")],
-    "IP_ADDRESS": [("en", "The server at {v} keeps timing out."), ("en", "Block traffic from {v} on the firewall."),
-                   ("zh", "服务器{v}一直超时。"), ("zh", "请在防火墙上屏蔽{v}。"), ("mixed", "我家 router 的地址是 {v}")],
+    "IP_ADDRESS": [("en", "The server at {v} keeps timing out."),
+                   ("en", "Block traffic from {v} on the firewall."), ("zh", "服务器{v}一直超时。"),
+                   ("zh", "请在防火墙上屏蔽{v}。"), ("mixed", "我家 router 的地址是 {v}")],
     "CN_RESIDENT_ID": [("en", "His resident ID is {v}."), ("en", "ID card {v} was scanned at the desk."),
                        ("zh", "我的身份证号是{v}。"), ("zh", "身份证号码：{v}，请核对。"),
                        ("en", "Ticket {v} is still open."), ("mixed", "这是我的 ID：{v}，thanks")],
@@ -309,7 +316,8 @@ HELD_OUT: dict[str, list[tuple[str, str]]] = {
     "EMAIL": [("en", "If anything breaks, ping {v} and cc the team."), ("zh", "简历请投递至{v}，注明岗位。"),
               ("en", "Login ID {v} is locked out again."), ("mixed", "麻烦把 report forward 给 {v} 吧"),
               ("zh", "客服工单号填的是{v}，对吗？")],
-    "PHONE_NUMBER": [("en", "Text the courier on {v} when you arrive."), ("zh", "快递员电话是{v}，到了打给他。"),
+    "PHONE_NUMBER": [("en", "Text the courier on {v} when you arrive."),
+                     ("zh", "快递员电话是{v}，到了打给他。"),
                      ("en", "Membership no. {v} — is that still valid?"), ("zh", "学号{v}查不到成绩"),
                      ("mixed", "我的 WeChat 绑定的是 {v}，login 不了"), ("en", "Booking reference: {v}"),
                      ("zh", "证件号码 {v} 已录入系统。")],
@@ -323,10 +331,11 @@ HELD_OUT: dict[str, list[tuple[str, str]]] = {
     "CN_RESIDENT_ID": [("en", "The hotel wrote down {v} at check-in."), ("zh", "报名时填的证件号是{v}。"),
                        ("en", "My phone is {v}, sorry, I mean my ID."), ("zh", "银行卡号{v}绑定失败"),
                        ("mixed", "please verify 身份证 {v}，谢谢")],
-    "US_SSN": [("en", "For the W-2 use {v}."), ("zh", "表格上的编号是{v}。"), ("en", "Case number {v} was filed today."),
-               ("mixed", "我的 SSN 是 {v}，帮我填 form")],
+    "US_SSN": [("en", "For the W-2 use {v}."), ("zh", "表格上的编号是{v}。"),
+               ("en", "Case number {v} was filed today."), ("mixed", "我的 SSN 是 {v}，帮我填 form")],
     "SECRET": [("en", "Our CI log printed {v} in plain text."), ("zh", "不小心把{v}提交到GitHub了，怎么办？"),
-               ("en", "Order reference {v} — can you look it up?"), ("mixed", "这个 credential {v} 要 rotate 吗")],
+               ("en", "Order reference {v} — can you look it up?"),
+               ("mixed", "这个 credential {v} 要 rotate 吗")],
     "API_TOKEN": [("en", "The access token is {v}, it expires tomorrow."), ("zh", "服务端的令牌：{v}"),
                   ("en", "\"client_secret\": \"{v}\","), ("mixed", "我把 secret key {v} 放在 config 里了")],
     "PASSWORD": [("en", "The admin password for staging is {v}."), ("zh", "我的登录密码是{v}，忘了怎么改。"),
@@ -337,18 +346,24 @@ CLEAN_TUNING = [
     "Order 4111-2222 shipped on 2024-03-15 in 3 boxes.", "Version 1.2.3.4000 fixes the memory leak.",
     "The meeting moved to room 204 at 10:30.", "Python 3.11 is 25% faster on this benchmark.",
     "Invoice #20240315-77 totals 1,234.56 EUR.", "def add(a, b): return a + b",
-    "今天的会议改到下午三点，在302会议室。", "订单号20240315001已发货，共3件。", "这个版本比上一个快了百分之二十。",
+    "今天的会议改到下午三点，在302会议室。", "订单号20240315001已发货，共3件。",
+    "这个版本比上一个快了百分之二十。",
     "The function returns x @ y for matrices.", "Call the API at /v1/chat/completions with stream=true.",
-    "The train leaves at 08:45 from platform 12 and arrives at 13:20.", "Shipment 2023-11-05/778 weighs 12.5 kg.",
-    "Ticket JIRA-4521 was closed on 15.03.2024.", "价格是1299元，优惠后899元。", "会议时间：2024年3月15日 14:00-15:30。",
+    "The train leaves at 08:45 from platform 12 and arrives at 13:20.",
+    "Shipment 2023-11-05/778 weighs 12.5 kg.",
+    "Ticket JIRA-4521 was closed on 15.03.2024.", "价格是1299元，优惠后899元。",
+    "会议时间：2024年3月15日 14:00-15:30。",
     "The population grew from 1,250,000 to 1,380,000 in ten years.", "Use port 8080 and timeout 30000 ms.",
-    "Commit 9b2e6c1d4f7a8e0b3c5d9f1a2e4b6c8d0f1a3e5b fixed the build.", "The token limit is 4096 per request.",
+    "Commit 9b2e6c1d4f7a8e0b3c5d9f1a2e4b6c8d0f1a3e5b fixed the build.",
+    "The token limit is 4096 per request.",
     "请把密钥轮换周期改成90天。", "The password must be at least 12 characters long.",
 ]
 CLEAN_HELD_OUT = [
     "Build 2024.03.15-rc2 passed all 1,842 tests.", "The checksum is 5d41402abc4b2a76b9719d911017c592.",
-    "Request id 3f2b8c1e-9d4a-4e7b-8c2f-1a5d6e9b0c3d timed out after 30 s.", "ISBN 978-3-16-148410-0 is out of print.",
-    "共有13,800,000人参加了考试。", "报销单编号BX-2024-0315-007已审批。", "Temperature dropped to -12.5 °C at 06:40.",
+    "Request id 3f2b8c1e-9d4a-4e7b-8c2f-1a5d6e9b0c3d timed out after 30 s.",
+    "ISBN 978-3-16-148410-0 is out of print.",
+    "共有13,800,000人参加了考试。", "报销单编号BX-2024-0315-007已审批。",
+    "Temperature dropped to -12.5 °C at 06:40.",
     "Reset your password from the settings page.", "令牌桶算法每秒补充100个令牌。",
     "The image digest is sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.",
     "Room 1203, building 7, floor 12.", "下载量突破1.5亿次，评分4.8分。",

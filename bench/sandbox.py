@@ -9,10 +9,13 @@ so every sample runs in a fresh process started like this (as root, the usual ca
 
     unshare --net --mount --pid --fork --kill-child   # no network (a new namespace has only a down
                                                       # loopback), private mounts, own pid namespace
-      sh: tmpfs over /tmp /var/tmp /dev/shm /run/lock  # world-writable places become private, and vanish
+      sh: tmpfs over /tmp /var/tmp /dev/shm /run/lock  # world-writable places: private, and they
+                                                       # vanish
           mkdir /tmp/work; cd /tmp/work                 # its own temp dir as cwd
-      setpriv --reuid nobody --clear-groups --no-new-privs   # the checkout and the rest are read-only to it
-      prlimit --cpu --as --nproc --fsize               # CPU seconds, memory, processes (fork bombs), file size
+      setpriv --reuid nobody --clear-groups --no-new-privs
+                                                      # the checkout and the rest are read-only to it
+      prlimit --cpu --as --nproc --fsize               # CPU seconds, memory, processes (fork bombs),
+                                                       # file size
       python -I -                                      # isolated mode; the program comes on stdin
 
 A wall-clock limit kills the whole process group; with ``--kill-child`` and the pid
@@ -120,7 +123,8 @@ def _probe(python: str) -> tuple[str, str]:
     except OSError as exc:
         return "rlimits", f"unshare failed: {exc}"
     if r.status != "passed" or r.stdout.strip() != "42":
-        return "rlimits", f"unshare/setpriv trial failed ({r.status}, {r.returncode}): {r.stderr.strip()[-300:]}"
+        return "rlimits", (f"unshare/setpriv trial failed ({r.status}, {r.returncode}): "
+                           f"{r.stderr.strip()[-300:]}")
     return "namespaces", ""
 
 

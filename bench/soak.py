@@ -45,7 +45,8 @@ from gateway.config import load_config
 from gateway.runtime import Runtime
 
 MODELS = ["tandem-device", "tandem-cloud", "tandem-cascade", "tandem-speculative", "tandem-auto"]
-PROMPTS = ["Name a fruit.", "Write a haiku about rain.", "What is 2 + 2?", "Give me a word that rhymes with cat.",
+PROMPTS = ["Name a fruit.", "Write a haiku about rain.", "What is 2 + 2?",
+           "Give me a word that rhymes with cat.",
            "Mail me at anna.k@example.com about the invoice.", "Summarise: the cat sat on the mat.",
            "List three colours.", "Translate 'hello' to French."]
 MSG = [{"role": "user", "content": "Name a fruit."}]
@@ -57,7 +58,8 @@ BAD_BODIES: list[bytes] = [
     json.dumps({"model": "tandem-device", "messages": MSG, "metadata": {"privacy": 5}}).encode(),
     json.dumps({"model": "tandem-device", "messages": [{"role": "wizard", "content": "x"}]}).encode(),
     json.dumps({"model": "tandem-device", "messages": [{"role": "user", "content": "\ud800"}]}).encode(),
-    json.dumps({"model": "tandem-device", "messages": [{"role": "user", "content": "x" * 1_100_000}]}).encode(),
+    json.dumps({"model": "tandem-device",
+                "messages": [{"role": "user", "content": "x" * 1_100_000}]}).encode(),
     json.dumps({"model": "tandem-device", "messages": MSG, "n": 3}).encode(),
 ]
 
@@ -109,9 +111,11 @@ class CloudProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> None:
-        ensure_port_free("127.0.0.1", self.port, "the soak's cloud", "--cloud-port")  # never talk to a stranger
-        self.proc = subprocess.Popen(self.cmd, cwd=Path(__file__).resolve().parent.parent, start_new_session=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # never talk to a stranger
+        ensure_port_free("127.0.0.1", self.port, "the soak's cloud", "--cloud-port")
+        self.proc = subprocess.Popen(self.cmd, cwd=Path(__file__).resolve().parent.parent,
+                                     start_new_session=True, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         import urllib.request
 
@@ -164,7 +168,7 @@ class GatewayThread:
         return self.call(count(), 10)
 
 
-# -- one request ----------------------------------------------------------------------------------------------
+# -- one request --------------------------------------------------------------------------------------------
 async def one_request(session: aiohttp.ClientSession, url: str, rng: random.Random, t: float) -> Outcome:
     roll = rng.random()
     if roll < 0.10:
@@ -226,8 +230,8 @@ def check(out: Outcome, raw: bytes) -> None:
 
 
 # -- the run -------------------------------------------------------------------------------------------------
-async def drive(url: str, gw: GatewayThread, cloud: CloudProcess, minutes: float, rate: float, downtime: float,
-                seed: int) -> tuple[list[Outcome], list[Sample], list[dict]]:
+async def drive(url: str, gw: GatewayThread, cloud: CloudProcess, minutes: float, rate: float,
+                downtime: float, seed: int) -> tuple[list[Outcome], list[Sample], list[dict]]:
     rng = random.Random(seed)
     duration = minutes * 60
     outcomes: list[Outcome] = []
@@ -280,7 +284,8 @@ async def drive(url: str, gw: GatewayThread, cloud: CloudProcess, minutes: float
             await take_sample()
 
     await take_sample(connections_open=False)  # idle, before any traffic
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         chaos = asyncio.create_task(cloud_chaos())
         watch = asyncio.create_task(sampler())
         i = 0
@@ -336,7 +341,8 @@ def plot(samples: list[Sample], events: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
         for e in events:
             if e["event"].startswith("cloud"):
-                ax.axvline(e["t"] / 60, color="red" if "killed" in e["event"] else "green", alpha=0.5, ls="--")
+                ax.axvline(e["t"] / 60, color="red" if "killed" in e["event"] else "green", alpha=0.5,
+                           ls="--")
     a1.set_title("Soak: mixed traffic; cloud killed (red) and restarted (green) twice")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -354,9 +360,9 @@ def main() -> int:
 
     cloud = CloudProcess(args.model, args.cloud_port, threads=1)
     cloud.start()
-    gw = GatewayThread(["server.port=0", "device.pull=false", f"device.model={args.model}", "device.n_ctx=2048",
-                        "device.n_threads=1", f"cloud.endpoints=[{cloud.url}]", "server.max_queue=64",
-                        "cascade.threshold=-0.5"])
+    gw = GatewayThread(["server.port=0", "device.pull=false", f"device.model={args.model}",
+                        "device.n_ctx=2048", "device.n_threads=1", f"cloud.endpoints=[{cloud.url}]",
+                        "server.max_queue=64", "cascade.threshold=-0.5"])
     try:
         url = gw.start()
         print(f"gateway {url}, cloud {cloud.url}; {args.minutes} min at {args.rate} req/s", flush=True)
@@ -384,35 +390,43 @@ def main() -> int:
         "rss_slope_mb_per_min_after_1min": slope_mb_per_min(samples, 60),
         "fds_min_max_after_1min": [min(s.fds for s in warm), max(s.fds for s in warm)],
         "tasks_max": max(s.tasks for s in samples),
-        "idle_before_after": {"fds": [samples[0].fds, samples[-1].fds], "tasks": [samples[0].tasks, samples[-1].tasks],
+        "idle_before_after": {"fds": [samples[0].fds, samples[-1].fds],
+                              "tasks": [samples[0].tasks, samples[-1].tasks],
                               "threads": [samples[0].threads, samples[-1].threads]},
     }
     data = {"summary": summary, "events": events, "samples": [asdict(s) for s in samples],
             "failures": failures[:50], "machine": machine(), "date": now_iso(),
-            "notes": "gateway (SmolLM2 device, 1 thread) in this process on its own loop; local cloud (SmolLM2, "
-                     "1 thread) a child process killed with SIGKILL twice; load generator in this process (pool "
-                     "of 64 connections), open loop at a fixed rate; RSS and fds are the whole process's"}
+            "notes": "gateway (SmolLM2 device, 1 thread) in this process on its own loop; local cloud "
+                     "(SmolLM2, 1 thread) a child process killed with SIGKILL twice; load generator in this "
+                     "process (pool of 64 connections), open loop at a fixed rate; RSS and fds are the whole "
+                     "process's"}
     s = summary
     idle = s["idle_before_after"]
     md = (f"# Soak: {args.minutes:g} minutes of mixed traffic, the cloud killed twice\n\n"
-          f"{s['requests']} requests at {args.rate:g}/s: every mode, streaming or not; {s['bad_requests']} bad "
+          f"{s['requests']} requests at {args.rate:g}/s: every mode, streaming or not; "
+          f"{s['bad_requests']} bad "
           f"requests, {s['disconnects']} client disconnects mid-stream; the cloud SIGKILLed at 1/3 and 2/3 "
           f"and restarted after {args.downtime:g} s.\n\n"
           "| what | value |\n|---|---|\n"
-          f"| HTTP 5xx | {s['http_5xx']} |\n| error events inside 200 streams | {s['stream_error_events']} |\n"
+          f"| HTTP 5xx | {s['http_5xx']} |\n"
+          f"| error events inside 200 streams | {s['stream_error_events']} |\n"
           f"| client-side failures (hang, cut, unreadable) | {s['client_failures']} |\n"
           f"| statuses | {', '.join(f'{k}: {v}' for k, v in sorted(s['statuses'].items()))} |\n"
           f"| answers marked degraded | {s['degraded']} |\n"
           f"| latency of good answers p50 / p99 | {s['p50_ms']} / {s['p99_ms']} ms |\n"
           f"| RSS after 1 min → end | {s['rss_mb_after_1min']} → {s['rss_mb_end']} MB "
           f"(slope {s['rss_slope_mb_per_min_after_1min']} MB/min) |\n"
-          f"| open fds after 1 min (min–max) | {s['fds_min_max_after_1min'][0]}–{s['fds_min_max_after_1min'][1]} |\n"
-          f"| idle before → after the run (no client connections): fds | {idle['fds'][0]} → {idle['fds'][1]} |\n"
-          f"| … asyncio tasks on the gateway loop | {idle['tasks'][0]} → {idle['tasks'][1]} (max {s['tasks_max']} under load) |\n"
+          f"| open fds after 1 min (min–max) | {s['fds_min_max_after_1min'][0]}–"
+          f"{s['fds_min_max_after_1min'][1]} |\n"
+          f"| idle before → after the run (no client connections): fds | {idle['fds'][0]} → "
+          f"{idle['fds'][1]} |\n"
+          f"| … asyncio tasks on the gateway loop | {idle['tasks'][0]} → {idle['tasks'][1]} "
+          f"(max {s['tasks_max']} under load) |\n"
           f"| … threads (asyncio.to_thread's pool starts its threads lazily) | {idle['threads'][0]} → "
           f"{idle['threads'][1]} |\n"
           "\n"
-          "Events: " + "; ".join(f"{e['event']} at {e['t']} s" for e in events if e["event"].startswith("cloud"))
+          "Events: " + "; ".join(f"{e['event']} at {e['t']} s" for e in events
+                                 if e["event"].startswith("cloud"))
           + "\n\n![soak](soak.png)\n")
     write_results("soak", data, md)
     plot(samples, events, RESULTS / "soak.png")

@@ -52,7 +52,9 @@ def prompt_set(n_code: int = 20) -> list[SpecPrompt]:
     problems = HumanEval().items()
     step = max(1, len(problems) // n_code)
     code = [SpecPrompt(it.id, "code", tuple(it.messages)) for it in problems[::step][:n_code]]
-    en = [SpecPrompt(f"chat-en/{i}", "chat-en", ({"role": "user", "content": p},)) for i, p in enumerate(CHAT_EN)]
-    zh = [SpecPrompt(f"chat-zh/{i}", "chat-zh", ({"role": "user", "content": p},)) for i, p in enumerate(CHAT_ZH)]
+    en = [SpecPrompt(f"chat-en/{i}", "chat-en", ({"role": "user", "content": p},))
+          for i, p in enumerate(CHAT_EN)]
+    zh = [SpecPrompt(f"chat-zh/{i}", "chat-zh", ({"role": "user", "content": p},))
+          for i, p in enumerate(CHAT_ZH)]
     chat = [p for pair in zip(en, zh) for p in pair]
     return [p for pair in zip(code, chat) for p in pair]

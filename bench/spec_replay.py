@@ -1,4 +1,4 @@
-"""What the speculative benchmark replays: predicted rounds, and a cloud whose pass cost is flat.
+"""What the speculative benchmark replays: predicted rounds, a flat-cost cloud, the recorded calls.
 
 At temperature 0 every accepted draft is the cloud's own token, so the device always drafts
 from a prefix of the cloud's greedy answer. Whether the device's next token agrees with the
@@ -10,9 +10,14 @@ disagreements come in clusters.
 
 ``FlatCloud`` is the GPU regime, emulated: a verification pass costs a fixed service time
 whatever the number of drafts, up to a token budget per pass, and every request waiting when
-a pass starts rides in it (continuous batching). ``ReplayCloud`` answers on it from recorded greedy answers, exactly
-as a greedy verifier does. Neither is a GPU measurement: they show what the protocol and the
-controller do when the cloud's cost does not grow with k or with the number of devices.
+a pass starts rides in it (continuous batching). ``ReplayCloud`` answers on it from recorded greedy
+answers, exactly as a greedy verifier does. Neither is a GPU measurement: they show what the
+protocol and the controller do when the cloud's cost does not grow with k or with the number of
+devices.
+
+``RecordingClient`` is the gateway's own cloud client with its verification calls logged: the
+benchmark's runs go through the gateway, and this is how their rounds are recorded (and, with a
+``ReplayCloud`` script, answered).
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.health import NetworkMonitor
 from gateway.cloud_client.transport import CallStats
+from gateway.cloud_client.verify import VerifySession
 from gateway.core.acceptance import VerifyResult, greedy_accept
 
 
@@ -121,13 +129,15 @@ class ReplayCloud:
     those positions answer end-of-text again, and nothing after the first one is ever shown.
     """
 
-    def __init__(self, server: FlatCloud, prompt: Sequence[int], answer: Sequence[int], end: int | None = None):
+    def __init__(self, server: FlatCloud, prompt: Sequence[int], answer: Sequence[int],
+                 end: int | None = None):
         self.server, self.prompt, self.answer, self.end = server, list(prompt), list(answer), end
 
-    async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats, want_top: bool = False,
-                     session: Any = None) -> VerifyResult:
+    async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats,
+                     want_top: bool = False, session: Any = None) -> VerifyResult:
         done = len(context) - len(self.prompt)
-        if list(context[: len(self.prompt)]) != self.prompt or list(context[len(self.prompt):]) != self.answer[:done]:
+        ours = list(context[: len(self.prompt)]) == self.prompt
+        if not ours or list(context[len(self.prompt):]) != self.answer[:done]:
             raise ValueError("the replayed cloud can only continue its own recorded answer")
         await self.server.forward(len(draft) + 1)
         stats.calls += 1
@@ -152,23 +162,42 @@ class RoundLog:
     tokens: list[int] = field(default_factory=list)  # what the cloud answered
 
 
-@dataclass
-class RecordingCloud:
-    """Wraps a cloud and logs every verification call (what a capacity replay sends again)."""
+class RecordingClient(CloudClient):
+    """The gateway's cloud client with every verification call logged (what a capacity replay sends again).
 
-    cloud: Any
-    rounds: list[RoundLog] = field(default_factory=list)
-    _last_end: float | None = None
+    It is the client the gateway's speculative mode calls, so a run through the gateway records its
+    rounds as they were made. ``begin(script)`` starts a request's log; with a ``ReplayCloud`` script
+    the verification calls are answered by it (the emulated GPU regime) instead of over HTTP, while
+    everything else (health, the tokenizer check) still reaches the real cloud, which serves the
+    same tokenizer.
+    """
 
-    def start(self) -> None:
+    def __init__(self, endpoints: Sequence[str], model: str = "cloud", api_key: str | None = None,
+                 timeout_s: float = 30.0, retries: int = 2, strategy: str = "auto",
+                 simulated_rtt_ms: float = 0.0, monitor: NetworkMonitor | None = None):
+        super().__init__(endpoints, model, api_key, timeout_s, retries, strategy, simulated_rtt_ms, monitor)
+        self.script: ReplayCloud | None = None
+        self.rounds: list[RoundLog] = []
+        self.stats: CallStats | None = None  # the request's traffic, as the gateway counts it
+        self._last_end: float | None = None
+
+    def begin(self, script: ReplayCloud | None = None) -> None:
+        """A new request: an empty log, its device time counted from now; ``script``: what answers its
+        verifications (None: the cloud)."""
+        self.script, self.rounds, self.stats = script, [], None
         self._last_end = time.perf_counter()
 
-    async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats, want_top: bool = False,
-                     session: Any = None) -> VerifyResult:
+    async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats,
+                     want_top: bool = False, session: VerifySession | None = None) -> VerifyResult:
         t0 = time.perf_counter()
-        out = await self.cloud.verify(context, draft, stats, want_top, session)
+        if self.script is not None:
+            out = await self.script.verify(context, draft, stats, want_top, session)
+        else:
+            out = await super().verify(context, draft, stats, want_top, session)
         t1 = time.perf_counter()
-        self.rounds.append(RoundLog(len(context), list(draft), out.accepted,
-                                    round(t0 - (self._last_end or t0), 5), round(t1 - t0, 5), list(out.tokens)))
+        self.stats = stats
+        device_s = round(t0 - (self._last_end or t0), 5)
+        self.rounds.append(RoundLog(len(context), list(draft), out.accepted, device_s, round(t1 - t0, 5),
+                                    list(out.tokens)))
         self._last_end = t1
         return out

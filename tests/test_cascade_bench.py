@@ -389,6 +389,52 @@ def test_streaming_hand_overs_the_replay_cannot_score_run_live_once(tmp_path, mo
     assert rows[0]["live"] == len(unsure_held) - 1 and rows[0]["unknown"] == pytest.approx(1 / len(held), abs=1e-3)
 
 
+@pytest.mark.parametrize("threshold", [-1.0, -0.4123456789012345, -1e-05, np.float64(-2.5000000000000004),
+                                       -3])
+def test_the_live_judge_is_configured_with_the_replays_exact_threshold(threshold):
+    runner = cascade.GatewayRunner("dev", "cld", cascade.STREAMING)
+    config = runner.config(*cascade.judge_overrides(4, threshold))
+    assert config.cascade.policy == "stream"
+    assert config.cascade.window == 4 and config.cascade.window_threshold == threshold
+    assert type(config.cascade.window_threshold) is float
+
+
+def test_each_streaming_judge_is_a_gateway_built_by_the_factory(tmp_path):
+    """No model: the fake engine and a stand-in cloud. A hand-over at one window and threshold runs on a
+    gateway built (``Runtime``) with them, over the runner's own device engine and cloud; the runner's
+    gateway is left as configured."""
+    from device_runtime.fake import FakeEngine
+    from gateway.testing.recording_cloud import RecordingCloud
+
+    item = Item("mmlu/000", [{"role": "user", "content": "Pick one."}], {"answer": "B"})
+
+    async def main():
+        stand_in = RecordingCloud(FakeEngine())
+        url = await stand_in.start()
+        try:
+            overrides = (*cascade.STREAMING, f"cloud.endpoints=[{url}]")
+            async with cascade.GatewayRunner("fake", "cld", overrides) as r:
+                base = r.collab
+                unsure = await r.handover(item, 8, 4, -0.05)  # the fake engine's tokens are all at -0.1
+                sure = await r.handover(item, 8, 2, -1.0)
+                again = await r.handover(item, 8, 4, -0.05)
+                judges = {key: rt.collaborator for key, rt in r.variants.items()}
+                assert (base.confidence.window, base.confidence.window_threshold) == (8, -1.0)  # untouched
+                return unsure, sure, again, judges, base
+        finally:
+            await stand_in.stop()
+
+    unsure, sure, again, judges, base = asyncio.run(main())
+    assert len(judges) == 2  # one gateway per (window, threshold), built once
+    for (window, threshold), collab in zip([(4, -0.05), (2, -1.0)], judges.values()):
+        assert (collab.confidence.window, collab.confidence.window_threshold) == (window, threshold)
+        assert collab.engine is base.engine and collab is not base
+        assert collab.config.cascade.policy == "stream"
+    assert unsure["trace"]["handover_token"] == 0 and unsure["trace"]["escalated"]
+    assert sure["trace"]["handover_token"] is None and not sure["trace"]["escalated"]
+    assert again["text"] == unsure["text"] and (unsure["window"], unsure["threshold"]) == (4, -0.05)
+
+
 # -- the cache: re-scoring never loads a model ---------------------------------------------------------------------
 class NoModels:
     def __init__(self, *args, **kwargs):
