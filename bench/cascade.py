@@ -313,7 +313,7 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
     phase of its own item: each is timed as a fresh request would be. Nothing is loaded, and
     ``runner_factory`` is never called, when every record is cached.
     """
-    from gateway.api.errors import ApiError
+    from gateway.core.errors import TandemError
 
     task = TASKS[task_name]()
     keys = {it.id: item_key(it, max_tokens, device, cloud) for it in items}
@@ -341,7 +341,7 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                     continue
                 try:
                     out = await getattr(runner, phase)(it, max_tokens)
-                except (RuntimeError, ValueError, ApiError) as exc:  # one bad request must not end hours
+                except (RuntimeError, ValueError, TandemError) as exc:  # one bad request must not end hours
                     tqdm.write(f"{it.id}: {phase} run failed, not cached ({type(exc).__name__}: {exc})")
                     bar.update(1)
                     continue
@@ -403,7 +403,7 @@ async def collect_handovers(task_name: str, todo: list[tuple[str, int, int, floa
     somewhere else than the cached device run predicted (a different device numeric path); those
     keep a marker under the predicted token, so they are not run again, and their answer under the
     token where they did hand over."""
-    from gateway.api.errors import ApiError
+    from gateway.core.errors import TandemError
 
     task = TASKS[task_name]()
     by_id = {it.id: it for it in items}
@@ -415,7 +415,7 @@ async def collect_handovers(task_name: str, todo: list[tuple[str, int, int, floa
                                                    dynamic_ncols=True):
             try:
                 out = await runner.handover(by_id[item_id], max_tokens, window, threshold)
-            except (RuntimeError, ValueError, ApiError) as exc:
+            except (RuntimeError, ValueError, TandemError) as exc:
                 tqdm.write(f"{item_id}: hand-over at {at} failed, not cached ({type(exc).__name__}: {exc})")
                 continue
             runs = recs[item_id].setdefault("handovers", {})

@@ -12,7 +12,7 @@ that run's cloud tokens, passes and times — measured, not assumed equal to clo
 Policies:
 * ``gate-<score>`` — the confidence gate with each score of ``routers.confidence.score``
   (mean, min, tail, entropy). As in the gateway, an answer that loops
-  (``routers.confidence.repetition`` above the router's limit) escalates whatever its score.
+  (``gateway.core.verifiers.degeneration.repetition`` above its limit) escalates whatever its score.
 * ``learned`` — logistic regression (numpy) on confidence features and prompt length,
   predicting "the device is right"; trained on the calibration half only.
 * ``stream-<window>`` — the streaming cascade (the gateway's ``cascade.policy=stream``), replayed from
@@ -40,10 +40,9 @@ from typing import Any
 
 import numpy as np
 
+from gateway.core.verifiers.degeneration import MAX_NGRAM_SHARE, repetition
 from routers.confidence import (
-    ConfidenceRouter,
     first_unsure,
-    repetition,
     score,
     stream_score,
     threshold_for_cloud_fraction,
@@ -106,7 +105,7 @@ class Items:
     @classmethod
     def from_records(cls, records: Sequence[dict], tail_quantile: float = 0.1,
                      max_repetition: float | None = None) -> Items:
-        limit = ConfidenceRouter().max_repetition if max_repetition is None else max_repetition
+        limit = MAX_NGRAM_SHARE if max_repetition is None else max_repetition
         cols: dict[str, list] = {k: [] for k in (
             "device_ok", "cloud_ok", "esc_ok", "prompt_tokens", "device_tokens", "cloud_out", "esc_in",
             "esc_out", "esc_calls", "esc_passes", "esc_drafts", "esc_accepted", "agreed", "device_ttft",

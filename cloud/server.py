@@ -146,7 +146,9 @@ def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_
     engine.truncate(len(context) + accepted)  # the cache keeps what the conversation will reuse
     out: dict[str, Any] = {"accepted": accepted, "tokens": tokens, "cached_tokens": keep}
     if top_n:
-        out["target_top"] = [top_logprobs(log_softmax(r), top_n) for r in rows]
+        scored = [log_softmax(r) for r in rows]
+        out["target_top"] = [top_logprobs(lp, top_n) for lp in scored]
+        out["draft_logprobs"] = [float(lp[t]) for lp, t in zip(scored, draft)]  # for lenient acceptance
     return out
 
 

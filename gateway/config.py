@@ -82,6 +82,11 @@ class SpeculativeConfig(Section):
     # opportunistic (U-HLM style): skip verifying drafts whose device probability exceeds this
     skip_verify_above: float | None = None
     skip_verify_at_greedy: bool = False
+    # exact: at temperature 0 the answer is the cloud's greedy answer (lossless). lenient: keep the
+    # device's token unless the cloud prefers another by more than `margin` log-probability (fewer
+    # cloud passes, the cloud's quality traded for them; margin 0 is exact). Speculative and cascade alike.
+    acceptance: Literal["exact", "lenient"] = "exact"
+    margin: float = Field(default=0.0, ge=0.0)
 
 
 class CascadeConfig(Section):
@@ -95,6 +100,11 @@ class CascadeConfig(Section):
     method: Literal["mean", "min", "tail", "entropy"] = "tail"
     quantile: float = 0.1
     verify_chunk: int = 64  # the device answer is verified in drafts of at most this many tokens
+    # the gate's checks after degeneration (always on), cheapest first; the first that fails escalates.
+    # cloud_check: the cloud scores the device's tokens in one verification pass (needs a shared tokenizer)
+    verifiers: list[Literal["confidence", "cloud_check"]] = ["confidence"]
+    cloud_check_threshold: float = -8.0  # the cloud's lowest log-prob of a device token below this fails
+    degeneration_span: int = Field(default=16, ge=4)  # a run of this many tokens said twice is a loop
 
 
 class PrivacyRuleConfig(Section):

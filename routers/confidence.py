@@ -96,7 +96,6 @@ class ConfidenceRouter:
     quantile: float = 0.1
     window: int = 8  # streaming: the running mean covers this many tokens…
     window_threshold: float = -1.0  # …and falling below this hands the rest to the cloud
-    max_repetition: float = 0.5  # answers looping more than this (see ``repetition``) escalate
 
     @property
     def needs_entropy(self) -> bool:
@@ -106,29 +105,9 @@ class ConfidenceRouter:
     def score(self, logprobs: Sequence[float], entropies: Sequence[float] | None = None) -> float:
         return score(logprobs, self.method, self.quantile, entropies)
 
-    def escalation_reason(self, logprobs: Sequence[float], entropies: Sequence[float] | None = None,
-                          tokens: Sequence[int] = ()) -> str | None:
-        """Why the answer should go to the cloud, or None when the device's answer stands."""
-        if repetition(tokens) > self.max_repetition:
-            return "device answer repeats itself"
-        if self.score(logprobs, entropies) < self.threshold:
-            return "low confidence"
-        return None
-
-    def should_escalate(self, logprobs: Sequence[float], entropies: Sequence[float] | None = None,
-                        tokens: Sequence[int] = ()) -> bool:
-        return self.escalation_reason(logprobs, entropies, tokens) is not None
-
     def running(self) -> RunningConfidence:
         """A fresh streaming judge for one answer."""
         return RunningConfidence(self.window, self.window_threshold)
-
-
-def repetition(tokens: Sequence[int], n: int = 4) -> float:
-    """Share of repeated n-grams (0 = none, near 1 = a loop). Small models repeat *confidently*,
-    so log-probabilities alone miss this failure; the cascade treats a loop as unsure."""
-    grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
-    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
 
 
 def _between(lo: float, hi: float) -> float:

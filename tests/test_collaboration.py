@@ -80,14 +80,15 @@ def test_speculative_sampling_runs_rejection_sampling(client):
 
 
 def test_gated_cascade_keeps_a_confident_answer_and_escalates_an_unsure_one(gw, client):
-    device_text, _ = chat(client, "tandem-device")
+    short = [{"role": "user", "content": "Say hi."}]  # answered whole within 24 tokens: no cut mid-sentence
+    device_text, _ = chat(client, "tandem-device", messages=short)
     collab = gw.collaborator
     collab.config.cascade.policy = "gate"
     try:
         collab.confidence.threshold = -1000.0  # everything looks confident
-        kept, t1 = chat(client, "tandem-cascade")
+        kept, t1 = chat(client, "tandem-cascade", messages=short)
         collab.confidence.threshold = 1000.0  # nothing does
-        escalated, t2 = chat(client, "tandem-cascade")
+        escalated, t2 = chat(client, "tandem-cascade", messages=short)
     finally:
         collab.confidence.threshold = -1.5
         collab.config.cascade.policy = "stream"

@@ -41,12 +41,6 @@ def test_confidence_scores():
         score([0, 0], "entropy", entropies=[0.1])
 
 
-def test_confidence_router_escalation():
-    r = ConfidenceRouter(threshold=-1.0, method="mean")
-    assert r.should_escalate([-2.0, -1.5])
-    assert not r.should_escalate([-0.1, -0.3])
-
-
 def test_streaming_judge_hands_over_where_the_running_mean_first_drops():
     r = ConfidenceRouter(window=3, window_threshold=-1.0)
     lp = [-0.1, -0.2, -3.0, -0.1, -2.5, -0.4, -0.1]
@@ -211,16 +205,3 @@ def test_auto_policy_rules(facts, mode, reason):
 def test_auto_policy_rejects_unknown_mode():
     with pytest.raises(ValueError):
         AutoPolicy().choose(RouteFacts(requested="turbo"))
-
-
-def test_repetition_marks_loops_as_unsure():
-    from routers.confidence import repetition
-
-    assert repetition(list(range(40))) == 0.0
-    loop = [1, 2, 3, 4, 5] * 12
-    assert repetition(loop) > 0.8
-    r = ConfidenceRouter(threshold=-5.0)
-    assert r.should_escalate([-0.01] * len(loop), tokens=loop)  # confident, but going round in circles
-    assert not r.should_escalate([-0.01] * 40, tokens=list(range(40)))
-    assert r.escalation_reason([-0.01] * len(loop), tokens=loop) == "device answer repeats itself"
-    assert r.escalation_reason([-9.0] * 40, tokens=list(range(40))) == "low confidence"

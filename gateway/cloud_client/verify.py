@@ -145,8 +145,9 @@ def _native_result(raw: bytes) -> tuple[VerifyResult, int | None]:
     if not 0 <= accepted < len(tokens):
         raise ValueError(f"accepted={accepted} does not fit {len(tokens)} tokens")
     top = [[(int(t), float(lp)) for t, lp in pos] for pos in out.get("target_top") or []]
+    draft_lps = [float(lp) for lp in out.get("draft_logprobs") or []]
     cached = out.get("cached_tokens")
-    return VerifyResult(accepted, tokens, top), int(cached) if isinstance(cached, int) else None
+    return VerifyResult(accepted, tokens, top, draft_lps), int(cached) if isinstance(cached, int) else None
 
 
 class PromptLogprobsVerifier(Verifier):

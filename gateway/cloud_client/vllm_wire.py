@@ -176,14 +176,16 @@ def _verdict(draft: Sequence[int], rows: Sequence[Any], bonus: int,
     """Both vLLM routes end here: the drafts' rows and the generated token → ``greedy_accept``."""
     target_top: list[list[tuple[int, float]]] = []
     argmax: list[int] = []
+    draft_lps: list[float] = []
     for i, entry in enumerate(rows):
         ranked = _ranked_row(entry, draft[i], i)
         argmax.append(ranked[0][0])
         target_top.append(ranked)
+        draft_lps.append(dict(ranked)[draft[i]])  # vLLM always scores the prompt's own token
     argmax.append(bonus)
     target_top.append(bonus_top or [(bonus, 0.0)])
     accepted, tokens = greedy_accept(draft, argmax)
-    return VerifyResult(accepted, tokens, target_top)
+    return VerifyResult(accepted, tokens, target_top, draft_lps)
 
 
 def _ranked_row(entry: Any, token: int, i: int) -> list[tuple[int, float]]:

@@ -5,6 +5,9 @@ cascade's hand-over, and the local cloud's own verification route.
 
 * ``greedy_accept`` — temperature 0: keep drafts while the cloud's argmax agrees, then the
   cloud's own token. The output is the cloud's greedy output (lossless).
+* ``lenient_accept`` — temperature 0, traded for fewer cloud passes (speculative cascades,
+  Narasimhan et al., ICLR 2025): keep the device's token unless the cloud prefers its own by
+  more than ``margin`` (log-probability); margin 0 is ``greedy_accept``.
 * ``rejection_accept`` — temperature > 0: speculative sampling (Leviathan et al. / Chen et
   al.); the output is distributed as the cloud's sampling distribution over its top-k.
 """
@@ -24,8 +27,16 @@ from device_runtime.sampling import PositionalRng, sample_from
 class VerifyResult:
     accepted: int  # how many leading draft tokens the cloud agrees with
     tokens: list[int]  # accepted drafts, then the cloud's next token (correction or bonus)
-    # per position 0..k: the cloud's top tokens with raw log-probabilities (sampling needs them)
+    # per position 0..k: the cloud's top tokens with raw log-probabilities, best first (when asked for)
     target_top: list[list[tuple[int, float]]] = field(default_factory=list)
+    # per draft position: the cloud's log-probability of the device's token (when top tokens were asked for)
+    draft_logprobs: list[float] = field(default_factory=list)
+
+    def draft_logprob(self, i: int) -> float | None:
+        """The cloud's log-probability of draft ``i``: reported, or found among its top tokens, else None."""
+        if i < len(self.draft_logprobs):
+            return self.draft_logprobs[i]
+        return None
 
 
 def greedy_accept(draft: Sequence[int], target_argmax: Sequence[int]) -> tuple[int, list[int]]:
@@ -34,6 +45,25 @@ def greedy_accept(draft: Sequence[int], target_argmax: Sequence[int]) -> tuple[i
     while accepted < len(draft) and draft[accepted] == target_argmax[accepted]:
         accepted += 1
     return accepted, list(draft[:accepted]) + [int(target_argmax[accepted])]
+
+
+def lenient_accept(draft: Sequence[int], result: VerifyResult, margin: float) -> tuple[int, list[int]]:
+    """Keep draft i while the cloud's best token beats it by at most ``margin``; then the cloud's token.
+
+    Needs the cloud's top tokens (``target_top``, best first). A draft whose own log-probability
+    the cloud did not report counts as far worse than the best, so margin 0 is exact acceptance
+    whatever the cloud reports.
+    """
+    for i, token in enumerate(draft):
+        best, best_lp = result.target_top[i][0]
+        if token == best:
+            continue
+        lp = result.draft_logprob(i)
+        if lp is None:
+            lp = dict(result.target_top[i]).get(token)
+        if margin <= 0 or lp is None or best_lp - lp > margin:
+            return i, list(draft[:i]) + [best]
+    return len(draft), list(draft) + [result.target_top[len(draft)][0][0]]
 
 
 def target_probs(

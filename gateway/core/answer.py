@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 from device_runtime.text import TokenTextStream
 from gateway.cloud_client.transport import CallStats
 from gateway.core.trace import RouteTrace
+from gateway.core.verifiers.base import Verdict
 from gateway.privacy.policy import Redactor, StreamRestorer
 
 # (token id, its log-probability or None when no model reported one, the top alternatives)
@@ -190,12 +191,16 @@ class AnswerBuilder:
         """Opportunistic mode: device tokens shown without the cloud's verdict."""
         self.trace.unverified_tokens += n
 
-    def judged(self, confidence: float | None, escalated: bool, why: str | None = None) -> None:
-        """The cascade's verdict on the device's answer (``why``: a reason besides low confidence)."""
-        self.trace.confidence = None if confidence is None else round(confidence, 4)
-        self.trace.escalated = escalated
-        if why:
-            self.trace.reason += f"; {why}"
+    def judged(self, confidence: float | None, verdicts: Sequence[Verdict], escalated: bool) -> None:
+        """The cascade's verdict on the device's answer: its confidence, what each verifier said, and
+        whether the cloud takes over (the reason names a failing check other than low confidence)."""
+        t = self.trace
+        t.confidence = None if confidence is None else round(confidence, 4)
+        t.verdicts = [v.as_trace() for v in verdicts]
+        t.escalated = escalated
+        failed = next((v for v in verdicts if v.failed), None)
+        if escalated and failed is not None and failed.verifier != "confidence":
+            t.reason += f"; {failed.verifier}: {failed.reason}"
 
     def handed_to_cloud(self) -> None:
         """The streaming cascade: the cloud goes on after the tokens shown so far."""

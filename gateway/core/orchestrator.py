@@ -33,6 +33,7 @@ from device_runtime.worker import DeviceWorker
 from gateway.api.protocol import ChatCompletionRequest, CompletionRequest
 from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.health import NetworkMonitor
+from gateway.cloud_client.transport import CallStats
 from gateway.config import TandemConfig
 from gateway.core.answer import AnswerBuilder, Chunk
 from gateway.core.modes.cascade import run_cascade
@@ -42,6 +43,10 @@ from gateway.core.modes.speculative import SpeculativeSettings, run_speculative
 from gateway.core.planner import Job, Planner
 from gateway.core.state import Answer
 from gateway.core.tokenizers import TokenizerCheck, compare_tokenizers
+from gateway.core.verifiers.base import Verifier, VerifierChain
+from gateway.core.verifiers.cloud_check import CloudCheck
+from gateway.core.verifiers.confidence import Confidence
+from gateway.core.verifiers.degeneration import Degeneration
 from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
@@ -86,10 +91,29 @@ class Collaborator:
             k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive, pipelined=s.pipeline
         )
         self.spec_settings = SpeculativeSettings(
-            s.pipeline, s.skip_verify_above, s.skip_verify_at_greedy, verify_chunk=max(1, c.verify_chunk)
+            s.pipeline,
+            s.skip_verify_above,
+            s.skip_verify_at_greedy,
+            verify_chunk=max(1, c.verify_chunk),
+            acceptance=s.acceptance,
+            margin=s.margin,
         )
         self.tokenizers = TokenizerCheck(False, "not checked yet", checked=False)
         self._tokenizer_recheck: asyncio.Task | None = None
+
+    def verifiers(self, stats: CallStats) -> VerifierChain:
+        """The cascade's checks for one request (its cloud calls count in ``stats``): degeneration always,
+        then ``cascade.verifiers`` in order; the cloud check where the cloud can read the device's tokens."""
+        c = self.config.cascade
+        chain: list[Verifier] = [Degeneration(span=c.degeneration_span)]
+        for name in c.verifiers:
+            if name == "confidence":
+                chain.append(Confidence(self.confidence))
+            elif name == "cloud_check" and self.cloud is not None and self.tokenizers.compatible:
+                chain.append(
+                    CloudCheck(self.cloud, stats, c.cloud_check_threshold, self.spec_settings.margin)
+                )
+        return VerifierChain(chain)
 
     # -- start-up and planning ---------------------------------------------------------------------
     async def check_tokenizers(self) -> TokenizerCheck:

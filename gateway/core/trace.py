@@ -34,6 +34,7 @@ class RouteTrace:
     bytes_down: int = 0
     confidence: float | None = None
     escalated: bool | None = None  # cascade: did the cloud take over?
+    verdicts: list[dict] = field(default_factory=list)  # cascade: each verifier's outcome, score and cost
     handover_token: int | None = None  # streaming cascade: the cloud took over after this many shown tokens
     draft_lengths: list[int] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)

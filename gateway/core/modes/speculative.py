@@ -39,7 +39,7 @@ from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.errors import CloudError
 from gateway.cloud_client.transport import CallStats
 from gateway.cloud_client.verify import VerifySession
-from gateway.core.acceptance import VerifyResult, rejection_accept
+from gateway.core.acceptance import VerifyResult, lenient_accept, rejection_accept
 from gateway.core.answer import AnswerBuilder, Chunk
 from gateway.core.state import Answer
 from routers.draft_length import DraftLengthController
@@ -54,6 +54,8 @@ class SpeculativeSettings:
     skip_verify_above: float | None = None  # opportunistic: trust drafts at least this sure
     skip_verify_at_greedy: bool = False
     verify_chunk: int = 32  # longest run of pre-made drafts (a cascade's answer) verified in one pass
+    acceptance: str = "exact"  # at temperature 0: exact (the cloud's greedy answer) or lenient
+    margin: float = 0.0  # lenient: how much more the cloud may prefer its own token before it wins
 
 
 @dataclass
@@ -87,7 +89,8 @@ class SpeculativeDecoder:
         self.rng = PositionalRng(params.seed)
         # a seeded sample must not depend on timing, and the adaptive k does: use the configured k
         self.fixed_k = controller.k if params.seed is not None and params.temperature > 0 else None
-        self.want_top = params.temperature > 0 or out.n_logprobs is not None
+        self.lenient = params.temperature <= 0 and settings.acceptance == "lenient"
+        self.want_top = params.temperature > 0 or out.n_logprobs is not None or self.lenient
         self.context: list[int] = []  # prompt + every token the client has been given
         self.ahead: list[DraftToken] = []  # device tokens past the context, not yet verified
         self.premade = 0  # how many of ``ahead`` are the cascade's answer
@@ -177,6 +180,8 @@ class SpeculativeDecoder:
             accepted, tokens = rejection_accept(
                 drafts, result.target_top, self.temperature, self.top_p, self.rng, len(self.context)
             )
+        elif self.lenient:
+            accepted, tokens = lenient_accept(ids, result, self.settings.margin)
         else:
             accepted, tokens = result.accepted, result.tokens
         self.ahead = self.ahead[: len(self.ahead) - len(extra)]  # run() decides whether they stay
