@@ -20,7 +20,7 @@ import uuid
 from array import array
 from typing import Any, Literal, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from typing_extensions import NotRequired, TypedDict
 
 
@@ -76,6 +76,45 @@ class SamplingFields(Lenient):
     user: str | None = None
     metadata: Metadata | None = None
 
+    # OpenAI fields Tandem cannot honour yet: each is a 400 naming it, never silently dropped (a dropped
+    # tools list makes the model invent the tool's answer); their neutral values pass
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    functions: list[Any] | None = None
+    function_call: Any = None
+    response_format: dict[str, Any] | None = None
+    logit_bias: dict[str, float] | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+    @field_validator("tools", "functions", "logit_bias")
+    @classmethod
+    def _no_tools_or_bias(cls, value: list | dict | None, info: ValidationInfo) -> list | dict | None:
+        if value:
+            raise ValueError(f"{info.field_name} is not supported by this server yet")
+        return value
+
+    @field_validator("tool_choice", "function_call")
+    @classmethod
+    def _no_tool_choice(cls, value: Any, info: ValidationInfo) -> Any:
+        if value not in (None, "none"):
+            raise ValueError(f"{info.field_name} is not supported by this server yet (tools are not)")
+        return value
+
+    @field_validator("response_format")
+    @classmethod
+    def _text_only(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and value.get("type", "text") != "text":
+            raise ValueError(f"response_format type {value.get('type')!r} is not supported yet; only 'text'")
+        return value
+
+    @field_validator("presence_penalty", "frequency_penalty")
+    @classmethod
+    def _no_penalties(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value:
+            raise ValueError(f"{info.field_name} is not supported by this server; send 0 or leave it out")
+        return value
+
     @field_validator("n")
     @classmethod
     def _only_one_choice(cls, n: int) -> int:
@@ -114,6 +153,24 @@ class ChatCompletionRequest(SamplingFields):
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
 
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    modalities: list[str] | None = None
+
+    @field_validator("audio", "prediction")
+    @classmethod
+    def _no_audio_or_prediction(cls, value: dict | None, info: ValidationInfo) -> dict | None:
+        if value is not None:
+            raise ValueError(f"{info.field_name} is not supported by this server")
+        return value
+
+    @field_validator("modalities")
+    @classmethod
+    def _text_out(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and set(value) - {"text"}:
+            raise ValueError("only the text modality is supported")
+        return value
+
     @model_validator(mode="after")
     def _top_needs_logprobs(self) -> "ChatCompletionRequest":
         if self.top_logprobs and not self.logprobs:
@@ -129,6 +186,22 @@ class CompletionRequest(SamplingFields):
     prompt: str | list[str] | list[int]
     logprobs: int | None = Field(None, ge=0, le=20)
     echo: bool = False
+    suffix: str | None = None
+    best_of: int | None = None
+
+    @field_validator("echo", "suffix")
+    @classmethod
+    def _no_echo_or_suffix(cls, value: bool | str | None, info: ValidationInfo) -> bool | str | None:
+        if value:
+            raise ValueError(f"{info.field_name} is not supported by this server")
+        return value
+
+    @field_validator("best_of")
+    @classmethod
+    def _one_best(cls, value: int | None) -> int | None:
+        if value is not None and value != 1:
+            raise ValueError("only best_of=1 is supported: the device model runs one sequence at a time")
+        return value
 
     @field_validator("prompt")
     @classmethod
