@@ -52,7 +52,7 @@ def test_degeneration_finds_loops_in_tokens_and_prose_and_answers_cut_mid_senten
 
     d = Degeneration(span=16)
     assert check(d, device_answer(loop, "some text.")).failed
-    assert check(d, device_answer([1, 2, 3, 4] * 10, "x.")).reason.endswith("4-grams repeat") is False  # span first
+    assert check(d, device_answer([1, 2, 3, 4] * 10, "x.")).reason == "a run of 16 tokens repeats"
     ok = check(d, device_answer(list(range(60)), "A hash map maps keys to values. Lookups take constant time."))
     assert ok.outcome == "pass" and ok.score == 1.0
     cut = check(d, device_answer(list(range(60)), "A hash map maps keys to values and is", finish="length"))
@@ -239,3 +239,17 @@ def test_the_cloud_check_tells_a_wrong_code_answer_from_a_right_one(qwen_cloud_e
         verdicts[name] = check(check_, device_answer(ids, prompt=prompt))
     assert verdicts["right"].outcome == "pass" and verdicts["wrong"].failed
     assert verdicts["wrong"].score < verdicts["right"].score
+
+
+def test_verdicts_are_counted_in_metrics():
+    from gateway.api.metrics import Metrics
+    from gateway.core.trace import RouteTrace
+
+    m = Metrics()
+    trace = RouteTrace(mode="cascade", escalated=True, verdicts=[
+        {"verifier": "degeneration", "outcome": "pass", "score": 1.0, "reason": "", "ms": 0.1, "cloud_calls": 0},
+        {"verifier": "cloud_check", "outcome": "fail", "score": -9.0, "reason": "", "ms": 120.0, "cloud_calls": 1}])
+    m.observe("chat.completions", 200, trace, 0.5, 10)
+    text = m.render().decode()
+    assert 'tandem_verifier_verdicts_total{outcome="fail",verifier="cloud_check"} 1.0' in text
+    assert 'tandem_verifier_seconds_count{verifier="degeneration"} 1.0' in text

@@ -33,6 +33,11 @@ class Metrics:
             "Verifications redone uncached because the cache-keeping answer was unusable", registry=r)
         self.escalations = Counter("tandem_cascade_escalations_total", "Cascade answers handed to the cloud",
                                    registry=r)
+        self.verdicts = Counter("tandem_verifier_verdicts_total", "Cascade verifier verdicts by outcome",
+                                ["verifier", "outcome"], registry=r)
+        self.verifier_seconds = Histogram("tandem_verifier_seconds", "What each cascade verifier's check cost",
+                                          ["verifier"], registry=r,
+                                          buckets=(0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.pii = Counter("tandem_pii_detections_total", "Detected personal data by kind", ["kind"],
                            registry=r)
         self.latency = Histogram("tandem_request_seconds", "Request latency", ["mode"], registry=r,
@@ -65,6 +70,9 @@ class Metrics:
             self.escalations.inc()
         for kind, n in trace.pii.items():
             self.pii.labels(kind).inc(n)
+        for v in trace.verdicts:
+            self.verdicts.labels(v["verifier"], v["outcome"]).inc()
+            self.verifier_seconds.labels(v["verifier"]).observe(v["ms"] / 1000)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
