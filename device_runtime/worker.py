@@ -89,21 +89,24 @@ class DeviceWorker:
 
         Each hop to the thread pulls items until ``budget_s`` has passed, so a real model
         (milliseconds per token) still streams token by token, while a fast producer is not
-        slowed down by one thread hop per item.
+        slowed down by one thread hop per item. The first hop also makes the generator, and
+        one that ran to its end needs no hop to be closed: a short answer is one hop.
         """
-        it = await self.call(make_iter)
+        held: list[Iterator[T]] = []  # the generator, once made on the thread
+        items: list[Any] = []
         try:
+            items = await self.call(_start, make_iter, held, budget_s)
             while True:
-                items = await self.call(_pull, it, budget_s)
                 for item in items:
                     if item is _DONE:
                         return
                     yield item
+                items = await self.call(_pull, held[0], budget_s)
         finally:
-            close = getattr(it, "close", None)
-            if close is not None:
+            if not (items and items[-1] is _DONE):  # a generator that ran to its end has nothing to close
                 # shielded: even when the caller is cancelled, the generator must stop on its own thread
-                await asyncio.shield(self.call(close))
+                # (the close queues behind a hop still running there, so ``held`` is filled by then)
+                await asyncio.shield(self.call(_close, held))
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -141,6 +144,12 @@ class DeviceTurn:
             self.worker.release()
 
 
+def _start(make_iter: Callable[[], Iterator[Any]], held: list[Iterator[Any]], budget_s: float) -> list[Any]:
+    it = make_iter()
+    held.append(it)
+    return _pull(it, budget_s)
+
+
 def _pull(it: Iterator[Any], budget_s: float) -> list[Any]:
     t0 = time.perf_counter()
     items: list[Any] = []
@@ -149,3 +158,9 @@ def _pull(it: Iterator[Any], budget_s: float) -> list[Any]:
         items.append(item)
         if item is _DONE or time.perf_counter() - t0 >= budget_s:
             return items
+
+
+def _close(held: list[Iterator[Any]]) -> None:
+    close = getattr(held[0], "close", None) if held else None
+    if close is not None:
+        close()
