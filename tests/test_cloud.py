@@ -264,3 +264,61 @@ def test_prompt_logprobs_verifier_decodes_only_draft_positions(monkeypatch):
     assert result.accepted == 2 and result.tokens == [7, 8, 42]
     on_loop = [size for size, thread in decoded if thread == loop_thread]
     assert max(on_loop) < len(raw) / 20, f"decoded {max(on_loop)} of {len(raw)} bytes on the event loop"
+
+
+# -- the SSE reader: blocks as they arrive, read line by line ---------------------------------------------------
+def test_sse_lines_give_the_same_payloads_however_the_body_is_cut():
+    from gateway.cloud_client.transport import SseLines
+
+    body = (b'data: {"a": 1}\n\n: a comment\nevent: x\r\ndata:{"b": "\xc3\xa9"}\r\n\r\n'
+            b'data: {"c": 3}\n\ndata: [DONE]')  # the last line without its newline
+    want = [b'{"a": 1}', b'{"b": "\xc3\xa9"}', b'{"c": 3}', b"[DONE]"]
+    for step in (1, 2, 3, 7, len(body)):
+        lines = SseLines(1 << 17)
+        got = [d for i in range(0, len(body), step) for d in lines.feed(body[i:i + step])] + lines.end()
+        assert got == want, step
+
+
+def test_sse_lines_refuse_a_line_longer_than_the_limit_as_readline_does():
+    from aiohttp.http_exceptions import LineTooLong
+
+    from gateway.cloud_client.transport import SseLines
+
+    lines = SseLines(64)
+    assert lines.feed(b"data: " + b"x" * 57 + b"\n") == [b"x" * 57]  # 64 bytes with its newline: fits
+    with pytest.raises(LineTooLong):
+        lines.feed(b"data: " + b"x" * 70)
+
+
+def test_a_stream_whose_events_arrive_in_one_block_or_split_mid_event_reads_the_same():
+    events = [{"choices": [{"index": 0, "delta": {"content": f"t{i} "}, "finish_reason": None}]}
+              for i in range(5)]
+    sse = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+    async def one_block(request: web.Request) -> web.Response:
+        return web.Response(body=sse, content_type="text/event-stream")
+
+    async def split(request: web.Request) -> web.StreamResponse:
+        resp = await open_stream(request)
+        for i in range(0, len(sse), 17):
+            await resp.write(sse[i:i + 17])
+            await asyncio.sleep(0.001)
+        await resp.write_eof()
+        return resp
+
+    async def main():
+        out = []
+        for handler in (one_block, split):
+            async with ScriptedCloud({("POST", "/v1/chat/completions"): handler}) as url:
+                client = CloudClient([url], timeout_s=2, retries=0)
+                await client.start()
+                stats = CallStats()
+                try:
+                    got = [ev async for ev in client.stream({"messages": []}, stats)]
+                    out.append((got, stats.bytes_down))
+                finally:
+                    await client.close()
+        return out
+
+    for got, bytes_down in asyncio.run(main()):
+        assert got == events and bytes_down == len(sse)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import LineTooLong
 
 from gateway.cloud_client.errors import CloudError, CloudRefused, public_reason
 from gateway.cloud_client.health import NetworkMonitor
@@ -200,14 +201,16 @@ class Transport:
         received = 0  # body bytes of this stream: a failure after some is a break mid-answer
         try:
             async with self._exchange("POST", path, payload, stats, self.stream_timeout) as (endpoint, resp):
+                lines = SseLines(resp.content.get_read_buffer_limits()[1])
                 try:
-                    async for line in resp.content:
-                        stats.bytes_down += len(line)
-                        received += len(line)
-                        line = line.strip()
-                        if not line.startswith(b"data:"):
-                            continue
-                        data = line[5:].strip()
+                    async for block in resp.content.iter_any():  # whatever arrived: often many events
+                        stats.bytes_down += len(block)
+                        received += len(block)
+                        for data in lines.feed(block):
+                            if data == b"[DONE]":
+                                return
+                            yield _stream_event(data)
+                    for data in lines.end():
                         if data == b"[DONE]":
                             return
                         yield _stream_event(data)
@@ -245,9 +248,46 @@ class Transport:
             self.monitor.record_failure(endpoint.url, endpoint.last_error or "unhealthy", public)
 
 
+class SseLines:
+    """The ``data:`` payloads of an SSE body fed in blocks as they arrive, line by line.
+
+    Each line is stripped; one that starts with ``data:`` gives its payload, stripped; others
+    (blank separators, comments, ``event:``) give nothing. A line longer than ``limit`` bytes
+    raises ``LineTooLong``, as aiohttp's own ``readline`` does.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._pending = b""  # the start of a line whose end has not arrived yet
+
+    def feed(self, block: bytes) -> list[bytes]:
+        buf = self._pending + block if self._pending else block
+        lines = buf.split(b"\n")
+        self._pending = lines.pop()
+        if len(buf) > self.limit:  # as readline counts: a whole line with its newline, a partial one as is
+            sizes = [(line, len(line) + 1) for line in lines] + [(self._pending, len(self._pending))]
+            for line, size in sizes:
+                if size > self.limit:
+                    raise LineTooLong(line[:100] + b"...", self.limit)
+        return [data for data in map(_data, lines) if data is not None]
+
+    def end(self) -> list[bytes]:
+        """The body is over: its last line, if it had no newline."""
+        last, self._pending = self._pending, b""
+        data = _data(last)
+        return [] if data is None else [data]
+
+
+def _data(line: bytes) -> bytes | None:
+    line = line.strip()
+    return line[5:].strip() if line.startswith(b"data:") else None
+
+
 def _stream_event(data: bytes) -> dict:
     """One SSE ``data:`` payload, checked for the shape the modes read (raises ValueError otherwise)."""
-    event = json.loads(data)
+    # an object's UTF-8 text, read as json.loads would read these bytes (without sniffing the encoding)
+    event = json.loads(data.decode("utf-8", "surrogatepass") if data[:1] == b"{" and data[1:2] != b"\0"
+                       else data)
     if not isinstance(event, dict):
         raise TypeError("stream event is not a JSON object")
     choices = event.get("choices")
