@@ -102,3 +102,34 @@ def test_code_with_hashes_uuids_and_base64_is_left_alone():
 ])
 def test_secret_lookalikes_in_prose(text):
     assert secrets_in(text) == []
+
+
+def _every_pattern(text: str) -> list[tuple[int, int]]:
+    """find_secrets without its needles: every pattern over every text (what the needles must not change)."""
+    from gateway.privacy import secrets as s
+
+    spans = [(m.start(), m.end()) for _, pattern, check, _ in s.FAMILIES for m in pattern.finditer(text)
+             if check is None or check(m.group(0))]
+    spans += [(m.start(1), m.end(1)) for m in s._URL_PASSWORD.finditer(text)]
+    spans += [(m.start(1), m.end(1)) for m in s._AUTH_SCHEME.finditer(text) if s.looks_random(m.group(1))]
+    for m in s._ASSIGN.finditer(text):
+        found = s._token_at(text, m.end())
+        if found and (s.looks_random(found[2])
+                      or (m.group(1) and s.looks_like_password(found[2], bool(m.group(2)), True))):
+            spans.append(found[:2])
+    for m in s._WORD.finditer(text):
+        s._scan_after(text, m.end(), bool(m.group(1) or m.group(2)), spans)
+    return spans
+
+
+@pytest.mark.parametrize("text", [
+    CODE, PEM, "api_key = 'q8Zr2LmT7nW4cX9vB1pH6yD3s0J'",
+    # case-insensitive key words spelled with the characters (?i) also matches: Kelvin sign, long s, dotless i
+    "\u212aEY = 'q8Zr2LmT7nW4cX9vB1pH6yD3s0J'", "pa\u017f\u017fword: Tr0ub4dor&3x", "credent\u0131al=Xy7kq9PzLm3Rt8Wv3Hn2",
+    "Authorization: BAS\u0130C 9fK2mQ7xLr4Tz8Wc3Vb6Nh1Jd5", "Authorization: ba\u017fic 9fK2mQ7xLr4Tz8Wc3Vb6Nh1Jd5",
+    "我的API密钥是 Q2w9E4r7T1y6U3i8O5p0AsDf，帮我看看", "postgres://admin:S3cr3tPa55w0rd@db.internal:5432/app",
+])
+def test_needles_only_skip_patterns_that_cannot_match(text):
+    from gateway.privacy.secrets import find_secrets
+
+    assert sorted(find_secrets(text)) == sorted(_every_pattern(text))

@@ -113,27 +113,33 @@ class Detector:
     validate: Callable[[str], bool] = lambda s: True
     group: int = 0  # which capture group is the value
     shrink: bool = False  # on a failed check, retry without trailing space-separated groups ("… 0130 00 ID")
+    needs: re.Pattern[str] | None = None  # every match holds one of these: a text without any is skipped
 
 
 def _re(p: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(p, flags)
 
 
+_DIGIT = re.compile(r"\d")  # any decimal digit, as the patterns' \d (and libphonenumber's) reads one
+
 DETECTORS: tuple[Detector, ...] = (
     Detector("EMAIL", _re(_NOT_ALNUM_BEFORE + r"[A-Za-z0-9._%+-]+[@＠]"
-                          r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}" + _NOT_ALNUM_AFTER)),
+                          r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}" + _NOT_ALNUM_AFTER),
+             needs=_re("[@＠]")),
     Detector("CN_RESIDENT_ID", _re(_NOT_ALNUM_BEFORE + r"\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx]" + _NOT_ALNUM_AFTER),
-             lambda s: cn_id_ok(re.sub(r"[ -]", "", s))),
+             lambda s: cn_id_ok(re.sub(r"[ -]", "", s)), needs=_DIGIT),
     Detector("CREDIT_CARD", _re(_NOT_ALNUM_BEFORE + r"(?:\d[ .-]?){11,18}\d" + _NOT_ALNUM_AFTER), card_ok,
-             shrink=True),
+             shrink=True, needs=_DIGIT),
     Detector("IBAN", _re(_NOT_ALNUM_BEFORE + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}" + _NOT_ALNUM_AFTER),
-             iban_ok, shrink=True),
-    Detector("US_SSN", _re(_NOT_DIGIT_BEFORE + r"\d{3}([- ])\d{2}\1\d{4}" + _NOT_DIGIT_AFTER), ssn_ok),
-    Detector("IP_ADDRESS", _re(_NOT_DIGIT_BEFORE + r"(?:\d{1,3}\.){3}\d{1,3}" + _NOT_DIGIT_AFTER), ip_ok),
+             iban_ok, shrink=True, needs=_DIGIT),
+    Detector("US_SSN", _re(_NOT_DIGIT_BEFORE + r"\d{3}([- ])\d{2}\1\d{4}" + _NOT_DIGIT_AFTER), ssn_ok,
+             needs=_DIGIT),
+    Detector("IP_ADDRESS", _re(_NOT_DIGIT_BEFORE + r"(?:\d{1,3}\.){3}\d{1,3}" + _NOT_DIGIT_AFTER), ip_ok,
+             needs=_DIGIT),
     Detector(
         "IP_ADDRESS",
         _re(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4}){0,6}(?![0-9A-Fa-f:])"),
-        lambda s: ":" in s and ip_ok(s),
+        lambda s: ":" in s and ip_ok(s), needs=_re(":"),
     ),
 )
 
@@ -199,6 +205,8 @@ def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> lis
     Leniency POSSIBLE: a number that could be dialled in one of the regions, with or without
     a country code; a trailing extension ("x123", "ext. 4") belongs to the number.
     """
+    if not _DIGIT.search(text):  # every candidate, libphonenumber's or a CN mobile, has digits
+        return []
     import phonenumbers
 
     spans: dict[tuple[int, int], PiiSpan] = {}
@@ -228,7 +236,13 @@ class PiiDetector:
 
     def find(self, text: str) -> list[PiiSpan]:
         spans: list[PiiSpan] = []
+        present: dict[re.Pattern[str], bool] = {}  # needs looked for in this text
         for det in self._detectors:
+            if det.needs is not None:
+                if det.needs not in present:
+                    present[det.needs] = det.needs.search(text) is not None
+                if not present[det.needs]:
+                    continue
             for m in det.pattern.finditer(text):
                 value = m.group(det.group)
                 while det.shrink and " " in value and not det.validate(value):

@@ -43,35 +43,45 @@ def _mixed_case_or_digit(s: str) -> bool:
                                               and any(c.islower() for c in body))
 
 
-# (name, pattern, validator); the whole match is the secret
-FAMILIES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = tuple(
-    (name, re.compile(pattern), check) for name, pattern, check in (
+# (name, pattern, validator, needles); the whole match is the secret. Every match contains one of
+# its needles, so a text holding none of them is not scanned with the pattern (the same spans, sooner).
+FAMILIES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None, tuple[str, ...]], ...] = tuple(
+    (name, re.compile(pattern), check, needles) for name, pattern, check, needles in (
         # a pasted block may lack its END line: then up to the last base64 line
         ("private key block", (r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
                                r"(?:[\s\S]{0,8000}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
-                               r"|(?:\s*[A-Za-z0-9+/=]{8,})+)"), None),
-        ("openai / anthropic", _B + r"sk-[A-Za-z0-9_-]{20,250}" + _E, _has_digit_and_letter),
-        ("github", _B + r"(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})" + _E, None),
-        ("aws access key id", _B + r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Za-z0-9]{12,24}" + _E, _aws_ok),
-        ("slack", _B + r"(?:xox[abeoprs]-[A-Za-z0-9-]{10,250}|xapp-\d-[A-Za-z0-9-]{10,250})" + _E, None),
-        ("slack webhook", r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9_/]{20,}", None),
-        ("google api key", _B + r"AIza[0-9A-Za-z_-]{30,40}" + _E, None),
-        ("google oauth secret", _B + r"GOCSPX-[A-Za-z0-9_-]{20,40}" + _E, None),
-        ("gitlab", _B + r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_-]{20,1024}" + _E, None),
-        ("stripe", _B + r"(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,247}" + _E, None),
-        ("stripe webhook", _B + r"whsec_[A-Za-z0-9]{24,}" + _E, None),
-        ("jwt", _B + r"eyJ[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*" + _E, None),
-        ("hugging face", _B + r"hf_[A-Za-z0-9]{30,40}" + _E, _mixed_case_or_digit),
-        ("npm", _B + r"npm_[A-Za-z0-9]{36}" + _E, None),
-        ("pypi", _B + r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}" + _E, None),
-        ("sendgrid", _B + r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}" + _E, None),
-        ("shopify", _B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _E, None),
-        ("digitalocean", _B + r"do[por]_v1_[a-f0-9]{64}" + _E, None),
-        ("telegram bot", r"(?<!\d)\d{8,10}:AA[A-Za-z0-9_-]{30,40}" + _E, None),
-        ("alibaba cloud", _B + r"LTAI[A-Za-z0-9]{12,24}" + _E, lambda s: _mixed_case_or_digit(s[1:])),
-        ("tencent cloud", _B + r"AKID[A-Za-z0-9]{13,40}" + _E, _has_digit_and_letter),
+                               r"|(?:\s*[A-Za-z0-9+/=]{8,})+)"), None, ("-----BEGIN",)),
+        ("openai / anthropic", _B + r"sk-[A-Za-z0-9_-]{20,250}" + _E, _has_digit_and_letter, ("sk-",)),
+        ("github", _B + r"(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})" + _E, None,
+         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+        ("aws access key id", _B + r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Za-z0-9]{12,24}" + _E, _aws_ok,
+         ("AKIA", "ASIA", "ABIA", "ACCA", "A3T")),
+        ("slack", _B + r"(?:xox[abeoprs]-[A-Za-z0-9-]{10,250}|xapp-\d-[A-Za-z0-9-]{10,250})" + _E, None,
+         ("xox", "xapp-")),
+        ("slack webhook", r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9_/]{20,}", None,
+         ("https://hooks.slack.com/",)),
+        ("google api key", _B + r"AIza[0-9A-Za-z_-]{30,40}" + _E, None, ("AIza",)),
+        ("google oauth secret", _B + r"GOCSPX-[A-Za-z0-9_-]{20,40}" + _E, None, ("GOCSPX-",)),
+        ("gitlab", _B + r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_-]{20,1024}" + _E, None,
+         ("gl",)),
+        ("stripe", _B + r"(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,247}" + _E, None,
+         ("_live_", "_test_", "_prod_")),
+        ("stripe webhook", _B + r"whsec_[A-Za-z0-9]{24,}" + _E, None, ("whsec_",)),
+        ("jwt", _B + r"eyJ[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*" + _E, None, ("eyJ",)),
+        ("hugging face", _B + r"hf_[A-Za-z0-9]{30,40}" + _E, _mixed_case_or_digit, ("hf_",)),
+        ("npm", _B + r"npm_[A-Za-z0-9]{36}" + _E, None, ("npm_",)),
+        ("pypi", _B + r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}" + _E, None, ("pypi-AgEIcHlwaS5vcmc",)),
+        ("sendgrid", _B + r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}" + _E, None, ("SG.",)),
+        ("shopify", _B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _E, None, ("shp",)),
+        ("digitalocean", _B + r"do[por]_v1_[a-f0-9]{64}" + _E, None, ("_v1_",)),
+        ("telegram bot", r"(?<!\d)\d{8,10}:AA[A-Za-z0-9_-]{30,40}" + _E, None, (":AA",)),
+        ("alibaba cloud", _B + r"LTAI[A-Za-z0-9]{12,24}" + _E, lambda s: _mixed_case_or_digit(s[1:]),
+         ("LTAI",)),
+        ("tencent cloud", _B + r"AKID[A-Za-z0-9]{13,40}" + _E, _has_digit_and_letter, ("AKID",)),
     )
 )
+
+_ANY_FAMILY_NEEDLE = re.compile("|".join(re.escape(n) for *_, needles in FAMILIES for n in needles))
 
 # credentials inside a URL: scheme://user:PASSWORD@host
 _URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s:/@]{3,})@[A-Za-z0-9.-]")
@@ -99,6 +109,12 @@ _NOT_IN_TOKEN = "\\s\"'`,;，。；、：:（）()\\[\\]{}<>“”‘’「」\u
 _TOKEN = re.compile(f"[^={_NOT_IN_TOKEN}][^{_NOT_IN_TOKEN}]*")
 _TRAILING = ".:)]}"
 _WINDOW_CHARS = 60
+# what every match of the context rules contains, in the case-folded text (case-insensitive patterns:
+# a folded needle; none with an "i", which (?i) also matches as "ı" or "İ", whose folds differ)
+_URL_NEEDLES = ("://",)
+_AUTH_NEEDLES = ("bearer", "bas")
+_KEY_NEEDLES = ("pass", "pwd", "key", "token", "secret", "credent", "auth")
+_ZH_NEEDLES = tuple((_ZH_KEY_WORDS + "|" + _ZH_PASSWORD_WORDS).split("|"))
 _WINDOW_TOKENS = 6
 
 _NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "str", "string", "int", "bytes",
@@ -164,22 +180,29 @@ def _token_at(text: str, pos: int) -> tuple[int, int, str] | None:
 def find_secrets(text: str) -> list[tuple[int, int]]:
     """(start, end) of every secret found; overlapping spans are resolved by the caller."""
     spans: list[tuple[int, int]] = []
-    for _, pattern, check in FAMILIES:
+    for _, pattern, check, needles in FAMILIES if _ANY_FAMILY_NEEDLE.search(text) else ():
+        if not any(n in text for n in needles):
+            continue
         for m in pattern.finditer(text):
             if check is None or check(m.group(0)):
                 spans.append((m.start(), m.end()))
-    for m in _URL_PASSWORD.finditer(text):
-        spans.append((m.start(1), m.end(1)))
-    for m in _AUTH_SCHEME.finditer(text):
-        if looks_random(m.group(1)):
+    folded = text.casefold()
+    if any(n in text for n in _URL_NEEDLES):
+        for m in _URL_PASSWORD.finditer(text):
             spans.append((m.start(1), m.end(1)))
-    for m in _ASSIGN.finditer(text):
-        found = _token_at(text, m.end())
-        if found and (looks_random(found[2])
-                      or (m.group(1) and looks_like_password(found[2], bool(m.group(2)), True))):
-            spans.append(found[:2])
-    for m in _WORD.finditer(text):
-        _scan_after(text, m.end(), bool(m.group(1) or m.group(2)), spans)
+    if any(n in folded for n in _AUTH_NEEDLES):
+        for m in _AUTH_SCHEME.finditer(text):
+            if looks_random(m.group(1)):
+                spans.append((m.start(1), m.end(1)))
+    if any(n in folded for n in _KEY_NEEDLES):
+        for m in _ASSIGN.finditer(text):
+            found = _token_at(text, m.end())
+            if found and (looks_random(found[2])
+                          or (m.group(1) and looks_like_password(found[2], bool(m.group(2)), True))):
+                spans.append(found[:2])
+    if any(n in folded for n in _KEY_NEEDLES) or any(n in text for n in _ZH_NEEDLES):
+        for m in _WORD.finditer(text):
+            _scan_after(text, m.end(), bool(m.group(1) or m.group(2)), spans)
     return spans
 
 
