@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.api.encoder import Encoder, Vocab
 from gateway.api.errors import bad_request, error_parts
 from gateway.api.protocol import ChatCompletionRequest, CompletionRequest, ModelList, dumps, usage
-from gateway.api.sse import open_stream, send_done, send_event
+from gateway.api.sse import open_stream, send_done, send_event, send_events
 from gateway.api.state import API_KEY, CONFIG, CORE, METRICS, OUTCOME, STATE, Core, Job
 
 if TYPE_CHECKING:
@@ -141,16 +141,18 @@ async def _stream_response(request: web.Request, job: Job, body: Any, enc: Encod
                            stream: AsyncIterator[Chunk]) -> web.StreamResponse:
     resp = await open_stream(request, {"x-tandem-route": job.trace.header()})
     try:
-        if enc.chat:
-            await send_event(resp, enc.role())
-        if first is not None:
-            await _send_content(resp, enc, first)
+        opening = [enc.role()] if enc.chat else []  # with the first chunk, already here: one write
+        if first is not None and _has_content(first):
+            opening.append(_content(enc, first))
+        if opening:
+            await send_events(resp, *opening)
         async for chunk in stream:
-            await _send_content(resp, enc, chunk)
-        await send_event(resp, enc.final(job.finish_reason or "stop", tandem=job.trace.to_dict()))
+            if _has_content(chunk):
+                await send_event(resp, _content(enc, chunk))
+        closing = [enc.final(job.finish_reason or "stop", tandem=job.trace.to_dict())]
         if body.stream_options and body.stream_options.include_usage:
-            await send_event(resp, enc.usage_chunk(usage(len(job.prompt_tokens), job.completion_tokens)))
-        await send_done(resp)
+            closing.append(enc.usage_chunk(usage(len(job.prompt_tokens), job.completion_tokens)))
+        await send_done(resp, *closing)
     except ConnectionResetError:  # the client hung up mid-stream: nobody to tell, nothing to log
         request[OUTCOME] = 499
     except asyncio.CancelledError:
@@ -160,9 +162,12 @@ async def _stream_response(request: web.Request, job: Job, body: Any, enc: Encod
     return resp
 
 
-async def _send_content(resp: web.StreamResponse, enc: Encoder, chunk: Chunk) -> None:
-    if chunk.text or chunk.logprobs or chunk.raw_logprobs:
-        await send_event(resp, enc.delta(chunk.text, chunk.logprobs, chunk.raw_logprobs, chunk.origin))
+def _has_content(chunk: Chunk) -> bool:
+    return bool(chunk.text or chunk.logprobs or chunk.raw_logprobs)
+
+
+def _content(enc: Encoder, chunk: Chunk) -> Any:
+    return enc.delta(chunk.text, chunk.logprobs, chunk.raw_logprobs, chunk.origin)
 
 
 async def _send_stream_error(resp: web.StreamResponse, request: web.Request, exc: Exception) -> None:
@@ -172,8 +177,7 @@ async def _send_stream_error(resp: web.StreamResponse, request: web.Request, exc
         log.error("error after the stream started on %s %s", request.method, request.path, exc_info=exc)
     request[OUTCOME] = status
     try:
-        await send_event(resp, body)
-        await send_done(resp)
+        await send_done(resp, body)
     except ConnectionResetError:
         request[OUTCOME] = 499
 

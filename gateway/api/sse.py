@@ -33,6 +33,11 @@ async def send_event(resp: web.StreamResponse, data: Any) -> None:
     await resp.write(event(data))
 
 
-async def send_done(resp: web.StreamResponse) -> None:
-    await resp.write(DONE)
-    await resp.write_eof()
+async def send_events(resp: web.StreamResponse, *data: Any) -> None:
+    """Events that are ready together, in one write (one HTTP chunk, one syscall): the same body."""
+    await resp.write(b"".join(map(event, data)))
+
+
+async def send_done(resp: web.StreamResponse, *data: Any) -> None:
+    """The last events (if any), ``[DONE]`` and the end of the body, in one write."""
+    await resp.write_eof(b"".join(map(event, data)) + DONE)
