@@ -17,11 +17,12 @@ core), three ways:
    draft and continues from the first token it rejects. Its answer, trace (drafts proposed/accepted,
    cloud tokens, passes, calls) and times are what any policy gets when it escalates that item.
 
-Every answer is scored (HumanEval: run in ``bench.sandbox``; MMLU: the parsed letter) and the
-item's record is cached as JSON under ``$TANDEM_CACHE/bench-cache/cascade/<task>/<device>__<cloud>/``
-(resumable: a cached phase is never run again). Policies (``bench.cascade_policies``) are then
-scored from the cache alone: thresholds fitted on a fixed-seed calibration half, every number
-reported on the other half. Writes ``bench/results/cascade_<task>.{json,md,png}`` and ``cascade.md``.
+Every answer is scored (HumanEval: run in ``gateway.core.verifiers.sandbox``; MMLU: the parsed
+letter) and the item's record is cached as JSON under
+``$TANDEM_CACHE/bench-cache/cascade/<task>/<device>__<cloud>/`` (resumable: a cached phase is never
+run again). Policies (``bench.cascade_policies``) are then scored from the cache alone: thresholds
+fitted on a fixed-seed calibration half, every number reported on the other half. Writes
+``bench/results/cascade_<task>.{json,md,png}`` and ``cascade.md``.
 Settings: ``configs/bench-cascade.yaml``.
 """
 
@@ -47,10 +48,11 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import cascade_policies as cp
-from bench.cascade_tasks import SELF_TEST_VERSION, TASKS, Item
+from bench.cascade_tasks import TASKS, Item
 from bench.common import RESULTS, machine, now_iso, write_results
 from device_runtime.engine import common_prefix
 from device_runtime.models import cache_dir
+from gateway.core.verifiers.examples import SELF_TEST_VERSION
 from routers.confidence import first_unsure, threshold_for_cloud_fraction
 
 if TYPE_CHECKING:
@@ -815,7 +817,8 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
                      "ttft_goal_vs_device": profile["ttft_goal_vs_device"],
                      "report_fractions": profile["sweep"]["report_fractions"],
                      "streaming_windows": profile["streaming"]["windows"],
-                     "scoring": "pass@1 in bench.sandbox" if task_name == "humaneval" else "parsed letter",
+                     "scoring": ("pass@1 in gateway.core.verifiers.sandbox" if task_name == "humaneval"
+                                 else "parsed letter"),
                      "threads": thread_counts(records),
                      "escalations_pipelined": pipelined_escalations(records),
                      "live_stream": live,

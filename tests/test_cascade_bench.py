@@ -1,5 +1,6 @@
-"""The cascade benchmark without models: the sandbox, the cache (re-scoring never loads a model),
-the calibration split, and the policies' arithmetic on synthetic records."""
+"""The cascade benchmark without models: scoring and self-tests in the sandbox (the sandbox itself:
+tests/test_sandbox.py), the cache (re-scoring never loads a model), the calibration split, and the
+policies' arithmetic on synthetic records."""
 
 from __future__ import annotations
 
@@ -7,107 +8,23 @@ import asyncio
 import math
 import os
 import random
-import socket
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench import cascade
 from bench import cascade_policies as cp
-from bench.cascade_tasks import HumanEval, Item, extract_code, parse_letter, prompt_examples
-from bench.sandbox import Limits, Sandbox
+from bench.cascade_tasks import HumanEval, Item, parse_letter
+from gateway.core.verifiers.sandbox import Limits, Sandbox
 from routers.confidence import first_unsure, threshold_for_cloud_fraction, threshold_for_quality
 
-REPO = Path(__file__).resolve().parent.parent
 FAST = Limits(cpu_s=2, wall_s=4, memory_mb=512, nproc=16)
 
 
 @pytest.fixture(scope="module")
 def box() -> Sandbox:
     return Sandbox(FAST)
-
-
-def isolated(box: Sandbox) -> None:
-    if box.isolation != "namespaces":
-        pytest.skip(f"no namespace isolation here: {box.reason}")
-
-
-# -- the sandbox -------------------------------------------------------------------------------------------
-def test_right_answer_passes_wrong_answer_fails(box):
-    assert box.run("assert sorted([3, 1, 2]) == [1, 2, 3]\n").passed
-    wrong = box.run("assert sorted([3, 1, 2]) == [3, 2, 1]\n")
-    assert wrong.status == "failed" and "AssertionError" in wrong.stderr
-
-
-def test_infinite_loop_is_stopped(box):
-    r = box.run("while True:\n    pass\n")
-    assert not r.passed
-    assert r.seconds < FAST.wall_s + 3  # the CPU limit (or, at the latest, the wall limit) ended it
-
-
-def test_sleeping_forever_hits_the_wall_limit(box):
-    r = box.run("import time\ntime.sleep(600)\n")
-    assert r.status == "timeout" and r.seconds < FAST.wall_s + 3
-
-
-def _processes_of(uid: int) -> int:
-    n = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.stat(f"/proc/{pid}").st_uid == uid:
-                    n += 1
-            except OSError:
-                pass
-    return n
-
-
-def test_fork_bomb_is_contained(box):
-    counted = box.run(
-        "import os, time\nn = 0\nfor _ in range(200):\n    try:\n        pid = os.fork()\n    except OSError:\n"
-        "        break\n    if pid == 0:\n        time.sleep(30)\n        os._exit(0)\n    n += 1\nprint(n, flush=True)\n")
-    assert int(counted.stdout.split()[0]) < FAST.nproc  # the process limit held
-    before = _processes_of(65534)
-    r = box.run("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")
-    assert not r.passed and r.seconds < FAST.wall_s + 3
-    deadline = time.monotonic() + 10  # the kernel reaps a killed namespace's processes asynchronously
-    while _processes_of(65534) > before and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _processes_of(65534) <= before  # nothing it forked outlives it
-    assert box.run("print('still fine')\n").passed
-
-
-def test_network_is_unreachable(box):
-    isolated(box)
-    with socket.socket() as server:  # a listener on the host's loopback: reachable from here, not from there
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
-        r = box.run(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n")
-        assert not r.passed and ("OSError" in r.stderr or "Error" in r.stderr)
-        outside = socket.create_connection(("127.0.0.1", port), timeout=2)  # the host itself still can
-        outside.close()
-
-
-def test_writes_outside_its_temp_dir_do_not_land(box, tmp_path):
-    isolated(box)
-    target = tmp_path / "escaped.txt"
-    in_repo = REPO / "ESCAPED_FROM_SANDBOX.txt"
-    program = (
-        "import os\nresults = []\n"
-        f"for path in [{str(target)!r}, {str(in_repo)!r}, '/tmp/escaped.txt', '../escaped.txt', 'mine.txt']:\n"
-        "    try:\n        open(path, 'w').write('x')\n        results.append('ok')\n"
-        "    except OSError as exc:\n        results.append(type(exc).__name__)\n"
-        "print(os.getcwd(), results)\n")
-    r = box.run(program)
-    assert r.passed, r.stderr
-    cwd, results = r.stdout.split(" ", 1)
-    assert "ok" not in results.split(",")[1]  # the checkout is read-only to it
-    assert results.strip().endswith("'ok']")  # its own temp dir is writable
-    assert not target.exists() and not in_repo.exists() and not Path("/tmp/escaped.txt").exists()
-    assert not (Path(cwd).parent / "escaped.txt").exists()
 
 
 # -- tasks ----------------------------------------------------------------------------------------------------
@@ -125,25 +42,6 @@ def test_humaneval_scoring_runs_the_tests(box):
 
 DOCTESTED = 'def inc(x):\n    """Add one.\n    >>> inc(1)\n    2\n    >>> inc(-1)\n    0\n    """\n'
 INC = Item("toy/1", [], {"prompt": DOCTESTED, "entry_point": "inc", "test": "def check(c):\n    pass\n"})
-ARROWED = ('def sign(x):\n    """The sign. Examples:\n    sign(3) ==> 1\n    sign(-2) ➞ -1\n    sign(0) should return 0.\n'
-           '    sign(n) = n / abs(n)\n    sign(5) -> 5 / 5 = 1\n    sign(7) # returns 1\n    """\n')
-
-
-def test_prompt_examples_reads_the_docstrings_own_examples():
-    # doctest style: the want stops at the docstring's end
-    assert prompt_examples(DOCTESTED, "inc") == [("inc(1)", "2"), ("inc(-1)", "0")]
-    # arrow styles; a call with a variable (sign(n)) or an expected value that is no literal is skipped
-    assert prompt_examples(ARROWED, "sign") == [("sign(3)", "1"), ("sign(-2)", "-1"), ("sign(0)", "0"),
-                                                 ("sign(7)", "1")]
-    assert prompt_examples('def f():\n    """No examples."""\n', "f") == []
-    # another function whose name ends in the entry point's is not an example of it
-    assert prompt_examples('def max(a):\n    """is_max(3) ==> True\n    max([1]) ==> 1\n    """\n', "max") == [
-        ("max([1])", "1")]
-    # a docstring doctest cannot parse (inconsistent indentation) falls back to reading lines
-    ragged = 'def g(x):\n    """\n    >>> g(1)\n  2\n    g(2) ==> 3\n    """\n'
-    assert prompt_examples(ragged, "g") == [("g(2)", "3")]
-
-
 def test_self_test_runs_an_answer_on_its_examples(box):
     he = HumanEval(box)
     right = he.self_test(INC, "```python\ndef inc(x):\n    return x + 1\n```")
@@ -191,9 +89,7 @@ def test_the_reference_solutions_pass_their_own_docstring_examples(box):
         "HumanEval/47", "HumanEval/116", "HumanEval/130", "HumanEval/148"}
 
 
-def test_extract_code_and_letters():
-    assert extract_code("x\n```python\nprint(1)\nif __name__ == '__main__':\n    input()\n```") == "print(1)\n"
-    assert extract_code("```python\ndef f():\n    return 1") == "def f():\n    return 1\n"
+def test_letters():
     for answer, letter in [("B", "B"), ("(C)", "C"), ("D. 7 lines", "D"), ("The answer is A.", "A"),
                            ("A good guess: answer: C", "C"), ("no idea", None)]:
         assert parse_letter(answer) == letter
