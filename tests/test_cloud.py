@@ -275,8 +275,9 @@ def test_sse_lines_give_the_same_payloads_however_the_body_is_cut():
     want = [b'{"a": 1}', b'{"b": "\xc3\xa9"}', b'{"c": 3}', b"[DONE]"]
     for step in (1, 2, 3, 7, len(body)):
         lines = SseLines(1 << 17)
-        got = [d for i in range(0, len(body), step) for d in lines.feed(body[i:i + step])] + lines.end()
-        assert got == want, step
+        got = [x for i in range(0, len(body), step) for x in lines.feed(body[i:i + step])] + lines.end()
+        assert [d for _, d in got if d is not None] == want, step
+        assert sum(size for size, _ in got) == len(body)  # every byte counted, line by line
 
 
 def test_sse_lines_refuse_a_line_longer_than_the_limit_as_readline_does():
@@ -285,7 +286,7 @@ def test_sse_lines_refuse_a_line_longer_than_the_limit_as_readline_does():
     from gateway.cloud_client.transport import SseLines
 
     lines = SseLines(64)
-    assert lines.feed(b"data: " + b"x" * 57 + b"\n") == [b"x" * 57]  # 64 bytes with its newline: fits
+    assert lines.feed(b"data: " + b"x" * 57 + b"\n") == [(64, b"x" * 57)]  # 64 bytes with its newline: fits
     with pytest.raises(LineTooLong):
         lines.feed(b"data: " + b"x" * 70)
 
@@ -321,4 +322,4 @@ def test_a_stream_whose_events_arrive_in_one_block_or_split_mid_event_reads_the_
         return out
 
     for got, bytes_down in asyncio.run(main()):
-        assert got == events and bytes_down == len(sse)
+        assert got == events and bytes_down == len(sse) - 1  # counted up to the [DONE] line, as readline read

@@ -204,16 +204,19 @@ class Transport:
                 lines = SseLines(resp.content.get_read_buffer_limits()[1])
                 try:
                     async for block in resp.content.iter_any():  # whatever arrived: often many events
-                        stats.bytes_down += len(block)
-                        received += len(block)
-                        for data in lines.feed(block):
+                        for size, data in lines.feed(block):
+                            stats.bytes_down += size  # counted line by line, up to [DONE]
+                            received += size
                             if data == b"[DONE]":
                                 return
-                            yield _stream_event(data)
-                    for data in lines.end():
+                            if data is not None:
+                                yield _stream_event(data)
+                    for size, data in lines.end():
+                        stats.bytes_down += size
                         if data == b"[DONE]":
                             return
-                        yield _stream_event(data)
+                        if data is not None:
+                            yield _stream_event(data)
                 except (TimeoutError, aiohttp.ClientError, ValueError, TypeError) as exc:
                     public = public_reason(exc)
                     if received:
@@ -249,18 +252,18 @@ class Transport:
 
 
 class SseLines:
-    """The ``data:`` payloads of an SSE body fed in blocks as they arrive, line by line.
+    """An SSE body fed in blocks as they arrive, read line by line, as ``readline`` would.
 
-    Each line is stripped; one that starts with ``data:`` gives its payload, stripped; others
-    (blank separators, comments, ``event:``) give nothing. A line longer than ``limit`` bytes
-    raises ``LineTooLong``, as aiohttp's own ``readline`` does.
+    Each complete line gives its size in bytes (newline included) and, for a ``data:`` line, its
+    payload (stripped); other lines (blank separators, comments, ``event:``) give None. A line
+    longer than ``limit`` bytes raises ``LineTooLong``, as aiohttp's own ``readline`` does.
     """
 
     def __init__(self, limit: int):
         self.limit = limit
         self._pending = b""  # the start of a line whose end has not arrived yet
 
-    def feed(self, block: bytes) -> list[bytes]:
+    def feed(self, block: bytes) -> list[tuple[int, bytes | None]]:
         buf = self._pending + block if self._pending else block
         lines = buf.split(b"\n")
         self._pending = lines.pop()
@@ -269,13 +272,12 @@ class SseLines:
             for line, size in sizes:
                 if size > self.limit:
                     raise LineTooLong(line[:100] + b"...", self.limit)
-        return [data for data in map(_data, lines) if data is not None]
+        return [(len(line) + 1, _data(line)) for line in lines]
 
-    def end(self) -> list[bytes]:
+    def end(self) -> list[tuple[int, bytes | None]]:
         """The body is over: its last line, if it had no newline."""
         last, self._pending = self._pending, b""
-        data = _data(last)
-        return [] if data is None else [data]
+        return [(len(last), _data(last))] if last else []
 
 
 def _data(line: bytes) -> bytes | None:
