@@ -101,9 +101,12 @@ class CascadeConfig(Section):
     quantile: float = 0.1
     verify_chunk: int = 64  # the device answer is verified in drafts of at most this many tokens
     # the gate's checks after degeneration (always on), cheapest first; the first that fails escalates.
-    # cloud_check: the cloud scores the device's tokens in one verification pass (needs a shared tokenizer)
-    verifiers: list[Literal["confidence", "cloud_check"]] = ["confidence"]
+    # cloud_check: the cloud scores the device's tokens in one verification pass (needs a shared tokenizer).
+    # examples: a code answer runs on the examples its question states, in a sandbox (opt-in: it runs
+    # generated code on this machine; off, with a warning at start-up, where the sandbox cannot be made)
+    verifiers: list[Literal["confidence", "examples", "cloud_check"]] = ["confidence"]
     cloud_check_threshold: float = -8.0  # the cloud's lowest log-prob of a device token below this fails
+    examples_timeout_s: float = Field(default=5.0, gt=0)  # wall and CPU limit of one examples run
     degeneration_span: int = Field(default=16, ge=4)  # a run of this many tokens said twice is a loop
 
 

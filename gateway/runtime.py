@@ -75,6 +75,7 @@ class Runtime:
             await self.cloud.start()
         worker = DeviceWorker(self.engine, max_queue=cfg.server.max_queue)
         self.collaborator = Collaborator(cfg, worker, self.cloud, monitor)
+        await self.collaborator.check_sandbox()  # examples verifier: off, with a warning, if unsafe
         if self.cloud is not None:
             await self.cloud.probe()
             await self.collaborator.check_tokenizers()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 
 from device_runtime.engine import LlamaEngine
@@ -47,6 +48,8 @@ from gateway.core.verifiers.base import Verifier, VerifierChain
 from gateway.core.verifiers.cloud_check import CloudCheck
 from gateway.core.verifiers.confidence import Confidence
 from gateway.core.verifiers.degeneration import Degeneration
+from gateway.core.verifiers.examples import Examples
+from gateway.core.verifiers.sandbox import Limits, Sandbox
 from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
@@ -100,15 +103,19 @@ class Collaborator:
         )
         self.tokenizers = TokenizerCheck(False, "not checked yet", checked=False)
         self._tokenizer_recheck: asyncio.Task | None = None
+        self.sandbox: Sandbox | None = None  # for the examples verifier, once check_sandbox found it isolated
 
     def verifiers(self, stats: CallStats) -> VerifierChain:
         """The cascade's checks for one request (its cloud calls count in ``stats``): degeneration always,
-        then ``cascade.verifiers`` in order; the cloud check where the cloud can read the device's tokens."""
+        then ``cascade.verifiers`` in order; the examples check where ``check_sandbox`` found the sandbox,
+        the cloud check where the cloud can read the device's tokens."""
         c = self.config.cascade
         chain: list[Verifier] = [Degeneration(span=c.degeneration_span)]
         for name in c.verifiers:
             if name == "confidence":
                 chain.append(Confidence(self.confidence))
+            elif name == "examples" and self.sandbox is not None:
+                chain.append(Examples(self.sandbox, self.engine.detokenize))
             elif name == "cloud_check" and self.cloud is not None and self.tokenizers.compatible:
                 chain.append(
                     CloudCheck(self.cloud, stats, c.cloud_check_threshold, self.spec_settings.margin)
@@ -123,6 +130,27 @@ class Collaborator:
             "tokenizer check: %s", self.tokenizers.reason
         )
         return self.tokenizers
+
+    async def check_sandbox(self, unshare: str = "unshare") -> Sandbox | None:
+        """The examples verifier runs generated code: only in the full namespace sandbox (no network,
+        read-only files, a process limit), never the resource-limits fallback. Checked once, at
+        start-up, where ``cascade.verifiers`` names it; where it cannot be made, it stays off and says why."""
+        if "examples" not in self.config.cascade.verifiers:
+            return None
+        t = self.config.cascade.examples_timeout_s
+        limits = Limits(cpu_s=max(1, math.ceil(t)), wall_s=t, memory_mb=1024, nproc=32)
+        box = await asyncio.to_thread(Sandbox, limits, None, unshare)
+        if box.isolation != "namespaces":
+            log.warning(
+                "cascade.verifiers names examples, but no sandbox can isolate generated code here (%s): "
+                "the examples verifier stays off (it needs root and util-linux's unshare, setpriv, prlimit)",
+                box.why_not,
+            )
+            self.sandbox = None
+            return None
+        log.info("examples verifier: code runs in %s's namespace sandbox (%s)", box.python, limits)
+        self.sandbox = box
+        return box
 
     def model_ids(self) -> list[str]:
         return self.planner.model_ids()
