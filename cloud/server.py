@@ -11,7 +11,10 @@ Speaks, as vLLM does: ``/v1/completions`` (string or token-id prompts, ``logprob
 ``/v1/models``, ``/health``. And natively ``/v1/tandem/verify``: context + draft token
 ids in, verified continuation out, evaluated as one batch over the cached prefix (the KV
 cache keeps the conversation between rounds, so a round costs k+1 positions, not the
-whole context). Optional injected delay, jitter and failure rate simulate a network.
+whole context). Each caller's verification session keeps its own KV state, a bounded number
+at once (``cloud.sessions``): N devices verifying together do not evict each other; past the
+memory bound the least recently used session's state goes, and its next round is one
+prefill. Optional injected delay, jitter and failure rate simulate a network.
 """
 
 from __future__ import annotations
@@ -28,11 +31,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from aiohttp import web
 
+from cloud.sessions import SessionStore
 from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams, TokenEvent, common_prefix
+from device_runtime.grammar import Grammar, GrammarError
 from device_runtime.sampling import log_softmax, top_logprobs
 from device_runtime.worker import DeviceWorker
 from gateway.api.encoder import Encoder, Vocab
-from gateway.api.protocol import ModelList, VllmChoiceFields, dumps, error_body, hash_ids, now, usage
+from gateway.api.protocol import (
+    ModelList,
+    ResponseFormat,
+    VllmChoiceFields,
+    dumps,
+    error_body,
+    hash_ids,
+    now,
+    usage,
+)
 from gateway.api.sse import open_stream, send_done, send_event
 from gateway.core.acceptance import greedy_accept
 
@@ -44,8 +58,8 @@ log = logging.getLogger("tandem.cloud")
 ENGINE = web.AppKey("engine", LlamaEngine)
 WORKER = web.AppKey("worker", DeviceWorker)
 SERVED_NAME = web.AppKey("served_name", str)
-# who built the KV cache's current state through /v1/tandem/verify: (owner, fingerprint of the cached tokens)
-VERIFY_STATE = web.AppKey("verify_state", dict)
+# every caller's verification state (cloud/sessions.py); touched only on the worker thread, in its turn
+SESSIONS = web.AppKey("sessions", SessionStore)
 
 
 class RequestError(Exception):
@@ -111,7 +125,8 @@ async def info(request: web.Request) -> web.Response:
     """Tokenizer identity for the gateway's start-up check."""
     engine = request.app[ENGINE]
     return web.json_response({"model": engine.name, "n_vocab": engine.n_vocab, "n_ctx": engine.n_ctx,
-                              "eos_token_ids": sorted(engine.eos_token_ids), "native_verify": True})
+                              "eos_token_ids": sorted(engine.eos_token_ids), "native_verify": True,
+                              "sessions": request.app[SESSIONS].stats()})
 
 
 async def tokenize(request: web.Request) -> web.Response:
@@ -136,7 +151,7 @@ def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_
 
     What the cache lacks of the context (usually just the last round's correction) and the
     k drafts are evaluated in a single forward pass; the last k+1 positions give the verdicts.
-    ``reuse=False`` evaluates the whole context (the cache was built by another caller).
+    ``reuse=False`` evaluates the whole context.
     """
     keep = min(common_prefix(engine.tokens, context), len(context) - 1) if reuse else 0
     engine.truncate(keep)
@@ -184,37 +199,44 @@ def _verify_request(body: dict) -> VerifyRequest:
     return req
 
 
-async def verify(request: web.Request) -> web.Response:
-    """Draft verification over a cached prefix, scoped to the caller.
+def verify_session(store: SessionStore, owner: str, req: VerifyRequest) -> dict[str, Any]:
+    """One round for one caller (on the worker thread): its own state in, the round, its new state kept.
 
-    The KV cache holds one conversation at a time. A caller may build on it (delta form,
-    or prefix reuse in the full form) only if it built the cache's current state itself
-    (same API key and ``session``) and nothing has used the cache since; otherwise the
-    delta form gets 409 and the full form is evaluated from scratch. So a 409 — and the
-    time a round takes — tells a caller only about its own state, never whether another
-    conversation's prefix is cached.
+    The delta form names a prefix of what this caller's state holds; a caller the store does not know
+    (never seen, or forgotten past ``max_sessions``) or a wrong fingerprint gets 409, and its full
+    resend is never refused. A known session whose state was evicted is rebuilt from its tokens.
+    """
+    context = req.context
+    if req.prefix is not None:
+        n, fingerprint, tail = req.prefix
+        held = store.tokens(owner)
+        if held is None or len(held) < n or hash_ids(held[:n]) != fingerprint:
+            raise RequestError(409, "the cached prefix is gone; send the full context", "prefix_hash",
+                               "context_unknown")
+        context = held[:n] + tail
+    assert context is not None
+    with store.serving(owner) as engine:
+        return verify_round(engine, context, req.draft, req.top_n)
+
+
+async def verify(request: web.Request) -> web.Response:
+    """Draft verification over the caller's own cached prefix.
+
+    Each caller (API key + ``session``) has its own KV state (cloud/sessions.py), and a round builds
+    on that state only, never on another caller's. So a 409, and the time a round takes, tell a
+    caller only about its own state, never whether another conversation's prefix is cached.
     """
     body = await _json(request)
     req = _verify_request(body)
+    if req.prefix is not None and not isinstance(body.get("session"), str):
+        raise RequestError(409, "the delta form needs a session; send the full context", "session",
+                           "context_unknown")
     worker = request.app[WORKER]
-    state = request.app[VERIFY_STATE]
     owner = _verify_owner(request, body)
     t0 = time.perf_counter()
-    context = req.context
     try:
         async with worker.turn() as call:
-            held = worker.engine.tokens
-            mine = state.get("owner") == owner and state.get("tokens") == hash_ids(held)
-            if req.prefix is not None:
-                n, fingerprint, tail = req.prefix
-                if not mine or not isinstance(body.get("session"), str) or len(held) < n \
-                        or hash_ids(held[:n]) != fingerprint:
-                    raise RequestError(409, "the cached prefix is gone; send the full context", "prefix_hash",
-                                       "context_unknown")
-                context = held[:n] + tail
-            state.clear()  # the cache is about to change; if the round fails, nobody owns it
-            out = await call(verify_round, worker.engine, context, req.draft, req.top_n, mine)
-            state.update(owner=owner, tokens=hash_ids(worker.engine.tokens))
+            out = await call(verify_session, request.app[SESSIONS], owner, req)
     except ContextOverflow as exc:
         raise RequestError(400, str(exc), "context") from exc
     out["server_ms"] = round((time.perf_counter() - t0) * 1000, 2)
@@ -282,19 +304,34 @@ async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
     logprobs = not chat and not stream and bool(params.top_logprobs or body.get("logprobs") is not None)
     vocab = Vocab.of(engine, as_ids=bool(body.get("return_tokens_as_token_ids")))
     enc = Encoder(chat, request.app[SERVED_NAME], vocab, logprobs)
+    grammar = _grammar(body)
     if stream:
         return await _stream(request, enc, prompt, params, bool(body.get("return_tokens_as_token_ids")),
-                             bool((body.get("stream_options") or {}).get("include_usage")))
-    return await _whole(request, enc, body, prompt, params)
+                             bool((body.get("stream_options") or {}).get("include_usage")), grammar)
+    return await _whole(request, enc, body, prompt, params, grammar)
+
+
+def _grammar(body: dict) -> Grammar | None:
+    """``response_format`` (json_object, json_schema) as the grammar the answer follows, as vLLM does."""
+    if body.get("response_format") is None:
+        return None
+    try:
+        schema = ResponseFormat.model_validate(body["response_format"]).answer_schema
+        return None if schema is None else Grammar.json_schema(schema)
+    except (ValueError, GrammarError) as exc:
+        raise RequestError(400, f"response_format: {exc}", "response_format") from exc
 
 
 async def _whole(request: web.Request, enc: Encoder, body: dict, prompt: list[int],
-                 params: SamplingParams) -> web.Response:
+                 params: SamplingParams, grammar: Grammar | None) -> web.Response:
     engine, worker = request.app[ENGINE], request.app[WORKER]
     prompt_lp = body.get("prompt_logprobs")
     async with worker.turn() as call:
+        await call(request.app[SESSIONS].park)
         prompt_scores = await call(engine.score, prompt, int(prompt_lp)) if prompt_lp is not None else None
-        events = [ev async for ev in worker.iterate(lambda: engine.generate(prompt, params))]
+        constraint = await call(engine.constraint, grammar) if grammar is not None else None
+        events = [ev async for ev in worker.iterate(
+            lambda: engine.generate(prompt, params, constraint=constraint))]
     vllm: VllmChoiceFields = {}
     if body.get("return_token_ids"):
         vllm["prompt_token_ids"] = prompt
@@ -313,14 +350,16 @@ def _logprobs(events: list[TokenEvent]) -> LogprobRun:
 
 
 async def _stream(request: web.Request, enc: Encoder, prompt: list[int], params: SamplingParams, as_ids: bool,
-                  include_usage: bool) -> web.StreamResponse:
+                  include_usage: bool, grammar: Grammar | None) -> web.StreamResponse:
     engine, worker = request.app[ENGINE], request.app[WORKER]
     resp = await open_stream(request)
     n = 0
-    async with worker.turn():
+    async with worker.turn() as call:
+        await call(request.app[SESSIONS].park)
+        constraint = await call(engine.constraint, grammar) if grammar is not None else None
         if enc.chat:
             await send_event(resp, enc.role())
-        async for ev in worker.iterate(lambda: engine.generate(prompt, params)):
+        async for ev in worker.iterate(lambda: engine.generate(prompt, params, constraint=constraint)):
             n += 1
             await send_event(resp, enc.delta(ev.text, finish_reason=ev.finish_reason,
                                              token_ids=[ev.token_id] if as_ids else None))
@@ -349,13 +388,16 @@ async def errors(request: web.Request, handler: Callable[[web.Request], Awaitabl
 
 
 def create_cloud_app(engine: LlamaEngine, served_name: str = "cloud",
-                     network: NetworkSimulation | None = None, max_queue: int = 64) -> web.Application:
+                     network: NetworkSimulation | None = None, max_queue: int = 64,
+                     session_memory_mb: float = 512.0, max_sessions: int = 64) -> web.Application:
+    """The local cloud over ``engine``: saved verification states take at most ``session_memory_mb`` of
+    RAM, and at most ``max_sessions`` sessions are remembered (cloud/sessions.py)."""
     app = web.Application(middlewares=[errors], client_max_size=16 * 1024 * 1024)
     app[ENGINE] = engine
     app[WORKER] = DeviceWorker(engine, max_queue=max_queue, name="cloud-llama")
     app[NETWORK] = network or NetworkSimulation()
     app[SERVED_NAME] = served_name
-    app[VERIFY_STATE] = {}
+    app[SESSIONS] = SessionStore(engine, int(session_memory_mb * (1 << 20)), max_sessions)
     app.router.add_get("/health", health)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/v1/tandem/info", info)

@@ -7,16 +7,21 @@
 
 Everything here is synchronous and *not* thread-safe: a context is one sequence of
 tokens in one KV cache. ``device_runtime.worker.DeviceWorker`` gives it an async face
-and serializes access. We drive ``llama_decode`` ourselves (rather than through
-``Llama.create_completion``) because collaboration needs what the high-level API hides:
-the logits of every step (log-probabilities, confidence, rejection sampling), the logits
-of a whole batch of draft positions in one pass (verification), and cheap rollback
-(``n_tokens = keep``; the next decode drops the KV cells past it — bit-identical to a
-fresh run, unlike ``save_state``/``load_state`` which copy the whole cache).
+and serializes access; ``save_sequence``/``load_sequence`` copy the sequence's cells out
+and back (llama.cpp's per-sequence state), so one context can serve several conversations
+in turn (the local cloud's verification sessions, ``cloud/sessions.py``).
+
+We drive ``llama_decode`` ourselves (rather than through ``Llama.create_completion``)
+because collaboration needs what the high-level API hides: the logits of every step
+(log-probabilities, confidence, rejection sampling), the logits of a whole batch of draft
+positions in one pass (verification), and cheap rollback (``n_tokens = keep``; the next
+decode drops the KV cells past it — bit-identical to a fresh run, unlike
+``save_state``/``load_state`` which copy the whole cache).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +29,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from device_runtime.grammar import Constraint, Grammar, GrammarTokenizer
 from device_runtime.models import ModelStore
 from device_runtime.sampling import (
     PositionalRng,
@@ -75,6 +81,24 @@ class DraftToken:
     q_top: dict[int, float] | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True, eq=False)
+class SavedSequence:
+    """A copy of the KV cache's cells (``llama_state_seq_get_data``) and the tokens they hold.
+
+    Loading it back is a memory copy, not a prefill: on the 1.5B, 512 tokens are 14.7 MB, copied out
+    or in within a few milliseconds, against seconds to evaluate them again; the logits after it are
+    bit-identical to the original's (bench/spec_capacity.py measures both). Unlike ``save_state``, it
+    copies only this sequence's cells, not the whole context and its logits.
+    """
+
+    tokens: tuple[int, ...]
+    data: ctypes.Array = field(repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+
 class ContextOverflow(ValueError):
     """The prompt plus the requested completion do not fit the context window."""
 
@@ -101,6 +125,7 @@ class LlamaEngine:
         self._logits: np.ndarray | None = None  # next-token logits after _tokens, when fresh
         self._piece_cache: dict[int, bytes] = {}
         self.eos_token_ids = self._end_of_generation_ids()
+        self._grammar_tokenizer: GrammarTokenizer | None = None
         self._chat_formatter = self._make_chat_formatter()
 
     @classmethod
@@ -194,6 +219,32 @@ class LlamaEngine:
             del self._tokens[keep:]
             self._logits = None
 
+    def save_sequence(self) -> SavedSequence:
+        """A copy of what the KV cache holds now (the cache itself is left as it is)."""
+        import llama_cpp
+
+        ctx = self._llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        data = (ctypes.c_uint8 * size)()
+        if llama_cpp.llama_state_seq_get_data(ctx, data, size, 0) != size:
+            raise RuntimeError("llama.cpp could not copy the sequence's state")
+        return SavedSequence(tuple(self._tokens), data)
+
+    def load_sequence(self, saved: SavedSequence) -> None:
+        """Make the KV cache hold exactly ``saved`` again, whatever it held (no token is evaluated)."""
+        import llama_cpp
+
+        llm = self._llm
+        self.truncate(0)
+        llm.n_tokens = 0
+        llm._ctx.kv_cache_seq_rm(0, -1, -1)
+        if not llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, saved.data, saved.nbytes, 0):
+            llm._ctx.kv_cache_seq_rm(0, -1, -1)
+            raise RuntimeError("llama.cpp could not load the saved sequence (no room in the KV cache?)")
+        self._tokens = list(saved.tokens)
+        llm.n_tokens = len(self._tokens)
+        llm.input_ids[: llm.n_tokens] = self._tokens
+
     def extend(self, tokens: Sequence[int]) -> np.ndarray:
         """Evaluate more tokens after the cached ones; the logits after the last of them."""
         return self._decode(tokens, 1)[-1]
@@ -278,20 +329,35 @@ class LlamaEngine:
                 f"exceeds the context window of {self.n_ctx}"
             )
 
-    def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False
-                 ) -> Iterator[TokenEvent]:
+    def constraint(self, grammar: Grammar) -> Constraint:
+        """A fresh state in ``grammar`` for one answer (the model's grammar tokenizer is built once)."""
+        if self._grammar_tokenizer is None:
+            import llama_cpp
+
+            vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+            self._grammar_tokenizer = GrammarTokenizer(vocab, self.n_vocab, sorted(self.eos_token_ids))
+        return Constraint(self._grammar_tokenizer, grammar)
+
+    def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False,
+                 constraint: Constraint | None = None) -> Iterator[TokenEvent]:
         """Decode token by token; the last event carries the finish reason.
 
         At temperature > 0 each event also says how probable the drawn token was (``q``,
         ``q_top``), so the tokens can later be verified as drafts by rejection sampling.
+        With a ``constraint`` only grammatical tokens are drawn (and it follows them); the
+        log-probabilities are those of the constrained distribution.
         """
         self.check_fits(len(prompt), params.max_tokens)
         logits = self.sync(prompt)
         rng = np.random.default_rng(params.seed)
         text = TokenTextStream(self.token_bytes, params.stop)
         for produced in range(1, params.max_tokens + 1):
+            if constraint is not None:
+                logits = constraint.mask(logits)
             logprobs = log_softmax(logits)
             token, q, q_top = _pick(logits, params.temperature, params.top_p, rng)
+            if constraint is not None and not self.is_eos(token):
+                constraint.advance([token])
             event = TokenEvent(token, float(logprobs[token]), "", q=q, q_top=q_top)
             event.top_logprobs = top_logprobs(logprobs, params.top_logprobs)
             if with_entropy:
@@ -315,21 +381,26 @@ class LlamaEngine:
             logits = self.extend([token])
 
     def draft(self, k: int, temperature: float = 0.0, top_p: float = 1.0,
-              rng: PositionalRng | None = None) -> list[DraftToken]:
+              rng: PositionalRng | None = None, constraint: Constraint | None = None) -> list[DraftToken]:
         """Propose k tokens from the current cache (greedy, or sampled for rejection sampling).
 
         Every draft but an end-of-generation one is evaluated, so the cache ends after the
         drafts and drafting can go on while the cloud verifies them. Sampled drafts draw
         from ``rng`` keyed by their position, so a seed reproduces them however rounds fall.
+        A ``constraint`` (at the cache's end) keeps the drafts grammatical and follows them.
         """
         drafts: list[DraftToken] = []
         logits = self.next_logits()
         rng = rng or PositionalRng(None)
         for _ in range(k):
+            if constraint is not None:
+                logits = constraint.mask(logits)
             logprobs = log_softmax(logits)
             gen = rng.at(PositionalRng.DRAFT, len(self._tokens)) if temperature > 0 else None
             token, q, q_top = _pick(logits, temperature, top_p, gen)
             drafts.append(DraftToken(token, float(logprobs[token]), q, q_top))
+            if constraint is not None and not self.is_eos(token):
+                constraint.advance([token])
             if self.is_eos(token) or len(self._tokens) + 1 >= self.n_ctx:
                 break
             logits = self.extend([token])

@@ -25,7 +25,7 @@ def top_logprobs(logprobs: np.ndarray, n: int) -> list[tuple[int, float]]:
         return []
     idx = np.argpartition(-logprobs, n)[:n] if n < logprobs.shape[0] else np.arange(logprobs.shape[0])
     idx = idx[np.argsort(-logprobs[idx])]
-    return [(int(i), float(logprobs[i])) for i in idx]
+    return [(int(i), float(logprobs[i])) for i in idx if np.isfinite(logprobs[i])]  # never a forbidden token
 
 
 def sampling_probs(logits: np.ndarray, temperature: float, top_p: float = 1.0) -> np.ndarray:
@@ -54,7 +54,8 @@ def sample_from(probs: np.ndarray, rng: np.random.Generator) -> int:
 
 def entropy(logprobs: np.ndarray) -> float:
     """Shannon entropy (nats) of a full log-distribution: how spread the model's belief is."""
-    return float(-(np.exp(logprobs) * logprobs).sum())
+    p = np.exp(logprobs)
+    return float(-(p * np.where(p > 0, logprobs, 0.0)).sum())  # a token a grammar forbids (-inf) adds 0
 
 
 # rejection sampling needs q at the cloud's top tokens only; the device keeps its own best few

@@ -23,7 +23,7 @@ REFUSED_CHAT = {
     "tool_choice": "required",
     "functions": [TOOL["function"]],
     "function_call": {"name": "get_weather"},
-    "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
+    "response_format": {"type": "json_schema"},  # without its schema
     "logit_bias": {"42": 5},
     "presence_penalty": 0.5,
     "frequency_penalty": 1.0,

@@ -61,6 +61,33 @@ class StreamOptions(Lenient):
     include_usage: bool = False
 
 
+class JsonSchemaFormat(Lenient):
+    name: str = "response"
+    schema_: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, alias="schema")
+    strict: bool | None = None
+    description: str | None = None
+
+
+class ResponseFormat(Lenient):
+    """``text``, ``json_object`` (any JSON object) or ``json_schema`` (that schema), enforced by a grammar."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> "ResponseFormat":
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("response_format of type json_schema needs 'json_schema': {'name', 'schema'}")
+        return self
+
+    @property
+    def answer_schema(self) -> dict[str, Any] | None:
+        """The JSON schema the answer must follow; None for free text."""
+        if self.type == "json_schema" and self.json_schema is not None:
+            return self.json_schema.schema_
+        return {"type": "object"} if self.type == "json_object" else None
+
+
 class SamplingFields(Lenient):
     """Fields shared by chat and text completions."""
 
@@ -76,13 +103,13 @@ class SamplingFields(Lenient):
     user: str | None = None
     metadata: Metadata | None = None
 
+    response_format: ResponseFormat | None = None
     # OpenAI fields Tandem cannot honour yet: each is a 400 naming it, never silently dropped (a dropped
     # tools list makes the model invent the tool's answer); their neutral values pass
     tools: list[Any] | None = None
     tool_choice: Any = None
     functions: list[Any] | None = None
     function_call: Any = None
-    response_format: dict[str, Any] | None = None
     logit_bias: dict[str, float] | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
@@ -99,13 +126,6 @@ class SamplingFields(Lenient):
     def _no_tool_choice(cls, value: Any, info: ValidationInfo) -> Any:
         if value not in (None, "none"):
             raise ValueError(f"{info.field_name} is not supported by this server yet (tools are not)")
-        return value
-
-    @field_validator("response_format")
-    @classmethod
-    def _text_only(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and value.get("type", "text") != "text":
-            raise ValueError(f"response_format type {value.get('type')!r} is not supported yet; only 'text'")
         return value
 
     @field_validator("presence_penalty", "frequency_penalty")

@@ -63,7 +63,33 @@ def lenient_accept(draft: Sequence[int], result: VerifyResult, margin: float) ->
             lp = dict(result.target_top[i]).get(token)
         if margin <= 0 or lp is None or best_lp - lp > margin:
             return i, list(draft[:i]) + [best]
-    return len(draft), list(draft) + [result.target_top[len(draft)][0][0]]
+    return len(draft), list(draft) + _best(result.target_top, len(draft))
+
+
+def _best(rows: Sequence[Sequence[tuple[int, float]]], i: int) -> list[int]:
+    """The cloud's best token at position i, or none (a grammar allowed none of its top tokens there)."""
+    return [rows[i][0][0]] if i < len(rows) and rows[i] else []
+
+
+def greedy_over(draft: Sequence[int], rows: Sequence[Sequence[tuple[int, float]]]) -> tuple[int, list[int]]:
+    """``greedy_accept`` over the cloud's top tokens per position (best first), as a grammar filtered them."""
+    accepted = 0
+    while accepted < len(draft) and rows[accepted] and draft[accepted] == rows[accepted][0][0]:
+        accepted += 1
+    return accepted, list(draft[:accepted]) + _best(rows, accepted)
+
+
+def grammatical_rows(draft: Sequence[int], rows: list[list[tuple[int, float]]]) -> tuple[list, int]:
+    """Rows a grammar filtered, made usable: where none of the cloud's top tokens is allowed at a draft's
+    position, the device's (grammatical) draft stands, as if the cloud agreed; how often, counted."""
+    fallbacks = 0
+    fixed = []
+    for i, row in enumerate(rows):
+        if not row and i < len(draft):
+            fallbacks += 1
+            row = [(draft[i], 0.0)]
+        fixed.append(row)
+    return fixed, fallbacks
 
 
 def target_probs(
@@ -110,6 +136,8 @@ def rejection_accept(
         if sum(residual.values()) <= 0:
             residual = p
         return i, [x.token_id for x in drafts[:i]] + [_draw(residual, gen)]
+    if not target_top[len(drafts)]:  # a grammar allowed none of the cloud's top tokens here: no bonus
+        return len(drafts), [x.token_id for x in drafts]
     gen = rng.at(PositionalRng.ACCEPT, base + len(drafts))
     bonus = _draw(target_probs(target_top[len(drafts)], temperature, top_p), gen)
     return len(drafts), [x.token_id for x in drafts] + [bonus]

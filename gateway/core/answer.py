@@ -187,6 +187,10 @@ class AnswerBuilder:
         t.cloud_passes += 1
         t.draft_lengths.append(drafted)
 
+    def grammar_fallbacks(self, n: int) -> None:
+        """Positions where a grammar allowed none of the cloud's top tokens, so the device's token stood."""
+        self.trace.grammar_fallbacks += n
+
     def shown_unverified(self, n: int) -> None:
         """Opportunistic mode: device tokens shown without the cloud's verdict."""
         self.trace.unverified_tokens += n

@@ -12,11 +12,13 @@ or the cloud, so a bad request is refused before the first byte of an answer.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Callable, cast
 
 from device_runtime.engine import LlamaEngine, SamplingParams
+from device_runtime.grammar import Grammar, GrammarError
 from gateway.api.protocol import ChatCompletionRequest, CompletionRequest
 from gateway.cloud_client.health import NetworkMonitor
 from gateway.config import TandemConfig
@@ -42,6 +44,12 @@ class CloudFacing:
     text: str | None  # completions with a text prompt
     token_ids: list[int] | None  # completions with a token-id prompt (never rewritten)
     stops: tuple[str, ...]
+    response_format: dict[str, Any] | None = None  # as the cloud gets it (a schema is never rewritten)
+
+    @property
+    def format_text(self) -> list[str]:
+        """The response format as text to scan: its schema's names and descriptions leave the device too."""
+        return [json.dumps(self.response_format, ensure_ascii=False)] if self.response_format else []
 
     def texts(self, detokenize: Callable[[list[int]], str]) -> list[str]:
         if self.messages is not None:
@@ -66,6 +74,8 @@ class Job:
     # stop strings, cloud-facing (redacted when the messages are): in cloud request bodies, and matched
     # by the answer, since every producer's raw text is in the same (placeholder) space
     stops: tuple[str, ...] = ()
+    response_format: dict[str, Any] | None = None  # passed to the cloud as the client sent it
+    grammar: Grammar | None = None  # the response format as a grammar: every producer decodes under it
     answer: AnswerBuilder | None = None  # set when the job runs; current however the run ends
 
     @property
@@ -143,6 +153,7 @@ class Planner:
         requested = self.requested_mode(body.model, body.metadata)
         offline = self._offline(meta, offline)
         prompt = self._cloud_facing(body)
+        grammar = self._grammar(body)
         sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
         decision, pinned = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
         choice = self._route(requested, decision, offline, tokenizers, meta, api_key)
@@ -162,6 +173,8 @@ class Planner:
         if choice.mode != "device" and decision.level == "redact" and decision.pii:
             if prompt.token_ids is not None:  # token ids with personal data: we cannot rewrite ids safely
                 trace.mode, trace.reason = "device", "personal data in a token-id prompt"
+            elif self.privacy.redact(prompt.format_text, decision) != prompt.format_text:  # nor a schema
+                trace.mode, trace.reason = "device", "personal data in response_format"
             else:
                 prompt = self._redact(prompt, decision)
             trace.redactions = decision.redactor.count if decision.redactor else 0
@@ -185,6 +198,8 @@ class Planner:
             n_logprobs,
             api_key,
             stops=prompt.stops,
+            response_format=prompt.response_format,
+            grammar=grammar,
         )
 
     @staticmethod
@@ -197,18 +212,31 @@ class Planner:
     def _cloud_facing(self, body: ChatCompletionRequest | CompletionRequest) -> CloudFacing:
         """Everything of the request that could leave the device, as text to scan and redact."""
         stops = tuple(body.stop_list)  # scanned and redacted like the messages: they go to the cloud too
+        rf = body.response_format
+        fmt = None if rf is None or rf.type == "text" else rf.model_dump(by_alias=True, exclude_none=True)
         if isinstance(body, ChatCompletionRequest):
             messages = [
                 {"role": "system" if m.role == "developer" else m.role, "content": m.text}
                 for m in body.messages
             ]
-            return CloudFacing(True, messages, None, None, stops)
+            return CloudFacing(True, messages, None, None, stops, fmt)
         if isinstance(body.prompt, str):
-            return CloudFacing(False, None, body.prompt, None, stops)
+            return CloudFacing(False, None, body.prompt, None, stops, fmt)
         ids = cast(list[int], body.prompt)  # the protocol took one prompt: a string, or token ids
         if any(t < 0 or t >= self.engine.n_vocab for t in ids):
             raise InvalidRequest(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
-        return CloudFacing(False, None, None, list(ids), stops)
+        return CloudFacing(False, None, None, list(ids), stops, fmt)
+
+    @staticmethod
+    def _grammar(body: ChatCompletionRequest | CompletionRequest) -> Grammar | None:
+        """``response_format``'s schema as the grammar every producer of the answer decodes under."""
+        schema = body.response_format.answer_schema if body.response_format is not None else None
+        if schema is None:
+            return None
+        try:
+            return Grammar.json_schema(schema)
+        except GrammarError as exc:
+            raise InvalidRequest(str(exc), "response_format") from exc
 
     async def _privacy(
         self,
@@ -219,7 +247,7 @@ class Planner:
         sessions: list[str],
     ) -> tuple[PrivacyDecision, bool]:
         """Tags, rules and detected personal data; a session that was ever private stays on the device."""
-        texts = prompt.texts(self.engine.detokenize) + list(prompt.stops)
+        texts = prompt.texts(self.engine.detokenize) + list(prompt.stops) + prompt.format_text
         try:  # the scan is CPU work (bounded by privacy.max_scan_chars): off the event loop
             decision = await asyncio.to_thread(
                 self.privacy.decide, texts, meta.get("privacy"), header, api_key

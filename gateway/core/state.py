@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 from device_runtime.engine import DraftToken, LlamaEngine
+from device_runtime.grammar import Constraint
 from device_runtime.worker import DeviceTurn
 from gateway.cloud_client.errors import CloudError
 from gateway.cloud_client.transport import CallStats
@@ -45,6 +46,20 @@ class Answer:
         """Record the hand-over (the mode returns next); the detail goes to the log, never to the client."""
         log.warning("cloud failed mid-answer, the device finishes it: %s", exc)
         self.handover = Handover(exc.public, tuple(held))
+
+    async def constraint(self, engine: LlamaEngine, generated: Sequence[int]) -> Constraint | None:
+        """The answer's place in its grammar after ``generated`` (None: free text), built on the device
+        turn (the first use builds the model's grammar tokenizer)."""
+        grammar = self.job.grammar
+        if grammar is None:
+            return None
+
+        def build() -> Constraint:
+            c = engine.constraint(grammar)
+            c.advance([t for t in generated if not engine.is_eos(t)])
+            return c
+
+        return await self.device(build)
 
     async def context(self, engine: LlamaEngine) -> list[int]:
         """What the next producer continues from: the prompt and everything generated so far.

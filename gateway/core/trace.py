@@ -24,6 +24,7 @@ class RouteTrace:
     cloud_tokens: int = 0  # completion tokens that came from the cloud (corrections, bonus, cloud mode)
     drafts_proposed: int = 0
     drafts_accepted: int = 0
+    grammar_fallbacks: int = 0  # positions where a grammar allowed none of the cloud's top tokens
     unverified_tokens: int = 0  # tokens shown without cloud verification (opportunistic mode)
     cloud_calls: int = 0
     cloud_passes: int = 0  # forward passes the cloud ran for us (one per verification round)

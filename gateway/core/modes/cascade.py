@@ -44,7 +44,10 @@ async def _stream(c: Collaborator, a: Answer) -> AsyncIterator[Chunk]:
     judge, loops = c.confidence.running(), LoopWatch(c.config.cascade.degeneration_span)
     held: TokenEvent | None = None
     failed: Verdict | None = None
-    async for ev in a.device.iterate(lambda: c.engine.generate(a.job.prompt_tokens, a.job.params)):
+    grammar = await a.constraint(c.engine, [])
+    async for ev in a.device.iterate(
+        lambda: c.engine.generate(a.job.prompt_tokens, a.job.params, constraint=grammar)
+    ):
         if c.cloud is not None:
             if loops.loops_after(ev.token_id):
                 failed = Verdict("degeneration", "fail", reason=f"a run of {loops.span} tokens repeats")
@@ -73,7 +76,10 @@ async def _device_answer(c: Collaborator, a: Answer, entropy: bool) -> DeviceAns
     preview = a.out.lookahead()
     events: list[TokenEvent] = []
     text: list[str] = []
-    async for ev in a.device.iterate(lambda: c.engine.generate(job.prompt_tokens, job.params, entropy)):
+    grammar = await a.constraint(c.engine, [])
+    async for ev in a.device.iterate(
+        lambda: c.engine.generate(job.prompt_tokens, job.params, entropy, constraint=grammar)
+    ):
         events.append(ev)
         chunk = preview.add_token(ev.token_id, "device")
         text.append(chunk.text if chunk is not None else "")

@@ -26,6 +26,8 @@ def pass_through_body(job: Job, max_tokens: int) -> dict[str, Any]:
         body["seed"] = p.seed
     if job.stops:
         body["stop"] = list(job.stops)
+    if job.response_format is not None:  # the cloud enforces it itself (vLLM: guided decoding)
+        body["response_format"] = job.response_format
     if job.chat:
         body["messages"] = job.messages
         if job.n_logprobs is not None:

@@ -27,7 +27,8 @@ async def run_device(c: Collaborator, a: Answer, lead: Sequence[DraftToken] = ()
             return
     params = replace(a.job.params, max_tokens=a.out.remaining)
     context += [d.token_id for d in lead]
-    async for ev in a.device.iterate(lambda: c.engine.generate(context, params)):
+    grammar = await a.constraint(c.engine, context[len(a.job.prompt_tokens) :])
+    async for ev in a.device.iterate(lambda: c.engine.generate(context, params, constraint=grammar)):
         chunk = a.out.add_token(ev.token_id, "device", ev.logprob, ev.top_logprobs)
         if chunk is not None:
             yield chunk

@@ -33,13 +33,20 @@ from typing import TYPE_CHECKING, AsyncIterator, Sequence
 import numpy as np
 
 from device_runtime.engine import DraftToken, LlamaEngine, SamplingParams
+from device_runtime.grammar import Constraint
 from device_runtime.sampling import PositionalRng
 from device_runtime.worker import EngineCall
 from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.errors import CloudError
 from gateway.cloud_client.transport import CallStats
 from gateway.cloud_client.verify import VerifySession
-from gateway.core.acceptance import VerifyResult, lenient_accept, rejection_accept
+from gateway.core.acceptance import (
+    VerifyResult,
+    grammatical_rows,
+    greedy_over,
+    lenient_accept,
+    rejection_accept,
+)
 from gateway.core.answer import AnswerBuilder, Chunk
 from gateway.core.state import Answer
 from routers.draft_length import DraftLengthController
@@ -82,15 +89,19 @@ class SpeculativeDecoder:
         controller: DraftLengthController,
         settings: SpeculativeSettings,
         params: SamplingParams,
+        constraint: Constraint | None = None,
     ):
         self.engine, self.device, self.cloud, self.out = engine, device, cloud, out
+        self.constraint = constraint  # the grammar's state at ``context`` (None: free text)
         self.stats, self.ctrl, self.settings = stats, controller, settings
         self.temperature, self.top_p = params.temperature, params.top_p
         self.rng = PositionalRng(params.seed)
         # a seeded sample must not depend on timing, and the adaptive k does: use the configured k
         self.fixed_k = controller.k if params.seed is not None and params.temperature > 0 else None
         self.lenient = params.temperature <= 0 and settings.acceptance == "lenient"
-        self.want_top = params.temperature > 0 or out.n_logprobs is not None or self.lenient
+        self.want_top = (
+            params.temperature > 0 or out.n_logprobs is not None or self.lenient or constraint is not None
+        )
         self.context: list[int] = []  # prompt + every token the client has been given
         self.ahead: list[DraftToken] = []  # device tokens past the context, not yet verified
         self.premade = 0  # how many of ``ahead`` are the cascade's answer
@@ -123,6 +134,8 @@ class SpeculativeDecoder:
             for chunk in self._emit(r):
                 yield chunk
             self.context += r.tokens
+            if self.constraint is not None:
+                self.constraint.advance([t for t in r.tokens if not self.engine.is_eos(t)])
             self._advance(r)
 
     def _advance(self, r: Round) -> None:
@@ -151,7 +164,11 @@ class SpeculativeDecoder:
     async def _draft(self, n: int) -> list[DraftToken]:
         """n fresh drafts after everything the device holds (its cache follows the context first)."""
         await self.device(self.engine.sync, self.context + [d.token_id for d in self.ahead])
-        more = await self.device(self.engine.draft, n, self.temperature, self.top_p, self.rng)
+        grammar = None
+        if self.constraint is not None:  # drafts continue a copy: a rejected one is never taken back
+            grammar = self.constraint.fork()
+            grammar.advance([d.token_id for d in self.ahead if not self.engine.is_eos(d.token_id)])
+        more = await self.device(self.engine.draft, n, self.temperature, self.top_p, self.rng, grammar)
         self.ahead += more
         return more
 
@@ -176,16 +193,27 @@ class SpeculativeDecoder:
         finally:
             if not verify.done():
                 verify.cancel()
-        if self.temperature > 0:
-            accepted, tokens = rejection_accept(
-                drafts, result.target_top, self.temperature, self.top_p, self.rng, len(self.context)
-            )
-        elif self.lenient:
-            accepted, tokens = lenient_accept(ids, result, self.settings.margin)
-        else:
-            accepted, tokens = result.accepted, result.tokens
+        accepted, tokens = self._accept(drafts, result)
         self.ahead = self.ahead[: len(self.ahead) - len(extra)]  # run() decides whether they stay
+        if not tokens:  # the grammar allowed none of the cloud's top tokens, and no draft was there:
+            tokens = [(await self._draft(1))[0].token_id]  # the device's own grammatical token
         return Round(drafts, accepted, tokens, extra, result)
+
+    def _accept(self, drafts: list[DraftToken], result: VerifyResult) -> tuple[int, list[int]]:
+        """The acceptance rule for this request; under a grammar, over the tokens the grammar allows."""
+        ids = [d.token_id for d in drafts]
+        rows = result.target_top
+        if self.constraint is not None:
+            rows, fallbacks = grammatical_rows(ids, self.constraint.rows(ids, rows))
+            self.out.grammar_fallbacks(fallbacks)
+            result = VerifyResult(result.accepted, result.tokens, rows, result.draft_logprobs)
+        if self.temperature > 0:
+            return rejection_accept(drafts, rows, self.temperature, self.top_p, self.rng, len(self.context))
+        if self.lenient:
+            return lenient_accept(ids, result, self.settings.margin)
+        if self.constraint is not None:
+            return greedy_over(ids, rows)
+        return result.accepted, result.tokens
 
     def _trusted(self, drafts: Sequence[DraftToken]) -> bool:
         """Opportunistic mode: drafts this sure are shown unverified (off at temperature 0 unless asked)."""
@@ -226,10 +254,12 @@ async def run_speculative(
 ) -> AsyncIterator[Chunk]:
     """The device drafts, the cloud verifies; ``ahead``: device tokens to verify first (the cascade's)."""
     assert c.cloud is not None
+    context = await a.context(c.engine)
+    grammar = await a.constraint(c.engine, context[len(a.job.prompt_tokens) :])
     decoder = SpeculativeDecoder(
-        c.engine, a.device, c.cloud, a.out, a.stats, c.draft_length, c.spec_settings, a.job.params
+        c.engine, a.device, c.cloud, a.out, a.stats, c.draft_length, c.spec_settings, a.job.params, grammar
     )
-    async for chunk in decoder.run(await a.context(c.engine), ahead):
+    async for chunk in decoder.run(context, ahead):
         yield chunk
     if decoder.failure is not None:
         a.cloud_failed(decoder.failure, held=decoder.ahead)
