@@ -253,3 +253,15 @@ def test_verdicts_are_counted_in_metrics():
     text = m.render().decode()
     assert 'tandem_verifier_verdicts_total{outcome="fail",verifier="cloud_check"} 1.0' in text
     assert 'tandem_verifier_seconds_count{verifier="degeneration"} 1.0' in text
+
+
+def test_the_schema_check_fails_what_does_not_parse_or_breaks_the_schema():
+    from gateway.core.verifiers.schema import Schema
+
+    s = Schema({"type": "object", "properties": {"age": {"type": "integer", "maximum": 150}}, "required": ["age"]})
+    assert check(s, device_answer([1], '{"age": 30}')).outcome == "pass"
+    cut = check(s, device_answer([1], '{"age": 3', finish="length"))
+    assert cut.failed and cut.reason.startswith("not JSON")
+    wrong = check(s, device_answer([1], '{"age": 300}'))
+    assert wrong.failed and wrong.reason == "breaks the schema at age: maximum"
+    assert check(s, device_answer([1], "{}")).reason == "breaks the schema at the top level: required"

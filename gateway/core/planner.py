@@ -75,7 +75,8 @@ class Job:
     # by the answer, since every producer's raw text is in the same (placeholder) space
     stops: tuple[str, ...] = ()
     response_format: dict[str, Any] | None = None  # passed to the cloud as the client sent it
-    grammar: Grammar | None = None  # the response format as a grammar: every producer decodes under it
+    schema: dict[str, Any] | None = None  # the JSON schema the answer must follow (response_format)
+    grammar: Grammar | None = None  # that schema as a grammar: every producer decodes under it
     answer: AnswerBuilder | None = None  # set when the job runs; current however the run ends
 
     @property
@@ -153,7 +154,8 @@ class Planner:
         requested = self.requested_mode(body.model, body.metadata)
         offline = self._offline(meta, offline)
         prompt = self._cloud_facing(body)
-        grammar = self._grammar(body)
+        schema = body.response_format.answer_schema if body.response_format is not None else None
+        grammar = self._grammar(schema)
         sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
         decision, pinned = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
         choice = self._route(requested, decision, offline, tokenizers, meta, api_key)
@@ -199,6 +201,7 @@ class Planner:
             api_key,
             stops=prompt.stops,
             response_format=prompt.response_format,
+            schema=schema,
             grammar=grammar,
         )
 
@@ -228,9 +231,8 @@ class Planner:
         return CloudFacing(False, None, None, list(ids), stops, fmt)
 
     @staticmethod
-    def _grammar(body: ChatCompletionRequest | CompletionRequest) -> Grammar | None:
+    def _grammar(schema: dict[str, Any] | None) -> Grammar | None:
         """``response_format``'s schema as the grammar every producer of the answer decodes under."""
-        schema = body.response_format.answer_schema if body.response_format is not None else None
         if schema is None:
             return None
         try:

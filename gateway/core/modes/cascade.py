@@ -91,7 +91,7 @@ async def _device_answer(c: Collaborator, a: Answer, entropy: bool) -> DeviceAns
 
 async def _gate(c: Collaborator, a: Answer) -> AsyncIterator[Chunk]:
     answer = await _device_answer(c, a, c.confidence.needs_entropy)
-    verdicts = await c.verifiers(a.stats).check(answer)
+    verdicts = await c.verifiers(a.stats, a.job.schema).check(answer)
     failed = next((v for v in verdicts if v.failed), None)
     escalated = c.cloud is not None and failed is not None
     entropies = [ev.entropy or 0.0 for ev in answer.events] if c.confidence.needs_entropy else None
