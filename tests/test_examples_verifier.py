@@ -46,14 +46,17 @@ HE0 = ('from typing import List\n\n\ndef has_close_elements(numbers: List[float]
        '    given threshold.\n    >>> has_close_elements([1.0, 2.0, 3.0], 0.5)\n    False\n'
        '    >>> has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)\n    True\n    """\n')
 HE0_QUESTION = f"{INSTRUCTION}\n\n```python\n{HE0}```"  # HumanEval/0 as the cascade benchmark asks it
-HE0_RIGHT = ("```python\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
-             "    for i in range(len(numbers)):\n        for j in range(i + 1, len(numbers)):\n"
+# the models' own greedy answers to HE0_QUESTION (max_tokens 256): Qwen2.5-Coder-0.5B's is right; SmolLM2-135M's
+# measures each number's distance to the threshold (the hidden tests fail it too)
+HE0_RIGHT = (f"```python\n{HE0}    for i in range(len(numbers)):\n        for j in range(i + 1, len(numbers)):\n"
              "            if abs(numbers[i] - numbers[j]) < threshold:\n                return True\n"
              "    return False\n```")
 HE0_WRONG = ("```python\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
-             "    for i in range(len(numbers)):\n        for j in range(i + 1, len(numbers)):\n"
-             "            if abs(numbers[i] - numbers[j]) > threshold:\n                return True\n"
-             "    return False\n```")  # the comparison turned round: the first example says False
+             "    return any(abs(num - threshold) < threshold for num in numbers)\n```\n\n"
+             "This function uses a generator expression to calculate the absolute difference between each number "
+             "and the threshold. It then uses the `any` function to check if any of these values are less than the "
+             "threshold. If any of them are less than the threshold, it returns `True` indicating that the number "
+             "is closer to the threshold than any other number.")
 IS_EVEN = ("Write a Python function is_even(n) that says whether n is even.\n"
            "is_even(4) ==> True\nis_even(7) ==> False\nis_even(0) ==> True")
 
@@ -136,9 +139,9 @@ def test_the_bench_builds_its_programs_from_the_same_functions():
 
 # -- right and wrong answers ------------------------------------------------------------------------------------
 def test_a_right_answer_passes_and_a_wrong_one_fails(box):
-    right = verdict(box, chat(HE0_QUESTION, HE0_RIGHT))  # it needs the question's `from typing import List`
+    right = verdict(box, chat(HE0_QUESTION, HE0_RIGHT))
     assert (right.outcome, right.score) == ("pass", 1.0), right.reason
-    wrong = verdict(box, chat(HE0_QUESTION, HE0_WRONG))
+    wrong = verdict(box, chat(HE0_QUESTION, HE0_WRONG))  # it runs: the question's `from typing import List` comes first
     assert (wrong.outcome, wrong.score) == ("fail", 0.5) and wrong.reason.startswith("1 of 2 examples")
     assert verdict(box, chat(IS_EVEN, is_even(""))).outcome == "pass"
     odd = verdict(box, chat(IS_EVEN, "```python\ndef is_even(n):\n    return n % 2 == 1\n```"))
