@@ -244,27 +244,33 @@ class Examples:
         return self.detokenize(answer.prompt_tokens) if self.detokenize else ""
 
     async def check(self, answer: DeviceAnswer) -> Verdict:
-        if not has_code(answer.text):
+        """Reading the question and the answer, and the run, happen off the event loop."""
+        return await asyncio.to_thread(self.judge, self.question(answer), answer.text)
+
+    def judge(self, question: str, text: str) -> Verdict:
+        """Blocking: the verdict on answer ``text`` to ``question``."""
+        if not has_code(text):
             return Verdict(self.name, "unknown", reason="no code in the answer")
-        code = extract_code(answer.text)
-        stated = stated_function(self.question(answer), code)
+        code = extract_code(text)
+        stated = stated_function(question, code)
         if stated is None:
             return Verdict(self.name, "unknown", reason="the question states no examples of a function")
         stub = stated.stub if _parses(stated.stub) else ""  # a sketch in prose: the answer must stand alone
         if not stub and not defines(code, stated.name):
             return Verdict(self.name, "unknown", reason=f"the answer does not define {stated.name}")
-        source = solution(stub, stated.name, answer.text)
-        run = await asyncio.to_thread(run_examples, self.sandbox, source, stated.examples)
-        score = run.passed / run.of
+        run = run_examples(self.sandbox, solution(stub, stated.name, text), stated.examples)
+        held = f"{run.passed} of {run.of} examples of {stated.name} hold"
         if run.passed == run.of:
-            return Verdict(self.name, "pass", score, f"{run.of} of {run.of} examples of {stated.name} hold")
-        reason = f"{run.passed} of {run.of} examples of {stated.name} hold"
+            return Verdict(self.name, "pass", 1.0, held)
         if run.result.status == "timeout":
-            reason += f"; timed out after {self.sandbox.limits.wall_s:g} s"
-        elif not run.result.passed:  # the program itself failed: name the error, never the answer's text
-            last = (run.result.stderr.strip().splitlines() or ["killed"])[-1]
-            reason += f"; {last.split(':')[0][:60]}"
-        return Verdict(self.name, "fail", score, reason)
+            held += f"; timed out after {self.sandbox.limits.wall_s:g} s"
+        elif not run.result.passed:  # the program failed: name the exception, never the answer's text
+            m = _EXCEPTION.match((run.result.stderr.strip().splitlines() or [""])[-1])
+            held += f"; {m.group(1)}" if m else f"; exit status {run.result.returncode}"
+        return Verdict(self.name, "fail", run.passed / run.of, held)
+
+
+_EXCEPTION = re.compile(r"^(\w+(?:Error|Exception|Exit|Interrupt))\b")
 
 
 def _parses(code: str) -> bool:
