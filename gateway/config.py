@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from routers.policy import Mode
 
@@ -116,6 +116,10 @@ class PrivacyRuleConfig(Section):
     pattern: str | None = None
 
 
+Action = Literal["redact", "private", "off"]
+DEFAULT_TYPES: dict[str, Action] = {"HEALTH": "private"}
+
+
 class PrivacyConfig(Section):
     pii_action: Literal["redact", "private"] = "redact"
     default_level: Literal["public", "redact", "private"] = "public"
@@ -126,6 +130,14 @@ class PrivacyConfig(Section):
                                              "this long after its last private turn; 0: off")
     # requests with more characters (messages + stop strings) are not scanned: they stay on the device
     max_scan_chars: int = Field(default=65_536, ge=0)
+    # per kind of personal data (PERSON, ADDRESS, DATE_OF_BIRTH, HEALTH, EMAIL, ...): redact | private | off;
+    # a kind not listed follows pii_action. Health details make a request private unless set otherwise.
+    types: dict[str, Action] = Field(default_factory=lambda: dict(DEFAULT_TYPES))
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: Any) -> Any:  # YAML reads a bare `off` as false
+        return {k: "off" if x is False else x for k, x in v.items()} if isinstance(v, dict) else v
 
 
 class BudgetConfig(Section):

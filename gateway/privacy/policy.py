@@ -2,8 +2,12 @@
 
 Levels, strictest last: ``public`` < ``redact`` < ``private``. A request's level is the
 strictest of its explicit tags (``metadata.privacy``, the ``X-Privacy`` header, config
-rules by API key or by text pattern) and what detection implies: detected personal
-data raises the level to the configured ``pii_action`` (``redact`` or ``private``).
+rules by API key or by text pattern) and what detection implies: each detected kind raises
+the level to its action, ``types[kind]`` when configured (``privacy.types``), else
+``pii_action``. By default health details make a request ``private`` (``DEFAULT_TYPES``) and
+every other kind, names, addresses and dates of birth included, is redacted. ``off`` drops a
+kind. A value found in one text is redacted wherever it appears in the request (an earlier
+turn, a stop string), and so is each word of a person's name on its own ("Ms Oyelaran").
 
 ``private`` pins the request to the device. ``redact`` replaces each detected value
 with a typed placeholder (``[EMAIL_1]``) before anything leaves the device, and a
@@ -16,11 +20,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from gateway.privacy.pii import PiiDetector, PiiSpan
 
 LEVELS = ("public", "redact", "private")
+ACTIONS = ("redact", "private", "off")
+DEFAULT_TYPES: dict[str, str] = {"HEALTH": "private"}
 
 
 def strictest(levels: Iterable[str | None]) -> str:
@@ -134,14 +140,26 @@ class PrivacyRouter:
 
     def __init__(self, pii_action: str = "redact", rules: Sequence[PrivacyRule] = (),
                  detector: PiiDetector | None = None, default_level: str = "public",
-                 max_scan_chars: int = 65_536):
+                 max_scan_chars: int = 65_536, types: Mapping[str, str] | None = None):
         if pii_action not in ("redact", "private"):
             raise ValueError("pii_action must be 'redact' or 'private'")
         self.pii_action = pii_action
+        self.types = {**DEFAULT_TYPES, **{k.upper(): v for k, v in (types or {}).items()}}
+        bad = {k: v for k, v in self.types.items() if v not in ACTIONS}
+        if bad:
+            raise ValueError(f"privacy.types: actions are {', '.join(ACTIONS)}; got {bad}")
         self.rules = list(rules)
-        self.detector = detector or PiiDetector()
+        self.detector = detector or PiiDetector(skip=self.off)
         self.default_level = strictest([default_level])
         self.max_scan_chars = max_scan_chars
+
+    @property
+    def off(self) -> set[str]:
+        """Kinds switched off by ``types``: not detected (or, from a given detector, dropped)."""
+        return {k for k, v in self.types.items() if v == "off"}
+
+    def action(self, kind: str) -> str:
+        return self.types.get(kind, self.pii_action)
 
     def decide(self, texts: Sequence[str], metadata_level: str | None = None, header_level: str | None = None,
                api_key: str | None = None) -> PrivacyDecision:
@@ -158,11 +176,13 @@ class PrivacyRouter:
             if rule.applies(api_key, texts):
                 levels.append(rule.level)
                 sources.append("rule")
-        spans = [self.detector.find(text) for text in texts]
+        off = self.off
+        spans = [[s for s in self.detector.find(text) if s.kind not in off] for text in texts]
         counts = Counter(span.kind for found in spans for span in found)
         if counts:
-            levels.append(self.pii_action)
+            levels.extend(self.action(kind) for kind in counts)
             sources.append("pii")
+        spans = _everywhere(texts, spans)
         return PrivacyDecision(strictest(levels), dict(counts), sources, spans=spans)
 
     def redact(self, texts: Sequence[str], decision: PrivacyDecision) -> list[str]:
@@ -181,3 +201,34 @@ class PrivacyRouter:
             pieces.append(text[last:])
             out.append("".join(pieces))
         return out
+
+
+_NAME_WORD = re.compile(r"[^\W\d_][^\W\d_'’-]{2,}")
+
+
+def _everywhere(texts: Sequence[str], spans: list[list[PiiSpan]]) -> list[list[PiiSpan]]:
+    """Add every other occurrence of a found value, in any of the texts, to that text's spans.
+
+    Detection reads each text on its own; a name found in the question must also be hidden in an
+    earlier turn or a stop string that holds it without the context that gave it away. A person's
+    name counts word by word too ("Ms Oyelaran" after "Margarethe Oyelaran").
+    """
+    values: dict[str, str] = {}
+    for found in spans:
+        for sp in found:
+            values.setdefault(sp.value, sp.kind)
+            if sp.kind == "PERSON" and " " in sp.value.strip():
+                for w in _NAME_WORD.findall(sp.value):
+                    if w[0].isupper():
+                        values.setdefault(w, "PERSON")
+    values = {v: k for v, k in values.items() if len(v) >= 2}
+    if not values:
+        return spans
+    rx = re.compile("|".join(rf"(?<![^\W_]){re.escape(v)}(?![^\W_])" if v[0].isascii() else re.escape(v)
+                             for v in sorted(values, key=len, reverse=True)))
+    out = []
+    for text, found in zip(texts, spans):
+        extra = [PiiSpan(values[m.group(0)], m.start(), m.end(), m.group(0)) for m in rx.finditer(text)
+                 if not any(m.start() < s.end and s.start < m.end() for s in found)]
+        out.append(sorted(found + extra, key=lambda s: s.start) if extra else found)
+    return out

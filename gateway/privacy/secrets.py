@@ -43,6 +43,18 @@ def _mixed_case_or_digit(s: str) -> bool:
                                               and any(c.islower() for c in body))
 
 
+_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AKID", "LTAI", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+             "glpat-", "xox", "AIza", "hf_", "npm_", "GOCSPX-", "whsec_", "_live_", "_test_")
+
+
+def _random_body(s: str) -> bool:
+    """After the prefix: two of lower case, upper case and digits, and ≥ 3 bits of entropy per character."""
+    body = re.sub(r"^(?:[A-Z]{4}|[a-z]{2,5}[-_](?:live_|test_)?|GOCSPX-|whsec_|AIza)", "", s)
+    kinds = sum((any(c.islower() for c in body), any(c.isupper() for c in body),
+                 any(c.isdigit() for c in body)))
+    return kinds >= 2 and shannon_entropy(body) >= 3.0
+
+
 # (name, pattern, validator, needles); the whole match is the secret. Every match contains one of
 # its needles, so a text holding none of them is not scanned with the pattern (the same spans, sooner).
 FAMILIES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None, tuple[str, ...]], ...] = tuple(
@@ -78,6 +90,12 @@ FAMILIES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None, tuple[
         ("alibaba cloud", _B + r"LTAI[A-Za-z0-9]{12,24}" + _E, lambda s: _mixed_case_or_digit(s[1:]),
          ("LTAI",)),
         ("tencent cloud", _B + r"AKID[A-Za-z0-9]{13,40}" + _E, _has_digit_and_letter, ("AKID",)),
+        # a long random token with a known prefix is a secret whatever its length: issuers change lengths,
+        # and a pasted key loses or gains characters ("AKIA" + 32, "sk-" + 20 letters)
+        ("known prefix, any length",
+         _B + r"(?:AKIA|ASIA|ABIA|ACCA|AKID|LTAI|sk-|gh[pousr]_|glpat-|xox[abeoprs]-"
+              r"|AIza|hf_|npm_|GOCSPX-|whsec_|(?:sk|rk)_(?:live|test)_)[A-Za-z0-9_-]{16,512}" + _E,
+         _random_body, _PREFIXES),
     )
 )
 

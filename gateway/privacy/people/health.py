@@ -1,0 +1,327 @@
+"""Health details about a person: diagnoses, medicines and treatments, pregnancy, mental health.
+
+A health term is personal data when the sentence is about someone: "I", a relative, a patient,
+he or she, a name ("my mother takes metformin", "患者张伟确诊糖尿病"). "How does metformin
+work?" is about nobody and stays public. Terms come from three places:
+
+- term lists: ICD-10-CM's condition titles and MedlinePlus's medicine names (data/health_en.txt,
+  built by scripts/build_health_terms.py), everyday English and Chinese wording (data/*.txt);
+- word shapes that name conditions and medicines whatever the list: -itis, -osis, -emia, -oma,
+  -pathy; "<words> disease / syndrome / disorder / cancer"; INN stems (-pril, -sartan, -olol,
+  -statin, -prazole, -mab, ...); Chinese words ending in 病, 症, 炎, 癌, 瘤, 综合征, 障碍, ...;
+- pregnancy: pregnant, N weeks pregnant, 怀孕, 孕N周.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+_DATA = Path(__file__).with_name("data")
+
+
+def _read(name: str) -> set[str]:
+    lines = (_DATA / name).read_text(encoding="utf-8").splitlines()
+    return {line.strip().lower() for line in lines if line.strip() and not line.startswith("#")}
+
+
+@lru_cache(maxsize=1)
+def english_terms() -> frozenset[str]:
+    return frozenset(_read("health_en.txt") | _read("health_common_en.txt"))
+
+
+@lru_cache(maxsize=1)
+def _first_words() -> dict[str, int]:
+    """First word of every English term -> the most words a term starting with it has."""
+    out: dict[str, int] = {}
+    for term in english_terms():
+        words = term.split()
+        out[words[0]] = max(out.get(words[0], 0), len(words))
+    return out
+
+
+@lru_cache(maxsize=1)
+def chinese_terms() -> frozenset[str]:
+    return frozenset(_read("health_zh.txt"))
+
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
+_SHAPE = re.compile(
+    r"(?i)^(?:[a-z]{3,}(?:itis|osis|aemia|emia|oma|pathy|algia|plegia|phobia|ectomy)"
+    r"|[a-z]{3,}(?:pril|sartan|olol|dipine|statin|prazole|tidine|oxetine|triptyline|zepam|zolam|cillin|mycin"
+    r"|cycline|floxacin|conazole|vir|mab|tinib|glutide|gliptin|gliflozin|formin|afil|triptan|profen|coxib"
+    r"|setron|lukast|parin|xaban|gatran|thiazide|semide|azine|pramine|barbital|caine))$"
+)
+_NOT_SHAPE = {
+    "diploma",
+    "aroma",
+    "oklahoma",
+    "tacoma",
+    "sonoma",
+    "academia",
+    "bohemia",
+    "diagnosis",
+    "prognosis",
+    "osmosis",
+    "symbiosis",
+    "hypnosis",
+    "metamorphosis",
+    "empathy",
+    "sympathy",
+    "telepathy",
+    "apathy",
+    "nostalgia",
+    "magazine",
+    "gasoline",
+    "cocaine",
+    "novocaine",
+    "sardine",
+    "catacomb",
+    "ladakh",
+}
+_HEADS = (
+    "disease",
+    "syndrome",
+    "disorder",
+    "cancer",
+    "carcinoma",
+    "infection",
+    "deficiency",
+    "failure",
+    "palsy",
+    "dystrophy",
+    "tumor",
+    "tumour",
+    "fever",
+)
+_HEAD_PHRASE = re.compile(
+    r"(?i)\b((?:[A-Z][a-z]+(?:'s)?|[a-z]{4,})(?: [a-z]{4,})?) (?:" + "|".join(_HEADS) + r")\b"
+)
+_PREGNANT = re.compile(
+    r"(?i)\b(?:(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|twelve) "
+    r"(?:weeks?|months?) pregnant|expecting (?:twins|triplets|a baby|a child|a boy|a girl"
+    r"|our (?:first|second|third) (?:child|baby)))\b"
+)
+_TYPE = re.compile(r"(?i)\btype (?:1|2|one|two|i|ii) diabetes\b")
+_PERSON_EN = re.compile(
+    r"(?i)\b(?:i|i'm|i’m|i've|i’ve|me|my|myself|he|him|his|she|her|hers|patient|client|son|daughter|wife|husband"
+    r"|partner|mom|mum|mother|dad|father|brother|sister|child|kid|baby|grandma|grandpa|grandmother|grandfather"
+    r"|aunt|uncle|cousin|friend|colleague|boss|neighbou?r|boyfriend|girlfriend|fianc[ée]e?|diagnosed|prescribed"
+    r"|suffers?|suffering)\b"
+)
+_NOT_PERSON_EN = re.compile(
+    r"(?i)^(?:what|how|why|when|where|which|is|are|can|does|do|should|explain|describe)\b"
+)
+
+_ZH_SUFFIX = (
+    "综合征",
+    "综合症",
+    "障碍",
+    "感染",
+    "结石",
+    "梗死",
+    "梗塞",
+    "衰竭",
+    "硬化",
+    "溃疡",
+    "增生",
+    "囊肿",
+    "结核",
+    "疱疹",
+    "骨折",
+    "减退",
+    "亢进",
+    "不全",
+    "失调",
+    "紊乱",
+    "病",
+    "症",
+    "炎",
+    "癌",
+    "瘤",
+    "疮",
+)
+# medicines by the Chinese renderings of INN stems (舍曲林, 华法林, 阿托伐他汀, 缬沙坦, 奥美拉唑, …) and "…药"
+_ZH_DRUG = re.compile(
+    r"(?:曲林|法林|匹林|他汀|沙坦|洛尔|地平|普利|拉唑|西汀|沙星|霉素|西林|替丁|替尼"
+    r"|单抗|西泮|唑仑|洛芬|尼松|他韦|双胍|格列[\u4e00-\u9fff]|胰岛素)"
+)
+_ZH_DRUG_CLASS = re.compile(r"(?:抗|降|止|安|消|镇)[\u4e00-\u9fff]{1,4}药")
+_ZH_STOP = set("吃用服在要都每天我你他她的了是和与给把被有得患确诊为查出喝打开药片粒次正还也就")
+# what may stand before a condition's head and belong to it: 类风湿|关节炎, 产后|抑郁, 甲状腺|功能|减退
+_ZH_JOIN_TAGS = ("n", "nz", "b", "a", "t", "ng", "an", "vn", "l")
+_ZH_NOT = {
+    "毛病",
+    "生病",
+    "看病",
+    "病毒",
+    "病人",
+    "疾病",
+    "症状",
+    "炎热",
+    "发炎",
+    "病情",
+    "病房",
+    "病历",
+    "病假",
+    "通病",
+    "弊病",
+    "语病",
+    "心病",
+    "治病",
+    "防病",
+    "重症",
+    "急症",
+    "病因",
+    "病症",
+    "老毛病",
+    "职业病",
+    "富贵病",
+    "炎症",
+}
+_ZH_PREGNANT = re.compile(
+    r"孕\d{1,2}周|怀孕\d{1,2}周|怀孕[一二三四五六七八九十]{1,2}个月|(?:怀孕|怀上|流产|小产)了"
+)
+_PERSON_ZH = re.compile(
+    r"我(?!们)|他|她|患者|病人|孩子|儿子|女儿|老婆|老公|妻子|丈夫|妈|爸|母亲|父亲|爷爷|奶奶|姥姥|外婆|"
+    r"外公|哥哥|姐姐|弟弟|妹妹|同事|朋友|客户|家人|宝宝|先生|女士|确诊|诊断|查出|得了|患有|患了|服用|在吃"
+)
+_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+
+
+def _english_candidates(text: str) -> list[tuple[int, int]]:
+    terms, firsts = english_terms(), _first_words()
+    words = [(m.start(), m.end(), m.group(0).lower().replace("’", "'")) for m in _WORD.finditer(text)]
+    found: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        hit = 0
+        for n in range(min(firsts.get(words[i][2], 1), len(words) - i), 0, -1):
+            seq = words[i : i + n]
+            if any(seq[k + 1][0] - seq[k][1] != 1 for k in range(n - 1)):
+                continue  # words of a term are one space apart
+            phrase = " ".join(w for _, _, w in seq)
+            if phrase in terms or (n == 1 and phrase not in _NOT_SHAPE and _SHAPE.match(phrase)):
+                hit = n
+                break
+        if hit:
+            found.append((words[i][0], words[i + hit - 1][1]))
+            i += hit
+        else:
+            i += 1
+    for rx in (_HEAD_PHRASE, _PREGNANT, _TYPE):
+        found.extend((m.start(), m.end()) for m in rx.finditer(text))
+    return found
+
+
+def _chinese_candidates(
+    text: str, tokens: list[tuple[int, int]], tags: dict[str, str]
+) -> list[tuple[int, int]]:
+    found = _chinese_heads(text, tokens)
+    starts = {a: k for k, (a, _) in enumerate(tokens)}
+    ends = {b: k for k, (_, b) in enumerate(tokens)}
+    joined = []
+    for a, b in found:  # a condition's modifiers before it belong to it (类风湿关节炎, 产后抑郁)
+        k = ends.get(a)
+        while k is not None and k >= 0:
+            pa, pb = tokens[k]
+            word = text[pa:pb]
+            if (
+                pb != a
+                or len(word) < 2
+                or not _cjk(word)
+                or tags.get(word, "n") not in _ZH_JOIN_TAGS
+                or _PERSON_ZH.search(word)
+            ):
+                break
+            a, k = pa, k - 1
+        k = starts.get(b)  # …and a state after it: 甲状腺功能|减退
+        if k is not None and text[tokens[k][0] : tokens[k][1]] in ("减退", "亢进", "不全", "失调", "紊乱"):
+            b = tokens[k][1]
+        joined.append((a, b))
+    joined.extend((m.start(), m.end()) for m in _ZH_PREGNANT.finditer(text))
+    for m in _ZH_DRUG.finditer(text):  # the stem, and the name's characters before it: 阿托伐|他汀, 舍|曲林
+        a = m.start()
+        while (
+            a > 0
+            and m.start() - a < 6
+            and "\u4e00" <= text[a - 1] <= "\u9fff"
+            and text[a - 1] not in _ZH_STOP
+        ):
+            a -= 1
+        joined.append((a, m.end()))
+    joined.extend((m.start(), m.end()) for m in _ZH_DRUG_CLASS.finditer(text))
+    return joined
+
+
+def _chinese_heads(text: str, tokens: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    terms = chinese_terms()
+    found: list[tuple[int, int]] = []
+    for k, (a, b) in enumerate(tokens):
+        word = text[a:b]
+        if word in terms:
+            found.append((a, b))
+        elif word in _ZH_NOT:
+            continue
+        elif len(word) >= 2 and word.endswith(_ZH_SUFFIX) and _cjk(word):
+            found.append((a, b))
+        elif (
+            word in _ZH_SUFFIX
+            and k
+            and _cjk(text[tokens[k - 1][0] : tokens[k - 1][1]])
+            and tokens[k - 1][1] - tokens[k - 1][0] >= 2
+            and tokens[k - 1][1] == a
+        ):
+            prev = text[tokens[k - 1][0] : b]
+            if prev not in _ZH_NOT and not _PERSON_ZH.search(prev):
+                found.append((tokens[k - 1][0], b))
+    return found
+
+
+def _cjk(s: str) -> bool:
+    return bool(s) and all("\u4e00" <= c <= "\u9fff" for c in s)
+
+
+def find_health(
+    text: str,
+    zh_tokens: list[tuple[int, int]],
+    people: list[tuple[int, int]],
+    zh_tags: dict[str, str] | None = None,
+) -> list[tuple[str, int, int]]:
+    """Health terms in sentences about a person (a personal word, or a name among ``people``)."""
+    candidates = _english_candidates(text)
+    if zh_tokens:
+        candidates += _chinese_candidates(text, zh_tokens, zh_tags or {})
+    if not candidates:
+        return []
+    out: list[tuple[str, int, int]] = []
+    for sent in _SENTENCE.finditer(text):
+        a, b = sent.span()
+        inside = [(s, e) for s, e in candidates if a <= s < b]
+        if not inside:
+            continue
+        body = sent.group(0)
+        personal = (
+            bool(_PERSON_ZH.search(body))
+            or any(a <= s < b for s, _ in people)
+            or (bool(_PERSON_EN.search(body)) and not _generic_question(body))
+        )
+        if personal:
+            out.extend(("HEALTH", s, e) for s, e in _longest(inside))
+    return out
+
+
+def _generic_question(sentence: str) -> bool:
+    """A question without a personal word is about nobody ('How does insulin affect his …' is about him)."""
+    return bool(_NOT_PERSON_EN.match(sentence.strip())) and not re.search(
+        r"(?i)\b(?:my|his|her|i|i'm|i’m|me|patient|son|daughter|wife|husband|mother|father)\b", sentence
+    )
+
+
+def _longest(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    chosen: list[tuple[int, int]] = []
+    for s, e in sorted(set(spans), key=lambda x: (x[0] - x[1], x[0])):
+        if all(e <= cs or s >= ce for cs, ce in chosen):
+            chosen.append((s, e))
+    return sorted(chosen)

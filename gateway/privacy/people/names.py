@@ -1,0 +1,254 @@
+"""Person names in English text, including names that no list has.
+
+English: spaCy's NER (en_core_web_sm; PERSON) over short windows around capitalised words, plus
+context that names a person whatever the model thinks: salutations and sign-offs ("Dear …",
+"Hi …", "Thanks,\\n…"), titles (Mr, Dr, Prof), relations ("my colleague …", "our tenant, …",
+"patient …"), "named / called …". A capitalised word in code (``Parker.parse``, ``getUser()``)
+or a lone capitalised word that starts a sentence without such context ("Jordan is …", "Will
+you …") is not taken.
+
+Chinese names: names_zh.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+Span = tuple[int, int]
+
+# -- English ---------------------------------------------------------------------------------------
+_TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:['’\-][^\W\d_]+)*\.?")
+_PARTICLES = frozenset(
+    "van von de der den da di du la le bin binti al el y dos das del ter ten mac mc".split()
+)
+# words that start sentences and are capitalised for that reason alone
+_STARTERS = frozenset(
+    "the a an i it this that these those what how why when where who which can could would should "
+    "will shall may might must please is are was were do does did if in on at for to from we you "
+    "he she they my our your his her their and but or so yes no not thanks thank hi hello hey "
+    "dear best regards cheers sincerely yesterday today tomorrow also then there here let make "
+    "write send ask tell use set call add get give find check mail ship name date our after "
+    "before with as by of about all any some every each one two three mr mrs ms dr prof patient "
+    "summarise summarize explain translate review draft use read install run open try see visit "
+    "book buy meet invite email".split()
+)
+# a capitalised name followed by one of these is a place, an event or an institution ("Victoria Station")
+_THING_HEADS = frozenset(
+    "station street road avenue square park bridge line hall house center centre day prize award "
+    "memorial university college school hospital foundation institute museum library airport "
+    "building tower theatre theater stadium arena church cathedral river lake mountain island bay "
+    "valley county city inc ltd llc corp company group bank algorithm class framework package "
+    "module model book trophy hotel true false none error exception api sdk".split()
+)
+# two or three capitalised words followed by what people do ("Tarak Sawhney lives at", "… is on metformin"):
+# a name unless the model calls them a place, a nationality, a date or a quantity
+_ACTOR = re.compile(
+    r"(?<![\w.])([A-Z][a-z\u00c0-\u024f'’-]+ [A-Z][a-z\u00c0-\u024f'’-]+) (?=(?:is|was|has|had|lives"
+    r"|lived|said|says|asked|asks|sent|sends|wrote|writes|called|calls|moved|joined|works|worked|told"
+    r"|wants|needs|takes|took|started|will|would|can|could|should|did|does|got|gave|went|came|left"
+    r"|emailed|texted|replied|signed|paid|owes|lost|found|missed|visited|mentioned)\b)"
+)
+_NOT_ACTOR_LABELS = frozenset(
+    "GPE LOC FAC NORP DATE TIME MONEY QUANTITY EVENT LAW LANGUAGE PRODUCT WORK_OF_ART".split()
+)
+_ORG_WORDS = frozenset(
+    "services systems technologies labs inc corp ltd llc group bank airlines university college "
+    "institute foundation partners capital holdings motors pharmaceuticals media studios records "
+    "games software networks".split()
+)
+# two or three capitalised words inside a sentence that the model left without any label:
+# a name it does not know
+# a name it does not know
+_PAIR = re.compile(
+    r"(?<=[a-z,;:] )([A-Z][a-z\u00c0-\u024f'’-]+(?: [A-Z][a-z\u00c0-\u024f'’-]+){1,2})(?![\w(])"
+)
+_TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Madam|Mme|Mlle|Rev|Capt|Judge|Nurse|Doctor)\.?"
+_RELATIONS = (
+    r"colleague|co-?worker|friend|boss|manager|wife|husband|partner|son|daughter|mother|father|mom|mum"
+    r"|dad|brother|sister|cousin|uncle|aunt|nephew|niece|grandmother|grandfather|grandma|grandpa"
+    r"|neighbou?r|student|teacher|tutor|doctor|dentist|therapist|lawyer|tenant|landlord|landlady"
+    r"|client|customer|assistant|classmate|roommate|flatmate|girlfriend|boyfriend|fianc[ée]e?|employee"
+    r"|intern|mentor|supervisor|guest|patient|contact|candidate|applicant|nanny|caregiver"
+)
+_CUE = re.compile(
+    rf"(?:\b{_TITLES}|(?i:\b(?:dear|hi|hello|hey|thanks|thank you|cheers|regards|sincerely|love|yours)),?"
+    rf"|(?i:\b(?:my|our|his|her|their|your|the|a|former|new)\s+(?:[a-z]+\s+)?(?:{_RELATIONS})),?"
+    rf"|(?i:\b(?:patient|named|called|name is|name:|name|signed|attn:?)))\s+"
+)
+_SIGN_OFF = re.compile(
+    r"(?im)^(?:best(?: regards| wishes)?|kind regards|regards|thanks|thank you|cheers|sincerely"
+    r"|yours(?: sincerely| truly)?|warm regards|all the best|love)[,!.]?\s*\n"
+)
+_CODE_BEFORE = re.compile(r"[._$#@`/\\]$|\bclass\s+$|\bdef\s+$|\bimport\s+$|\bnew\s+$")
+_CODE_AFTER = re.compile(r"^(?:\.[A-Za-z_]|[(\[_`=<]|::|->)")
+_WINDOW_WORDS = 5
+
+
+def _name_after(text: str, pos: int) -> Span | None:
+    """Capitalised words (1-4; particles between them) starting at ``pos``."""
+    end, words, i = pos, 0, pos
+    while words < 4:
+        m = _TOKEN.match(text, i)
+        if not m:
+            break
+        word = m.group(0).rstrip(".")
+        if word[0].isupper() and not (len(word) > 1 and word.isupper() and len(word) > 3):
+            if word.lower() in _STARTERS and words == 0:
+                return None
+            end, words = i + len(word), words + 1
+        elif word.lower() in _PARTICLES and words:
+            pass
+        else:
+            break
+        i = m.start() + len(word)
+        gap = re.match(r"[ \t]+", text[i:])
+        if not gap:
+            break
+        i += gap.end()
+    return (pos, end) if words else None
+
+
+_CODE_LINE = re.compile(
+    r"^\s*(?:>>>|\.\.\.|def |class |return\b|assert\b|import |from \S+ import |#|//|print\()"
+    r"|==|!=|[=;{}]\s*$|\w\(|^\s*[\])}]"
+)
+
+
+def _in_code(text: str, start: int, end: int) -> bool:
+    """A capitalised word that is code, or sits on a line of code (a test's string, a comment)."""
+    if (
+        "\n" in text[start:end]
+        or _CODE_BEFORE.search(text[max(0, start - 7) : start])
+        or _CODE_AFTER.match(text[end : end + 3])
+    ):
+        return True
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return bool(_CODE_LINE.search(text[line_start : line_end if line_end >= 0 else len(text)]))
+
+
+def _listed(text: str, start: int, end: int) -> bool:
+    """One capitalised word in a list of them ("Mercury, Venus, Earth"): a list of things, not a person."""
+    return bool(
+        re.search(r"[A-Z][a-z]+,\s*$", text[max(0, start - 20) : start])
+        or re.match(r",\s*(?:(?:and|or|then)\s+)?[A-Z][a-z]+", text[end : end + 20])
+    )
+
+
+def _cue_names(text: str) -> Iterator[Span]:
+    for rx in (_CUE, _SIGN_OFF):
+        for m in rx.finditer(text):
+            span = _name_after(text, m.end())
+            if span and not _in_code(text, *span):
+                yield span
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    before = text[max(0, start - 3) : start].rstrip(" \t\"'“(")
+    return not before or before[-1] in ".!?\n:;"
+
+
+def _windows(text: str, known: list[Span]) -> list[Span]:
+    """Stretches of text around capitalised words that could be names (and are not in ``known``), merged."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    hits = []
+    for k, (a, b) in enumerate(words):
+        w = text[a:b].strip("\"'“”‘’(),.;:!?")
+        if not w or not w[0].isupper() or w.isupper() and len(w) > 1 or not w[0].isalpha():
+            continue
+        if w.lower() in _STARTERS or any(s <= a < e for s, e in known):
+            continue
+        hits.append(k)
+    spans: list[Span] = []
+    for k in hits:
+        a = words[max(0, k - _WINDOW_WORDS)][0]
+        b = words[min(len(words) - 1, k + _WINDOW_WORDS)][1]
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def find_english_names(text: str, nlp: Any | None, known: Sequence[Span] = ()) -> list[Span]:
+    """Names from context and from the model; ``known`` (addresses, already found) is not read again."""
+    cued = list(_cue_names(text))
+    found = set(cued)
+    if nlp is not None:
+        windows = _windows(text, cued + list(known))
+        for (offset, stop), doc in zip(windows, nlp.pipe(text[a:b] for a, b in windows)):
+            for ent in doc.ents:
+                if ent.label_ != "PERSON":
+                    continue
+                start, end = offset + ent.start_char, offset + ent.end_char
+                value = text[start:end]
+                if value.endswith(("'s", "’s")):
+                    end -= 2
+                    value = value[:-2]
+                if not any(w[:1].isupper() for w in value.split()) or _in_code(text, start, end):
+                    continue
+                while " " in value and value.split()[0].lower() in _STARTERS:  # "Use Jackson", "Dear Ann"
+                    cut = value.index(" ") + 1
+                    start, value = start + cut, value[cut:]
+                single = " " not in value.strip()
+                cue = any(s <= start < e or start <= s < end for s, e in cued)
+                if not cue and (
+                    single
+                    and (_sentence_initial(text, start) or _listed(text, start, end))
+                    or _thing(text, start, end)
+                ):
+                    continue  # "Jordan is a country", "Will you …", "the Hamilton book", "Victoria Station"
+                found.add((start, end))
+            labelled = [(offset + e.start_char, offset + e.end_char) for e in doc.ents]
+            others = [
+                (offset + e.start_char, offset + e.end_char)
+                for e in doc.ents
+                if e.label_ in _NOT_ACTOR_LABELS
+            ]
+            for m in _ACTOR.finditer(text, offset, stop):
+                a, b = m.span(1)
+                words = m.group(1).split()
+                if (
+                    words[0].lower() in _STARTERS
+                    or any(w.lower() in _ORG_WORDS for w in words)
+                    or any(a < le and la < b for la, le in others)
+                    or _thing(text, a, b)
+                    or _in_code(text, a, b)
+                ):
+                    continue
+                found.add((a, b))
+            for m in _PAIR.finditer(text, offset, stop):
+                a, b = m.span(1)
+                if (
+                    any(a < le and la < b for la, le in labelled)
+                    or _thing(text, a, b)
+                    or _in_code(text, a, b)
+                ):
+                    continue
+                if m.group(1).split()[0].lower() not in _STARTERS:
+                    found.add((a, b))
+    return _merge(sorted(found))
+
+
+def _thing(text: str, start: int, end: int) -> bool:
+    """A name used for a thing: after an article, or before (or ending in) a word for a place or a thing."""
+    before = text[max(0, start - 4) : start].lower()
+    after = re.match(r"[ \t]*([A-Za-z]+)", text[end : end + 20])
+    last = text[start:end].split()[-1].lower()
+    return (
+        before.endswith(("the ", " a ", "an "))
+        or last in _THING_HEADS
+        or bool(after and after.group(1).lower() in _THING_HEADS)
+    )
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for a, b in spans:
+        if out and a < out[-1][1]:
+            out[-1] = (out[-1][0], max(b, out[-1][1]))
+        else:
+            out.append((a, b))
+    return out

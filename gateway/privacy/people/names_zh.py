@@ -1,0 +1,111 @@
+"""Person names in Chinese text: jieba's segmentation and its dictionary's part-of-speech tags.
+
+A word starting with a surname (surnames.py) is a name when the dictionary tags it ``nr`` or does
+not know it (jieba's HMM joined unknown characters into it), or when a surname stands alone before
+an unknown or ``nr`` given name ("邹/建平"); the end of the name follows context (你好, 先生, 老师,
+说, 把, …) where jieba cut it short ("秦妍/一/你好" → 秦妍一). Dictionary words tagged ``nr`` that
+are everyday words (谢谢, 明白, 高峰) need a cue on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gateway.privacy.people.surnames import surname_at
+
+Span = tuple[int, int]
+
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+_ZH_RIGHT = tuple(
+    "你好 您好 先生 女士 小姐 老师 医生 大夫 教授 同学 经理 总监 护士 师傅 阿姨 "
+    "叔叔 同志 主任 律师 一直 今年 明天 下午 上午 昨天 需要 住在 已经".split()
+)
+_ZH_RIGHT_CHARS = set("说让把被在住的是和与跟给要已想问也都还就对向从等请")
+_ZH_FUNCTION = set("的了在是和与跟把被让给说也都就还又很要会能着过们这那你我他她它吗呢吧啊请")
+
+
+def chinese_tokens(text: str, tokenizer: Any) -> list[Span]:
+    """jieba's words inside the CJK runs of ``text``, as spans."""
+    out: list[Span] = []
+    for run in _CJK.finditer(text):
+        pos = run.start()
+        for word in tokenizer.cut(run.group(0), HMM=True):
+            out.append((pos, pos + len(word)))
+            pos += len(word)
+    return out
+
+
+def _right_cue(text: str, pos: int) -> bool:
+    if pos >= len(text) or not ("\u4e00" <= text[pos] <= "\u9fff"):
+        return True
+    return text[pos] in _ZH_RIGHT_CHARS or text.startswith(_ZH_RIGHT, pos)
+
+
+_ZH_LEFT = tuple(
+    "患者 病人 同事 朋友 同学 学生 老师 亲爱的 尊敬的 联系 叫 名叫 姓名 联系人 "
+    "收件人 客户 员工 老板 经理 医生 先生 女士 和 跟 与 请 让 给 问 ： :".split()
+)
+_NAME_TAGS = ("nr", "nrfg", "nrt")
+_NOT_GIVEN_TAGS = tuple("r v uj ul uz ug uv ud p m q d c u y e o f vn ad an mq rr rz x".split())
+
+
+def _left_cue(text: str, pos: int) -> bool:
+    before = text[:pos].rstrip()
+    if not before:
+        return False
+    if before[-1].isascii() and before[-1].isalpha():  # a Chinese name in an English sentence
+        return True
+    return before.endswith(_ZH_LEFT)
+
+
+def _unknown(word: str, freq: dict[str, int]) -> bool:
+    return not freq.get(word)  # jieba's FREQ also holds every prefix of a word, with count 0
+
+
+def find_chinese_names(
+    text: str, tokens: list[Span], tags: dict[str, str], freq: dict[str, int]
+) -> list[Span]:
+    found: list[Span] = []
+    k = 0
+    while k < len(tokens):
+        a, b = tokens[k]
+        word = text[a:b]
+        sur = surname_at(text, a)
+        span: Span | None = None
+        cue = _left_cue(text, a)
+        if sur and 2 <= len(word) <= 4 and len(word) > sur:
+            tag = tags.get(word)
+            strong_right = text.startswith(_ZH_RIGHT, b) or text[b : b + 1] in _ZH_RIGHT_CHARS
+            if _unknown(word, freq) or (
+                tag in _NAME_TAGS and (len(word) >= 3 or (cue or strong_right) and _right_cue(text, b))
+            ):
+                span = (a, b)
+        elif sur and len(word) == sur and k + 1 < len(tokens) and tokens[k + 1][0] == b:
+            nb = tokens[k + 1][1]
+            given = text[b:nb]
+            tag = tags.get(given)
+            if (
+                1 <= len(given) <= 2
+                and given[0] not in _ZH_FUNCTION
+                and tag not in _NOT_GIVEN_TAGS
+                and (tag in _NAME_TAGS or _unknown(given, freq) or cue and _right_cue(text, nb))
+            ):
+                span, k = (a, nb), k + 1
+        if span is not None:
+            a, b = span
+            # jieba cut a three-character name short: "秦妍/一/你好", "褚然/书/把"
+            if (
+                (b - a) - surname_at(text, a) < 2
+                and b < len(text)
+                and "\u4e00" <= text[b] <= "\u9fff"
+                and text[b] not in _ZH_FUNCTION
+                and not _right_cue(text, b)
+                and _right_cue(text, b + 1)
+            ):
+                b += 1
+                if k + 1 < len(tokens) and tokens[k + 1][1] <= b:
+                    k += 1
+            found.append((a, b))
+        k += 1
+    return found

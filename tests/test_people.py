@@ -1,0 +1,159 @@
+"""The people detectors (names, addresses, dates of birth, health) and their model, one by one.
+
+The models load once per test session (gateway.privacy.people.nlp caches them per process).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.privacy.people import PeopleDetector
+from gateway.privacy.people import nlp as people_nlp
+from gateway.privacy.pii import PiiDetector
+
+
+@pytest.fixture(scope="module")
+def det():
+    return PeopleDetector()
+
+
+def found(det, text, kind=None):
+    return [text[a:b] for k, a, b in det.find(text) if kind is None or k == kind]
+
+
+# -- names ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,name", [
+    ("Dear Tomasz, thanks for the quick reply.", "Tomasz"),
+    ("My colleague Aiyana Whitfield moved to Denver.", "Aiyana Whitfield"),
+    ("Please forward the minutes to Dr. Okonkwo.", "Okonkwo"),
+    ("Best regards,\nMargarethe Oyelaran", "Margarethe Oyelaran"),
+    ("Our new tenant, Dravoki Menthas, moves in on Monday.", "Dravoki Menthas"),  # in no list anywhere
+    ("Yesterday Jane Phạm sent the figures.", "Jane Phạm"),
+])
+def test_english_names_from_the_model_and_from_context(det, text, name):
+    assert name in found(det, text, "PERSON")
+
+
+@pytest.mark.parametrize("text,name", [
+    ("患者王建国，男，今年五十岁。", "王建国"),
+    ("我同事欧阳子涵让我帮忙看一下报告。", "欧阳子涵"),  # compound surname
+    ("秦妍一你好，请确认一下合同。", "秦妍一"),  # jieba cuts 秦妍/一; the greeting ends the name
+    ("请联系丁芷老师安排面试。", "丁芷"),
+    ("My colleague 李峰 asked for the numbers.", "李峰"),
+])
+def test_chinese_names(det, text, name):
+    assert found(det, text, "PERSON") == [name]
+
+
+@pytest.mark.parametrize("text", [
+    "Will you send the report tomorrow?", "May I ask a question about the API?",
+    "Jordan is a country in the Middle East.", "The Parker class parses the config file.",
+    "Apple released a new iPhone in September.", "Parker.parse(text) returns a tree.",
+    "Victoria Station is closed for repairs.", "    assert candidate('Hi I am Hussein') == 'Hi am Hussein'",
+    "is Mercury, the next one is Venus, then Earth", "华为发布了新手机。", "谢谢，收到了。", "糖尿病的早期症状有哪些？",
+])
+def test_hard_negatives_are_not_names(det, text):
+    assert found(det, text, "PERSON") == []
+
+
+# -- addresses ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("address", [
+    "1600 Pennsylvania Ave NW, Washington, DC 20500",
+    "Apt 4B, 221 W 34th St, New York, NY 10001",
+    "Flat 2, 14 Baker Street, London NW1 6XE",
+    "Unit 7/45 George Street, Parramatta NSW 2150",
+    "PO Box 1234, Anchorage, AK 99501",
+    "12 Rue Crescent, Toronto, ON M5A 1B2",
+])
+def test_english_addresses_of_several_countries(det, address):
+    assert found(det, f"Please ship it to {address} by Friday.", "ADDRESS") == [address]
+
+
+@pytest.mark.parametrize("address", [
+    "浙江省杭州市西湖区文三路90号翠苑一区3栋2单元501室",
+    "北京市海淀区中关村大街27号A座12层1203室",
+    "长乐路288弄12号1201室",
+    "云南省大理州宾川县平川镇李家村3组12号",
+])
+def test_chinese_addresses_down_to_the_room(det, address):
+    assert found(det, f"快递请寄到{address}，谢谢。", "ADDRESS") == [address]
+
+
+def test_a_number_and_a_capital_are_not_an_address(det):
+    assert found(det, "We shipped 1,200 units from the Denver warehouse on 3 May.", "ADDRESS") == []
+
+
+# -- dates of birth ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,date", [
+    ("Patient Ada Obi, born 14 March 1987, presents with asthma.", "14 March 1987"),
+    ("DOB: 03/14/1987", "03/14/1987"),
+    ("She was born on March 14th, 1987 in Lagos.", "March 14th, 1987"),
+    ("Name Tom Hale, b. 14.03.1987, needs a passport.", "14.03.1987"),
+    ("出生日期：1987年3月14日", "1987年3月14日"),
+    ("我1987-03-14出生。", "1987-03-14"),
+    ("她生于一九八七年三月十四日。", "一九八七年三月十四日"),
+])
+def test_dates_of_birth_in_both_languages(det, text, date):
+    assert found(det, text, "DATE_OF_BIRTH") == [date]
+
+
+@pytest.mark.parametrize("text", ["The meeting is on 14 March 2025 at 10:00.", "合同于2023年5月1日签署。",
+                                  "Version 2.1 was released on 2024-06-01."])
+def test_other_dates_are_not_birth_dates(det, text):
+    assert found(det, text, "DATE_OF_BIRTH") == []
+
+
+# -- health --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,term", [
+    ("I've been diagnosed with type 2 diabetes.", "type 2 diabetes"),
+    ("My mother takes metformin every morning.", "metformin"),
+    ("My wife is 12 weeks pregnant.", "12 weeks pregnant"),
+    ("My son has ADHD and struggles at school.", "ADHD"),
+    ("He was treated for pancreatitis last year.", "pancreatitis"),  # by its shape: -itis
+    ("我爸爸得了帕金森病。", "帕金森病"),
+    ("患者确诊为胰腺炎。", "胰腺炎"),  # by its shape: …炎
+])
+def test_health_about_a_person(det, text, term):
+    assert term in found(det, text, "HEALTH")
+
+
+@pytest.mark.parametrize("text", ["What are the common symptoms of diabetes?",
+                                  "Explain how insulin regulates blood sugar.", "请解释一下高血压是怎么形成的。"])
+def test_health_questions_about_nobody_are_not_personal(det, text):
+    assert found(det, text, "HEALTH") == []
+
+
+# -- together, and the model ----------------------------------------------------------------------------
+def test_the_issue_example_in_one_scan():
+    text = "Patient Margarethe Oyelaran, born 14 March 1987, presents with type 2 diabetes; summarise the care plan"
+    spans = [(s.kind, s.value) for s in PiiDetector().find(text)]
+    assert spans == [("PERSON", "Margarethe Oyelaran"), ("DATE_OF_BIRTH", "14 March 1987"),
+                     ("HEALTH", "type 2 diabetes")]
+
+
+def test_kinds_can_be_switched_off():
+    text = "My colleague Aiyana Whitfield has asthma; mail aiyana@example.com"
+    kinds = {s.kind for s in PiiDetector(skip=["PERSON", "HEALTH"]).find(text)}
+    assert kinds == {"EMAIL"}
+
+
+def test_spacy_model_is_the_pinned_one():
+    nlp = people_nlp.english_ner()
+    assert nlp is not None and nlp.pipe_names == ["ner"]
+    assert people_nlp.tree_sha256(people_nlp.model_dir()) == people_nlp.SPACY_MODEL.tree_sha256
+    assert "PERSON" in nlp.get_pipe("ner").labels
+
+
+def test_a_model_folder_that_does_not_match_its_pin_is_refused(tmp_path, monkeypatch):
+    bad = tmp_path / "models" / people_nlp.SPACY_MODEL.name
+    bad.mkdir(parents=True)
+    (bad / "config.cfg").write_text("[nlp]\n")
+    monkeypatch.setenv("TANDEM_CACHE", str(tmp_path))
+
+    def no_download(part, dest):
+        raise people_nlp.NlpModelError("offline")
+
+    monkeypatch.setattr(people_nlp, "pip_download", no_download)
+    assert people_nlp.tree_sha256(bad) != people_nlp.SPACY_MODEL.tree_sha256
+    with pytest.raises(people_nlp.NlpModelError):
+        people_nlp.pull()
