@@ -111,3 +111,31 @@ def test_config_reads_types_and_a_bare_yaml_off():
     assert load_config().privacy.types == {"HEALTH": "private"}
     assert load_config(overrides=["privacy.types={PERSON: off, HEALTH: redact}"]).privacy.types == \
         {"PERSON": "off", "HEALTH": "redact"}
+
+
+def test_a_text_seen_before_is_not_scanned_again_and_decides_the_same():
+    router = PrivacyRouter()
+    scanned: list[str] = []
+    real_find = router.detector.find
+    router.detector.find = lambda text: scanned.append(text) or real_find(text)  # type: ignore[method-assign]
+    system, question = "You are a careful assistant.", "Mail Ada Obi at ada@example.com about the 3pm call."
+    first = router.decide([system, question])
+    again = router.decide([system, question + " Thanks!", question])  # a chat resends its earlier turns
+    assert scanned == [system, question, question + " Thanks!"]
+    assert again.spans[2] == first.spans[1] and again.pii["EMAIL"] == 2
+    assert router.redact([question], again) == router.redact([question], first)
+
+
+def test_the_scan_memo_holds_digests_and_offsets_never_text_or_values():
+    from gateway.privacy.policy import ScanMemo
+
+    router = PrivacyRouter()
+    router._seen = memo = ScanMemo(size=2)
+    for text in ("mail a@b.io", "call +1 415 555 0100", "mail c@d.io"):
+        router.decide([text])
+    assert len(memo._spans) == 2  # the least recently used went first
+    for key, found in memo._spans.items():
+        assert isinstance(key, bytes) and len(key) == 16
+        assert all(isinstance(kind, str) and isinstance(a, int) and isinstance(b, int) for kind, a, b in found)
+    assert "a@b.io" not in repr(memo._spans) and "c@d.io" not in repr(memo._spans)
+    assert memo.get("mail c@d.io")[0].value == "c@d.io"  # the value is read back from the text asked about

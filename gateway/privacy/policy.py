@@ -17,8 +17,10 @@ placeholder arrives split across chunks. The mapping lives only in the request's
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
@@ -152,6 +154,14 @@ class PrivacyRouter:
         self.detector = detector or PiiDetector(skip=self.off)
         self.default_level = strictest([default_level])
         self.max_scan_chars = max_scan_chars
+        self._seen = ScanMemo()
+
+    def _find(self, text: str) -> list[PiiSpan]:
+        found = self._seen.get(text)
+        if found is None:
+            found = self.detector.find(text)
+            self._seen.put(text, found)
+        return found
 
     @property
     def off(self) -> set[str]:
@@ -177,7 +187,7 @@ class PrivacyRouter:
                 levels.append(rule.level)
                 sources.append("rule")
         off = self.off
-        spans = [[s for s in self.detector.find(text) if s.kind not in off] for text in texts]
+        spans = [[s for s in self._find(text) if s.kind not in off] for text in texts]
         counts = Counter(span.kind for found in spans for span in found)
         if counts:
             levels.extend(self.action(kind) for kind in counts)
@@ -201,6 +211,44 @@ class PrivacyRouter:
             pieces.append(text[last:])
             out.append("".join(pieces))
         return out
+
+
+class ScanMemo:
+    """What the detector found in texts seen lately, so a text is scanned once, not once per request.
+
+    A chat resends its system prompt and every earlier turn with each new question, and the NER
+    behind names costs milliseconds a text. Remembered by the text's digest, as kinds and offsets:
+    never the text, never a value (the values are read back from the text asked about). The least
+    recently used of ``size`` texts is dropped first; safe from several threads (``decide`` runs in
+    worker threads).
+    """
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._spans: OrderedDict[bytes, tuple[tuple[str, int, int], ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, text: str) -> list[PiiSpan] | None:
+        key = self._key(text)
+        with self._lock:
+            found = self._spans.get(key)
+            if found is not None:
+                self._spans.move_to_end(key)
+        return None if found is None else [PiiSpan(kind, a, b, text[a:b]) for kind, a, b in found]
+
+    def put(self, text: str, spans: Sequence[PiiSpan]) -> None:
+        if self.size <= 0 or any(s.value != text[s.start:s.end] for s in spans):
+            return  # a span whose value is not its text's slice is not remembered
+        key = self._key(text)
+        with self._lock:
+            self._spans[key] = tuple((s.kind, s.start, s.end) for s in spans)
+            self._spans.move_to_end(key)
+            while len(self._spans) > self.size:
+                self._spans.popitem(last=False)
 
 
 _NAME_WORD = re.compile(r"[^\W\d_][^\W\d_'’-]{2,}")
