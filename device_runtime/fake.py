@@ -50,8 +50,9 @@ class FakeEngine:
     def sync(self, tokens: Sequence[int]) -> None:
         self._tokens = list(tokens)
 
-    def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False
-                 ) -> Iterator[TokenEvent]:
+    def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False,
+                 constraint: object | None = None) -> Iterator[TokenEvent]:
+        """The fixed answer; ``constraint`` is accepted as the real engine takes it, never followed."""
         self.check_fits(len(prompt), params.max_tokens)
         text = TokenTextStream(self.token_bytes, params.stop)
         for i in range(params.max_tokens):
