@@ -31,6 +31,7 @@ import hashlib
 import json
 import random
 import sys
+import time
 import uuid
 import zipfile
 from collections import Counter
@@ -41,7 +42,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, machine, now_iso, write_results
+from bench import pii_people
+from bench.common import RESULTS, machine, now_iso, percentile, write_results
 from bench.pii_suite import generate
 from device_runtime.fake import FakeEngine
 from device_runtime.models import WheelPart, cache_dir, pip_download
@@ -161,49 +163,268 @@ def code_false_positives(det: PiiDetector, seed: int = 7) -> dict:
     }
 
 
+
+# -- people: names, addresses, dates of birth, health (issue 27) -------------------------------------------
+PEOPLE_KINDS = ("PERSON", "ADDRESS", "DATE_OF_BIRTH", "HEALTH")
+PEOPLE_GOAL = {"recall": 0.95, "precision": 0.90}  # per type and language, held-out
+# The first run on the held-out people suite (1000 sentences, seed 20261123), before any fix it could
+# inform, with the detectors as tuned on the tuning suite (commit ded43d9's parent work, same metric):
+FIRST_PEOPLE_RUN = {
+    "recall": {"PERSON": {"en": 0.8, "zh": 0.892, "mixed": 0.879}, "ADDRESS": {"en": 0.832, "zh": 1.0, "mixed": 0.931},
+               "DATE_OF_BIRTH": {"en": 1.0, "zh": 1.0, "mixed": 1.0},
+               "HEALTH": {"en": 0.794, "zh": 0.576, "mixed": 0.739}},
+    "precision": {"PERSON": {"en": 0.969, "zh": 0.972, "mixed": 0.967}, "ADDRESS": {"en": 1.0, "zh": 1.0, "mixed": 1.0},
+                  "DATE_OF_BIRTH": {"en": 1.0, "zh": 1.0, "mixed": 1.0},
+                  "HEALTH": {"en": 0.991, "zh": 1.0, "mixed": 1.0}},
+    "hard_negatives_flagged": "2/30 (Django, Kotlin)",
+    "causes_fixed": [
+        "a name followed by a full stop was read as code ('Zilmil Pingle.' looked like an attribute access)",
+        "Australia Post street types (Elbow, Cutting, Entrance, Slope, Triangle, Trunkway, Upper, Via, ...) and "
+        "'Unit 2/1855 ...' were not known",
+        "a capitalised pair before a verb ('Tarak Sawhney lives at') that the small NER calls ORG or nothing",
+        "Chinese medicines by their INN-stem renderings (舍曲林, 华法林, 他汀) and '...药' classes; a condition's "
+        "modifiers (类风湿|关节炎, 产后|抑郁, 甲状腺功能|减退); 怀孕了",
+        "ICD-10-CM titles 'X and Y' (atrial fibrillation and flutter) and hyphenated ones (sickle-cell anemia)",
+        "a surname followed by a given name jieba tags zg (诸葛|晨)",
+    ],
+    "left_as_they_are": "lay terms no list here has (lupus, OCD, kidney stones, panic attacks, a miscarriage); "
+                        "rare English names the small NER labels ORG at the start of a sentence",
+}
+
+
+def people_scores(suite, det: PiiDetector) -> tuple[dict, list[dict]]:
+    """Per type and language: recall (every character of the value inside found spans of its type),
+    precision (a found span overlaps a value of its type), and the exact-match recall."""
+    tp, fn, ptp, fp, exact = Counter(), Counter(), Counter(), Counter(), Counter()
+    errors = []
+    for s in suite:
+        found = [(x.kind, x.start, x.end) for x in det.find(s.text) if x.kind in PEOPLE_KINDS]
+        labelled = []
+        for kind, value in s.spans:
+            if kind not in PEOPLE_KINDS:
+                continue
+            i = s.text.find(value)
+            labelled.append((kind, i, i + len(value)))
+            covered = set()
+            for k, a, b in found:
+                if k == kind:
+                    covered.update(range(max(a, i), min(b, i + len(value))))
+            ok = all(p in covered or s.text[p] in " ,." for p in range(i, i + len(value)))
+            (tp if ok else fn)[(kind, s.lang)] += 1
+            exact[(kind, s.lang)] += (kind, i, i + len(value)) in found
+            if not ok:
+                errors.append({"miss": [kind, value], "text": s.text,
+                               "found": [[k, s.text[a:b]] for k, a, b in found]})
+        for k, a, b in found:
+            if any(k == kind and a < j and i < b for kind, i, j in labelled):
+                ptp[(k, s.lang)] += 1
+            else:
+                fp[(k, s.lang)] += 1
+                errors.append({"false_positive": [k, s.text[a:b]], "text": s.text})
+    out: dict[str, dict] = {}
+    for kind, lang in sorted(set(tp) | set(fn) | set(fp)):
+        key = (kind, lang)
+        n = tp[key] + fn[key]
+        out.setdefault(kind, {})[lang] = {
+            "recall": round(tp[key] / n, 4) if n else None, "support": n,
+            "precision": round(ptp[key] / (ptp[key] + fp[key]), 4) if ptp[key] + fp[key] else None,
+            "false_positives": fp[key], "exact_recall": round(exact[key] / n, 4) if n else None}
+    return out, errors
+
+
+def hard_negatives(det: PiiDetector) -> dict:
+    out = {}
+    for split in ("tuning", "held_out"):
+        texts = pii_people.hard_negatives(split)
+        flagged = [[t, [[x.kind, x.value] for x in det.find(t)]] for t in texts]
+        flagged = [f for f in flagged if f[1]]
+        out[split] = {"n": len(texts), "flagged": len(flagged), "rate": round(len(flagged) / len(texts), 4),
+                      "examples": flagged}
+    return out
+
+
+def _prompts(texts: list[str], size: int = 2000) -> list[str]:
+    out, cur = [], ""
+    for t in texts:
+        if len(cur) + len(t) + 1 > size:
+            out.append(cur)
+            cur = ""
+        cur += t + " "
+    return out
+
+
+def scan_timing(det: PiiDetector, people_suite, id_suite, rounds: int = 3) -> dict:
+    """Time of one scan (PiiDetector.find) of a 2,000-character prompt, wall and CPU (thread time), this
+    process pinned to one core. Corpora: prose with a few personal details (the project's docs, one
+    held-out people sentence per ~500 characters), code (HumanEval), and the dense worst cases (held-out
+    sentences back to back: a name, address or identifier every ~60 characters)."""
+    import os
+
+    docs = [p for p in (Path(__file__).resolve().parent.parent / "docs").glob("*.md")]
+    paras = [x.strip() for d in sorted(docs) for x in d.read_text().split("\n\n") if len(x.strip()) > 200]
+    people = [s.text for s in people_suite if s.spans]
+    prose = []
+    for i, para in enumerate(paras):
+        prose.append(para)
+        if i % 2 == 1:
+            prose.append(people[i % len(people)])
+    corpora = {
+        "prose_with_some_personal_data": [p[:2000] for p in _prompts(prose) if len(p) >= 1500],
+        "code_humaneval": [p[:2000] for p in _prompts(humaneval_problems()) if len(p) >= 1500],
+        "dense_people_sentences": _prompts([s.text for s in people_suite]),
+        "dense_identifier_sentences": _prompts([s.text for s in id_suite]),
+    }
+    try:
+        cpu = sorted(os.sched_getaffinity(0))[-1]
+        os.sched_setaffinity(0, {cpu})
+    except (AttributeError, OSError):
+        cpu = None
+    out: dict[str, dict] = {"pinned_to_cpu": cpu}
+    for name, prompts in corpora.items():
+        wall, cpu_t = [], []
+        for _ in range(rounds):
+            for p in prompts:
+                t0, c0 = time.perf_counter(), time.thread_time()
+                det.find(p)
+                cpu_t.append((time.thread_time() - c0) * 1e3)
+                wall.append((time.perf_counter() - t0) * 1e3)
+        out[name] = {"prompts": len(prompts), "chars_mean": round(sum(map(len, prompts)) / max(1, len(prompts))),
+                     "wall_ms_p50": round(percentile(wall, 50), 2), "wall_ms_p95": round(percentile(wall, 95), 2),
+                     "cpu_ms_p50": round(percentile(cpu_t, 50), 2), "cpu_ms_p95": round(percentile(cpu_t, 95), 2)}
+    return out
+
 # -- gateway -----------------------------------------------------------------------------------------
-async def leaks_through_gateway(suite) -> dict:
-    engine = FakeEngine(n_ctx=8192)
+class _Engine(FakeEngine):
+    """The zero-cost engine, whatever keyword the modes add (a grammar constraint): redaction does not
+    depend on the model."""
+
+    def generate(self, prompt, params, with_entropy=False, **_):  # type: ignore[override]
+        return super().generate(prompt, params, with_entropy)
+
+
+MODES = ("tandem-cloud", "tandem-speculative", "tandem-cascade", "tandem-auto")
+
+
+def smol_engine():
+    """The real SmolLM2-135M device model (the model modes draft and score with it), pulled if missing."""
+    from device_runtime.engine import LlamaEngine
+
+    return LlamaEngine.load("smollm2-135m", pull=True, n_ctx=2048)
+
+
+async def leaks_through_gateway(suite, modes=("tandem-cloud",), stops: bool = False,
+                                overrides: tuple[str, ...] = (), engine=None, max_tokens: int = 64) -> dict:
+    """Every sentence through the gateway in each mode, streaming and not, to a recording cloud; with
+    ``stops`` the request also carries the sentence's first value as a stop string. A value found in any
+    byte the cloud received (or in a token-id payload turned back into text) is a leak. The model modes
+    need a real device model (``engine``); cloud mode runs on the zero-cost engine."""
+    engine = engine or _Engine(n_ctx=8192)
     cloud = RecordingCloud(engine)
     url = await cloud.start()
-    config = load_config(overrides=["server.port=0", f"cloud.endpoints=[{url}]"])
-    restored = requests = 0
+    config = load_config(overrides=["server.port=0", f"cloud.endpoints=[{url}]", "cascade.threshold=1000",
+                                    "cascade.window_threshold=1000", *overrides])
+    restored = requests = private = 0
+    per_mode: Counter = Counter()
     async with Runtime(config, engine=engine) as rt, aiohttp.ClientSession() as session:
-        for s in tqdm(suite, desc="through the gateway", unit="sentence"):
-            for stream in (False, True):
-                body = {"model": "tandem-cloud", "messages": [{"role": "user", "content": s.text}],
-                        "max_tokens": 64, "stream": stream}
-                async with session.post(f"{rt.url}/v1/chat/completions", json=body) as r:
-                    text = _answer(await r.text(), stream)
-                requests += 1
-                if s.spans and all(v in text for _, v in s.spans):
-                    restored += 1
+        for s in tqdm(suite, desc=f"through the gateway ({len(modes)} modes)", unit="sentence"):
+            for model in modes:
+                for stream in (False, True):
+                    body: dict = {"model": model, "messages": [{"role": "user", "content": s.text}],
+                                  "max_tokens": max_tokens, "stream": stream, "temperature": 0}
+                    if stops and s.spans:
+                        body["stop"] = [s.spans[0][1], "\n\nUser:"]
+                    async with session.post(f"{rt.url}/v1/chat/completions", json=body) as r:
+                        raw = await r.text()
+                    requests += 1
+                    per_mode[model] += 1
+                    text, trace = _answer_and_trace(raw, stream)
+                    private += trace.get("privacy") == "private"
+                    if (model == "tandem-cloud" and s.spans and trace.get("privacy") == "redact"
+                            and all(v in text for _, v in s.spans)):
+                        restored += 1
     await cloud.stop()
     seen = cloud.seen_text()
     leaked = [(k, v) for s in suite for k, v in s.spans if v in seen]
     return {"leaks_to_cloud": len(leaked), "leaked": leaked[:20], "cloud_requests": cloud.calls,
-            "gateway_requests": requests, "answers_with_all_values_restored": restored,
-            "answers_expected_restored": 2 * sum(1 for s in suite if s.spans)}
+            "gateway_requests": requests, "requests_per_mode": dict(per_mode), "private_requests": private,
+            "answers_with_all_values_restored": restored, "stop_strings_with_values": stops,
+            "values_checked": sum(len(s.spans) for s in suite)}
 
 
-def _answer(raw: str, stream: bool) -> str:
+def _answer_and_trace(raw: str, stream: bool) -> tuple[str, dict]:
     if not stream:
-        return json.loads(raw)["choices"][0]["message"]["content"]
+        body = json.loads(raw)
+        if "choices" not in body:
+            raise RuntimeError(f"gateway error: {raw[:300]}")
+        return body["choices"][0]["message"]["content"], body.get("tandem", {})
     frames = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: {")]
-    return "".join((f["choices"][0].get("delta") or {}).get("content") or "" for f in frames if f["choices"])
+    if any("error" in f for f in frames):
+        raise RuntimeError(f"gateway error: {raw[:300]}")
+    text = "".join((f["choices"][0].get("delta") or {}).get("content") or "" for f in frames if f.get("choices"))
+    trace = next((f["tandem"] for f in reversed(frames) if "tandem" in f), {})
+    return text, trace
 
 
-def plot(tuning: dict, held_out: dict, path: Path) -> None:
+def useful_answers(suite, n: int = 50) -> dict:
+    """Redacted requests to a real cloud model (the local cloud over Qwen2.5-Coder-0.5B, or SmolLM2 when
+    Qwen is not pulled): the cloud's own answer (with placeholders, asked directly with the redacted
+    prompt) against what the client gets through the gateway (restored). Temperature 0: the same answer."""
+    import requests as http
+
+    from device_runtime.engine import LlamaEngine
+    from device_runtime.models import REGISTRY, ModelStore
+    from gateway.privacy.policy import PLACEHOLDER_RX, PrivacyRouter
+    from gateway.testing.live import LiveGateway
+
+    store = ModelStore(progress=False)
+    name = next((m for m in ("qwen2.5-coder-0.5b", "smollm2-135m") if store.is_verified(REGISTRY[m])), None)
+    if name is None:
+        return {"skipped": "no model pulled"}
+    cloud_engine = LlamaEngine(store.path_for(REGISTRY[name]), n_ctx=2048, name=name)
+    router = PrivacyRouter()
+    picked = []
+    for s in suite:
+        d = router.decide([s.text])
+        if d.level == "redact" and any(k in ("PERSON", "ADDRESS", "DATE_OF_BIRTH") for k in d.pii):
+            picked.append(s)
+        if len(picked) == n:
+            break
+    ask = "Reply in one short sentence, repeating the names, addresses and dates exactly as written: "
+    rows = []
+    with LiveGateway(_Engine(n_ctx=8192), cloud_engine=cloud_engine) as gw:
+        for s in picked:
+            d = router.decide([ask + s.text])
+            redacted = router.redact([ask + s.text], d)[0]
+            body = {"messages": [{"role": "user", "content": redacted}], "max_tokens": 48, "temperature": 0}
+            direct = http.post(f"{gw.cloud_url}/v1/chat/completions", json={"model": "cloud", **body},
+                               timeout=300).json()["choices"][0]["message"]["content"]
+            via = http.post(f"{gw.url}/v1/chat/completions",
+                            json={**body, "model": "tandem-cloud",
+                                  "messages": [{"role": "user", "content": ask + s.text}]},
+                            timeout=300).json()["choices"][0]["message"]["content"]
+            used = sorted(set(PLACEHOLDER_RX.findall(direct)))
+            expected = [d.redactor.value_for(p) for p in used if d.redactor and d.redactor.value_for(p)]
+            rows.append({"placeholders_used": used, "restored": all(v in via for v in expected),
+                         "placeholder_left": bool(PLACEHOLDER_RX.search(via)), "same_as_direct":
+                         (d.redactor.restore(direct) if d.redactor else direct) == via})
+    return {"model": name, "requests": len(rows),
+            "answers_using_placeholders": sum(1 for r in rows if r["placeholders_used"]),
+            "restored_where_used": sum(1 for r in rows if r["placeholders_used"] and r["restored"]),
+            "placeholders_left_in_answers": sum(r["placeholder_left"] for r in rows),
+            "answers_equal_to_the_cloud_answer_restored": sum(r["same_as_direct"] for r in rows)}
+
+
+def plot(tuning: dict, held_out: dict, people: dict, timing: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, axes = plt.subplots(2, 2, figsize=(13, 7.6))
     kinds = list(held_out)
     x = range(len(kinds))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
-    for ax, scores, title in ((axes[0], tuning, "tuning templates"),
-                              (axes[1], held_out, "held-out templates")):
+    for ax, scores, title in ((axes[0][0], tuning, "identifiers, tuning templates"),
+                              (axes[0][1], held_out, "identifiers, held-out templates")):
         ax.bar([i - 0.2 for i in x], [(scores.get(k) or {}).get("precision") or 0 for k in kinds], 0.4,
                label="precision")
         ax.bar([i + 0.2 for i in x], [(scores.get(k) or {}).get("recall") or 0 for k in kinds], 0.4,
@@ -211,16 +432,48 @@ def plot(tuning: dict, held_out: dict, path: Path) -> None:
         ax.axhline(GOAL_RECALL, color="grey", ls=":", lw=1)
         ax.set_xticks(list(x), kinds, rotation=25, ha="right", fontsize=8)
         ax.set_ylim(0.8, 1.01)
-        ax.set_title(f"Built-in PII detectors, {title}")
-    axes[1].legend(loc="lower right")
+        ax.set_title(title, fontsize=10)
+    axes[0][1].legend(loc="lower right", fontsize=8)
+    ax = axes[1][0]
+    cells = [(k, lang) for k in PEOPLE_KINDS for lang in ("en", "zh", "mixed") if lang in people.get(k, {})]
+    xs = range(len(cells))
+    ax.bar([i - 0.2 for i in xs], [people[k][lang]["precision"] or 0 for k, lang in cells], 0.4, label="precision")
+    ax.bar([i + 0.2 for i in xs], [people[k][lang]["recall"] or 0 for k, lang in cells], 0.4, label="recall")
+    ax.axhline(PEOPLE_GOAL["recall"], color="grey", ls=":", lw=1)
+    ax.axhline(PEOPLE_GOAL["precision"], color="grey", ls="--", lw=0.8)
+    ax.set_xticks(list(xs), [f"{k.replace('DATE_OF_BIRTH', 'DOB')} {lang}" for k, lang in cells], rotation=35,
+                  ha="right", fontsize=8)
+    ax.set_ylim(0.5, 1.01)
+    ax.set_title("people, held-out (names, addresses, dates of birth, health)", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    ax = axes[1][1]
+    names = [k for k in timing if isinstance(timing[k], dict)]
+    ax.barh(names, [timing[k]["cpu_ms_p95"] for k in names], label="CPU p95")
+    ax.barh(names, [timing[k]["cpu_ms_p50"] for k in names], label="CPU p50")
+    ax.axvline(15, color="red", ls=":", lw=1)
+    ax.set_xlabel("ms per scan of a 2,000-character prompt (one core)")
+    ax.set_title("scan time (goal: p95 ≤ 15 ms)", fontsize=10)
+    ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
 
 
 def _table(scores: dict) -> str:
     rows = "\n".join(f"| {k} | {v['precision']} | {v['recall']} | {v['support']} |"
                      for k, v in scores.items())
     return "| type | precision | recall | support |\n|---|---|---|---|\n" + rows
+
+
+def _people_table(scores: dict) -> str:
+    rows = []
+    for kind, langs in scores.items():
+        for lang, v in langs.items():
+            ok = (v["recall"] or 0) >= PEOPLE_GOAL["recall"] and (v["precision"] or 0) >= PEOPLE_GOAL["precision"]
+            first = FIRST_PEOPLE_RUN["recall"].get(kind, {}).get(lang)
+            rows.append(f"| {kind} | {lang} | {v['precision']} | {v['recall']} | {v['exact_recall']} | "
+                        f"{v['support']} | {first} | {'met' if ok else '**not met**'} |")
+    return ("| type | language | precision | recall | exact-span recall | support | recall, first blind run | goal |\n"
+            "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows))
 
 
 def main() -> int:
@@ -230,8 +483,12 @@ def main() -> int:
     ap.add_argument("--extra-seeds", type=int, default=8,
                     help="more held-out suites (seeds 1..N), worst case")
     ap.add_argument("--no-code", action="store_true", help="skip the HumanEval false-positive measurement")
+    ap.add_argument("--no-gateway", action="store_true", help="skip the leak runs through the gateway")
+    ap.add_argument("--useful", type=int, default=50, help="redacted requests to a real cloud model (0: skip)")
     args = ap.parse_args()
+    t0 = time.perf_counter()
     det = PiiDetector()
+    load_s = round(time.perf_counter() - t0, 2)
     tuning_suite = generate(args.sentences, seed=1234, split="tuning")
     held_suite = generate(args.sentences, seed=args.seed, split="held_out")
     tuning, _ = detector_scores(tuning_suite, det)
@@ -243,65 +500,145 @@ def main() -> int:
     worst = {k: {"precision": min(v["per_type"].get(k, {}).get("precision") or 1.0 for v in seeds.values()),
                  "recall": min(v["per_type"].get(k, {}).get("recall") or 1.0 for v in seeds.values())}
              for k in held_out} if seeds else {}
+    # identifiers: the scores count only the identifier kinds (a name in these sentences is not labelled)
+    held_out = {k: v for k, v in held_out.items() if k not in PEOPLE_KINDS}
+    tuning = {k: v for k, v in tuning.items() if k not in PEOPLE_KINDS}
+    worst = {k: v for k, v in worst.items() if k not in PEOPLE_KINDS}
+    held_errors = [e for e in held_errors if (e.get("miss") or e.get("false_positive"))[0] not in PEOPLE_KINDS]
     goal = {k: bool(v["recall"] is not None and v["recall"] >= GOAL_RECALL
                     and (v["precision"] or 0) >= GOAL_PRECISION) for k, v in held_out.items()}
+    people_tuning_suite = pii_people.generate(args.sentences, seed=1234, split="tuning")
+    people_held_suite = pii_people.generate(args.sentences, seed=args.seed, split="held_out")
+    people_tuning, _ = people_scores(people_tuning_suite, det)
+    people_held, people_errors = people_scores(people_held_suite, det)
+    people_goal = {f"{k} {lang}": bool((v["recall"] or 0) >= PEOPLE_GOAL["recall"]
+                                       and (v["precision"] or 0) >= PEOPLE_GOAL["precision"])
+                   for k, langs in people_held.items() for lang, v in langs.items()}
+    negatives = hard_negatives(det)
     code = None if args.no_code else code_false_positives(det)
-    gateway = asyncio.run(leaks_through_gateway(tuning_suite + held_suite))
+    timing = scan_timing(det, people_held_suite, held_suite)
+    timing["model_load_s"] = load_s
+    gateway: dict = {}
+    if not args.no_gateway:
+        gateway["identifiers_cloud_mode"] = asyncio.run(leaks_through_gateway(tuning_suite + held_suite))
+        smol = smol_engine()
+        gateway["held_out_all_modes_with_stops"] = asyncio.run(
+            leaks_through_gateway(held_suite + people_held_suite, MODES, stops=True, engine=smol, max_tokens=4))
+        gateway["held_out_health_redacted_all_modes"] = asyncio.run(
+            leaks_through_gateway([s for s in people_held_suite if any(k == "HEALTH" for k, _ in s.spans)],
+                                  MODES, stops=True, overrides=("privacy.types={HEALTH: redact}",),
+                                  engine=smol, max_tokens=4))
+    useful = useful_answers(people_held_suite, args.useful) if args.useful else None
+    leaks = sum(g["leaks_to_cloud"] for g in gateway.values())
     data = {"tuning": {"per_type": tuning, "seed": 1234, "sentences": len(tuning_suite),
                        "languages": dict(Counter(s.lang for s in tuning_suite))},
             "held_out": {"per_type": held_out, "seed": args.seed, "sentences": len(held_suite),
                          "languages": dict(Counter(s.lang for s in held_suite)), "errors": held_errors},
             "held_out_extra_seeds": {"seeds": list(seeds), "worst_per_type": worst,
-                                     "errors": [e for v in seeds.values() for e in v["errors"]]},
+                                     "errors": [e for v in seeds.values() for e in v["errors"]
+                                                if (e.get("miss") or e.get("false_positive"))[0]
+                                                not in PEOPLE_KINDS]},
             "held_out_first_run": FIRST_HELD_OUT_RUN,
             "goal": {"recall": GOAL_RECALL, "precision": GOAL_PRECISION, "met_per_type": goal,
                      "met": all(goal.values())},
-            "code": code, "leaks_to_cloud": gateway["leaks_to_cloud"], "gateway": gateway,
-            "machine": machine(), "date": now_iso(),
-            "notes": "suite generated by bench/pii_suite.py (seeded; tuning and held-out templates are "
-                     "disjoint); a detection counts only with the exact kind and value; leaks counted over "
-                     "every byte the recording cloud received in cloud mode, streaming and not"}
-    code_md = ""
+            "people": {"held_out": people_held, "tuning": people_tuning, "errors": people_errors,
+                       "sentences": len(people_held_suite),
+                       "languages": dict(Counter(s.lang for s in people_held_suite)),
+                       "first_blind_run": FIRST_PEOPLE_RUN,
+                       "goal": {**PEOPLE_GOAL, "met_per_type_and_language": people_goal,
+                                "met": all(people_goal.values())},
+                       "hard_negatives": negatives},
+            "timing": timing, "code": code, "leaks_to_cloud": leaks, "gateway": gateway,
+            "useful_answers": useful, "machine": machine(), "date": now_iso(),
+            "notes": "suites generated by bench/pii_suite.py and bench/pii_people.py (seeded; tuning and "
+                     "held-out templates disjoint, held-out people values from other sources); identifiers "
+                     "count only with the exact kind and value; people values count when every character is "
+                     "inside found spans of their type (exact-span recall reported beside); leaks counted "
+                     "over every byte the recording cloud received. Tool arguments are not part of the API "
+                     "yet (tools are refused), so none are sent."}
+    write_results("pii_eval", data, _markdown(data, args, seeds))
+    plot(tuning, held_out, people_held, timing, RESULTS / "pii_eval.png")
+    print((RESULTS / "pii_eval.md").read_text())
+    return 0
+
+
+def _markdown(data: dict, args, seeds: dict) -> str:
+    held_out, tuning, worst = data["held_out"]["per_type"], data["tuning"]["per_type"], \
+        data["held_out_extra_seeds"]["worst_per_type"]
+    goal, people, timing = data["goal"]["met_per_type"], data["people"], data["timing"]
+    code, gateway, useful = data["code"], data["gateway"], data["useful_answers"]
+    verdict = "met" if data["goal"]["met"] else "not met: " + ", ".join(k for k, ok in goal.items() if not ok)
+    pverdict = "met" if people["goal"]["met"] else "not met: " + ", ".join(
+        k for k, ok in people["goal"]["met_per_type_and_language"].items() if not ok)
+    neg = people["hard_negatives"]
+    md = ("# PII detection and leaks\n\n"
+          "## People: names, street addresses, dates of birth, health (issue 27)\n\n"
+          f"Held-out people suite ({people['sentences']} sentences, {people['languages']}; templates and values "
+          f"disjoint from tuning); goal recall ≥ {PEOPLE_GOAL['recall']} and precision ≥ "
+          f"{PEOPLE_GOAL['precision']} per type and language: **{pverdict}**.\n\n" + _people_table(people["held_out"])
+          + "\n\nThe first column of recall is this run; 'first blind run' is the held-out suite's first run, "
+          "before the fixes it led to (" + "; ".join(FIRST_PEOPLE_RUN["causes_fixed"]) + "). Left as they are: "
+          + FIRST_PEOPLE_RUN["left_as_they_are"] + ". Later runs are no longer blind to those causes.\n\n"
+          f"Hard negatives (capitalised common words, places, products, code identifiers, health questions about "
+          f"nobody): held-out {neg['held_out']['flagged']}/{neg['held_out']['n']} flagged "
+          f"({neg['held_out']['rate']:.0%}; goal ≤ 5%: **{'met' if neg['held_out']['rate'] <= 0.05 else 'not met'}**"
+          f"), tuning {neg['tuning']['flagged']}/{neg['tuning']['n']}"
+          + (": " + "; ".join(f"{t!r} → {f}" for t, f in neg["held_out"]["examples"] + neg["tuning"]["examples"])
+             if neg["held_out"]["examples"] or neg["tuning"]["examples"] else "") + ".\n\n")
+    if code:
+        md += (f"HumanEval (prompt + solution + tests, all detectors): **{code['humaneval_flagged']}/"
+               f"{code['humaneval_problems']}** problems flagged (goal 0: **"
+               f"{'met' if code['humaneval_flagged'] == 0 else 'not met'}**).\n\n")
+    md += ("### Scan time\n\nOne `PiiDetector.find` of a 2,000-character prompt, all detectors, the process "
+           f"pinned to one core (CPU {timing.get('pinned_to_cpu')}); models loaded once at start-up "
+           f"({timing['model_load_s']} s). CPU is the scan's thread time, wall includes waiting for the "
+           "core on this shared machine. Goal p95 ≤ 15 ms.\n\n| prompts | n | wall p50 | wall p95 | CPU p50 | "
+           "CPU p95 | goal |\n|---|---|---|---|---|---|---|\n"
+           + "\n".join(f"| {k} | {v['prompts']} | {v['wall_ms_p50']} | {v['wall_ms_p95']} | {v['cpu_ms_p50']} | "
+                       f"{v['cpu_ms_p95']} | {'met' if v['cpu_ms_p95'] <= 15 else '**not met**'} |"
+                       for k, v in timing.items() if isinstance(v, dict)) + "\n\n")
+    if gateway:
+        md += "### Leaks to a recording cloud\n\n| run | gateway requests | cloud requests | private | leaks |\n" \
+              "|---|---|---|---|---|\n" + "\n".join(
+                  f"| {k} | {g['gateway_requests']} | {g['cloud_requests']} | {g['private_requests']} | "
+                  f"**{g['leaks_to_cloud']}** |" for k, g in gateway.items())
+        md += ("\n\nModes: tandem-cloud, -speculative, -cascade (forced to escalate) and -auto, streaming and "
+               "not; the all-modes runs carry the sentence's first value as a stop string. Tool arguments: the "
+               "API refuses tools for now, so none are sent (nothing to leak there yet). The health run sets "
+               "`privacy.types: {HEALTH: redact}` so that health terms do reach the redaction path.\n\n")
+    if useful:
+        md += ("### Answers stay useful\n\n" + (
+            f"{useful['requests']} redacted requests (names, addresses, dates of birth) to a real cloud model "
+            f"({useful['model']}, the local cloud): it used placeholders in {useful['answers_using_placeholders']}"
+            f" answers; the restored answer held the original values in {useful['restored_where_used']} of "
+            f"those; placeholders left in answers: {useful['placeholders_left_in_answers']}; answers equal to "
+            f"the cloud's own answer with the values put back: "
+            f"{useful['answers_equal_to_the_cloud_answer_restored']}/{useful['requests']}.\n\n"
+            if "requests" in useful else f"skipped: {useful.get('skipped')}\n\n"))
+    md += (f"## Identifiers\n\nHeld-out templates ({data['held_out']['sentences']} sentences, "
+           f"{data['held_out']['languages']}, seed {args.seed}); goal recall ≥ {GOAL_RECALL} and precision ≥ "
+           f"{GOAL_PRECISION} on every type: **{verdict}**.\n\n" + _table(held_out)
+           + (f"\n\nWorst per type over {len(seeds)} more held-out suites (seeds 1–{len(seeds)}, "
+              f"{args.sentences} sentences each): "
+              + ", ".join(f"{k} P {v['precision']} R {v['recall']}" for k, v in worst.items()
+                          if v["precision"] < 1 or v["recall"] < 1) + " (all others 1.0); misses: "
+              + "; ".join(f"{e.get('miss') or e.get('false_positive')}"
+                          for e in data["held_out_extra_seeds"]["errors"][:20])
+              if seeds else "")
+           + ("\n\nThe first, blind run on held-out (before the fixes it led to): PHONE_NUMBER precision "
+              "0.9238, recall 0.9898; SECRET recall 0.9968; all else 1.0. Causes: "
+              + "; ".join(FIRST_HELD_OUT_RUN["causes"]) + ".")
+           + f"\n\nTuning templates ({data['tuning']['sentences']} sentences, seed 1234):\n\n" + _table(tuning))
     if code:
         look = ", ".join(f"{f} {v['flagged']}/{v['n']}" for f, v in code["lookalikes"].items())
         adj = ", ".join(f"{f} {v['flagged']}/{v['n']}" for f, v in code["keyword_adjacent"].items())
-        code_md = ("\n\n## False positives on code\n\n"
-                   "HumanEval (prompt + solution + tests): "
-                   f"**{code['humaneval_flagged']}/{code['humaneval_problems']}** "
-                   f"problems with any span flagged ({code['humaneval_flagged_by_kind'] or 'none'}).\n\n"
-                   f"One look-alike line added per problem and family, flagged: {look}.\n\n"
-                   "Cost accepted by design — a digest assigned to a name that says key/token/secret is "
-                   f"redacted: {adj}.")
-    verdict = "met" if data["goal"]["met"] else "not met: " + ", ".join(k for k, ok in goal.items() if not ok)
-    md = ("# PII detection and leaks\n\n"
-          f"Held-out templates ({len(held_suite)} sentences, {data['held_out']['languages']}, "
-          f"seed {args.seed}); "
-          f"goal recall ≥ {GOAL_RECALL} and precision ≥ {GOAL_PRECISION} on every type: "
-          f"**{verdict}**.\n\n"
-          + _table(held_out)
-          + (f"\n\nWorst per type over {len(seeds)} more held-out suites (seeds 1–{len(seeds)}, "
-             f"{args.sentences} sentences each): "
-             + ", ".join(f"{k} P {v['precision']} R {v['recall']}" for k, v in worst.items()
-                         if v["precision"] < 1 or v["recall"] < 1) + " (all others 1.0); misses: "
-             + "; ".join(f"{e.get('miss') or e.get('false_positive')}"
-                         for e in data["held_out_extra_seeds"]["errors"])
-             if seeds else "")
-          + ("\n\nThe first, blind run on held-out (before the fixes it led to): PHONE_NUMBER precision "
-             "0.9238, recall 0.9898; SECRET recall 0.9968; all else 1.0. Causes: "
-             + "; ".join(FIRST_HELD_OUT_RUN["causes"])
-             + ". The extra seeds then found "
-             + " and ".join(FIRST_HELD_OUT_RUN["fixed_after_extra_seeds_1_to_4"])
-             + " (fixed); left: " + FIRST_HELD_OUT_RUN["left"] + ".")
-          + f"\n\nTuning templates ({len(tuning_suite)} sentences, seed 1234):\n\n" + _table(tuning)
-          + f"\n\nLeaks to the recording cloud: **{gateway['leaks_to_cloud']}** over "
-          f"{gateway['gateway_requests']} gateway requests ({gateway['cloud_requests']} cloud requests, "
-          f"both suites, streaming and not); answers "
-          f"restored: {gateway['answers_with_all_values_restored']}/{gateway['answers_expected_restored']}."
-          + code_md + "\n\n![pii](pii_eval.png)\n")
-    write_results("pii_eval", data, md)
-    plot(tuning, held_out, RESULTS / "pii_eval.png")
-    print(md)
-    return 0
+        md += ("\n\n## False positives on code\n\nHumanEval (prompt + solution + tests): "
+               f"**{code['humaneval_flagged']}/{code['humaneval_problems']}** problems with any span flagged "
+               f"({code['humaneval_flagged_by_kind'] or 'none'}).\n\n"
+               f"One look-alike line added per problem and family, flagged: {look}.\n\n"
+               "Cost accepted by design — a digest assigned to a name that says key/token/secret is "
+               f"redacted: {adj}.")
+    return md + "\n\n![pii](pii_eval.png)\n"
 
 
 if __name__ == "__main__":

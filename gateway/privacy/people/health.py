@@ -47,12 +47,20 @@ def chinese_terms() -> frozenset[str]:
 
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
-_SHAPE = re.compile(
-    r"(?i)^(?:[a-z]{3,}(?:itis|osis|aemia|emia|oma|pathy|algia|plegia|phobia|ectomy)"
-    r"|[a-z]{3,}(?:pril|sartan|olol|dipine|statin|prazole|tidine|oxetine|triptyline|zepam|zolam|cillin|mycin"
-    r"|cycline|floxacin|conazole|vir|mab|tinib|glutide|gliptin|gliflozin|formin|afil|triptan|profen|coxib"
-    r"|setron|lukast|parin|xaban|gatran|thiazide|semide|azine|pramine|barbital|caine))$"
+# word endings of conditions (-itis, -osis, ...) and of medicines (INN stems: -pril, -sartan, -olol, ...)
+_SHAPE_ENDINGS = tuple(
+    "itis osis aemia emia oma pathy algia plegia phobia ectomy pril sartan olol dipine statin prazole tidine "
+    "oxetine triptyline zepam zolam cillin mycin cycline floxacin conazole vir mab tinib glutide gliptin "
+    "gliflozin formin afil triptan profen coxib setron lukast parin xaban gatran thiazide semide azine "
+    "pramine "
+    "barbital caine".split()
 )
+
+
+def _shaped(word: str) -> bool:
+    """A word with the ending of a condition or a medicine, at least three letters before the ending."""
+    return (len(word) >= 6 and word.endswith(_SHAPE_ENDINGS) and word.isalpha() and word not in _NOT_SHAPE
+            and any(len(word) - len(e) >= 3 for e in _SHAPE_ENDINGS if word.endswith(e)))
 _NOT_SHAPE = {
     "diploma",
     "aroma",
@@ -95,8 +103,11 @@ _HEADS = (
     "tumour",
     "fever",
 )
+_NOT_MODIFIER = (r"(?!(?:for|from|with|have|this|that|some|their|about|into|what|which|your|other|rare"
+                 r"|same)\b)")
 _HEAD_PHRASE = re.compile(
-    r"(?i)\b((?:[A-Z][a-z]+(?:'s)?|[a-z]{4,})(?: [a-z]{4,})?) (?:" + "|".join(_HEADS) + r")\b"
+    rf"\b({_NOT_MODIFIER}(?:[A-Z][a-z]+(?:'s)?|[a-z]{{4,}})(?: {_NOT_MODIFIER}[a-z]{{4,}})?) "
+    r"(?i:" + "|".join(_HEADS) + r")\b"
 )
 _PREGNANT = re.compile(
     r"(?i)\b(?:(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|twelve) "
@@ -104,6 +115,15 @@ _PREGNANT = re.compile(
     r"|our (?:first|second|third) (?:child|baby)))\b"
 )
 _TYPE = re.compile(r"(?i)\btype (?:1|2|one|two|i|ii) diabetes\b")
+# what follows these is a condition whatever its name: "diagnosed with kidney stones", "确诊为慢性肾炎"
+_AFTER_CUE = re.compile(
+    r"(?i)\b(?:diagnosed with|diagnosis of|suffers from|suffering from|(?:being )?treated for|recovering from"
+    r"|tested positive for|prescribed)\s+((?:an? )?[a-z][a-z'’-]*(?: (?!(?:in|at|on|and|but|since|last|this|"
+    r"so|because|for|after|before|which|that|when|while|with|by|to|from|of|yesterday|today|recently)\b)"
+    r"[a-z][a-z'’-]*){0,3})")
+_ZH_AFTER_CUE = re.compile(r"(?:确诊(?:为|了|出)?|诊断(?:为|出)|查出(?:了)?|患(?:有|了)|罹患)"
+                           r"([\u4e00-\u9fff]{2,10}?)"
+                           r"(?=[，。；！？、,.;!?\s]|$|了|的|，)")
 _PERSON_EN = re.compile(
     r"(?i)\b(?:i|i'm|i’m|i've|i’ve|me|my|myself|he|him|his|she|her|hers|patient|client|son|daughter|wife|husband"
     r"|partner|mom|mum|mother|dad|father|brother|sister|child|kid|baby|grandma|grandpa|grandmother|grandfather"
@@ -202,7 +222,7 @@ def _english_candidates(text: str) -> list[tuple[int, int]]:
             if any(seq[k + 1][0] - seq[k][1] != 1 for k in range(n - 1)):
                 continue  # words of a term are one space apart
             phrase = " ".join(w for _, _, w in seq)
-            if phrase in terms or (n == 1 and phrase not in _NOT_SHAPE and _SHAPE.match(phrase)):
+            if phrase in terms or (n == 1 and _shaped(phrase)):
                 hit = n
                 break
         if hit:
@@ -212,6 +232,7 @@ def _english_candidates(text: str) -> list[tuple[int, int]]:
             i += 1
     for rx in (_HEAD_PHRASE, _PREGNANT, _TYPE):
         found.extend((m.start(), m.end()) for m in rx.finditer(text))
+    found.extend(m.span(1) for m in _AFTER_CUE.finditer(text))
     return found
 
 
@@ -241,6 +262,7 @@ def _chinese_candidates(
             b = tokens[k][1]
         joined.append((a, b))
     joined.extend((m.start(), m.end()) for m in _ZH_PREGNANT.finditer(text))
+    joined.extend(m.span(1) for m in _ZH_AFTER_CUE.finditer(text))
     for m in _ZH_DRUG.finditer(text):  # the stem, and the name's characters before it: 阿托伐|他汀, 舍|曲林
         a = m.start()
         while (

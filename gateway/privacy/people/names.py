@@ -84,6 +84,9 @@ _SIGN_OFF = re.compile(
 _CODE_BEFORE = re.compile(r"[._$#@`/\\]$|\bclass\s+$|\bdef\s+$|\bimport\s+$|\bnew\s+$")
 _CODE_AFTER = re.compile(r"^(?:\.[A-Za-z_]|[(\[_`=<]|::|->)")
 _WINDOW_WORDS = 5
+# a name is words of letters, one of them capitalised (no digits, underscores or CJK: "Monkey_68summer")
+_WORDS_ONLY = re.compile(r"(?=.*\b[A-Z\u00c0-\u00de])"
+                         r"(?:[^\W\d_\u3000-\u9fff][^\W\d_\u3000-\u9fff'’.-]*\.?\s?)+")
 
 
 def _name_after(text: str, pos: int) -> Span | None:
@@ -153,13 +156,16 @@ def _sentence_initial(text: str, start: int) -> bool:
 def _windows(text: str, known: list[Span]) -> list[Span]:
     """Stretches of text around capitalised words that could be names (and are not in ``known``), merged."""
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    code_lines = [m.span() for m in re.finditer(r"[^\n]+", text) if _CODE_LINE.search(m.group(0))]
     hits = []
     for k, (a, b) in enumerate(words):
         w = text[a:b].strip("\"'“”‘’(),.;:!?")
         if not w or not w[0].isupper() or w.isupper() and len(w) > 1 or not w[0].isalpha():
             continue
-        if w.lower() in _STARTERS or any(s <= a < e for s, e in known):
-            continue
+        if w.lower() in _STARTERS or any(s <= a < e for s, e in known + code_lines):
+            continue  # a name on a line of code is never taken (_in_code): the model need not read it
+        if _sentence_initial(text, a) and not (k + 1 < len(words) and text[words[k + 1][0]].isupper()):
+            continue  # a lone capital that starts a sentence is never taken without context either
         hits.append(k)
     spans: list[Span] = []
     for k in hits:
@@ -187,7 +193,7 @@ def find_english_names(text: str, nlp: Any | None, known: Sequence[Span] = ()) -
                 if value.endswith(("'s", "’s")):
                     end -= 2
                     value = value[:-2]
-                if not any(w[:1].isupper() for w in value.split()) or _in_code(text, start, end):
+                if not _WORDS_ONLY.fullmatch(value) or _in_code(text, start, end):
                     continue
                 while " " in value and value.split()[0].lower() in _STARTERS:  # "Use Jackson", "Dear Ann"
                     cut = value.index(" ") + 1
