@@ -30,6 +30,7 @@ import gzip
 import hashlib
 import json
 import random
+import re
 import sys
 import time
 import uuid
@@ -186,9 +187,18 @@ FIRST_PEOPLE_RUN = {
         "modifiers (类风湿|关节炎, 产后|抑郁, 甲状腺功能|减退); 怀孕了",
         "ICD-10-CM titles 'X and Y' (atrial fibrillation and flutter) and hyphenated ones (sickle-cell anemia)",
         "a surname followed by a given name jieba tags zg (诸葛|晨)",
+        "a condition named after 'diagnosed with', 'treated for', 确诊为, 查出 (whatever its name)",
+        "names whose given name jieba joins to the next word: a surname and one or two characters between a "
+        "boundary and a word that follows a person (昨天|令狐初|把, 於铭若|你好); traditional 呂 簡 ...",
+        "Gaelic particles and the given name before them (Eve Ó Coilín, Blathnaid Mac Uaid); a pair of names "
+        "after a verb that takes a person (email Nitesh Kala, what Ada Folta said)",
+        "every ICD-10-CM inclusion term (miscarriage, panic attack), the condition in 'personal history of "
+        "kidney stones', plurals",
+        "a lone capital beside another in 'X and Y' (Flask and Django, Java and Kotlin) is a list of things",
+        "the metric: a leading article of a value ('a miscarriage') need not be covered",
     ],
-    "left_as_they_are": "lay terms no list here has (lupus, OCD, kidney stones, panic attacks, a miscarriage); "
-                        "rare English names the small NER labels ORG at the start of a sentence",
+    "left_as_they_are": "lay terms and abbreviations no list here has (lupus, OCD, 青光眼); invented names the "
+                        "small NER labels a place (Myabes Vyamis), so their medicine has no person to be about",
 }
 
 
@@ -209,7 +219,8 @@ def people_scores(suite, det: PiiDetector) -> tuple[dict, list[dict]]:
             for k, a, b in found:
                 if k == kind:
                     covered.update(range(max(a, i), min(b, i + len(value))))
-            ok = all(p in covered or s.text[p] in " ,." for p in range(i, i + len(value)))
+            lead = len(re.match(r"(?:(?:a|an|the) )?", value).group(0))  # an article is not personal data
+            ok = all(p in covered or s.text[p] in " ,." for p in range(i + lead, i + len(value)))
             (tp if ok else fn)[(kind, s.lang)] += 1
             exact[(kind, s.lang)] += (kind, i, i + len(value)) in found
             if not ok:

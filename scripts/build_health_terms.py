@@ -82,11 +82,13 @@ def conditions() -> set[str]:
     terms: set[str] = set()
     for diag in root.iter("diag"):
         code = diag.findtext("name") or ""
-        if not code or code[0] > "Q" or len(code.replace(".", "")) > 4:
+        if not code or code[0] > "Q" and not code.startswith(("Z33", "Z87")):
             continue
-        texts = [diag.findtext("desc") or ""]
-        for inc in diag.findall("inclusionTerm/note"):
+        texts = [diag.findtext("desc") or ""] if len(code.replace(".", "")) <= 4 or code[0] == "Z" else []
+        for inc in diag.findall("inclusionTerm/note") + diag.findall("includes/note"):  # every synonym
             texts.append(inc.text or "")
+        # "Personal history of kidney stones" names the condition after "of"
+        texts = [re.sub(r"^(?:personal|family) history of ", "", t, flags=re.I) for t in texts]
         for text in texts:
             term = _clean(text)
             if term:

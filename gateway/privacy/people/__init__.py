@@ -57,7 +57,12 @@ class PeopleDetector:
                 people += find_chinese_names(text, zh_tokens, self._tags, self._zh.FREQ)
         if "HEALTH" in self.kinds:
             spans += find_health(text, zh_tokens, people, self._tags)
-        if "PERSON" in self.kinds:
+        if "PERSON" in self.kinds:  # an address holds names of streets; a name may end like a condition
+            spans = [  # "Manimun Veiraidroma" is a name, not a condition ending in -oma
+                (k, a, b)
+                for k, a, b in spans
+                if not (k == "HEALTH" and text[a].isupper() and any(pa <= a and b <= pb for pa, pb in people))
+            ]
             taken = [(a, b) for k, a, b in spans if k in ("ADDRESS", "HEALTH")]
             spans += [("PERSON", a, b) for a, b in people if not any(a < tb and ta < b for ta, tb in taken)]
         return spans

@@ -59,8 +59,15 @@ _SHAPE_ENDINGS = tuple(
 
 def _shaped(word: str) -> bool:
     """A word with the ending of a condition or a medicine, at least three letters before the ending."""
-    return (len(word) >= 6 and word.endswith(_SHAPE_ENDINGS) and word.isalpha() and word not in _NOT_SHAPE
-            and any(len(word) - len(e) >= 3 for e in _SHAPE_ENDINGS if word.endswith(e)))
+    return (
+        len(word) >= 6
+        and word.endswith(_SHAPE_ENDINGS)
+        and word.isalpha()
+        and word not in _NOT_SHAPE
+        and any(len(word) - len(e) >= 3 for e in _SHAPE_ENDINGS if word.endswith(e))
+    )
+
+
 _NOT_SHAPE = {
     "diploma",
     "aroma",
@@ -103,8 +110,10 @@ _HEADS = (
     "tumour",
     "fever",
 )
-_NOT_MODIFIER = (r"(?!(?:for|from|with|have|this|that|some|their|about|into|what|which|your|other|rare"
-                 r"|same)\b)")
+_NOT_MODIFIER = (
+    r"(?!(?:for|from|with|have|this|that|some|their|about|into|what|which|your|other|rare"
+    r"|same)\b)"
+)
 _HEAD_PHRASE = re.compile(
     rf"\b({_NOT_MODIFIER}(?:[A-Z][a-z]+(?:'s)?|[a-z]{{4,}})(?: {_NOT_MODIFIER}[a-z]{{4,}})?) "
     r"(?i:" + "|".join(_HEADS) + r")\b"
@@ -120,10 +129,13 @@ _AFTER_CUE = re.compile(
     r"(?i)\b(?:diagnosed with|diagnosis of|suffers from|suffering from|(?:being )?treated for|recovering from"
     r"|tested positive for|prescribed)\s+((?:an? )?[a-z][a-z'’-]*(?: (?!(?:in|at|on|and|but|since|last|this|"
     r"so|because|for|after|before|which|that|when|while|with|by|to|from|of|yesterday|today|recently)\b)"
-    r"[a-z][a-z'’-]*){0,3})")
-_ZH_AFTER_CUE = re.compile(r"(?:确诊(?:为|了|出)?|诊断(?:为|出)|查出(?:了)?|患(?:有|了)|罹患)"
-                           r"([\u4e00-\u9fff]{2,10}?)"
-                           r"(?=[，。；！？、,.;!?\s]|$|了|的|，)")
+    r"[a-z][a-z'’-]*){0,3})"
+)
+_ZH_AFTER_CUE = re.compile(
+    r"(?:确诊(?:为|了|出)?|诊断(?:为|出)|查出(?:了)?|患(?:有|了)|罹患)"
+    r"([\u4e00-\u9fff]{2,10}?)"
+    r"(?=[，。；！？、,.;!?\s]|$|了|的|，)"
+)
 _PERSON_EN = re.compile(
     r"(?i)\b(?:i|i'm|i’m|i've|i’ve|me|my|myself|he|him|his|she|her|hers|patient|client|son|daughter|wife|husband"
     r"|partner|mom|mum|mother|dad|father|brother|sister|child|kid|baby|grandma|grandpa|grandmother|grandfather"
@@ -222,7 +234,7 @@ def _english_candidates(text: str) -> list[tuple[int, int]]:
             if any(seq[k + 1][0] - seq[k][1] != 1 for k in range(n - 1)):
                 continue  # words of a term are one space apart
             phrase = " ".join(w for _, _, w in seq)
-            if phrase in terms or (n == 1 and _shaped(phrase)):
+            if phrase in terms or phrase[-1] == "s" and phrase[:-1] in terms or (n == 1 and _shaped(phrase)):
                 hit = n
                 break
         if hit:

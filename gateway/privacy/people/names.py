@@ -44,11 +44,16 @@ _THING_HEADS = frozenset(
 )
 # two or three capitalised words followed by what people do ("Tarak Sawhney lives at", "… is on metformin"):
 # a name unless the model calls them a place, a nationality, a date or a quantity
+_NAME_WORD = r"[A-Z\u00c0-\u00de][a-z\u00c0-\u024f'’-]+"
+_PAIR_OF_NAMES = rf"{_NAME_WORD} (?:(?:Ó|Ní|Nic|Mac|Mc|Ua|Uí|van|von|de|da|di|del) )?{_NAME_WORD}"
 _ACTOR = re.compile(
-    r"(?<![\w.])([A-Z][a-z\u00c0-\u024f'’-]+ [A-Z][a-z\u00c0-\u024f'’-]+) (?=(?:is|was|has|had|lives"
-    r"|lived|said|says|asked|asks|sent|sends|wrote|writes|called|calls|moved|joined|works|worked|told"
-    r"|wants|needs|takes|took|started|will|would|can|could|should|did|does|got|gave|went|came|left"
-    r"|emailed|texted|replied|signed|paid|owes|lost|found|missed|visited|mentioned)\b)"
+    rf"(?<![\w.])({_PAIR_OF_NAMES}) (?=(?:is|was|has|had|lives|lived|said|says|asked|asks|sent|sends|wrote"
+    r"|writes|called|calls|moved|joined|works|worked|told|wants|needs|takes|took|started|will|would|can"
+    r"|could|should|did|does|got|gave|went|came|left|emailed|texted|replied|signed|paid|owes|lost|found"
+    r"|missed|visited|mentioned|the right person)\b)"
+    # ... or after a verb that takes a person: "email Nitesh Kala", "ask Muema Okoth", "what Ada Folta said"
+    r"|(?i:\b(?:e-?mail|ask|tell|call|text|ping|invite|thank|remind|cc|contact|message|meet|congratulate"
+    rf"|introduce|hire|interview|what|whether|is) )({_PAIR_OF_NAMES})(?![\w(])"
 )
 _NOT_ACTOR_LABELS = frozenset(
     "GPE LOC FAC NORP DATE TIME MONEY QUANTITY EVENT LAW LANGUAGE PRODUCT WORK_OF_ART".split()
@@ -85,8 +90,10 @@ _CODE_BEFORE = re.compile(r"[._$#@`/\\]$|\bclass\s+$|\bdef\s+$|\bimport\s+$|\bne
 _CODE_AFTER = re.compile(r"^(?:\.[A-Za-z_]|[(\[_`=<]|::|->)")
 _WINDOW_WORDS = 5
 # a name is words of letters, one of them capitalised (no digits, underscores or CJK: "Monkey_68summer")
-_WORDS_ONLY = re.compile(r"(?=.*\b[A-Z\u00c0-\u00de])"
-                         r"(?:[^\W\d_\u3000-\u9fff][^\W\d_\u3000-\u9fff'’.-]*\.?\s?)+")
+_WORDS_ONLY = re.compile(
+    r"(?=.*\b[A-Z\u00c0-\u00de])"
+    r"(?:[^\W\d_\u3000-\u9fff][^\W\d_\u3000-\u9fff'’.-]*\.?\s?)+"
+)
 
 
 def _name_after(text: str, pos: int) -> Span | None:
@@ -133,10 +140,11 @@ def _in_code(text: str, start: int, end: int) -> bool:
 
 
 def _listed(text: str, start: int, end: int) -> bool:
-    """One capitalised word in a list of them ("Mercury, Venus, Earth"): a list of things, not a person."""
+    """One capitalised word in a list of them ("Mercury, Venus, Earth", "Flask and Django"): a list of
+    things, not a person; a lone first name beside another is left to context ("Dear Ann and Bob")."""
     return bool(
-        re.search(r"[A-Z][a-z]+,\s*$", text[max(0, start - 20) : start])
-        or re.match(r",\s*(?:(?:and|or|then)\s+)?[A-Z][a-z]+", text[end : end + 20])
+        re.search(r"[A-Z][a-z]+(?:,|\s+(?:and|or|&))\s*$", text[max(0, start - 20) : start])
+        or re.match(r"(?:,|\s+(?:and|or|&))\s*(?:(?:and|or|then)\s+)?[A-Z][a-z]+", text[end : end + 20])
     )
 
 
@@ -214,12 +222,13 @@ def find_english_names(text: str, nlp: Any | None, known: Sequence[Span] = ()) -
                 if e.label_ in _NOT_ACTOR_LABELS
             ]
             for m in _ACTOR.finditer(text, offset, stop):
-                a, b = m.span(1)
-                words = m.group(1).split()
+                g = 1 if m.group(1) else 2
+                a, b = m.span(g)
+                words = m.group(g).split()
                 if (
                     words[0].lower() in _STARTERS
                     or any(w.lower() in _ORG_WORDS for w in words)
-                    or any(a < le and la < b for la, le in others)
+                    or any(a <= la and le <= b for la, le in others)  # the model calls it a place, a date, …
                     or _thing(text, a, b)
                     or _in_code(text, a, b)
                 ):
@@ -235,7 +244,28 @@ def find_english_names(text: str, nlp: Any | None, known: Sequence[Span] = ()) -
                     continue
                 if m.group(1).split()[0].lower() not in _STARTERS:
                     found.add((a, b))
-    return _merge(sorted(found))
+    return _merge(sorted(_widen(text, span) for span in found))
+
+
+_GAELIC = ("Ó", "Ní", "Nic", "Mac", "Mc", "O'", "Ua", "Uí")
+
+
+def _widen(text: str, span: Span) -> Span:
+    """Take in the capitalised given name before a span the model started at a particle ("Blathnaid Mac
+    Uaid") and a Gaelic or Dutch particle word before or after ("Eve Ó Coilín")."""
+    a, b = span
+    m = re.search(r"(?:^|(?<=[ \t]))([A-Z][a-z\u00c0-\u024f'’-]+ )$", text[max(0, a - 30) : a])
+    first = text[a:b].split()[0] if text[a:b].split() else ""
+    if (
+        m
+        and (first in _GAELIC or first.lower() in _PARTICLES)
+        and m.group(1).strip().lower() not in _STARTERS
+    ):
+        a -= len(m.group(1))
+    m = re.match(r" (?:Ó|Ní|Nic|Mac|Mc|Ua|Uí) [A-Z][a-z\u00c0-\u024f'’-]+", text[b : b + 40])
+    if m:
+        b += m.end()
+    return a, b
 
 
 def _thing(text: str, start: int, end: int) -> bool:

@@ -59,6 +59,11 @@ def _left_cue(text: str, pos: int) -> bool:
     return before.endswith(_ZH_LEFT)
 
 
+def _strong_right(text: str, pos: int) -> bool:
+    """What follows is a word that follows a person (你好, 老师, 说, 把, ...), not just a comma."""
+    return text.startswith(_ZH_RIGHT, pos) or text[pos : pos + 1] in _ZH_RIGHT_CHARS
+
+
 def _unknown(word: str, freq: dict[str, int]) -> bool:
     return not freq.get(word)  # jieba's FREQ also holds every prefix of a word, with count 0
 
@@ -76,9 +81,9 @@ def find_chinese_names(
         cue = _left_cue(text, a)
         if sur and 2 <= len(word) <= 4 and len(word) > sur:
             tag = tags.get(word)
-            strong_right = text.startswith(_ZH_RIGHT, b) or text[b : b + 1] in _ZH_RIGHT_CHARS
             if _unknown(word, freq) or (
-                tag in _NAME_TAGS and (len(word) >= 3 or (cue or strong_right) and _right_cue(text, b))
+                tag in _NAME_TAGS
+                and (len(word) >= 3 or (cue or _strong_right(text, b)) and _right_cue(text, b))
             ):
                 span = (a, b)
         elif sur and len(word) == sur and k + 1 < len(tokens) and tokens[k + 1][0] == b:
@@ -89,7 +94,12 @@ def find_chinese_names(
                 1 <= len(given) <= 2
                 and given[0] not in _ZH_FUNCTION
                 and tag not in _NOT_GIVEN_TAGS
-                and (tag in _NAME_TAGS or _unknown(given, freq) or cue and _right_cue(text, nb))
+                and (
+                    tag in _NAME_TAGS
+                    or _unknown(given, freq)
+                    or (cue or _strong_right(text, nb))
+                    and _right_cue(text, nb)
+                )
             ):
                 span, k = (a, nb), k + 1
         if span is not None:
@@ -108,4 +118,43 @@ def find_chinese_names(
                     k += 1
             found.append((a, b))
         k += 1
-    return found
+    return _merge(found + _framed(text, tags, freq))
+
+
+_TIME_WORDS = ("昨天", "今天", "明天", "刚才", "后来", "上周", "下周")
+
+
+def _framed(text: str, tags: dict[str, str], freq: dict[str, int]) -> list[Span]:
+    """A surname with one or two more characters between a boundary (start, punctuation, a cue word, a
+    time word) and a word that follows a person (你好, 老师, 把, 在, 需要, …), however jieba cut it:
+    "昨天/令狐/初/把" → 令狐初, "於/铭/若/你好" → 於铭若."""
+    out = []
+    for run in _CJK.finditer(text):
+        for i in range(run.start(), run.end()):
+            sur = surname_at(text, i)
+            if not sur:
+                continue
+            before = text[run.start() : i]
+            if before and not before.endswith(_ZH_LEFT + _TIME_WORDS) and i != run.start():
+                continue
+            for g in (2, 1):
+                end = i + sur + g
+                given = text[i + sur : end]
+                if end > run.end() or any(c in _ZH_FUNCTION for c in given) or not _strong_right(text, end):
+                    continue
+                whole = text[i:end]
+                if freq.get(whole) and tags.get(whole) not in _NAME_TAGS:
+                    continue  # an everyday word that starts with a surname character (成本, 方法)
+                out.append((i, end))
+                break
+    return out
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for a, b in sorted(spans):
+        if out and a < out[-1][1]:
+            out[-1] = (out[-1][0], max(b, out[-1][1]))
+        else:
+            out.append((a, b))
+    return out
