@@ -51,8 +51,10 @@ _SUFFIXES = (
 _DIR = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?"
 _WORD = r"(?:[A-Z][A-Za-z'’.-]*|\d{1,3}(?:st|nd|rd|th)|[A-Z])"
 _HOUSE = r"(?:(?:Unit|Flat|Apt\.?|Shop)\s*)?\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?"
-_UNIT = (r"(?:Flat|Apt\.?|Apartment|Unit|Suite|Ste\.?|Studio|Level|Floor|Room|Rm\.?|Lot|Block|Shop)"
-         r"\s*#?\s*[A-Za-z0-9-]{1,5}")
+_UNIT = (
+    r"(?:Flat|Apt\.?|Apartment|Unit|Suite|Ste\.?|Studio|Level|Floor|Room|Rm\.?|Lot|Block|Shop)"
+    r"\s*#?\s*[A-Za-z0-9-]{1,5}"
+)
 _STREET = (
     rf"{_HOUSE}\s+(?:{_DIR}\s+)?(?:{_WORD}\s+){{0,3}}{_WORD}\s+(?:{_SUFFIXES})\b\.?(?:\s+{_DIR}(?![A-Za-z]))?"
     rf"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[A-Za-z0-9-]{{1,6}})?"
