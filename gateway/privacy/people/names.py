@@ -201,7 +201,7 @@ def find_english_names(text: str, nlp: Any | None, known: Sequence[Span] = ()) -
                 if value.endswith(("'s", "’s")):
                     end -= 2
                     value = value[:-2]
-                if not _WORDS_ONLY.fullmatch(value) or _in_code(text, start, end):
+                if not _WORDS_ONLY.fullmatch(value) or _in_code(text, start, end) or _technical(value):
                     continue
                 while " " in value and value.split()[0].lower() in _STARTERS:  # "Use Jackson", "Dear Ann"
                     cut = value.index(" ") + 1
@@ -266,6 +266,18 @@ def _widen(text: str, span: Span) -> Span:
     if m:
         b += m.end()
     return a, b
+
+
+_NAME_CAPS = re.compile(r"(?:Mc|Mac|O'|O’|D'|D’|De|Le|La|Di|Da|Van)[A-Z][a-z]+")
+
+
+def _technical(value: str) -> bool:
+    """An acronym or a word with capitals inside (JSON, NaN, OSError, iPhone) names a thing, not a person
+    (McDonald, O'Brien, DeShawn are people)."""
+    return any(
+        (len(w) > 1 and w.isupper()) or (any(c.isupper() for c in w[1:]) and not _NAME_CAPS.fullmatch(w))
+        for w in value.replace("-", " ").split()
+    )
 
 
 def _thing(text: str, start: int, end: int) -> bool:
