@@ -97,6 +97,7 @@ class LocalCloudProcess:
         cmd = [sys.executable, "-m", "gateway.cli", "cloud", "--model", c.model, "--host", c.host,
                "--port", str(c.port), "--n-ctx", str(c.n_ctx), "--delay-ms", str(c.delay_ms),
                "--jitter-ms", str(c.jitter_ms), "--failure-rate", str(c.failure_rate),
+               "--session-memory-mb", str(c.session_memory_mb), "--max-sessions", str(c.max_sessions),
                "--port-file", port_file, "--parent-pid", str(os.getpid())]
         if c.n_threads:
             cmd += ["--threads", str(c.n_threads)]

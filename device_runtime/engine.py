@@ -220,9 +220,10 @@ class LlamaEngine:
             self._logits = None
 
     def save_sequence(self) -> SavedSequence:
-        """A copy of what the KV cache holds now (the cache itself is left as it is)."""
+        """A copy of what the KV cache holds now (its cells past a rollback are dropped first)."""
         import llama_cpp
 
+        self._llm._ctx.kv_cache_seq_rm(0, len(self._tokens), -1)  # cells past a rollback are not ours
         ctx = self._llm._ctx.ctx
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         data = (ctypes.c_uint8 * size)()

@@ -98,7 +98,8 @@ def cmd_cloud(args: argparse.Namespace) -> int:
         die_with_parent(args.parent_pid)
     engine = LlamaEngine.load(args.model, pull=args.pull, n_ctx=args.n_ctx, n_threads=args.threads)
     net = NetworkSimulation(args.delay_ms, args.jitter_ms, args.failure_rate)
-    app = create_cloud_app(engine, args.served_name, net)
+    app = create_cloud_app(engine, args.served_name, net, session_memory_mb=args.session_memory_mb,
+                           max_sessions=args.max_sessions)
 
     async def main() -> None:
         server = await listen(app, args.host, args.port)
@@ -247,6 +248,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay-ms", type=float, default=0.0, help="simulated one-way network delay per request")
     p.add_argument("--jitter-ms", type=float, default=0.0)
     p.add_argument("--failure-rate", type=float, default=0.0, help="fraction of requests answered 503")
+    p.add_argument("--session-memory-mb", type=float, default=512.0,
+                   help="RAM for the KV states of verification sessions not being served (LRU beyond)")
+    p.add_argument("--max-sessions", type=int, default=64, help="verification sessions remembered at all")
     p.add_argument("--pull", action="store_true", help="fetch the model if it is not cached")
     p.set_defaults(fn=cmd_cloud)
 

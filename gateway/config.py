@@ -57,6 +57,10 @@ class LocalCloudConfig(Section):
     jitter_ms: float = 0.0
     failure_rate: float = 0.0
     start_timeout_s: float = 120.0
+    # verification sessions (several devices at once): each keeps its KV state; those not being served
+    # are saved copies in RAM up to this bound, the least recently used dropped first (next round: a prefill)
+    session_memory_mb: float = Field(default=512.0, ge=0)
+    max_sessions: int = Field(default=64, ge=1)  # remembered at all; a forgotten one resends its context once
 
 
 class CloudConfig(Section):

@@ -126,3 +126,137 @@ def test_verify_reports_what_it_read_from_the_cache(cloud_engine):
     assert second.prompt_tokens == len(prompt) + 3
     assert second.cached_tokens >= len(prompt)
     assert (foreign.prompt_tokens, foreign.cached_tokens) == (len(prompt) + 2, 0)
+
+
+def _round_trips(engine, n_devices: int) -> list[tuple[list[int], list[list[int]]]]:
+    """Each device's prompt and the drafts it will send, six rounds of guesses (some right, most not)."""
+    out = []
+    for i in range(n_devices):
+        prompt = engine.chat_tokens([{"role": "user", "content": f"Device {i}: count from {i} to {i + 9}."}])
+        out.append((prompt, [engine.tokenize(f" {i + j}, {i + j + 1}", add_bos=False) for j in range(6)]))
+    return out
+
+
+async def _verify_rounds(client: CloudClient, prompt: list[int], drafts: list[list[int]]) -> tuple[list, CallStats]:
+    """One device's conversation: every round drafts on top of what the cloud kept last time."""
+    session, stats, context, got = VerifySession(), CallStats(), list(prompt), []
+    for draft in drafts:
+        out = await client.verify(context, draft, stats, session=session)
+        got.append((out.accepted, out.tokens))
+        context = context + out.tokens[: out.accepted + 1]
+    return got, stats
+
+
+def test_several_sessions_verify_at_once_without_refusals(cloud_engine):
+    """Issue 26: four devices verifying together keep their own KV state: no 409, every round after the
+    first reads its own prefix from the cache, and each answer is what the device gets verifying alone."""
+    plans = _round_trips(cloud_engine, 4)
+
+    async def main():
+        runner, url = await serve(cloud_engine)
+        clients = [CloudClient([url], api_key=f"key-{i % 2}", strategy="tandem") for i in range(len(plans))]
+        for c in clients:
+            await c.start()
+        try:
+            alone = [await _verify_rounds(clients[0], p, d) for p, d in plans]
+            together = await asyncio.gather(*(_verify_rounds(c, p, d) for c, (p, d) in zip(clients, plans)))
+            info = await clients[0].request_json("GET", "/v1/tandem/info")
+            return alone, together, info["sessions"]
+        finally:
+            for c in clients:
+                await c.close()
+            await runner.cleanup()
+
+    alone, together, sessions = asyncio.run(main())
+    for (want, _), (got, stats), (prompt, drafts) in zip(alone, together, plans):
+        assert got == want
+        assert stats.calls == len(drafts)  # no call refused
+        # only the first round computed the prompt; each later one its last token (the cloud's) and drafts
+        computed = stats.prompt_tokens - stats.cached_tokens
+        assert computed == len(prompt) + sum(map(len, drafts)) + len(drafts) - 1
+    assert sessions["loaded_total"] > 0 and sessions.get("rebuilt_total", 0) == 0
+
+
+def test_an_evicted_session_costs_one_prefill_never_a_refusal(cloud_engine):
+    """With room for no saved state at all, sessions taking turns are rebuilt from the tokens the cloud
+    kept: same answers, no 409, and each rebuild is one evaluation of that session's context."""
+    plans = _round_trips(cloud_engine, 3)
+
+    async def main():
+        runner = web.AppRunner(create_cloud_app(cloud_engine, session_memory_mb=0), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        client = CloudClient([url], strategy="tandem")
+        await client.start()
+        try:
+            alone = [await _verify_rounds(client, p, d) for p, d in plans]
+            together = await asyncio.gather(*(_verify_rounds(client, p, d) for p, d in plans))
+            return alone, together, (await client.request_json("GET", "/v1/tandem/info"))["sessions"]
+        finally:
+            await client.close()
+            await runner.cleanup()
+
+    alone, together, sessions = asyncio.run(main())
+    for (want, _), (got, stats), (_, drafts) in zip(alone, together, plans):
+        assert got == want and stats.calls == len(drafts)
+    assert sessions["evicted_total"] > 0 and sessions["rebuilt_total"] > 0
+    assert sessions["saved_bytes"] == 0 and sessions.get("loaded_total", 0) == 0
+
+
+def test_a_forgotten_session_resends_its_context_once(cloud_engine):
+    """Past max_sessions the least recently used session is forgotten: its next delta round is refused
+    once and the full context that follows is answered (the client never loops)."""
+    prompt = cloud_engine.chat_tokens([{"role": "system", "content": "Be brief. " * 12},
+                                       {"role": "user", "content": "Name a colour."}])
+    other = cloud_engine.chat_tokens([{"role": "user", "content": "Name an animal."}])
+
+    async def main():
+        runner = web.AppRunner(create_cloud_app(cloud_engine, max_sessions=1), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        client = CloudClient([url], strategy="tandem")
+        await client.start()
+        try:
+            mine = VerifySession()
+            first = await client.verify(prompt, [], CallStats(), session=mine)
+            await client.verify(other, [], CallStats(), session=VerifySession())  # takes the only place
+            stats = CallStats()
+            again = await client.verify(prompt + first.tokens, [], stats, session=mine)
+            return stats, again, (await client.request_json("GET", "/v1/tandem/info"))["sessions"]
+        finally:
+            await client.close()
+            await runner.cleanup()
+
+    stats, again, sessions = asyncio.run(main())
+    assert stats.calls == 2 and again.tokens  # refused once (409), answered on the full resend
+    assert sessions["forgotten_total"] >= 1 and sessions["sessions"] == 1
+
+
+def test_completions_between_rounds_neither_evict_nor_read_a_session(cloud_engine):
+    """A completion runs on the same sequence: the resident session is saved first, its next round loads
+    it back (delta form, prefix from the cache), and the completion starts from an empty cache."""
+    prompt = cloud_engine.chat_tokens([{"role": "user", "content": "Spell the word cat."}])
+
+    async def main():
+        runner, url = await serve(cloud_engine)
+        client = CloudClient([url], strategy="tandem")
+        await client.start()
+        try:
+            session = VerifySession(min_prefix=1)
+            first = await client.verify(prompt, [], CallStats(), session=session)
+            await client.request_json("POST", "/v1/completions", {"prompt": prompt, "max_tokens": 2,
+                                                                  "temperature": 0})
+            stats = CallStats()
+            await client.verify(prompt + first.tokens, [], stats, session=session)
+            return stats, (await client.request_json("GET", "/v1/tandem/info"))["sessions"]
+        finally:
+            await client.close()
+            await runner.cleanup()
+
+    stats, sessions = asyncio.run(main())
+    assert stats.calls == 1 and stats.cached_tokens >= len(prompt)
+    assert sessions["saved_total"] >= 1 and sessions["loaded_total"] >= 1

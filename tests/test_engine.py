@@ -116,6 +116,22 @@ def test_batched_scoring_matches_stepwise_decoding(smol_engine):
         assert rank == 1 and top[0][1] == pytest.approx(lp) or top[0][1] - lp < 0.6
 
 
+def test_a_saved_sequence_loads_back_bit_identically(smol_engine):
+    """Two conversations take turns on one context: each loads its saved cells and goes on as if alone."""
+    a = smol_engine.chat_tokens(CHAT)
+    b = smol_engine.chat_tokens([{"role": "user", "content": "Name a large animal."}])
+    draft = smol_engine.tokenize(" red, green and blue", add_bos=False)
+    smol_engine.sync(a)
+    want = smol_engine.extend_all(draft).copy()  # a's logits at the drafts, never interrupted
+    smol_engine.truncate(len(a))
+    saved = smol_engine.save_sequence()
+    assert saved.tokens == tuple(a) and saved.nbytes > 0
+    smol_engine.sync(b + draft)  # b takes the cache
+    smol_engine.load_sequence(saved)
+    assert smol_engine.tokens == a
+    np.testing.assert_array_equal(smol_engine.extend_all(draft), want)
+
+
 def test_chinese_round_trips_through_streaming_detokenization(smol_engine):
     text = "你好，世界！今天天气很好。😀 Ünïcödé"
     ids = smol_engine.tokenize(text, add_bos=False)

@@ -102,9 +102,11 @@ class NativeVerifier(Verifier):
     """Tandem's local cloud: draft-carrying verification over a cached prefix.
 
     With a session, a round sends only the context the cloud has not seen, plus the length
-    and fingerprint of the prefix it should still hold; if anything else has used its cache
-    since, it answers 409 and the full context is sent once more. The session id scopes the
-    cloud's cached state to this conversation (see ``cloud.server.verify``).
+    and fingerprint of the prefix it should still hold. The cloud keeps each session's state
+    apart (``cloud/sessions.py``); one whose state it evicted is rebuilt there from the tokens
+    it kept, and only one it has forgotten altogether answers 409: the full context is then
+    sent once more, and that form is never refused, so a round makes at most two calls. The
+    session id scopes the cloud's cached state to this conversation (``cloud.server.verify``).
     """
 
     async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool,
