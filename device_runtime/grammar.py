@@ -112,14 +112,19 @@ class Constraint:
         """The cloud's top tokens at each position 0..k after ``drafts``, keeping the grammatical ones.
 
         Position i is judged in the state the grammar is in after drafts[:i] (all of them are
-        grammatical: the device drafted under the same grammar). An empty row means none of the
-        cloud's top tokens is allowed there.
+        grammatical: the device drafted under the same grammar). Where the grammar allows one token
+        only, that token is the row: it is the cloud's constrained choice whatever the cloud prefers.
+        An empty row means none of the cloud's top tokens is allowed there.
         """
         walk = self.fork()
         out: list[list[tuple[int, float]]] = []
         for i, row in enumerate(top[: len(drafts) + 1]):
             allowed = walk.allowed()
-            out.append([(t, lp) for t, lp in row if 0 <= t < len(allowed) and allowed[t]])
+            only = np.flatnonzero(allowed)
+            if len(only) == 1:  # forced: whatever the cloud prefers, its constrained choice is this token
+                out.append([(int(only[0]), 0.0)])
+            else:
+                out.append([(t, lp) for t, lp in row if 0 <= t < len(allowed) and allowed[t]])
             if i < len(drafts) and walk._matcher.try_consume_tokens([drafts[i]]) != 1:
                 break  # the end of generation (or a token past it): nothing after it is judged
         return out + [[] for _ in range(len(top[: len(drafts) + 1]) - len(out))]
