@@ -58,10 +58,11 @@ def test_a_completion_field_tandem_cannot_honour_is_refused_by_name(field):
 def test_the_openai_client_gets_a_400_naming_tools(smol_engine):
     with LiveGateway(smol_engine, []) as gw:
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
-        for field, value in (("tools", [TOOL]), ("response_format", REFUSED_CHAT["response_format"])):
+        for field, value, says in (("tools", [TOOL], "tools is not supported"),
+                                   ("response_format", REFUSED_CHAT["response_format"], "needs 'json_schema'")):
             with pytest.raises(openai.BadRequestError) as err:
                 client.chat.completions.create(**CHAT, **{field: value})
             assert err.value.status_code == 400 and err.value.body["param"] == field
-            assert "not supported" in err.value.body["message"]
+            assert says in err.value.body["message"]
         ok = client.chat.completions.create(**CHAT, max_tokens=4, tools=[], tool_choice="none")
         assert ok.choices[0].message.content is not None

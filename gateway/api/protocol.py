@@ -18,7 +18,7 @@ import json
 import time
 import uuid
 from array import array
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from typing_extensions import NotRequired, TypedDict
@@ -88,6 +88,18 @@ class ResponseFormat(Lenient):
         return {"type": "object"} if self.type == "json_object" else None
 
 
+# OpenAI fields Tandem cannot honour yet, with the values that ask for nothing; anything else is a 400
+# naming the field, never a silent drop (a dropped tools list makes the model invent the tool's answer)
+NOT_HONOURED: dict[str, Callable[[Any], bool]] = {
+    **dict.fromkeys(("tools", "functions", "logit_bias", "presence_penalty", "frequency_penalty", "echo",
+                     "suffix"), lambda v: not v),
+    **dict.fromkeys(("tool_choice", "function_call"), lambda v: v in (None, "none")),
+    **dict.fromkeys(("audio", "prediction"), lambda v: v is None),
+    "modalities": lambda v: v is None or set(v) <= {"text"},
+    "best_of": lambda v: v in (None, 1),
+}
+
+
 class SamplingFields(Lenient):
     """Fields shared by chat and text completions."""
 
@@ -104,9 +116,7 @@ class SamplingFields(Lenient):
     metadata: Metadata | None = None
 
     response_format: ResponseFormat | None = None
-    # OpenAI fields Tandem cannot honour yet: each is a 400 naming it, never silently dropped (a dropped
-    # tools list makes the model invent the tool's answer); their neutral values pass
-    tools: list[Any] | None = None
+    tools: list[Any] | None = None  # not yet honoured (NOT_HONOURED), nor the six below
     tool_choice: Any = None
     functions: list[Any] | None = None
     function_call: Any = None
@@ -114,25 +124,11 @@ class SamplingFields(Lenient):
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
 
-    @field_validator("tools", "functions", "logit_bias")
+    @field_validator(*NOT_HONOURED, check_fields=False)
     @classmethod
-    def _no_tools_or_bias(cls, value: list | dict | None, info: ValidationInfo) -> list | dict | None:
-        if value:
+    def _not_honoured(cls, value: Any, info: ValidationInfo) -> Any:
+        if not NOT_HONOURED[str(info.field_name)](value):
             raise ValueError(f"{info.field_name} is not supported by this server yet")
-        return value
-
-    @field_validator("tool_choice", "function_call")
-    @classmethod
-    def _no_tool_choice(cls, value: Any, info: ValidationInfo) -> Any:
-        if value not in (None, "none"):
-            raise ValueError(f"{info.field_name} is not supported by this server yet (tools are not)")
-        return value
-
-    @field_validator("presence_penalty", "frequency_penalty")
-    @classmethod
-    def _no_penalties(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value:
-            raise ValueError(f"{info.field_name} is not supported by this server; send 0 or leave it out")
         return value
 
     @field_validator("n")
@@ -177,20 +173,6 @@ class ChatCompletionRequest(SamplingFields):
     prediction: dict[str, Any] | None = None
     modalities: list[str] | None = None
 
-    @field_validator("audio", "prediction")
-    @classmethod
-    def _no_audio_or_prediction(cls, value: dict | None, info: ValidationInfo) -> dict | None:
-        if value is not None:
-            raise ValueError(f"{info.field_name} is not supported by this server")
-        return value
-
-    @field_validator("modalities")
-    @classmethod
-    def _text_out(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and set(value) - {"text"}:
-            raise ValueError("only the text modality is supported")
-        return value
-
     @model_validator(mode="after")
     def _top_needs_logprobs(self) -> "ChatCompletionRequest":
         if self.top_logprobs and not self.logprobs:
@@ -208,20 +190,6 @@ class CompletionRequest(SamplingFields):
     echo: bool = False
     suffix: str | None = None
     best_of: int | None = None
-
-    @field_validator("echo", "suffix")
-    @classmethod
-    def _no_echo_or_suffix(cls, value: bool | str | None, info: ValidationInfo) -> bool | str | None:
-        if value:
-            raise ValueError(f"{info.field_name} is not supported by this server")
-        return value
-
-    @field_validator("best_of")
-    @classmethod
-    def _one_best(cls, value: int | None) -> int | None:
-        if value is not None and value != 1:
-            raise ValueError("only best_of=1 is supported: the device model runs one sequence at a time")
-        return value
 
     @field_validator("prompt")
     @classmethod
