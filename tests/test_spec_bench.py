@@ -162,6 +162,37 @@ def test_report_from_cached_records_alone(tmp_path, monkeypatch):
     assert (tmp_path / "spec.png").stat().st_size > 10_000
 
 
+def test_capacity_only_runs_what_the_cpu_capacity_replays_and_writes_its_report(tmp_path, monkeypatch):
+    """--capacity-only: the reference, the controller and the CPU capacity runs, nothing else; the capacity
+    report (bench/spec_capacity.py) states the goal at N = 4 and the design measurement beside it."""
+    from bench import spec_capacity
+
+    plan, prompts, args = _cached_plan(tmp_path, monkeypatch, capacity_only=True, capacity=[1, 2])
+    assert [p.name for p in plan.phases] == ["reference", "controller", "capacity_cpu"]
+
+    async def no_lab():
+        raise AssertionError("a report from the cache must not load a model")
+
+    records = asyncio.run(plan.collect(no_lab, generate=False))
+    runs = {**records["capacity_cpu"], "4": {**records["capacity_cpu"]["2"], "n": 4}}
+    runs["4"]["speculative"] = {**runs["4"]["speculative"], "refused_409": 0,
+                                "sessions": {"loaded_total": 7, "evicted_total": 0}}
+    design = {"model": "c", "threads": 1, "n_ctx": 4096, "reps": 2, "other_sessions": 3, "round_positions": 9,
+              "by_length": {"256": {"prefill_s": 3.0, "round_alone_s": 0.3,
+                                    "saved_states": {"bytes": 7_000_000, "bytes_per_token": 28_000, "save_s": 0.001,
+                                                     "load_s": 0.001, "swap_vs_prefill": 0.0007, "swap_vs_round": 0.007,
+                                                     "bit_identical_after_load": True},
+                                    "sequences_unified": {"fits": True, "round_s": 0.5, "vs_alone": 1.67},
+                                    "sequences_split": {"fits": False}}}}
+    data = spec_capacity.report(runs, design, args)
+    assert data["goal"] == {"n": 4, "gain": 2.0, "gain_goal": 0.7, "refused_409": 0, "met": True}
+    text = spec_capacity.markdown(data)
+    assert "met**" in text and "| 4 | 12.0 | 6.0 | 2.0 |" in text and "7 / 0 / 0" in text
+    assert "0.5 s (1.67×)" in text and "does not fit" in text
+    spec_capacity.plot(data, tmp_path / "capacity.png")
+    assert (tmp_path / "capacity.png").stat().st_size > 10_000
+
+
 def test_the_sweep_subset_leaves_the_must_show_runs_on_every_prompt():
     """--sweep-prompts trims every phase but the reference and the largest k; capacity cycles the subset."""
     prompts = prompt_set()[:3]
@@ -242,7 +273,7 @@ def test_a_resumed_phase_teaches_its_controller_what_the_cached_runs_taught(tmp_
 class DraftingEngine(FakeEngine):
     """FakeEngine that drafts: its greedy next token after any context is its answer's byte at that position."""
 
-    def draft(self, k, temperature=0.0, top_p=1.0, rng=None):
+    def draft(self, k, temperature=0.0, top_p=1.0, rng=None, constraint=None):
         out = []
         for _ in range(k):
             token = self.answer[len(self._tokens) % len(self.answer)]
