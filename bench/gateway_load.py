@@ -16,8 +16,9 @@ once).
   same requests sent straight to the upstream, by the same client, in the same run.
 
 Each path runs non-streaming and streaming chat completions of ``--max-tokens`` tokens at
-1, 16 and 64 concurrent clients. Added latency at one client = the gateway's latency
-percentile minus direct's. At high concurrency device requests still take turns on the
+1, 16 and 64 concurrent clients, in rounds (gateway and direct taking turns; each number is
+the median over the rounds). Added latency at one client = the gateway's latency percentile
+minus direct's. At high concurrency device requests still take turns on the
 one device context, so their latency includes queueing: that is what a client would see.
 
 The load generator is a minimal HTTP/1.1 keep-alive client (one connection per simulated
@@ -36,6 +37,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -244,8 +246,17 @@ async def wait_up(port: int, path: str, timeout: float = 60) -> None:
 
 
 # -- the run ---------------------------------------------------------------------------------------
+def median_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each number's median over the rounds (a machine shared with other work is noisy), the rounds kept."""
+    out = {k: round(statistics.median(r[k] for r in rounds), 1 if k == "rps" else 3)
+           for k in ("rps", "p50_ms", "p99_ms")}
+    return {**out, "requests": sum(r["requests"] for r in rounds), "errors": sum(r["errors"] for r in rounds),
+            "rounds": [{k: r[k] for k in ("rps", "p50_ms", "p99_ms")} for r in rounds]}
+
+
 def run_path(path: str, gateway: int, upstream: int, args: argparse.Namespace, cost: float) -> dict:
-    """One path, non-streaming then streaming, each concurrency: the gateway and its direct baseline."""
+    """One path, non-streaming then streaming, each concurrency: the gateway and its direct baseline,
+    taking turns for ``args.rounds`` rounds."""
     out: dict[str, Any] = {}
     for stream in (False, True):
         body = {"model": f"tandem-{path}", "messages": MESSAGES, "max_tokens": args.max_tokens,
@@ -258,18 +269,23 @@ def run_path(path: str, gateway: int, upstream: int, args: argparse.Namespace, c
         table: dict[str, Any] = {}
         for c in CONCURRENCY:
             n = max(args.requests, 8 * c)
-            row: dict[str, Any] = {}
+            directs, gateways = [], []
+            for _ in range(args.rounds):
+                if path == "cloud":
+                    directs.append(stats(asyncio.run(drive(upstream, direct, c, n, stream))))
+                gateways.append(stats(asyncio.run(drive(gateway, via, c, n, stream))))
+            row: dict[str, Any] = {"gateway": median_of(gateways)}
             if path == "cloud":
-                row["direct"] = stats(asyncio.run(drive(upstream, direct, c, n, stream)))
+                row["direct"] = median_of(directs)
             else:
                 row["direct"] = {"p50_ms": round(cost * 1000, 4), "p99_ms": round(cost * 1000, 4),
                                  "rps": None, "note": "the fake engine's own time for the same tokens"}
-            row["gateway"] = stats(asyncio.run(drive(gateway, via, c, n, stream)))
             row["added_p50_ms"] = round(row["gateway"]["p50_ms"] - row["direct"]["p50_ms"], 3)
             row["added_p99_ms"] = round(row["gateway"]["p99_ms"] - row["direct"]["p99_ms"], 3)
             table[f"c{c}"] = row
-            print(f"{path:6} {'stream' if stream else 'json  '} c={c:3d}: gateway {row['gateway']}  "
-                  f"direct {row['direct']}", flush=True)
+            brief = {k: row[side][k] for side in ("gateway",) for k in ("rps", "p50_ms", "p99_ms")}
+            print(f"{path:6} {'stream' if stream else 'json  '} c={c:3d}: gateway {brief}  "
+                  f"direct {row['direct']['rps']} req/s, p50 {row['direct']['p50_ms']} ms", flush=True)
         out["stream" if stream else "json"] = table
     return out
 
@@ -295,12 +311,13 @@ def markdown(data: dict) -> str:
              "**device**: `tandem-device` over a zero-cost engine; direct = the engine's own time "
              f"({data['engine_cost_ms']} ms). **cloud**: `tandem-cloud` passed through to a zero-cost "
              "upstream; direct = the same requests straight to that upstream. Added = the gateway's "
-             "latency percentile minus direct's, at one client. Goals: p50 ≤ "
+             f"latency percentile minus direct's, at one client; each number is the median of "
+             f"{data['rounds']} rounds, gateway and direct taking turns. Goals: p50 ≤ "
              f"{GOALS['p50_added_ms']} ms and p99 ≤ {GOALS['p99_added_ms']} ms added at one client, "
              f"≥ {GOALS['rps_c64']:,.0f} req/s at 64 clients. Every request repeats one prompt, whose "
              "privacy scan the gateway remembers after the first; a prompt it has not seen costs "
              f"{data['unseen_prompt_scan_ms']} ms more (its scan, mostly the people detector's NER).", "",
-             "| path | form | p50 added ms | p99 added ms | req/s @64 | p50 | p99 | req/s |",
+             "| path | form | p50 added ms | p99 added ms | req/s @64 | p50 goal | p99 goal | req/s goal |",
              "|---|---|---|---|---|---|---|---|"]
     for key, g in data["goals"].items():
         path, form = key.split("/")
@@ -360,7 +377,8 @@ def plot(data: dict, path: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--requests", type=int, default=1000, help="requests per concurrency level and form")
+    ap.add_argument("--requests", type=int, default=800, help="requests per level, form and round")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per level (medians are reported)")
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--paths", default="device,cloud", help="device, cloud or both")
     ap.add_argument("--no-write", action="store_true", help="print only (while iterating)")
@@ -389,7 +407,7 @@ def main() -> int:
         for proc in reversed(procs):
             stop(proc)
 
-    data = {"goals": verdict(paths), "paths": paths, "max_tokens": args.max_tokens,
+    data = {"goals": verdict(paths), "paths": paths, "max_tokens": args.max_tokens, "rounds": args.rounds,
             "engine_cost_ms": round(cost * 1000, 4), "unseen_prompt_scan_ms": round(scan * 1000, 3),
             "goal_thresholds": GOALS,
             "machine": machine(), "date": now_iso(),
