@@ -154,11 +154,11 @@ class Planner:
         meta = body.metadata or {}
         requested = self.requested_mode(body.model, body.metadata)
         offline = self._offline(meta, offline)
-        prompt = self._cloud_facing(body)
+        prompt = scanned = self._cloud_facing(body)
         schema = body.response_format.answer_schema if body.response_format is not None else None
         grammar = self._grammar(schema)
         sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
-        decision, pinned = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
+        decision, pinned, tokens = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
         choice = self._route(requested, decision, offline, tokenizers, meta, api_key)
         trace = RouteTrace(
             requested=requested,
@@ -181,7 +181,9 @@ class Planner:
             else:
                 prompt = self._redact(prompt, decision)
             trace.redactions = decision.redactor.count if decision.redactor else 0
-        prompt_tokens = await self._tokens(prompt)
+        prompt_tokens = _non_empty(
+            tokens if prompt is scanned else await asyncio.to_thread(self._tokenize, prompt)
+        )
         params = self._sampling(body, len(prompt_tokens))
         if isinstance(body, ChatCompletionRequest):
             n_logprobs = (body.top_logprobs or 0) if body.logprobs else None
@@ -248,13 +250,19 @@ class Planner:
         header: str | None,
         api_key: str | None,
         sessions: list[str],
-    ) -> tuple[PrivacyDecision, bool]:
-        """Tags, rules and detected personal data; a session that was ever private stays on the device."""
+    ) -> tuple[PrivacyDecision, bool, list[int]]:
+        """Tags, rules and detected personal data; a session that was ever private stays on the device.
+
+        The scan is CPU work (bounded by privacy.max_scan_chars): off the event loop, in one thread hop
+        with tokenizing the prompt as it came (used as is unless redaction changes the prompt).
+        """
         texts = prompt.texts(self.engine.detokenize) + list(prompt.stops) + prompt.format_text
-        try:  # the scan is CPU work (bounded by privacy.max_scan_chars): off the event loop
-            decision = await asyncio.to_thread(
-                self.privacy.decide, texts, meta.get("privacy"), header, api_key
-            )
+
+        def scan_and_tokenize() -> tuple[PrivacyDecision, list[int]]:
+            return self.privacy.decide(texts, meta.get("privacy"), header, api_key), self._tokenize(prompt)
+
+        try:
+            decision, tokens = await asyncio.to_thread(scan_and_tokenize)
         except ValueError as exc:
             raise InvalidRequest(str(exc), "metadata.privacy" if meta.get("privacy") else None) from exc
         pinned = decision.level != "private" and any(self.sessions.pinned(s) for s in sessions)
@@ -264,7 +272,7 @@ class Planner:
         elif pinned:
             decision.level = "private"
             decision.sources.append("session")
-        return decision, pinned
+        return decision, pinned, tokens
 
     def _route(
         self,
@@ -311,16 +319,12 @@ class Planner:
             return replace(prompt, messages=messages, stops=stops)
         return replace(prompt, text=redacted[0], stops=stops)
 
-    async def _tokens(self, prompt: CloudFacing) -> list[int]:
+    def _tokenize(self, prompt: CloudFacing) -> list[int]:
         if prompt.messages is not None:
-            tokens = await asyncio.to_thread(self.engine.chat_tokens, prompt.messages)
-        elif prompt.text is not None:
-            tokens = await asyncio.to_thread(self.engine.tokenize, prompt.text)
-        else:
-            tokens = list(prompt.token_ids or [])
-        if not tokens:
-            raise InvalidRequest("The prompt is empty (it has no tokens).", "prompt", "invalid_value")
-        return tokens
+            return self.engine.chat_tokens(prompt.messages)
+        if prompt.text is not None:
+            return self.engine.tokenize(prompt.text)
+        return list(prompt.token_ids or [])
 
     def _sampling(self, body: ChatCompletionRequest | CompletionRequest, n_prompt: int) -> SamplingParams:
         n_ctx = self.engine.n_ctx
@@ -350,3 +354,9 @@ def _float_or_none(value: Any) -> float | None:
         return None if value is None else float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _non_empty(tokens: list[int]) -> list[int]:
+    if not tokens:
+        raise InvalidRequest("The prompt is empty (it has no tokens).", "prompt", "invalid_value")
+    return tokens

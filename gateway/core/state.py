@@ -68,6 +68,9 @@ class Answer:
         not end-of-turn. Runs on the device turn (tokenizing is the model's work).
         """
 
+        if not self.out.started:  # nothing generated yet: no tokenizing, no thread hop
+            return list(self.job.prompt_tokens)
+
         def plain(text: str) -> list[int]:
             return engine.tokenize(text, add_bos=False, special=False)
 

@@ -6,7 +6,7 @@ It never holds prompt text or personal data values — only counts, kinds and ti
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -66,7 +66,17 @@ class RouteTrace:
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        """The trace for the client (asdict's deep copy is 5x slower, and the trace is built per request)."""
+        out = {f.name: _copy(getattr(self, f.name)) for f in fields(self) if not f.name.startswith("_")}
         out["acceptance_rate"] = self.acceptance_rate
         out["mean_acceptance_length"] = self.mean_acceptance_length
         return out
+
+
+def _copy(value: Any) -> Any:
+    """The trace's containers are flat (lists and dicts of numbers, strings and flat dicts)."""
+    if isinstance(value, list):
+        return [dict(v) if isinstance(v, dict) else v for v in value]
+    if isinstance(value, dict):
+        return dict(value)
+    return value
