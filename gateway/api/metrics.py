@@ -35,7 +35,7 @@ class Metrics:
                                    registry=r)
         self.verdicts = Counter("tandem_verifier_verdicts_total", "Cascade verifier verdicts by outcome",
                                 ["verifier", "outcome"], registry=r)
-        self.verifier_seconds = Histogram("tandem_verifier_seconds", "What each cascade verifier's check cost",
+        self.verifier_seconds = Histogram("tandem_verifier_seconds", "What each cascade check cost",
                                           ["verifier"], registry=r,
                                           buckets=(0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.pii = Counter("tandem_pii_detections_total", "Detected personal data by kind", ["kind"],
