@@ -496,7 +496,18 @@ def main() -> int:
     ap.add_argument("--no-code", action="store_true", help="skip the HumanEval false-positive measurement")
     ap.add_argument("--no-gateway", action="store_true", help="skip the leak runs through the gateway")
     ap.add_argument("--useful", type=int, default=50, help="redacted requests to a real cloud model (0: skip)")
+    ap.add_argument("--markdown-only", action="store_true",
+                    help="write pii_eval.md again from pii_eval.json (no measurement)")
+    ap.add_argument("--mode-identifiers", type=int, default=250,
+                    help="held-out identifier sentences that also go through the model modes (all go through "
+                         "cloud mode); every held-out people sentence goes through all four")
     args = ap.parse_args()
+    if args.markdown_only:
+        data = json.loads((RESULTS / "pii_eval.json").read_text())
+        args.sentences, args.seed = data["held_out"]["sentences"], data["held_out"]["seed"]
+        write_results("pii_eval", data, _markdown(data, args, {s: None for s in data["held_out_extra_seeds"]["seeds"]}))
+        print((RESULTS / "pii_eval.md").read_text())
+        return 0
     t0 = time.perf_counter()
     det = PiiDetector()
     load_s = round(time.perf_counter() - t0, 2)
@@ -534,7 +545,8 @@ def main() -> int:
         gateway["identifiers_cloud_mode"] = asyncio.run(leaks_through_gateway(tuning_suite + held_suite))
         smol = smol_engine()
         gateway["held_out_all_modes_with_stops"] = asyncio.run(
-            leaks_through_gateway(held_suite + people_held_suite, MODES, stops=True, engine=smol, max_tokens=4))
+            leaks_through_gateway(people_held_suite + held_suite[: args.mode_identifiers], MODES, stops=True,
+                                  engine=smol, max_tokens=4))
         gateway["held_out_health_redacted_all_modes"] = asyncio.run(
             leaks_through_gateway([s for s in people_held_suite if any(k == "HEALTH" for k, _ in s.spans)],
                                   MODES, stops=True, overrides=("privacy.types={HEALTH: redact}",),
@@ -582,12 +594,37 @@ def _markdown(data: dict, args, seeds: dict) -> str:
     pverdict = "met" if people["goal"]["met"] else "not met: " + ", ".join(
         k for k, ok in people["goal"]["met_per_type_and_language"].items() if not ok)
     neg = people["hard_negatives"]
-    md = ("# PII detection and leaks\n\n"
+    leaks = sum(g["leaks_to_cloud"] for g in gateway.values()) if gateway else None
+    worst_cpu = max((v["cpu_ms_p95"] for v in timing.values() if isinstance(v, dict)), default=None)
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    goals = [
+        ("people: recall ≥ 0.95, precision ≥ 0.90 per type and language (held-out)", met(people["goal"]["met"]),
+         pverdict),
+        ("0 leaks to a recording cloud, held-out, four modes, streaming and not, stop strings", met(leaks == 0),
+         "; ".join(f"{k}: {g['leaks_to_cloud']} of {g['values_checked']} values" for k, g in gateway.items())
+         if gateway else "not run"),
+        ("HumanEval prompts flagged 0/164", met(bool(code) and code["humaneval_flagged"] == 0),
+         f"{code['humaneval_flagged']}/{code['humaneval_problems']}" if code else "not run"),
+        ("hard negatives flagged ≤ 5% (held-out)", met(neg["held_out"]["rate"] <= 0.05),
+         f"{neg['held_out']['flagged']}/{neg['held_out']['n']}"),
+        ("p95 scan ≤ 15 ms for a 2,000-character prompt, one core", met(worst_cpu is not None and worst_cpu <= 15),
+         ", ".join(f"{k} {v['cpu_ms_p95']} ms" for k, v in timing.items() if isinstance(v, dict))),
+        ("answers stay useful: restored where the cloud used placeholders",
+         met(bool(useful) and "requests" in useful
+             and useful["restored_where_used"] == useful["answers_using_placeholders"]),
+         f"{useful['restored_where_used']}/{useful['answers_using_placeholders']}"
+         if useful and "requests" in useful else "not run"),
+    ]
+    md = ("# PII detection and leaks\n\n## Goals (issue 27)\n\n| goal | verdict | measured |\n|---|---|---|\n"
+          + "\n".join(f"| {g} | {v} | {m} |" for g, v, m in goals) + "\n\n"
           "## People: names, street addresses, dates of birth, health (issue 27)\n\n"
           f"Held-out people suite ({people['sentences']} sentences, {people['languages']}; templates and values "
           f"disjoint from tuning); goal recall ≥ {PEOPLE_GOAL['recall']} and precision ≥ "
           f"{PEOPLE_GOAL['precision']} per type and language: **{pverdict}**.\n\n" + _people_table(people["held_out"])
-          + "\n\nThe first column of recall is this run; 'first blind run' is the held-out suite's first run, "
+          + "\n\nRecall and precision: this run. 'Recall, first blind run': the held-out suite's first run, "
           "before the fixes it led to (" + "; ".join(FIRST_PEOPLE_RUN["causes_fixed"]) + "). Left as they are: "
           + FIRST_PEOPLE_RUN["left_as_they_are"] + ". Later runs are no longer blind to those causes.\n\n"
           f"Hard negatives (capitalised common words, places, products, code identifiers, health questions about "
@@ -616,7 +653,14 @@ def _markdown(data: dict, args, seeds: dict) -> str:
         md += ("\n\nModes: tandem-cloud, -speculative, -cascade (forced to escalate) and -auto, streaming and "
                "not; the all-modes runs carry the sentence's first value as a stop string. Tool arguments: the "
                "API refuses tools for now, so none are sent (nothing to leak there yet). The health run sets "
-               "`privacy.types: {HEALTH: redact}` so that health terms do reach the redaction path.\n\n")
+               "`privacy.types: {HEALTH: redact}` so that health terms do reach the redaction path. The all-modes "
+               "run sends every held-out people sentence and the first held-out identifier sentences through all "
+               "four modes; the cloud-mode run sends both identifier suites.\n\n")
+        for k, g in gateway.items():
+            if g["leaked"]:
+                md += (f"Leaked in {k} (each a value the detectors missed, so the request went out as "
+                       f"written; the first {len(g['leaked'])} of {g['leaks_to_cloud']}): "
+                       + ", ".join(sorted({f"{kind} {v!r}" for kind, v in g["leaked"]})) + ".\n\n")
     if useful:
         md += ("### Answers stay useful\n\n" + (
             f"{useful['requests']} redacted requests (names, addresses, dates of birth) to a real cloud model "
