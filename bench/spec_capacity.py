@@ -187,6 +187,7 @@ def report(capacity_runs: dict[str, dict], design: dict | None, args: argparse.N
     rows = _capacity(capacity_runs, args)
     for n, r in rows.items():
         r["speculative"]["sessions"] = capacity_runs[n]["speculative"].get("sessions")
+        r["load_1min"] = capacity_runs[n].get("load_1min")  # before cloud-only, after speculative
     goal_row = rows.get(str(GOAL_N))
     goal = None
     if goal_row is not None:
@@ -216,25 +217,34 @@ def markdown(data: dict) -> str:
     lines.append("| N | speculative tok/s (all) | cloud-only tok/s (all) | gain | "
                  "per device: spec / cloud-only | refused (409) | "
                  "cloud computed tokens per output token: spec / cloud-only | "
-                 "session states loaded / rebuilt / evicted |\n|---|---|---|---|---|---|---|---|")
+                 "session states loaded / rebuilt / evicted | machine load (1 min): before / after |\n"
+                 "|---|---|---|---|---|---|---|---|---|")
     for n, r in data["capacity"].items():
         sp, co = r["speculative"], r["cloud_only"]
         st = sp.get("sessions") or {}
         work = f"{sp.get('computed_tokens_per_output_token')} / {co.get('computed_tokens_per_output_token')}"
         swaps = f"{st.get('loaded_total', 0)} / {st.get('rebuilt_total', 0)} / {st.get('evicted_total', 0)}"
+        load = " / ".join(f"{x:.1f}" for x in r.get("load_1min") or [] if x is not None) or "n/a"
         lines.append(f"| {n} | {sp['aggregate_tok_s']} | {co['aggregate_tok_s']} | {r['capacity_gain']} | "
                      f"{sp['per_device_tok_s']} / {co['per_device_tok_s']} | {sp.get('refused_409')} | "
-                     f"{work} | {swaps} |")
-    lines.append("\nBefore, with one KV cache for every caller (bench/results/speculative.md, same machine "
-                 "kind, 128 tokens): N = 1 0.78×; N = 2 0.36 against 9.21 tok/s (0.04×, 103 refused); "
-                 "N = 4 0.32 against 7.6 (0.04×, 230 refused).\n")
+                     f"{work} | {swaps} | {load} |")
+    lines.append("\nDevice i replays the i-th prompt of the set (N = 1: the first alone, a code prompt). The "
+                 "cloud computes each session's prompt once and then only its new tokens: no round is "
+                 "refused or recomputed. With N devices the one-thread cloud is the bottleneck, and what the "
+                 "gain measures is the cloud's time per output token, speculative against cloud-only.\n")
+    lines.append("Before, with one KV cache for every caller (bench/results/speculative.md: a 2-core AMD "
+                 "EPYC, the 40-prompt set, 128 tokens): N = 1 0.78×; N = 2 0.36 against 9.21 tok/s "
+                 "(0.04×, 103 refused); N = 4 0.32 against 7.6 (0.04×, 230 refused).\n")
     d = data.get("design")
     if d:
         lines += ["## How the sessions keep their state: measured\n",
                   f"{d['model']}, {d['threads']} thread(s), n_ctx {d['n_ctx']}; a round is "
                   f"{d['round_positions']} positions (k = 8); the fastest of {d['reps']} interleaved "
                   "repetitions. Sequences in one context: one session's round beside "
-                  f"{d['other_sessions']} others of the same length.\n",
+                  f"{d['other_sessions']} others of the same length. On 2 shared cores under other work "
+                  "(load 4-6) rounds vary by up to a third between runs, so the alternatives are timed in "
+                  "turn (a first run that timed them one after another was set aside); what held in both "
+                  "runs: a swap under 1% of a round, a prefill thousands of swaps.\n",
                   "| L tokens | prefill L | a round alone | saved state: bytes | save + load | "
                   "swap ÷ prefill | swap ÷ round | bit-identical | sequences, unified KV: round (× alone) | "
                   "sequences, split KV: round (× alone) |\n|---|---|---|---|---|---|---|---|---|---|"]

@@ -594,6 +594,7 @@ async def capacity_on(client: CloudClient,
     # cloud-only first: a completion reuses whatever prefix the cloud's cache holds, and after the replays it
     # would hold the last one's prompt; a verification session never reads another's cache (a fresh
     # session's first call is computed whole here, and carries its own cache_salt on vLLM)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # a shared machine says so
     t0 = time.perf_counter()
     outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer))
                                   for prompt, answer, _, _ in replays))
@@ -605,7 +606,9 @@ async def capacity_on(client: CloudClient,
     spec_wall = time.perf_counter() - t0
     lengths = [len(answer) for _, answer, _, _ in replays]
     passes = sum(len(rounds) for *_, rounds in replays)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"n": len(replays), "tokens": sum(lengths), "device_tokens": lengths,
+            "load_1min": [load_before, load_after],
             "speculative": {"wall_s": round(spec_wall, 3), "device_walls_s": [round(w, 3) for w in walls],
                             "passes": passes, "refused_409": sum(s.calls for s in stats) - passes,
                             "fallbacks": sum(s.fallbacks for s in stats),

@@ -10,16 +10,18 @@ every other one is a saved copy of its cells (``LlamaEngine.save_sequence``, lla
 ``llama_state_seq_get_data``) in RAM, loaded back before its next round. N devices verifying at
 once take turns on the model anyway (one worker thread); they no longer take each other's cache.
 
-Why saved copies rather than llama.cpp sequences in one context (measured by
-``bench/spec_capacity.py --design`` on Qwen2.5-Coder-1.5B, one thread; bench/results/capacity.md):
+Why saved copies rather than llama.cpp sequences in one context (``bench/spec_capacity.py --design``:
+Qwen2.5-Coder-1.5B, one thread, on 2 shared cores; bench/results/capacity.md):
 
-* a swap costs a memory copy: 28.7 KB of KV cells per token, ~3 ms out and in for 512 tokens,
-  against ~3-10 s to prefill them again; the logits after a load are bit-identical;
-* sequences in one context cost every round instead: with a unified KV cache each decode attends
-  over every sequence's cells (a k = 8 round beside three other 512-token sessions took ~2× as long
-  as alone), and without it each sequence gets a fixed n_ctx / n_seq_max of the context;
-* the bound is plain bytes of RAM, set in config (``cloud.local.session_memory_mb``), and the
-  number of sessions is not fixed when the context is created.
+* a swap (save + load) is a memory copy of 28.7 KB a token: 1.6 / 3.3 / 5.1 ms at 256 / 512 / 768
+  tokens, 0.2-0.7% of one k = 8 round and under 1/4000 of prefilling those tokens again (9-42 s
+  there); the logits after a load are bit-identical to the uninterrupted ones;
+* sequences in one unified KV cache pay on every round instead: each decode attends over every
+  session's cells (a round beside three other sessions took 1.12-1.21x the same round alone);
+* with the KV cache split per sequence a round costs what it costs alone, but each sequence gets a
+  fixed n_ctx / n_seq_max (four sessions in a 4,096 context: 1,024 tokens each), and n_seq_max is
+  fixed when the context is made. Saved states cost the same per round within the noise, and bound
+  memory in plain bytes (``cloud.local.session_memory_mb``) for any number of sessions of any length.
 
 Rules:
 
@@ -99,7 +101,8 @@ class SessionStore:
             self.engine.truncate(0)
 
     def stats(self) -> dict[str, int]:
-        saved = sum(s.saved is not None for s in self._sessions.values())
+        """Counts for ``/v1/tandem/info`` (read on the event loop: the list is copied in one C call)."""
+        saved = sum(s.saved is not None for s in list(self._sessions.values()))
         return {"sessions": len(self._sessions), "saved": saved, "saved_bytes": self.saved_bytes,
                 "memory_bytes": self.memory_bytes, "max_sessions": self.max_sessions,
                 **{f"{k}_total": v for k, v in sorted(self.counts.items())}}

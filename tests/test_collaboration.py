@@ -213,9 +213,9 @@ def test_verification_sends_only_new_context_and_keeps_it_beside_another_convers
         stats = CallStats()
         third = await client.verify(context, [], stats, session=session)  # its own state, loaded back
         await client.close()
-        return first, second, plain, third, full, delta, stats
+        return first, second, plain, third, full, delta, stats, context
 
-    first, second, plain, third, full, delta, stats = gw.call(main())
+    first, second, plain, third, full, delta, stats, context = gw.call(main())
     assert second.tokens == plain.tokens == third.tokens
     assert delta.bytes_up < full.bytes_up / 5
     assert stats.calls == 1 and stats.cached_tokens >= len(context) - 1  # no refusal: its prefix was kept
