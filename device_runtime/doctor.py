@@ -25,9 +25,9 @@ from device_runtime.cpu import (
     AMX_FLAGS,
     GGML_ISA_FLAGS,
     amx_tiles_work,
+    chosen_cmake_args,
     cpu_flags,
     cpu_model,
-    ggml_cmake_args,
 )
 
 PROBE_PROMPT = "def fibonacci(n):"
@@ -41,8 +41,7 @@ class Check:
 
 
 def rebuild_hint() -> str:
-    flags = cpu_flags()
-    args = " ".join(ggml_cmake_args(flags, amx_tiles_work(flags)[0]))
+    args = chosen_cmake_args()[0]  # the flags bootstrap builds with (AMX only where opted in and proven)
     return (f'rebuild llama-cpp-python with CMAKE_ARGS="{args}" (scripts/bootstrap.sh does this; delete '
             f"~/.cache/tandem/wheels if an old native build is cached there)")
 
