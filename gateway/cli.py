@@ -182,11 +182,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return run_calibrate(build_config(args), args)
 
 
+BENCHES = {"gateway": "gateway_load", "speculative": "speculative", "pii": "pii_eval", "cascade": "cascade",
+           "structured": "structured"}
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import runpy
 
-    script = {"gateway": "gateway_load", "speculative": "speculative", "pii": "pii_eval",
-              "cascade": "cascade"}[args.which]
+    script = BENCHES[args.which]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.argv = [script] + list(args.rest)
     runpy.run_path(os.path.join(root, "bench", f"{script}.py"), run_name="__main__")
@@ -218,6 +221,27 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=64)
     p.set_defaults(fn=cmd_calibrate)
 
+    _chat_parser(sub)
+    _cloud_parser(sub)
+
+    p = sub.add_parser("doctor", help="check that llama.cpp runs on this CPU (in child processes)")
+    p.add_argument("--model", action="append",
+                   help="a registry name or GGUF path (default: every pulled model)")
+    p.set_defaults(fn=cmd_doctor)
+
+    p = sub.add_parser("models", help="list, pull and verify models")
+    p.add_argument("action", choices=["list", "pull", "verify", "path"])
+    p.add_argument("names", nargs="*")
+    p.set_defaults(fn=cmd_models)
+
+    p = sub.add_parser("bench", help="run a benchmark from bench/")
+    p.add_argument("which", choices=list(BENCHES))
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_bench)
+    return parser
+
+
+def _chat_parser(sub: Any) -> None:
     p = sub.add_parser("chat", help="terminal chat with a running gateway (one-shot when a message is given)")
     p.add_argument("message", nargs="*")
     p.add_argument("--url", default=os.environ.get("TANDEM_URL", "http://127.0.0.1:8000"))
@@ -230,6 +254,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--device-model", default="qwen2.5-coder-0.5b")
     p.set_defaults(fn=cmd_chat)
 
+
+def _cloud_parser(sub: Any) -> None:
     p = sub.add_parser("cloud", help="run the local cloud stand-in (llama.cpp, vLLM-compatible subset), "
                                      "or print/run the vLLM command (--engine vllm)")
     p.add_argument("--engine", choices=["llama", "vllm"], default="llama",
@@ -253,22 +279,6 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-sessions", type=int, default=64, help="verification sessions remembered at all")
     p.add_argument("--pull", action="store_true", help="fetch the model if it is not cached")
     p.set_defaults(fn=cmd_cloud)
-
-    p = sub.add_parser("doctor", help="check that llama.cpp runs on this CPU (in child processes)")
-    p.add_argument("--model", action="append",
-                   help="a registry name or GGUF path (default: every pulled model)")
-    p.set_defaults(fn=cmd_doctor)
-
-    p = sub.add_parser("models", help="list, pull and verify models")
-    p.add_argument("action", choices=["list", "pull", "verify", "path"])
-    p.add_argument("names", nargs="*")
-    p.set_defaults(fn=cmd_models)
-
-    p = sub.add_parser("bench", help="run a benchmark from bench/")
-    p.add_argument("which", choices=["gateway", "speculative", "pii", "cascade"])
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=cmd_bench)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

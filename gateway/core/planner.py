@@ -160,19 +160,7 @@ class Planner:
         sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
         decision, pinned, tokens = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
         choice = self._route(requested, decision, offline, tokenizers, meta, api_key)
-        trace = RouteTrace(
-            requested=requested,
-            mode=choice.mode,
-            privacy=decision.level,
-            pii=decision.pii,
-            reason="session pinned private" if pinned else choice.reason,
-        )
-        if "unscanned" in decision.sources and choice.reason == "private":
-            trace.reason = (
-                f"private: longer than the PII scan limit ({self.privacy.max_scan_chars} characters)"
-            )
-        if choice.degraded:
-            trace.degraded, trace.degraded_reason = True, choice.reason
+        trace = self._trace(requested, decision, pinned, choice)
         if choice.mode != "device" and decision.level == "redact" and decision.pii:
             if prompt.token_ids is not None:  # token ids with personal data: we cannot rewrite ids safely
                 trace.mode, trace.reason = "device", "personal data in a token-id prompt"
@@ -184,13 +172,7 @@ class Planner:
         prompt_tokens = _non_empty(
             tokens if prompt is scanned else await asyncio.to_thread(self._tokenize, prompt)
         )
-        params = self._sampling(body, len(prompt_tokens))
-        if isinstance(body, ChatCompletionRequest):
-            n_logprobs = (body.top_logprobs or 0) if body.logprobs else None
-        else:
-            n_logprobs = body.logprobs
-        if n_logprobs is not None:
-            params = replace(params, top_logprobs=n_logprobs)
+        params, n_logprobs = self._sampling(body, len(prompt_tokens))
         return Job(
             prompt.chat,
             trace.mode,
@@ -207,6 +189,25 @@ class Planner:
             schema=schema,
             grammar=grammar,
         )
+
+    def _trace(
+        self, requested: str, decision: PrivacyDecision, pinned: bool, choice: RouteChoice
+    ) -> RouteTrace:
+        """The route decision, written once: mode, privacy, and the reason in the client's words."""
+        trace = RouteTrace(
+            requested=requested,
+            mode=choice.mode,
+            privacy=decision.level,
+            pii=decision.pii,
+            reason="session pinned private" if pinned else choice.reason,
+        )
+        if "unscanned" in decision.sources and choice.reason == "private":
+            trace.reason = (
+                f"private: longer than the PII scan limit ({self.privacy.max_scan_chars} characters)"
+            )
+        if choice.degraded:
+            trace.degraded, trace.degraded_reason = True, choice.reason
+        return trace
 
     @staticmethod
     def _offline(meta: Mapping[str, Any], offline: bool) -> bool:
@@ -326,7 +327,11 @@ class Planner:
             return self.engine.tokenize(prompt.text)
         return list(prompt.token_ids or [])
 
-    def _sampling(self, body: ChatCompletionRequest | CompletionRequest, n_prompt: int) -> SamplingParams:
+    def _sampling(
+        self, body: ChatCompletionRequest | CompletionRequest, n_prompt: int
+    ) -> tuple[SamplingParams, int | None]:
+        """What the device samples with, and how many alternatives per token the client wants (None: no
+        logprobs); a completion that cannot fit the context window is refused here."""
         n_ctx = self.engine.n_ctx
         if n_prompt >= n_ctx:
             raise ContextTooLong(
@@ -344,9 +349,18 @@ class Planner:
             )
         max_tokens = requested or min(self.config.server.max_tokens_default, n_ctx - n_prompt)
         temperature = self.config.server.temperature_default if body.temperature is None else body.temperature
-        return SamplingParams(
-            max_tokens=max_tokens, temperature=temperature, top_p=body.top_p or 1.0, seed=body.seed
-        )  # seed: unsigned already (protocol)
+        if isinstance(body, ChatCompletionRequest):
+            n_logprobs = (body.top_logprobs or 0) if body.logprobs else None
+        else:
+            n_logprobs = body.logprobs
+        params = SamplingParams(
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=body.top_p or 1.0,
+            seed=body.seed,
+            top_logprobs=n_logprobs or 0,
+        )  # seed: unsigned already
+        return params, n_logprobs
 
 
 def _float_or_none(value: Any) -> float | None:
