@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,17 +31,9 @@ from bench.common import machine, now_iso, write_results  # noqa: E402
 from device_runtime.engine import LlamaEngine, SamplingParams  # noqa: E402
 from device_runtime.grammar import Grammar  # noqa: E402
 from device_runtime.models import ModelStore  # noqa: E402
-from gateway.testing.schemas import SchemaCase, schema_cases  # noqa: E402
+from gateway.testing.schemas import SchemaCase, schema_cases, valid  # noqa: E402
 
 MODES = ("tandem-device", "tandem-speculative", "tandem-cascade")
-
-
-def valid(text: str, schema: dict) -> bool:
-    try:
-        jsonschema.validate(json.loads(text), schema)
-    except (ValueError, jsonschema.ValidationError):
-        return False
-    return True
 
 
 def timed_answer(engine: LlamaEngine, case: SchemaCase, constrained: bool, max_tokens: int) -> dict[str, Any]:

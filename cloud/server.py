@@ -387,6 +387,12 @@ async def errors(request: web.Request, handler: Callable[[web.Request], Awaitabl
         return _error(500, f"{type(exc).__name__}: {exc}")
 
 
+ROUTES = [web.get("/health", health), web.get("/v1/models", models), web.get("/v1/tandem/info", info),
+          web.post("/v1/tandem/verify", verify), web.post("/tokenize", tokenize),
+          web.post("/detokenize", detokenize), web.post("/v1/completions", completions),
+          web.post("/v1/chat/completions", chat_completions)]
+
+
 def create_cloud_app(engine: LlamaEngine, served_name: str = "cloud",
                      network: NetworkSimulation | None = None, max_queue: int = 64,
                      session_memory_mb: float = 512.0, max_sessions: int = 64) -> web.Application:
@@ -398,14 +404,7 @@ def create_cloud_app(engine: LlamaEngine, served_name: str = "cloud",
     app[NETWORK] = network or NetworkSimulation()
     app[SERVED_NAME] = served_name
     app[SESSIONS] = SessionStore(engine, int(session_memory_mb * (1 << 20)), max_sessions)
-    app.router.add_get("/health", health)
-    app.router.add_get("/v1/models", models)
-    app.router.add_get("/v1/tandem/info", info)
-    app.router.add_post("/v1/tandem/verify", verify)
-    app.router.add_post("/tokenize", tokenize)
-    app.router.add_post("/detokenize", detokenize)
-    app.router.add_post("/v1/completions", completions)
-    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.add_routes(ROUTES)
 
     async def on_cleanup(app: web.Application) -> None:
         app[WORKER].shutdown()

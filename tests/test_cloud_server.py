@@ -24,8 +24,8 @@ def cloud_engine(smol_path):
     return LlamaEngine(smol_path, n_ctx=1024, name=SMOL)
 
 
-async def serve(engine) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(create_cloud_app(engine), access_log=None)
+async def serve(engine, **settings) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(create_cloud_app(engine, **settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -183,11 +183,7 @@ def test_an_evicted_session_costs_one_prefill_never_a_refusal(cloud_engine):
     plans = _round_trips(cloud_engine, 3)
 
     async def main():
-        runner = web.AppRunner(create_cloud_app(cloud_engine, session_memory_mb=0), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        runner, url = await serve(cloud_engine, session_memory_mb=0)
         client = CloudClient([url], strategy="tandem")
         await client.start()
         try:
@@ -213,11 +209,7 @@ def test_a_forgotten_session_resends_its_context_once(cloud_engine):
     other = cloud_engine.chat_tokens([{"role": "user", "content": "Name an animal."}])
 
     async def main():
-        runner = web.AppRunner(create_cloud_app(cloud_engine, max_sessions=1), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        runner, url = await serve(cloud_engine, max_sessions=1)
         client = CloudClient([url], strategy="tandem")
         await client.start()
         try:

@@ -19,19 +19,11 @@ from device_runtime.engine import LlamaEngine, SamplingParams
 from device_runtime.grammar import Grammar, GrammarError
 from gateway.core.acceptance import VerifyResult, grammatical_rows, greedy_over
 from gateway.testing.live import LiveGateway
-from gateway.testing.schemas import schema_cases
+from gateway.testing.schemas import schema_cases, valid
 from tests.conftest import SMOL
 
 MODES = ["tandem-device", "tandem-speculative", "tandem-cascade"]
 CASES = schema_cases(50)
-
-
-def valid(text: str, schema: dict) -> bool:
-    try:
-        jsonschema.validate(json.loads(text), schema)
-    except (ValueError, jsonschema.ValidationError):
-        return False
-    return True
 
 
 def test_a_schema_the_grammar_cannot_use_is_an_error():

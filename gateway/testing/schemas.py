@@ -10,9 +10,12 @@ bounds, booleans, strings with a length bound. Each case asks a question its sch
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from typing import Any
+
+import jsonschema
 
 TOPICS = [("a city's weather", ["city", "temp_c", "sky", "wind_kmh"]),
           ("a book", ["title", "author", "year", "genres"]),
@@ -77,3 +80,12 @@ def schema_cases(n: int = 50, seed: int = 25) -> list[SchemaCase]:
         cases.append(SchemaCase(f"case_{i}", f"Describe {topic} as JSON with the fields {', '.join(chosen)}.",
                                 schema))
     return cases
+
+
+def valid(text: str, schema: dict[str, Any]) -> bool:
+    """Does the answer parse as JSON and follow the schema?"""
+    try:
+        jsonschema.validate(json.loads(text), schema)
+    except (ValueError, jsonschema.ValidationError):
+        return False
+    return True

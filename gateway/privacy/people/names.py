@@ -193,58 +193,71 @@ def find_english_names(text: str, nlp: Any | None, known: Sequence[Span] = ()) -
     if nlp is not None:
         windows = _windows(text, cued + list(known))
         for (offset, stop), doc in zip(windows, nlp.pipe(text[a:b] for a, b in windows)):
-            for ent in doc.ents:
-                if ent.label_ != "PERSON":
-                    continue
-                start, end = offset + ent.start_char, offset + ent.end_char
-                value = text[start:end]
-                if value.endswith(("'s", "’s")):
-                    end -= 2
-                    value = value[:-2]
-                if not _WORDS_ONLY.fullmatch(value) or _in_code(text, start, end) or _technical(value):
-                    continue
-                while " " in value and value.split()[0].lower() in _STARTERS:  # "Use Jackson", "Dear Ann"
-                    cut = value.index(" ") + 1
-                    start, value = start + cut, value[cut:]
-                single = " " not in value.strip()
-                cue = any(s <= start < e or start <= s < end for s, e in cued)
-                if not cue and (
-                    single
-                    and (_sentence_initial(text, start) or _listed(text, start, end))
-                    or _thing(text, start, end)
-                ):
-                    continue  # "Jordan is a country", "Will you …", "the Hamilton book", "Victoria Station"
-                found.add((start, end))
-            labelled = [(offset + e.start_char, offset + e.end_char) for e in doc.ents]
-            others = [
-                (offset + e.start_char, offset + e.end_char)
-                for e in doc.ents
-                if e.label_ in _NOT_ACTOR_LABELS
-            ]
-            for m in _ACTOR.finditer(text, offset, stop):
-                g = 1 if m.group(1) else 2
-                a, b = m.span(g)
-                words = m.group(g).split()
-                if (
-                    words[0].lower() in _STARTERS
-                    or any(w.lower() in _ORG_WORDS for w in words)
-                    or any(a <= la and le <= b for la, le in others)  # the model calls it a place, a date, …
-                    or _thing(text, a, b)
-                    or _in_code(text, a, b)
-                ):
-                    continue
-                found.add((a, b))
-            for m in _PAIR.finditer(text, offset, stop):
-                a, b = m.span(1)
-                if (
-                    any(a < le and la < b for la, le in labelled)
-                    or _thing(text, a, b)
-                    or _in_code(text, a, b)
-                ):
-                    continue
-                if m.group(1).split()[0].lower() not in _STARTERS:
-                    found.add((a, b))
+            found |= _model_persons(text, offset, doc, cued)
+            found |= _actors(text, offset, stop, doc)
+            found |= _pairs(text, offset, stop, doc)
     return _merge(sorted(_widen(text, span) for span in found))
+
+
+def _model_persons(text: str, offset: int, doc: Any, cued: Sequence[Span]) -> set[Span]:
+    """The model's PERSON entities in one window, less what reads as a thing, a starter or code."""
+    found: set[Span] = set()
+    for ent in doc.ents:
+        if ent.label_ != "PERSON":
+            continue
+        start, end = offset + ent.start_char, offset + ent.end_char
+        value = text[start:end]
+        if value.endswith(("'s", "’s")):
+            end -= 2
+            value = value[:-2]
+        if not _WORDS_ONLY.fullmatch(value) or _in_code(text, start, end) or _technical(value):
+            continue
+        while " " in value and value.split()[0].lower() in _STARTERS:  # "Use Jackson", "Dear Ann"
+            cut = value.index(" ") + 1
+            start, value = start + cut, value[cut:]
+        single = " " not in value.strip()
+        cue = any(s <= start < e or start <= s < end for s, e in cued)
+        if not cue and (
+            single
+            and (_sentence_initial(text, start) or _listed(text, start, end))
+            or _thing(text, start, end)
+        ):
+            continue  # "Jordan is a country", "Will you …", "the Hamilton book", "Victoria Station"
+        found.add((start, end))
+    return found
+
+
+def _actors(text: str, offset: int, stop: int, doc: Any) -> set[Span]:
+    """Capitalised words doing what people do, unless the model calls them a place, a date, …"""
+    found: set[Span] = set()
+    others = [(offset + e.start_char, offset + e.end_char) for e in doc.ents if e.label_ in _NOT_ACTOR_LABELS]
+    for m in _ACTOR.finditer(text, offset, stop):
+        g = 1 if m.group(1) else 2
+        a, b = m.span(g)
+        words = m.group(g).split()
+        if (
+            words[0].lower() in _STARTERS
+            or any(w.lower() in _ORG_WORDS for w in words)
+            or any(a <= la and le <= b for la, le in others)
+            or _thing(text, a, b)
+            or _in_code(text, a, b)
+        ):
+            continue
+        found.add((a, b))
+    return found
+
+
+def _pairs(text: str, offset: int, stop: int, doc: Any) -> set[Span]:
+    """A pair of capitalised words the model left unlabelled, in a person's place in the sentence."""
+    found: set[Span] = set()
+    labelled = [(offset + e.start_char, offset + e.end_char) for e in doc.ents]
+    for m in _PAIR.finditer(text, offset, stop):
+        a, b = m.span(1)
+        if any(a < le and la < b for la, le in labelled) or _thing(text, a, b) or _in_code(text, a, b):
+            continue
+        if m.group(1).split()[0].lower() not in _STARTERS:
+            found.add((a, b))
+    return found
 
 
 _GAELIC = ("Ó", "Ní", "Nic", "Mac", "Mc", "O'", "Ua", "Uí")
