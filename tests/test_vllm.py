@@ -76,9 +76,14 @@ def vllm_url():
     from cloud import vllm_cpu
 
     log = os.environ.get("TANDEM_VLLM_LOG", "/tmp/tandem-vllm.log")
-    # serve_command carries --enable-scale-out --enable-prompt-tokens-details
-    with vllm_cpu.running("qwen2.5-coder-1.5b", free_port(), log) as url:
-        yield url
+    # float32 unless asked otherwise: the cached-vs-uncached check compares two compute paths, which agree
+    # within 1e-3 in float32; where the CPU has AVX512-BF16/AMX, vllm_cpu picks bfloat16, and there the two
+    # paths round apart by ~0.12 (seen on an Intel Xeon host), which says nothing about stale cached rows
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TANDEM_VLLM_DTYPE", os.environ.get("TANDEM_VLLM_DTYPE", "float32"))
+        # serve_command carries --enable-scale-out --enable-prompt-tokens-details
+        with vllm_cpu.running("qwen2.5-coder-1.5b", free_port(), log) as url:
+            yield url
 
 
 async def greedy_reference(client: CloudClient, prompt: list[int], n: int, stats: CallStats) -> dict:
