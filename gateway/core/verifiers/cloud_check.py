@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.errors import CloudError
 from gateway.cloud_client.transport import CallStats
 from gateway.core.acceptance import VerifyResult, lenient_accept
@@ -45,7 +46,7 @@ class CloudScores:
 
 @dataclass
 class CloudCheck:
-    cloud: object  # gateway.cloud_client.client.CloudClient (or anything with its ``verify``)
+    cloud: CloudClient
     stats: CallStats
     threshold: float = -8.0
     margin: float = 0.0
@@ -57,7 +58,7 @@ class CloudCheck:
             return Verdict(self.name, "unknown", reason="empty answer")
         calls = self.stats.calls
         try:
-            result = await self.cloud.verify(answer.prompt_tokens, draft, self.stats, True)  # type: ignore[attr-defined]
+            result = await self.cloud.verify(answer.prompt_tokens, draft, self.stats, True)
         except CloudError as exc:
             return Verdict(self.name, "unknown", reason=exc.public, cloud_calls=self.stats.calls - calls)
         s = CloudScores.of(draft, result, self.margin)

@@ -28,14 +28,10 @@ MAX_NGRAM_SHARE = 0.5  # answers whose 4-grams repeat more than this loop
 
 
 def repeated_span(tokens: Sequence[int], span: int) -> int | None:
-    """Index of the first token that completes a second occurrence of some ``span``-token run, or None."""
-    seen: set[tuple[int, ...]] = set()
-    for end in range(span, len(tokens) + 1):
-        gram = tuple(tokens[end - span : end])
-        if gram in seen:
-            return end - 1
-        seen.add(gram)
-    return None
+    """Index of the first token that completes a second occurrence of some ``span``-token run, or None
+    (the streaming watch, run over a whole answer)."""
+    watch = LoopWatch(span)
+    return next((i for i, t in enumerate(tokens) if watch.loops_after(t)), None)
 
 
 def repetition(tokens: Sequence[int], n: int = 4) -> float:
