@@ -48,14 +48,17 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import cascade_policies as cp
+from bench.cascade_signals import make_signal_policies
 from bench.cascade_tasks import TASKS, Item
 from bench.common import RESULTS, machine, now_iso, write_results
+from device_runtime.embedding import pack_vector
 from device_runtime.engine import common_prefix
 from device_runtime.models import cache_dir
 from gateway.core.verifiers.examples import SELF_TEST_VERSION
 from routers.confidence import first_unsure, threshold_for_cloud_fraction
 
 if TYPE_CHECKING:
+    from device_runtime.embedding import PromptEmbedder
     from gateway.config import TandemConfig
     from gateway.core.orchestrator import Collaborator
     from gateway.runtime import Runtime
@@ -63,7 +66,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "configs" / "bench-cascade.yaml"
 CACHE_VERSION = 1
-PHASES = ("device", "cloud", "escalation")
+PHASES = ("device", "cloud", "check", "escalation")
 
 
 # -- the cache ------------------------------------------------------------------------------------------
@@ -84,6 +87,37 @@ def item_key(item: Item, max_tokens: int, device: str, cloud: str) -> str:
     blob = json.dumps({"v": CACHE_VERSION, "messages": item.messages, "max_tokens": max_tokens,
                        "device": device, "cloud": cloud}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+DATA = ROOT / "bench" / "data"
+
+
+def committed_path(task: str) -> Path:
+    return DATA / f"cascade_{task}.jsonl.gz"
+
+
+def committed_records(task: str) -> dict[str, dict]:
+    """The records committed with the repository (``--export-records``), by item id: a new machine
+    re-scores every policy from them without running a model."""
+    path = committed_path(task)
+    if not path.is_file():
+        return {}
+    import gzip
+
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return {rec["id"]: rec for rec in map(json.loads, f) if rec.get("id")}
+
+
+def export_records(task: str, records: list[dict]) -> Path:
+    """Write the complete records to ``bench/data`` (gzip, one JSON per line, in id order)."""
+    import gzip
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = committed_path(task)
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as f:
+        for rec in sorted(records, key=lambda r: r["id"]):
+            f.write(json.dumps(rec, sort_keys=True) + "\n")
+    return path
 
 
 class Cache:
@@ -156,6 +190,7 @@ class GatewayRunner:
         self.cascade = list(cascade)  # config overrides for tandem-cascade (default: every answer escalates)
         self.rt: Runtime | None = None
         self.variants: dict[tuple[str, ...], Runtime] = {}
+        self.embedder: PromptEmbedder | None = None
 
     def config(self, *more: str) -> TandemConfig:
         """The gateway's configuration for the runs: each model gets all the cores, and so the two must
@@ -236,13 +271,46 @@ class GatewayRunner:
                     lambda: engine.generate(job.prompt_tokens, params, with_entropy=True)):
                 times.append(_ms(t0))
                 events.append(ev)
+        total = _ms(t0)
         ids = [ev.token_id for ev in events]
+        if self.embedder is None:  # loaded with the first device answer: only the device phase needs it
+            from device_runtime.embedding import PromptEmbedder
+
+            self.embedder = await asyncio.to_thread(PromptEmbedder.load, self.device_model, n_threads=THREADS)
+        t1 = time.perf_counter()
+        async with collab.device.turn():  # the query router's features: known before generating
+            vector = await asyncio.to_thread(self.embedder.embed, prompt_text(item))
         return {"text": engine.detokenize(ids), "token_ids": ids,
+                "embedding": pack_vector(vector), "embed_ms": _ms(t1),
                 "logprobs": [round(ev.logprob, 5) for ev in events],
                 "entropies": [round(ev.entropy or 0.0, 5) for ev in events], "token_ms": times,
                 "finish_reason": events[-1].finish_reason if events else None,
-                "ttft_ms": times[0] if times else _ms(t0), "total_ms": _ms(t0),
+                "ttft_ms": times[0] if times else total, "total_ms": total,
                 "prompt_tokens": len(job.prompt_tokens)}
+
+    async def check(self, item: Item, max_tokens: int, device: dict[str, Any]) -> dict[str, Any]:
+        """The cloud check (``gateway.core.verifiers.cloud_check``): the cloud scores the device's whole
+        answer in one verification pass; per token, its log-probability of the device's token and of its
+        own best one."""
+        from gateway.cloud_client.transport import CallStats
+
+        collab = self.collab
+        assert collab.cloud is not None
+        job = await collab.plan(self._request("tandem-device", item, max_tokens))
+        draft = device["token_ids"]
+        stats = CallStats()
+        t0 = time.perf_counter()
+        result = await collab.cloud.verify(job.prompt_tokens, draft, stats, True) if draft else None
+        ms = _ms(t0)
+        rows = result.target_top if result is not None else []
+        lps = [result.draft_logprob(i) if result is not None else None for i in range(len(draft))]
+        cloud_lp = [round(lp if lp is not None else dict(rows[i]).get(t, -100.0), 5)
+                    for i, (t, lp) in enumerate(zip(draft, lps))]
+        return {"cloud_lp": cloud_lp, "top_lp": [round(r[0][1], 5) for r in rows[:len(draft)]],
+                "agree": [int(bool(r) and r[0][0] == t) for r, t in zip(rows, draft)],
+                "accepted": result.accepted if result is not None else 0,
+                "total_ms": ms, "tokens_in": len(job.prompt_tokens) + len(draft), "calls": stats.calls,
+                "score": {"correct": device["score"]["correct"]}}
 
     async def through_gateway(self, model: str, item: Item, max_tokens: int,
                               gateway: Collaborator | None = None) -> tuple[dict[str, Any], Any]:
@@ -302,6 +370,13 @@ def judge_overrides(window: int, threshold: float) -> tuple[str, str]:
     return f"cascade.window={int(window)}", f"cascade.window_threshold={float(threshold)!r}"
 
 
+def prompt_text(item: Item) -> str:
+    """What the query router reads: the gateway's own reading of the request (``gateway.core.query``)."""
+    from gateway.core.query import user_text
+
+    return user_text(item.messages, None)
+
+
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
 
@@ -319,19 +394,27 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
 
     task = TASKS[task_name]()
     keys = {it.id: item_key(it, max_tokens, device, cloud) for it in items}
+    committed = committed_records(task_name)
+    for it in items:  # seed the cache from the repository's records (same request, same models)
+        rec = committed.get(it.id)
+        if rec is not None and rec.get("key") == keys[it.id] and cache.load(it.id, keys[it.id]) is None:
+            cache.save(rec)
     records = {it.id: cache.load(it.id, keys[it.id]) or {
         "id": it.id, "task": task_name, "key": keys[it.id], "device_model": device, "cloud_model": cloud,
         "max_tokens": max_tokens} for it in items}
-    todo = [(phase, it) for phase in PHASES for it in items if "score" not in records[it.id].get(phase, {})]
+    # item by item (each record completes before the next starts, so a run cut short leaves whole records), in
+    # a fixed-seed order (so such a run is a random sample, not the task's first items)
+    order = sorted(items, key=lambda it: hashlib.sha256(it.id.encode()).hexdigest())
+    todo = [(phase, it) for it in order for phase in PHASES if "score" not in records[it.id].get(phase, {})]
     if todo and generate:
-        bar = tqdm(total=len(todo), desc=f"{task_name} ({len(items)} items x 3 runs)", unit="run",
+        bar = tqdm(total=len(todo), desc=f"{task_name} ({len(items)} items x {len(PHASES)} runs)", unit="run",
                    dynamic_ncols=True)
         async with runner_factory(device, cloud) as runner:
             await runner.warm_up()
             for phase, it in todo:
                 rec = records[it.id]
-                if phase == "escalation" and ("score" not in rec.get("device", {})
-                                              or "score" not in rec.get("cloud", {})):
+                if phase in ("check", "escalation") and ("score" not in rec.get("device", {})
+                                                         or "score" not in rec.get("cloud", {})):
                     bar.update(1)
                     continue  # its device or cloud run failed above; the next invocation retries them
                 shared = shared_cloud_phase(task_name, it, max_tokens, cloud) if phase == "cloud" else None
@@ -342,6 +425,13 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                     bar.update(1)
                     continue
                 try:
+                    if phase == "check":
+                        rec[phase] = (await runner.check(it, max_tokens, rec["device"]) if runner.shared_tokenizer
+                                      else {"skipped": "the cloud cannot score the device's tokens (no shared "
+                                                       "tokenizer)", "score": {"correct": None}})
+                        cache.save(rec)
+                        bar.update(1)
+                        continue
                     out = await getattr(runner, phase)(it, max_tokens)
                 except (RuntimeError, ValueError, TandemError) as exc:  # one bad request must not end hours
                     tqdm.write(f"{it.id}: {phase} run failed, not cached ({type(exc).__name__}: {exc})")
@@ -363,6 +453,7 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                                f"cascade {_ok(rec['escalation'])} | "
                                f"device {rec['device']['total_ms'] / 1000:.1f}s "
                                f"cloud {rec['cloud']['total_ms'] / 1000:.1f}s "
+                               f"check {rec['check']['total_ms'] / 1000:.1f}s "
                                f"cascade {rec['escalation']['total_ms'] / 1000:.1f}s")
         bar.close()
     return [records[it.id] for it in items if complete(records[it.id])]
@@ -439,7 +530,7 @@ def thread_counts(records: list[dict]) -> dict[str, int]:
     """How many timed runs used how many threads per model (runs cached before this was recorded used 1)."""
     counts: dict[str, int] = {}
     for rec in records:
-        for phase in PHASES:
+        for phase in ("device", "cloud", "escalation"):
             key = str(rec[phase].get("threads", 1))
             counts[key] = counts.get(key, 0) + 1
     return counts
@@ -491,7 +582,7 @@ def cost_model(profile: dict) -> cp.CostModel:
     return cp.CostModel(**profile["cost"])
 
 
-def summarize(records: list[dict], profile: dict) -> dict[str, Any]:
+def summarize(records: list[dict], profile: dict, per_task: bool = False) -> dict[str, Any]:
     """Every policy on the held-out half, thresholds and the learned gate fitted on the calibration half."""
     cost = cost_model(profile)
     items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
@@ -502,7 +593,8 @@ def summarize(records: list[dict], profile: dict) -> dict[str, Any]:
     # streaming needs the cloud to continue the device's tokens; without a shared tokenizer the gateway gates
     shared = all(r.get("shared_tokenizer", True) for r in records)
     windows = profile["streaming"]["windows"] if shared else []
-    policies = cp.make_policies(cal, cost, windows, profile["learned"]["l2"])
+    policies = (cp.make_policies(cal, cost, windows, profile["learned"]["l2"])
+                + make_signal_policies(cal, cost, windows if shared else [], profile["learned"]["l2"]))
     rows = {p.name: cp.sweep(p, cal, held, fractions) for p in policies}
     for prow in rows.values():
         for r in prow:
@@ -520,6 +612,8 @@ def summarize(records: list[dict], profile: dict) -> dict[str, Any]:
         "recommended": recommend({p.name: rows[p.name] for p in policies if p.runs_in_gateway}, device, cloud,
                                  cp.device_only(cal, cost), cp.cloud_only(cal, cost), profile),
         "goals": goals(rows, heldout, cloud, profile),
+        "per_task": per_task_rows(policies, cal, held, cheapest_targets(
+            rows, profile["quality_goal"] * cp.cloud_only(cal, cost)["quality"]), cost) if per_task else {},
         "all_items": {"device_only": cp.device_only(items, cost)["quality"],
                       "cloud_only": cp.cloud_only(items, cost)["quality"],
                       "escalated": round(float(items.esc_ok.mean()), 4),
@@ -528,6 +622,33 @@ def summarize(records: list[dict], profile: dict) -> dict[str, Any]:
                           / len(records), 4)},
     }
     return summary
+
+
+def cheapest_targets(rows: dict, quality: float) -> dict[str, float]:
+    """Per policy, the target cloud share of its cheapest row reaching ``quality`` on the calibration half."""
+    out = {}
+    for name, prow in rows.items():
+        ok = [r for r in prow if r["calibration"]["quality"] >= quality - 1e-9]
+        if ok:
+            out[name] = min(ok, key=lambda r: r["calibration"]["cost_rel"] or 0.0)["target_cloud_fraction"]
+    return out
+
+
+def per_task_rows(policies: list, cal: cp.Items, held: cp.Items, targets: dict[str, float],
+                  cost: cp.CostModel) -> dict[str, Any]:
+    """Each policy's threshold fitted on the whole (mixed) calibration half, applied to each task's held-out
+    items alone: does a gate fitted once hold on each task?"""
+    out: dict[str, Any] = {}
+    for task in sorted(set(held.task)):
+        sub = held.subset([i for i, t in enumerate(held.task) if t == task])
+        entry: dict[str, Any] = {"n": len(sub), "device_only": cp.device_only(sub, cost)["quality"],
+                                 "cloud_only": cp.cloud_only(sub, cost)["quality"], "policies": {}}
+        for pol in policies:
+            if pol.name in targets:
+                t = threshold_for_cloud_fraction(pol.score(cal), targets[pol.name])
+                entry["policies"][pol.name] = {"target_cloud_fraction": targets[pol.name], **pol.evaluate(sub, t)}
+        out[task] = entry
+    return out
 
 
 def escalation_stats(held: cp.Items) -> dict[str, Any]:
@@ -549,15 +670,17 @@ def recommend(rows: dict, device: dict, cloud: dict, cal_device: dict, cal_cloud
     factor = profile["ttft_goal_vs_device"]
     ok = [(r["calibration"]["cost_rel"] or 0.0, name, r) for name, prow in rows.items() for r in prow
           if r["calibration"]["quality"] >= profile["quality_goal"] * cal_cloud["quality"] - 1e-9
-          and r["calibration"]["ttft_ms"] <= factor * cal_device["ttft_ms"]]
+          and r["calibration"]["ttft_median_ms"] <= factor * cal_device["ttft_median_ms"]]
     if not ok:
         return None
     _, name, r = min(ok, key=lambda x: (x[0], x[1]))
-    return {"policy": name, "threshold": r["threshold"], "cloud_fraction": r["cloud_fraction"],
-            "quality": r["quality"], "cost_rel": r["cost_rel"], "ttft_ms": r["ttft_ms"],
-            "ttft_limit_ms": round(factor * device["ttft_ms"], 1),
+    return {"policy": name, "threshold": r["threshold"], "target_cloud_fraction": r["target_cloud_fraction"],
+            "cloud_fraction": r["cloud_fraction"], "quality": r["quality"],
+            "quality_vs_cloud": round(r["quality"] / cloud["quality"], 4) if cloud["quality"] else None,
+            "cost_rel": r["cost_rel"], "ttft_ms": r["ttft_median_ms"], "ttft_mean_ms": r["ttft_ms"],
+            "ttft_limit_ms": round(factor * device["ttft_median_ms"], 1),
             "met": bool(r["quality"] >= profile["quality_goal"] * cloud["quality"] - 1e-9
-                        and r["ttft_ms"] <= factor * device["ttft_ms"])}
+                        and r["ttft_median_ms"] <= factor * device["ttft_median_ms"])}
 
 
 def goals(rows: dict, heldout: dict, cloud: dict, profile: dict) -> dict[str, Any]:
@@ -788,6 +911,8 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
                                   generate=not args.no_generate))
     if args.rescore_answers:
         rescore_answers(task_name, records, items, cache)
+    if args.export_records and device == profile["models"]["device"] and cloud == profile["models"]["cloud"]:
+        print(f"wrote {export_records(task_name, records)} ({len(records)} records)")
     add_self_tests(task_name, records, items, cache, redo=args.rescore_answers)
     if len(records) < 4:
         print(f"{task_name}: only {len(records)} cached items; nothing to report", file=sys.stderr)
@@ -839,9 +964,63 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
     return data, md
 
 
+MIXED = ("humaneval", "mmlu", "boolq")
+
+
+def run_mixed(args: argparse.Namespace, profile: dict) -> tuple[dict, str] | None:
+    """The three tasks' records as one workload, served by one policy with one threshold: quality is the mean
+    of the tasks' (each weighs the same), cost the summed cloud cost against always-cloud. From the cache
+    only (``run_task`` generates). Adds ``per_task``: the mixed fit's thresholds applied to each task alone."""
+    device, cloud = args.device or profile["models"]["device"], args.cloud or profile["models"]["cloud"]
+    records: list[dict] = []
+    sources = {}
+    for name in MIXED:
+        task = TASKS[name]()
+        items = task.items()
+        cache = Cache(pair_dir(name, device, cloud))
+        recs = asyncio.run(collect(name, items, cache, profile["tasks"][name]["max_tokens"], device, cloud,
+                                   generate=False))
+        add_self_tests(name, recs, items, cache)
+        records += recs
+        sources[name] = {"items": len(recs), "of": len(items), "source": f"{task.source.requirement}:"
+                                                                       f"{task.source.member}", "sha256": task.sha256}
+    if any(v["items"] < 4 for v in sources.values()):
+        print(f"mixed: too few records per task {sources}; nothing to report", file=sys.stderr)
+        return None
+    summary = summarize(records, profile, per_task=True)
+    data = {"summary": summary, "models": {"device": device, "cloud": cloud},
+            "settings": {"temperature": 0, "split": profile["split"], "cost": profile["cost"],
+                         "quality_goal": profile["quality_goal"], "ttft_goal_vs_device": profile["ttft_goal_vs_device"],
+                         "report_fractions": profile["sweep"]["report_fractions"],
+                         "streaming_windows": profile["streaming"]["windows"],
+                         "weighting": "each task weighs the same in quality; cost is summed",
+                         "smoke": False},
+            "data": sources, "sandbox": None, "machine": machine(), "date": now_iso()}
+    md = markdown("mixed", data, False, "cascade_mixed.png") + per_task_markdown(summary)
+    write_results("cascade_mixed", data, md)
+    plot("mixed", summary, RESULTS / "cascade_mixed.png")
+    print(f"wrote {RESULTS / 'cascade_mixed.json'}")
+    return data, md
+
+
+def per_task_markdown(summary: dict) -> str:
+    rows = summary.get("per_task", {})
+    out = ("\nThe mixed fit applied to each task alone (held-out; the policy and threshold chosen on the mixed "
+           "calibration half):\n\n| task | n | device only | cloud only | policy | quality | of cloud | cloud share "
+           "| cost vs cloud |\n|---|---|---|---|---|---|---|---|---|\n")
+    for task, t in rows.items():
+        for name, r in t["policies"].items():
+            out += (f"| {task} | {t['n']} | {t['device_only']:.3f} | {t['cloud_only']:.3f} | {name} | "
+                    f"{r['quality']:.3f} | {r['quality'] / t['cloud_only'] if t['cloud_only'] else 0:.0%} | "
+                    f"{r['cloud_fraction']:.2f} | {_f(r['cost_rel'])} |\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--task", choices=["humaneval", "mmlu", "all"], default="all")
+    ap.add_argument("--task", choices=[*TASKS, "mixed", "all"], default="all")
+    ap.add_argument("--export-records", action="store_true",
+                    help="write each task's complete records to bench/data (gzip) after the run")
     ap.add_argument("--limit", type=int, help="only the first N items of each task (a smoke run)")
     ap.add_argument("--no-generate", action="store_true",
                     help="report from the cache only; never load a model")
@@ -858,18 +1037,22 @@ def main(argv: list[str] | None = None) -> int:
     profile = load_profile(args.profile)
     if args.live_stream == []:
         args.live_stream = profile["streaming"].get("live_fractions", [0.2, 0.3, 0.5])
-    tasks = ["humaneval", "mmlu"] if args.task == "all" else [args.task]
+    tasks = list(TASKS) if args.task == "all" else [] if args.task == "mixed" else [args.task]
     sections, smoke = [], False
     for t in tasks:
         out = run_task(t, args, profile)
         if out is not None:
             sections.append(out[1])
             smoke = smoke or out[0]["settings"]["smoke"]
+    if args.task in ("mixed", "all") and not args.limit:
+        mixed = run_mixed(args, profile)
+        if mixed is not None:
+            sections.append(mixed[1])
     if smoke and sections:  # a smoke run's summary holds just what ran
         (RESULTS / "cascade_smoke.md").write_text(TITLE + "\n".join(sections) + STREAM_NOTE)
         print(f"wrote {RESULTS / 'cascade_smoke.md'}")
     elif sections:  # the full report gathers every task and device pair written so far, whichever ran now
-        parts = [p.read_text() for t in TASKS for p in sorted(RESULTS.glob(f"cascade_{t}*.md"))]
+        parts = [p.read_text() for t in [*TASKS, "mixed"] for p in sorted(RESULTS.glob(f"cascade_{t}*.md"))]
         (RESULTS / "cascade.md").write_text(TITLE + "\n".join(parts) + STREAM_NOTE)
         print(f"wrote {RESULTS / 'cascade.md'}")
     return 0

@@ -40,13 +40,14 @@ from typing import Any
 
 import numpy as np
 
+from device_runtime.embedding import unpack_vector
 from gateway.core.verifiers.degeneration import MAX_NGRAM_SHARE, repetition
+from routers.query import fit_logistic, split_ids, task_of  # noqa: F401 (split_ids: the bench's split)
 from routers.confidence import (
     first_unsure,
     score,
     stream_score,
     threshold_for_cloud_fraction,
-    threshold_for_quality,
 )
 
 SCORES = ("mean", "min", "tail", "entropy")
@@ -101,6 +102,18 @@ class Items:
     # streaming hand-overs run live (``bench.cascade.collect_handovers``): hand-over token -> answer
     # right (1/0)
     handover_ok: list[dict[int, float]] = field(repr=False, default_factory=list)
+    # mixed workloads: each item's task, and its weight in quality (each task weighs the same)
+    task: list[str] = field(repr=False, default_factory=list)
+    weight: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0))
+    # the cloud check (``bench.cascade``'s check phase): per device token, the cloud's log-probability of it
+    # and of the cloud's own best token; the pass's time and the tokens it sent (NaN / empty where not run)
+    check_lp: list[np.ndarray] = field(repr=False, default_factory=list)
+    check_top: list[np.ndarray] = field(repr=False, default_factory=list)
+    check_ms: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0))
+    check_in: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0))
+    # the query router's input: the device model's embedding of the prompt, and what computing it took
+    embedding: np.ndarray = field(repr=False, default_factory=lambda: np.ones((0, 0)))
+    embed_ms: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0))
 
     @classmethod
     def from_records(cls, records: Sequence[dict], tail_quantile: float = 0.1,
@@ -112,6 +125,7 @@ class Items:
             "device_total", "cloud_ttft", "cloud_total", "esc_ttft", "esc_total")}
         scores: dict[str, list[float]] = {m: [] for m in SCORES}
         feats, lps, times, live, tested, tested_ms = [], [], [], [], [], []
+        check_lp, check_top, check_ms, check_in, vectors, embed_ms = [], [], [], [], [], []
         for r in records:
             d, c, e = r["device"], r["cloud"], r["escalation"]
             tr = e["trace"]
@@ -146,8 +160,24 @@ class Items:
             times.append(np.asarray(d["token_ms"], dtype=np.float64))
             live.append({int(p): float(h["score"]["correct"]) for p, h in r.get("handovers", {}).items()
                          if "score" in h})  # a marker for a run that handed over elsewhere has none
+            ch = r.get("check") or {}
+            check_lp.append(np.asarray(ch.get("cloud_lp", []), dtype=np.float64))
+            check_top.append(np.asarray(ch.get("top_lp", []), dtype=np.float64))
+            check_ms.append(ch.get("total_ms", math.nan))
+            check_in.append(ch.get("tokens_in", math.nan))
+            vectors.append(unpack_vector(d["embedding"]) if d.get("embedding") else None)
+            embed_ms.append(d.get("embed_ms", math.nan))
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
+        tasks = [r.get("task", "") for r in records]
+        per_task = {t: tasks.count(t) for t in set(tasks)}
+        weight = np.asarray([len(tasks) / (len(per_task) * per_task[t]) for t in tasks], dtype=np.float64)
+        dim = next((len(v) for v in vectors if v is not None), 0)
+        embedding = np.asarray([v if v is not None else np.full(dim, np.nan) for v in vectors],
+                               dtype=np.float64).reshape(len(records), dim)
         return cls(ids=[r["id"] for r in records], **arrays,
+                   task=tasks, weight=weight, check_lp=check_lp, check_top=check_top,
+                   check_ms=np.asarray(check_ms, dtype=np.float64), check_in=np.asarray(check_in, dtype=np.float64),
+                   embedding=embedding, embed_ms=np.asarray(embed_ms, dtype=np.float64),
                    scores={m: np.asarray(v, dtype=np.float64) for m, v in scores.items()},
                    features=np.asarray(feats, dtype=np.float64).reshape(len(records), len(FEATURES)),
                    feature_names=list(FEATURES), logprobs=lps, token_ms=times, handover_ok=live,
@@ -171,6 +201,19 @@ class Items:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def mean(self, values: np.ndarray) -> float:
+        """A quality average: each task weighs the same, whatever its number of items."""
+        return float(np.average(values, weights=self.weight))
+
+    @property
+    def checked(self) -> bool:
+        """Did every item get the cloud check?"""
+        return bool(len(self.check_ms)) and not np.isnan(self.check_ms).any()
+
+    @property
+    def embedded(self) -> bool:
+        return self.embedding.shape[1] > 0 and not np.isnan(self.embedding).any()
+
 
 FEATURES = ("mean_logprob", "min_logprob", "tail_logprob", "mean_entropy", "max_entropy", "repetition",
             "log_prompt_tokens", "log_answer_tokens", "hit_max_tokens")
@@ -185,18 +228,6 @@ def _features(lp: np.ndarray, ent: np.ndarray, tokens: Sequence[int], n_prompt: 
 
 
 # -- the split ---------------------------------------------------------------------------------------
-def split_ids(ids: Sequence[str], seed: int = 12,
-              calibration_fraction: float = 0.5) -> tuple[list[int], list[int]]:
-    """Indices of the calibration and held-out halves: a fixed-seed permutation of the sorted ids,
-    so the split depends only on the set of items, not on their order or on when they were run."""
-    order = sorted(range(len(ids)), key=lambda i: ids[i])
-    perm = np.random.default_rng(seed).permutation(len(ids))
-    n_cal = round(calibration_fraction * len(ids))
-    cal = sorted(order[i] for i in perm[:n_cal])
-    held = sorted(order[i] for i in perm[n_cal:])
-    return cal, held
-
-
 # -- the learned gate ---------------------------------------------------------------------------------
 class LogisticGate:
     """P(device answer is right) from features: L2-regularised logistic regression by Newton steps."""
@@ -207,19 +238,7 @@ class LogisticGate:
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticGate:
         self.mean, self.std = x.mean(0), x.std(0) + 1e-9
-        z = np.hstack([np.ones((len(x), 1)), (x - self.mean) / self.std])
-        w = np.zeros(z.shape[1])
-        reg = np.full(z.shape[1], self.l2)
-        reg[0] = 1e-6  # the intercept is barely regularised
-        for _ in range(self.steps):
-            p = 1 / (1 + np.exp(-z @ w))
-            grad = z.T @ (p - y) + reg * w
-            hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg)
-            step = np.linalg.solve(hess, grad)
-            w -= step
-            if np.abs(step).max() < 1e-8:
-                break
-        self.w = w
+        self.w = fit_logistic((x - self.mean) / self.std, y, self.l2, self.steps)
         return self
 
     def logit(self, x: np.ndarray) -> np.ndarray:
@@ -243,18 +262,24 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
 
 def outcome(items: Items, p_escalate: np.ndarray, cost: CostModel, quality: np.ndarray | None = None,
             ttft: np.ndarray | None = None, latency: np.ndarray | None = None,
-            check_ms: np.ndarray | None = None) -> dict[str, Any]:
+            check_ms: np.ndarray | None = None, direct: np.ndarray | None = None,
+            pre_ms: np.ndarray | None = None, check_in: np.ndarray | None = None) -> dict[str, Any]:
     """Expected metrics when item i escalates with probability ``p_escalate[i]`` (0/1 for a gate).
 
     Kept: the device's answer; the client's first token comes when the whole answer is judged
     (``device_total``). Escalated: the cascade's real answer, time to first token and latency,
     plus the configured RTT per cloud call (the runs were on loopback). ``check_ms``: time a policy
-    spends judging each answer before either (the self-test's sandbox run), added to both.
+    spends judging each answer before either (the self-test's sandbox run, the cloud check), added to
+    both; ``check_in``: cloud input tokens that judging costs every answer (the cloud check).
+    ``direct``: items a query router sent to the cloud before the device began (the cloud-only answer,
+    its cost and times); ``pre_ms``: what deciding that took, added to every item (the prompt's embedding).
     """
-    p = np.asarray(p_escalate, dtype=np.float64)
     n = len(items)
+    p = np.asarray(p_escalate, dtype=np.float64)
+    d = np.zeros(n, dtype=bool) if direct is None else np.asarray(direct, dtype=bool)
+    p = np.where(d, 0.0, p)
     esc_quality = items.esc_ok if quality is None else quality
-    q = (1 - p) * items.device_ok + p * esc_quality
+    q = np.where(d, items.cloud_ok, (1 - p) * items.device_ok + p * esc_quality)
     rtt = cost.rtt_ms
     esc_ttft = items.esc_ttft + rtt if ttft is None else ttft
     esc_lat = items.esc_total + rtt * items.esc_calls if latency is None else latency
@@ -262,30 +287,45 @@ def outcome(items: Items, p_escalate: np.ndarray, cost: CostModel, quality: np.n
     if check_ms is not None:
         esc_ttft, esc_lat, kept_ttft, kept_lat = (a + check_ms
                                                   for a in (esc_ttft, esc_lat, kept_ttft, kept_lat))
+    cloud_ttft, cloud_lat = items.cloud_ttft + rtt, items.cloud_total + rtt
+    before = np.zeros(n) if pre_ms is None else pre_ms
+    kept_ttft, kept_lat, esc_ttft, esc_lat, cloud_ttft, cloud_lat = (
+        a + before for a in (kept_ttft, kept_lat, esc_ttft, esc_lat, cloud_ttft, cloud_lat))
+    judged_in = np.zeros(n) if check_in is None else np.where(d, 0.0, check_in)
     all_cloud = cost.cloud_usd(items.prompt_tokens, items.cloud_out).sum()
-    usd = (p * cost.cloud_usd(items.esc_in, items.esc_out)).sum()
-    device_tokens = items.prompt_tokens + items.device_tokens + p * items.esc_drafts
-    lat_values = np.concatenate([kept_lat, esc_lat])
-    lat_weights = np.concatenate([1 - p, p])
-    ttft_values = np.concatenate([kept_ttft, esc_ttft])
+    usd = (np.where(d, cost.cloud_usd(items.prompt_tokens, items.cloud_out),
+                    p * cost.cloud_usd(items.esc_in, items.esc_out))
+           + cost.cloud_usd(judged_in, np.zeros(n))).sum()
+    tokens_in = np.where(d, items.prompt_tokens, p * items.esc_in) + judged_in
+    tokens_out = np.where(d, items.cloud_out, p * items.esc_out)
+    device_tokens = np.where(d, 0.0, items.prompt_tokens + items.device_tokens + p * items.esc_drafts)
+    w_kept, w_esc, w_direct = np.where(d, 0.0, 1 - p), p, d.astype(np.float64)
+    ttft_values = np.concatenate([kept_ttft, esc_ttft, cloud_ttft])
+    lat_values = np.concatenate([kept_lat, esc_lat, cloud_lat])
+    weights = np.concatenate([w_kept, w_esc, w_direct])
     return {
-        "cloud_fraction": round(float(p.mean()), 4),
-        "quality": round(float(q.mean()), 4),
+        "cloud_fraction": round(float((p + d).mean()), 4),
+        "quality": round(items.mean(q), 4),
         "cost_rel": round(float(usd / all_cloud), 4) if all_cloud > 0 else None,
-        "ttft_ms": round(float(((1 - p) * kept_ttft + p * esc_ttft).mean()), 1),
-        "ttft_p95_ms": round(weighted_percentile(ttft_values, lat_weights, 95), 1),
-        "latency_mean_ms": round(float(((1 - p) * kept_lat + p * esc_lat).mean()), 1),
-        "latency_p95_ms": round(weighted_percentile(lat_values, lat_weights, 95), 1),
-        "cloud_tokens_in": round(float((p * items.esc_in).sum() / n), 1),
-        "cloud_tokens_out": round(float((p * items.esc_out).sum() / n), 1),
-        "cloud_passes": round(float((p * items.esc_passes).sum() / n), 2),
+        "ttft_ms": round(float((w_kept * kept_ttft + w_esc * esc_ttft + w_direct * cloud_ttft).mean()), 1),
+        "ttft_median_ms": round(weighted_percentile(ttft_values, weights, 50), 1),
+        "ttft_p95_ms": round(weighted_percentile(ttft_values, weights, 95), 1),
+        "latency_mean_ms": round(float((w_kept * kept_lat + w_esc * esc_lat + w_direct * cloud_lat).mean()), 1),
+        "latency_p95_ms": round(weighted_percentile(lat_values, weights, 95), 1),
+        "cloud_tokens_in": round(float(tokens_in.sum() / n), 1),
+        "cloud_tokens_out": round(float(tokens_out.sum() / n), 1),
+        "cloud_passes": round(float((np.where(d, items.cloud_out, p * items.esc_passes)
+                                     + (judged_in > 0)).sum() / n), 2),
+        "checked_fraction": round(float((judged_in > 0).mean()), 4),
+        "direct_fraction": round(float(d.mean()), 4),
         "device_j": round(float(device_tokens.mean() * cost.device_j_per_token), 2),
     }
 
 
 def device_only(items: Items, cost: CostModel) -> dict[str, Any]:
-    return {"quality": round(float(items.device_ok.mean()), 4), "cloud_fraction": 0.0, "cost_rel": 0.0,
+    return {"quality": round(items.mean(items.device_ok), 4), "cloud_fraction": 0.0, "cost_rel": 0.0,
             "ttft_ms": round(float(items.device_ttft.mean()), 1),
+            "ttft_median_ms": round(float(np.median(items.device_ttft)), 1),
             "ttft_p95_ms": round(float(np.percentile(items.device_ttft, 95)), 1),
             "latency_mean_ms": round(float(items.device_total.mean()), 1),
             "latency_p95_ms": round(float(np.percentile(items.device_total, 95)), 1),
@@ -296,8 +336,9 @@ def device_only(items: Items, cost: CostModel) -> dict[str, Any]:
 
 def cloud_only(items: Items, cost: CostModel) -> dict[str, Any]:
     ttft, lat = items.cloud_ttft + cost.rtt_ms, items.cloud_total + cost.rtt_ms
-    return {"quality": round(float(items.cloud_ok.mean()), 4), "cloud_fraction": 1.0, "cost_rel": 1.0,
-            "ttft_ms": round(float(ttft.mean()), 1), "ttft_p95_ms": round(float(np.percentile(ttft, 95)), 1),
+    return {"quality": round(items.mean(items.cloud_ok), 4), "cloud_fraction": 1.0, "cost_rel": 1.0,
+            "ttft_ms": round(float(ttft.mean()), 1), "ttft_median_ms": round(float(np.median(ttft)), 1),
+            "ttft_p95_ms": round(float(np.percentile(ttft, 95)), 1),
             "latency_mean_ms": round(float(lat.mean()), 1),
             "latency_p95_ms": round(float(np.percentile(lat, 95)), 1),
             "cloud_tokens_in": round(float(items.prompt_tokens.mean()), 1),
@@ -315,7 +356,8 @@ def stream_scores(items: Items, window: int) -> np.ndarray:
     return np.asarray([stream_score(lp, window) for lp in items.logprobs])
 
 
-def stream_outcome(items: Items, threshold: float, window: int, cost: CostModel) -> dict[str, Any]:
+def stream_outcome(items: Items, threshold: float, window: int, cost: CostModel,
+                   direct: np.ndarray | None = None, pre_ms: np.ndarray | None = None) -> dict[str, Any]:
     """The streaming cascade at one threshold, from cached per-token data.
 
     Device tokens stream to the client as they are generated while the running confidence
@@ -359,18 +401,22 @@ def stream_outcome(items: Items, threshold: float, window: int, cost: CostModel)
     first_cloud = np.maximum(0.0, items.esc_ttft - items.device_total)
     ttft = np.where(pos == 0, first_ms + first_cloud + cost.rtt_ms, first_ms)
     latency = at_p + cloud_phase + cost.rtt_ms * items.esc_calls
+    d = np.zeros(n, dtype=bool) if direct is None else np.asarray(direct, dtype=bool)
+    handover &= ~d
     p = handover.astype(np.float64)
-    out = outcome(items, p, cost, quality=q_mid, ttft=ttft, latency=latency)
+    out = outcome(items, p, cost, quality=q_mid, ttft=ttft, latency=latency, direct=d, pre_ms=pre_ms)
     # kept items stream from their first token (the gate's kept items wait for the whole answer)
     kept_ttft = items.device_ttft
-    all_ttft = np.where(handover, ttft, kept_ttft)
-    all_lat = np.where(handover, latency, items.device_total)
+    before = np.zeros(n) if pre_ms is None else pre_ms
+    all_ttft = before + np.where(d, items.cloud_ttft + cost.rtt_ms, np.where(handover, ttft, kept_ttft))
+    all_lat = before + np.where(d, items.cloud_total + cost.rtt_ms, np.where(handover, latency, items.device_total))
     out["ttft_ms"] = round(float(all_ttft.mean()), 1)
+    out["ttft_median_ms"] = round(float(np.median(all_ttft)), 1)
     out["ttft_p95_ms"] = round(float(np.percentile(all_ttft, 95)), 1)
     out["latency_mean_ms"] = round(float(all_lat.mean()), 1)
     out["latency_p95_ms"] = round(float(np.percentile(all_lat, 95)), 1)
-    out["quality_low"] = round(float(((1 - p) * items.device_ok + p * q_low).mean()), 4)
-    out["quality_high"] = round(float(((1 - p) * items.device_ok + p * q_high).mean()), 4)
+    out["quality_low"] = round(items.mean(np.where(d, items.cloud_ok, (1 - p) * items.device_ok + p * q_low)), 4)
+    out["quality_high"] = round(items.mean(np.where(d, items.cloud_ok, (1 - p) * items.device_ok + p * q_high)), 4)
     out["unknown"] = round(float((handover & ~known).mean()), 4)
     out["live"] = int(live.sum())
     out["mean_handover_token"] = round(float(pos[handover].mean()), 1) if handover.any() else None
@@ -424,8 +470,8 @@ def sweep(policy: Policy, cal: Items, held: Items, fractions: Sequence[float]) -
         t = threshold_for_cloud_fraction(s_cal, f)
         on_cal = policy.evaluate(cal, t)
         rows.append({"target_cloud_fraction": f, "threshold": _num(t), **policy.evaluate(held, t),
-                     "calibration": {k: on_cal[k]
-                                     for k in ("cloud_fraction", "quality", "cost_rel", "ttft_ms")}})
+                     "calibration": {k: on_cal[k] for k in
+                                     ("cloud_fraction", "quality", "cost_rel", "ttft_ms", "ttft_median_ms")}})
     return rows
 
 
@@ -435,26 +481,23 @@ def random_rows(held: Items, fractions: Sequence[float], cost: CostModel) -> lis
 
 def random_quality(held: Items, f: float) -> float:
     """Expected quality of random routing at cloud fraction f (linear in f)."""
-    return float((1 - f) * held.device_ok.mean() + f * held.esc_ok.mean())
+    return (1 - f) * held.mean(held.device_ok) + f * held.mean(held.esc_ok)
 
 
 def heldout_for_goal(policies: Sequence[Policy], cal: Items, held: Items, goal: float) -> dict[str, Any]:
     """Per policy: the threshold that reaches ``goal`` x cloud-only quality on the calibration half
     (fewest escalations), and what it gives on the held-out half; the policy that needed the fewest
     escalations on the calibration half is the one reported (chosen without looking at held-out)."""
-    target_cal = goal * float(cal.cloud_ok.mean())
+    target_cal = goal * cal.mean(cal.cloud_ok)
     per: dict[str, dict[str, Any]] = {}
     for pol in policies:
         s = pol.score(cal)
-        if pol.name.startswith("stream-"):  # the stream's escalated quality is its own, not the cascade's
-            t = _stream_threshold_for_quality(pol, cal, s, target_cal)
-        else:
-            t = threshold_for_quality(s, cal.device_ok > 0.5, target_cal, escalated_correct=cal.esc_ok > 0.5)
+        t = _threshold_for_quality(pol, cal, s, target_cal)
         cal_fraction = float((s < t).mean())
         per[pol.name] = {"threshold": _num(t), "calibration_cloud_fraction": round(cal_fraction, 4),
                          **pol.evaluate(held, t)}
     best = min(per, key=lambda k: (per[k]["calibration_cloud_fraction"], k))
-    held_target = goal * float(held.cloud_ok.mean())
+    held_target = goal * held.mean(held.cloud_ok)
     chosen = per[best]
     return {"target": goal, "target_quality": round(held_target, 4), "policy": best,
             "threshold": chosen["threshold"], "cloud_fraction": chosen["cloud_fraction"],
@@ -462,7 +505,9 @@ def heldout_for_goal(policies: Sequence[Policy], cal: Items, held: Items, goal: 
             "met": bool(chosen["quality"] >= held_target - 1e-9), "by_policy": per}
 
 
-def _stream_threshold_for_quality(pol: Policy, cal: Items, s: np.ndarray, target: float) -> float:
+def _threshold_for_quality(pol: Policy, cal: Items, s: np.ndarray, target: float) -> float:
+    """The lowest threshold whose outcome on ``cal`` (the policy's own: its escalated answers, its checks'
+    costs, each task weighing the same) reaches ``target``; +inf (always escalate) if none does."""
     for t in sorted(set(s.tolist())) + [math.inf]:  # ascending: hand over more as we go (below t)
         if pol.evaluate(cal, t)["quality"] >= target - 1e-9:
             return t

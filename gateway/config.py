@@ -152,6 +152,13 @@ class BudgetConfig(Section):
 class RoutingConfig(Section):
     default_mode: Mode = "auto"
     device_only_latency_ms: float = 200.0
+    # the query router (routers/query.py): `auto` requests bound for the cascade go straight to the cloud
+    # when it expects the cloud to fix what the device would answer. `default`: the router shipped with
+    # Tandem (fitted on the cascade benchmark's calibration halves); a path: one `tandem calibrate
+    # --query-router` wrote; null: off. It embeds the prompt's first `query_max_tokens` tokens on the device.
+    query_router: str | None = None
+    query_threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="override the file's")
+    query_max_tokens: int = Field(default=128, ge=8)
 
 
 class TandemConfig(Section):

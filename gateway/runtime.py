@@ -24,6 +24,7 @@ from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.health import NetworkMonitor
 from gateway.config import TandemConfig
 from gateway.core.orchestrator import Collaborator
+from gateway.core.query import Embedder
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -41,6 +42,19 @@ class Runtime:
         self.app: web.Application | None = None
         self.server: Listening | None = None
         self.url = ""
+
+    async def _embedder(self) -> Embedder | None:
+        """The query router's embedding context over the device model's file (``routing.query_router``)."""
+        cfg = self.config
+        if not cfg.routing.query_router:
+            return None
+        if not isinstance(self.engine, LlamaEngine):
+            log.warning("routing.query_router needs a llama.cpp device model; the query router is off")
+            return None
+        from device_runtime.embedding import PromptEmbedder
+
+        return await asyncio.to_thread(PromptEmbedder, self.engine.model_path, cfg.routing.query_max_tokens,
+                                       cfg.device.n_threads)
 
     async def start(self) -> "Runtime":
         cfg = self.config
@@ -74,7 +88,7 @@ class Runtime:
                                      monitor)
             await self.cloud.start()
         worker = DeviceWorker(self.engine, max_queue=cfg.server.max_queue)
-        self.collaborator = Collaborator(cfg, worker, self.cloud, monitor)
+        self.collaborator = Collaborator(cfg, worker, self.cloud, monitor, await self._embedder())
         await self.collaborator.check_sandbox()  # examples verifier: off, with a warning, if unsafe
         if self.cloud is not None:
             await self.cloud.probe()

@@ -12,7 +12,8 @@ Rules, first match wins (README has the same table):
 | 6 | hint ``quality: high``                      | speculative¹ | quality high          |
 | 7 | hint ``quality: low``                       | device       | quality low           |
 | 8 | hint ``max_latency_ms`` below the device-only bound | device | latency bound     |
-| 9 | otherwise                                   | cascade      | default               |
+| 9 | the query router expects the cloud to fix the device's answer | cloud | query router |
+| 10 | otherwise                                  | cascade      | default               |
 
 ¹ speculative needs device and cloud to share a tokenizer; without it the request runs
 as ``cloud`` (rule 6) or ``cascade`` with plain cloud re-generation (rule 5), and says so.
@@ -39,6 +40,8 @@ class RouteFacts:
     speculative_reason: str = ""
     quality: str | None = None
     max_latency_ms: float | None = None
+    query_p_gain: float | None = None  # the query router's P(the cloud fixes the device's answer)
+    query_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -75,4 +78,7 @@ class AutoPolicy:
             return RouteChoice("device", "quality low")
         if f.max_latency_ms is not None and f.max_latency_ms < self.device_only_latency_ms:
             return RouteChoice("device", "latency bound")
+        if f.query_p_gain is not None and f.query_p_gain >= f.query_threshold:
+            p, t = f.query_p_gain, f.query_threshold
+            return RouteChoice("cloud", f"query router: P(cloud fixes it) {p:.2f} >= {t:.2f}")
         return RouteChoice("cascade", "default")

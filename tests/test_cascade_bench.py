@@ -112,11 +112,18 @@ def test_split_is_deterministic_disjoint_and_complete():
 # -- synthetic cached records ----------------------------------------------------------------------------------
 def record(i: int, device_ok: bool, cloud_ok: bool, esc_ok: bool, lp: list[float], agreed: int = 0) -> dict:
     n = len(lp)
+    # the cloud is sure of a right answer's tokens and doubts a wrong one's; the prompt's embedding says which kind
+    cloud_lp = [-0.1 if device_ok else -4.0] + [-0.05] * (n - 1)
+    vector = np.eye(8)[i % 4 if device_ok else 4 + i % 4] + 0.01 * i
     return {
         "id": f"mmlu/{i:03d}", "task": "mmlu", "prompt_tokens": 100,
         "device": {"text": "B", "token_ids": list(range(n)), "logprobs": lp, "entropies": [-x for x in lp],
                    "token_ms": [100.0 + 20 * k for k in range(n)], "finish_reason": "stop", "ttft_ms": 100.0,
-                   "total_ms": 100.0 + 20 * n, "score": {"correct": device_ok}},
+                   "total_ms": 100.0 + 20 * n, "score": {"correct": device_ok},
+                   "embedding": cascade.pack_vector(vector), "embed_ms": 30.0},
+        "check": {"cloud_lp": cloud_lp, "top_lp": [-0.05] * n, "agree": [int(device_ok)] + [1] * (n - 1),
+                  "accepted": n if device_ok else 0, "total_ms": 200.0, "tokens_in": 100 + n, "calls": 1,
+                  "score": {"correct": device_ok}},
         "cloud": {"text": "B", "token_ids": [], "ttft_ms": 300.0, "total_ms": 300.0 + 40 * n, "completion_tokens": n,
                   "finish_reason": "stop", "score": {"correct": cloud_ok},
                   "trace": {"mode": "cloud", "drafts_proposed": 0, "drafts_accepted": 0, "cloud_tokens": n,

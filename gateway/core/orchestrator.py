@@ -42,6 +42,7 @@ from gateway.core.modes.cloud import run_cloud
 from gateway.core.modes.device import run_device
 from gateway.core.modes.speculative import SpeculativeSettings, run_speculative
 from gateway.core.planner import Job, Planner
+from gateway.core.query import Embedder, QueryStep, router_path
 from gateway.core.state import Answer
 from gateway.core.tokenizers import TokenizerCheck, compare_tokenizers
 from gateway.core.verifiers.base import Verifier, VerifierChain
@@ -54,6 +55,7 @@ from gateway.core.verifiers.schema import Schema
 from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
+from routers.query import QueryRouter
 
 log = logging.getLogger("tandem.collaborate")
 
@@ -73,6 +75,7 @@ class Collaborator:
         device: DeviceWorker,
         cloud: CloudClient | None,
         monitor: NetworkMonitor | None = None,
+        embedder: Embedder | None = None,
     ):
         self.config = config
         self.device = device
@@ -81,7 +84,10 @@ class Collaborator:
         self.monitor = monitor or (cloud.monitor if cloud else NetworkMonitor(offline=True))
         self.monitor.offline = self.monitor.offline or cloud is None or config.cloud.offline
         self.budget = CloudBudget(config.budget.cloud_tokens_per_window, config.budget.window_s)
-        self.planner = Planner(config, self.engine, self.monitor, self.budget, has_cloud=cloud is not None)
+        r = config.routing
+        query = (QueryStep(QueryRouter.load(router_path(r.query_router)), embedder, device, r.query_threshold)
+                 if r.query_router and embedder is not None and cloud is not None else None)
+        self.planner = Planner(config, self.engine, self.monitor, self.budget, cloud is not None, query)
         c = config.cascade
         self.confidence = ConfidenceRouter(
             threshold=c.threshold,

@@ -24,6 +24,7 @@ from gateway.cloud_client.health import NetworkMonitor
 from gateway.config import TandemConfig
 from gateway.core.answer import AnswerBuilder
 from gateway.core.errors import ContextTooLong, InvalidRequest, ModelNotFound
+from gateway.core.query import QueryStep
 from gateway.core.tokenizers import TokenizerCheck
 from gateway.core.trace import RouteTrace
 from gateway.privacy.pii import PiiDetector
@@ -101,7 +102,9 @@ class Planner:
         monitor: NetworkMonitor,
         budget: CloudBudget,
         has_cloud: bool,
+        query: QueryStep | None = None,
     ):
+        self.query = query  # the query router's step (``routing.query_router``); None: off
         self.config, self.engine, self.monitor, self.budget, self.has_cloud = (
             config,
             engine,
@@ -160,7 +163,11 @@ class Planner:
         sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
         decision, pinned, tokens = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
         choice = self._route(requested, decision, offline, tokenizers, meta, api_key)
+        query = await self.query.judge(choice, prompt, len(tokens)) if self.query else None
+        if query is not None:
+            choice = self._route(requested, decision, offline, tokenizers, meta, api_key, query)
         trace = self._trace(requested, decision, pinned, choice)
+        trace.query = query
         if choice.mode != "device" and decision.level == "redact" and decision.pii:
             if prompt.token_ids is not None:  # token ids with personal data: we cannot rewrite ids safely
                 trace.mode, trace.reason = "device", "personal data in a token-id prompt"
@@ -283,6 +290,7 @@ class Planner:
         tokenizers: TokenizerCheck,
         meta: Mapping[str, Any],
         api_key: str | None,
+        query: Mapping[str, float] | None = None,
     ) -> RouteChoice:
         """The auto policy over this request's facts; a half-open trial held elsewhere means no cloud."""
 
@@ -302,6 +310,8 @@ class Planner:
                     speculative_reason=tokenizers.reason,
                     quality=meta.get("quality"),
                     max_latency_ms=_float_or_none(meta.get("max_latency_ms")),
+                    query_p_gain=query["p_gain"] if query else None,
+                    query_threshold=query["threshold"] if query else 0.5,
                 )
             )
 

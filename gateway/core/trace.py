@@ -37,6 +37,10 @@ class RouteTrace:
     escalated: bool | None = None  # cascade: did the cloud take over?
     verdicts: list[dict] = field(default_factory=list)  # cascade: each verifier's outcome, score and cost
     handover_token: int | None = None  # streaming cascade: the cloud took over after this many shown tokens
+    cloud_replica: int | None = None  # which of cloud.endpoints (its index) served the answer's last cloud call
+    # the answer moved to another replica: {from_replica, to_replica, at_token} (indexes, never addresses)
+    cloud_failovers: list[dict] = field(default_factory=list)
+    query: dict[str, float] | None = None  # the query router: p_gain, threshold, ms
     draft_lengths: list[int] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     _t0: float = field(default_factory=time.perf_counter, repr=False)
@@ -59,6 +63,8 @@ class RouteTrace:
         parts = [self.mode, f"privacy={self.privacy}"]
         if self.degraded:
             parts.append("degraded")
+        if self.cloud_failovers:
+            parts.append(f"cloud_failovers={len(self.cloud_failovers)}")
         if self.escalated is not None:
             parts.append(f"escalated={str(self.escalated).lower()}")
         if self.cloud_calls:

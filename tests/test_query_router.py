@@ -1,0 +1,118 @@
+"""The query router: fitted from records, saved and loaded, and consulted by the planner only where it
+can change the route (an ``auto`` request bound for the default cascade; never a private one)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from device_runtime.fake import FakeEngine
+from device_runtime.worker import DeviceWorker
+from gateway.api.protocol import ChatCompletionRequest
+from gateway.config import load_config
+from gateway.core.orchestrator import Collaborator
+from gateway.core.query import DEFAULT_ROUTER, QueryStep, user_text
+from gateway.testing.recording_cloud import RecordingCloud
+from routers.policy import AutoPolicy, RouteFacts
+from routers.query import QueryRouter
+
+DIM = 8
+KNOWLEDGE, CODE = np.eye(DIM)[0], np.eye(DIM)[1]
+
+
+class KeywordEmbedder:
+    """Stands in for the device model's embedding: questions about facts point one way, code another."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def embed(self, text: str) -> np.ndarray:
+        self.texts.append(text)
+        return KNOWLEDGE if "capital" in text else CODE
+
+
+def fitted_router(threshold: float = 0.5) -> QueryRouter:
+    """Fact questions: the cloud fixes the device's answer 4 times in 5; code: once in 10."""
+    rng = np.random.default_rng(0)
+    x = np.vstack([KNOWLEDGE + 0.05 * rng.standard_normal((50, DIM)), CODE + 0.05 * rng.standard_normal((50, DIM))])
+    y = np.r_[np.arange(50) % 5 != 0, np.arange(50) % 10 == 0].astype(float)
+    return QueryRouter.fit(x, np.full(100, 40.0), y, k=4, l2=1.0, threshold=threshold)
+
+
+def test_the_router_learns_which_kind_of_request_the_cloud_fixes(tmp_path):
+    router = fitted_router()
+    assert router.p_gain(KNOWLEDGE, 40) > 0.6 > 0.2 > router.p_gain(CODE, 40)
+    path = tmp_path / "router.json"
+    router.save(path)
+    again = QueryRouter.load(path)
+    assert again.p_gain(KNOWLEDGE, 40) == pytest.approx(router.p_gain(KNOWLEDGE, 40), abs=1e-4)
+    assert again.to_cloud(KNOWLEDGE, 40)[0] and not again.to_cloud(CODE, 40)[0]
+    path.write_text('{"kind": "something else"}')
+    with pytest.raises(ValueError, match="not a Tandem query router"):
+        QueryRouter.load(path)
+
+
+def test_the_policy_sends_what_the_router_expects_the_cloud_to_fix_and_privacy_still_wins():
+    policy = AutoPolicy()
+    sure = policy.choose(RouteFacts(query_p_gain=0.8, query_threshold=0.5))
+    assert sure.mode == "cloud" and "query router" in sure.reason and "0.80" in sure.reason
+    assert policy.choose(RouteFacts(query_p_gain=0.3, query_threshold=0.5)).mode == "cascade"
+    assert policy.choose(RouteFacts(privacy_level="private", query_p_gain=0.99)).mode == "device"
+    assert policy.choose(RouteFacts(requested="cascade", query_p_gain=0.99)).mode == "cascade"
+    assert policy.choose(RouteFacts(cloud_available=False, query_p_gain=0.99)).mode == "device"
+
+
+def test_user_text_is_what_the_client_wrote():
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "capital?"}]
+    assert user_text(messages, None) == "Hi\n\ncapital?"
+    assert user_text(None, "a prompt") == "a prompt"
+
+
+def request(text: str, model: str = "tandem-auto", **extra) -> ChatCompletionRequest:
+    return ChatCompletionRequest.model_validate(
+        {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 4, **extra})
+
+
+def test_the_planner_asks_the_router_only_where_it_can_change_the_route():
+    async def main():
+        cloud = RecordingCloud(FakeEngine())
+        url = await cloud.start()
+        from gateway.cloud_client.client import CloudClient
+
+        client = CloudClient([url])
+        await client.start()
+        try:
+            config = load_config(overrides=["routing.query_router=default"])
+            worker = DeviceWorker(FakeEngine())
+            collab = Collaborator(config, worker, client)
+            embedder = KeywordEmbedder()
+            collab.planner.query = QueryStep(fitted_router(), embedder, worker)
+            await collab.check_tokenizers()
+            plan = collab.plan
+            fact = await plan(request("What is the capital of Peru?"))
+            code = await plan(request("def add(a, b): write it"))
+            private = await plan(request("What is the capital of Peru?", metadata={"privacy": "private"}))
+            asked = await plan(request("What is the capital of Peru?", model="tandem-cascade"))
+            return fact, code, private, asked, embedder.texts
+        finally:
+            await client.close()
+            await cloud.stop()
+
+    fact, code, private, asked, texts = asyncio.run(main())
+    assert fact.trace.mode == "cloud" and fact.trace.reason.startswith("query router")
+    assert fact.trace.query["p_gain"] > 0.5 and fact.trace.query["ms"] >= 0
+    assert code.trace.mode == "cascade" and code.trace.reason == "default" and code.trace.query["p_gain"] < 0.5
+    assert private.trace.mode == "device" and private.trace.query is None
+    assert asked.trace.mode == "cascade" and asked.trace.query is None
+    assert texts == ["What is the capital of Peru?", "def add(a, b): write it"]  # no embedding where moot
+
+
+def test_a_shipped_router_loads_and_fits_the_device_model():
+    if not DEFAULT_ROUTER.is_file():
+        pytest.skip("no default router shipped yet")
+    router = QueryRouter.load(DEFAULT_ROUTER)
+    assert router.dim == 896  # Qwen2.5-0.5B's hidden size: the default device model's embedding
+    assert 0 < router.threshold < 1 and router.fitted_on
