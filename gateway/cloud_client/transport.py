@@ -5,12 +5,15 @@
     out = await transport.request_json("POST", "/tokenize", {...}, stats)
     async for event in transport.stream(body, stats, chat=True): ...
 
-Every exchange goes through ``_exchange``: it picks the least-loaded healthy endpoint,
-counts the call in flight, simulates RTT where configured, counts bytes and seconds in the
-request's ``CallStats``, reports the outcome to the circuit breaker (``health``), and turns
-a 4xx into ``CloudRefused`` (the cloud is up but will not do it) and a 5xx, a cut
-connection or a timeout into ``CloudError``. JSON calls retry with backoff; a stream is
-never retried here (the orchestrator hands the rest of the answer to the device).
+Every exchange goes through ``_exchange`` with the endpoint ``_pick`` chose: the replica of
+the answer's session (``CallStats.affinity``, ``pool.py``) while it is usable, else the next in
+the session's hash order; without a session, the least-loaded healthy endpoint. It counts the
+call in flight, simulates RTT where configured, counts bytes and seconds in the request's
+``CallStats``, reports the outcome to the circuit breaker (``health``), and turns a 4xx into
+``CloudRefused`` (the cloud is up but will not do it) and a 5xx, a cut connection or a timeout
+into ``CloudError``. JSON calls retry with backoff, each retry on the next replica; a stream is
+retried on another replica only before its first event (after that the orchestrator decides who
+continues the answer).
 
 Timeouts: a JSON call is bounded as a whole by ``timeout_s``; a stream by the connect
 timeout and by the gap between two reads (``read_timeout_s``, default ``timeout_s``),
@@ -33,6 +36,8 @@ from aiohttp.http_exceptions import LineTooLong
 
 from gateway.cloud_client.errors import CloudError, CloudRefused, public_reason
 from gateway.cloud_client.health import NetworkMonitor
+from gateway.cloud_client.load import CloudLoad
+from gateway.cloud_client.pool import Affinity, Conversations, rendezvous_order
 
 
 @dataclass
@@ -46,6 +51,7 @@ class CallStats:
     prompt_tokens: int = 0  # verification prompt tokens, where the cloud reports them
     cached_tokens: int = 0  # of those, read from the cloud's prefix cache (not recomputed)
     fallbacks: int = 0  # verifications redone uncached because the cache-keeping answer was unusable
+    affinity: Affinity | None = None  # the answer's session in the pool: which replica its calls go to
 
 
 @dataclass
@@ -54,6 +60,7 @@ class CloudEndpoint:
     inflight: int = 0
     healthy: bool = True
     last_error: str | None = None
+    load: CloudLoad | None = None  # from its /metrics, polled in the background (None: not known)
 
 
 class Transport:
@@ -74,6 +81,7 @@ class Transport:
         self.retries = retries
         self.simulated_rtt_ms = simulated_rtt_ms
         self.monitor = monitor or NetworkMonitor()
+        self.conversations = Conversations()
         self._session: aiohttp.ClientSession | None = None
         self._headers = {"Content-Type": "application/json"}
         if api_key:
@@ -95,9 +103,45 @@ class Transport:
             raise RuntimeError("CloudClient.start() was not awaited")
         return self._session
 
-    def _pick(self) -> CloudEndpoint:
-        healthy = [e for e in self.endpoints if e.healthy] or self.endpoints
-        return min(healthy, key=lambda e: e.inflight)
+    # -- the pool: which replica a call goes to (pool.py) --------------------------------------------
+    def affinity(self, key: str, progress: Callable[[], int] | None = None) -> Affinity:
+        """One answer's session in the pool; ``release`` it when the answer is over."""
+        order = rendezvous_order(key, [e.url for e in self.endpoints])
+        return self.conversations.open(key, order, *([progress] if progress else []))
+
+    def release(self, affinity: Affinity) -> None:
+        self.conversations.close(affinity)
+
+    def usable(self, index: int) -> bool:
+        e = self.endpoints[index]
+        return e.healthy and self.monitor.state(e.url) != "open"
+
+    def _pick(self, stats: CallStats | None, tried: set[int] | frozenset[int] = frozenset()) -> int:
+        """The endpoint for the next call: the answer's replica while usable, else the session's next one
+        in hash order; without a session the least-loaded healthy one. ``tried``: failed in this call."""
+        aff = stats.affinity if stats is not None else None
+        if aff is None:
+            every = range(len(self.endpoints))
+            fresh = [i for i in every if i not in tried] or list(every)
+            healthy = [i for i in fresh if self.endpoints[i].healthy] or fresh
+            return min(healthy, key=lambda i: self.endpoints[i].inflight)
+        if aff.replica is not None and aff.replica not in tried and self.usable(aff.replica):
+            return aff.replica
+        fresh = [i for i in aff.order if i not in tried] or aff.order
+        return next((i for i in fresh if self.usable(i)), fresh[0])
+
+    def load_for(self, key: str | None) -> CloudLoad | None:
+        """The load of the replica a request with this session key would go to now (None: unknown)."""
+        if key is None:
+            known = [e.load for e in self.endpoints if e.load is not None]
+            return min(known, key=lambda x: x.waiting) if known else None
+        order = rendezvous_order(key, [e.url for e in self.endpoints])
+        return self.endpoints[next((i for i in order if self.usable(i)), order[0])].load
+
+    def can_fail_over(self, stats: CallStats) -> bool:
+        """Is there a usable replica this answer has not seen fail? (Another may take the answer over.)"""
+        aff = stats.affinity
+        return aff is not None and any(self.usable(i) for i in aff.order if i not in aff.failed)
 
     async def _simulate_rtt(self) -> None:
         if self.simulated_rtt_ms > 0:
@@ -111,15 +155,17 @@ class Transport:
     @asynccontextmanager
     async def _exchange(
         self, method: str, path: str, payload: bytes | None, stats: CallStats | None,
-        timeout: aiohttp.ClientTimeout,
+        timeout: aiohttp.ClientTimeout, index: int,
     ) -> AsyncIterator[tuple[CloudEndpoint, aiohttp.ClientResponse]]:
-        """One HTTP exchange with the bookkeeping every call shares (module docstring).
+        """One HTTP exchange with endpoint ``index`` and the bookkeeping every call shares (module docstring).
 
         Yields the endpoint and a 2xx response, whose arrival counts as the endpoint's success
-        (its time is the RTT sample); the caller reads the body. A failure while it reads is
-        reported to the breaker here, with the public reason of the caller's ``CloudError``.
+        (its time is the RTT sample) and, for an answer in the pool, puts the answer on this replica;
+        the caller reads the body. A failure while it reads is reported to the breaker here, with the
+        public reason of the caller's ``CloudError``.
         """
-        endpoint = self._pick()
+        endpoint = self.endpoints[index]
+        affinity = stats.affinity if stats is not None else None
         endpoint.inflight += 1
         t0 = time.perf_counter()
         try:
@@ -140,12 +186,16 @@ class Transport:
                                      f"cloud answered HTTP {resp.status}")
                 endpoint.healthy = True
                 self.monitor.record_success(endpoint.url, time.perf_counter() - t0)
+                if affinity is not None:
+                    affinity.served(index)
                 yield endpoint, resp
         except CloudRefused:
             raise
         except (TimeoutError, aiohttp.ClientError, CloudError, ValueError, TypeError) as exc:
             public = exc.public if isinstance(exc, CloudError) else public_reason(exc)
             self._failed(endpoint, f"{endpoint.url}{path}: {type(exc).__name__}: {exc}", public)
+            if affinity is not None:
+                affinity.failed.add(index)
             raise
         finally:
             if stats is not None:
@@ -158,17 +208,23 @@ class Transport:
         return await self.request_raw(method, path, body, stats, retries, parse=json.loads)
 
     async def request_raw(self, method: str, path: str, body: Any = None, stats: CallStats | None = None,
-                          retries: int | None = None, parse: Callable[[bytes], Any] = bytes) -> Any:
-        """One call; ``parse(raw body)`` runs inside the exchange.
-
-        So an answer that cannot be read counts as a failed call.
-        """
+                          retries: int | None = None, parse: Callable[[bytes], Any] = bytes,
+                          rebody: Callable[[], Any] | None = None) -> Any:
+        """One call; ``parse(raw body)`` runs inside the exchange, so an answer that cannot be read counts
+        as a failed call. Each retry goes to the next replica; where one would land on a replica that does
+        not hold the answer's state, ``rebody()`` gives the body to send instead (the whole context)."""
         payload = json.dumps(body).encode() if body is not None else None
         attempts = 1 + (self.retries if retries is None else retries)
         last: Exception | None = None
+        tried: set[int] = set()
         for attempt in range(attempts):
+            index = self._pick(stats, tried)
+            if rebody is not None and stats is not None and stats.affinity is not None \
+                    and stats.affinity.moved(index):
+                payload, rebody = json.dumps(rebody()).encode(), None
             try:
-                async with self._exchange(method, path, payload, stats, self.timeout) as (endpoint, resp):
+                exchange = self._exchange(method, path, payload, stats, self.timeout, index)
+                async with exchange as (endpoint, resp):
                     raw = await resp.read()
                     if stats is not None:
                         stats.bytes_down += len(raw)
@@ -181,7 +237,8 @@ class Transport:
                 raise
             except (TimeoutError, aiohttp.ClientError, CloudError, ValueError) as exc:
                 last = exc
-                if attempt + 1 < attempts:
+                tried.add(index)
+                if attempt + 1 < attempts and not self._elsewhere(stats, tried):
                     await asyncio.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))
         assert last is not None
         public = public_reason(last)
@@ -190,17 +247,41 @@ class Transport:
         raise CloudError(f"cloud unreachable after {attempts} attempt(s): {type(last).__name__}: {last}",
                          public)
 
+    def _elsewhere(self, stats: CallStats | None, tried: set[int]) -> bool:
+        """Is there a usable endpoint this call has not tried yet?"""
+        return any(self.usable(i) for i in range(len(self.endpoints)) if i not in tried)
+
     async def stream(self, body: dict, stats: CallStats, chat: bool = True) -> AsyncIterator[dict]:
         """Pass a chat (or text) completion through, streaming; yields the cloud's parsed SSE chunks.
 
         Each yielded event is a dict whose ``choices`` (if any) is a list of dicts; anything
-        else, a cut connection or a stream without ``[DONE]`` raises ``CloudError``.
+        else, a cut connection or a stream without ``[DONE]`` raises ``CloudError``. A stream that
+        fails before its first event is sent to the next usable replica; after it, never here.
         """
         payload = json.dumps({**body, "model": self.model, "stream": True}).encode()
         path = "/v1/chat/completions" if chat else "/v1/completions"
+        tried: set[int] = set()
+        while True:
+            index = self._pick(stats, tried)
+            started = False
+            try:
+                async for event in self._stream_from(index, path, payload, stats):
+                    started = True
+                    yield event
+                return
+            except CloudRefused:
+                raise
+            except CloudError:
+                tried.add(index)
+                if started or not self._elsewhere(stats, tried):
+                    raise
+
+    async def _stream_from(self, index: int, path: str, payload: bytes, stats: CallStats
+                           ) -> AsyncIterator[dict]:
         received = 0  # body bytes of this stream: a failure after some is a break mid-answer
+        exchange = self._exchange("POST", path, payload, stats, self.stream_timeout, index)
         try:
-            async with self._exchange("POST", path, payload, stats, self.stream_timeout) as (endpoint, resp):
+            async with exchange as (endpoint, resp):
                 lines = SseLines(resp.content.get_read_buffer_limits()[1])
                 try:
                     async for block in resp.content.iter_any():  # whatever arrived: often many events

@@ -107,6 +107,7 @@ class NativeVerifier(Verifier):
     it kept, and only one it has forgotten altogether answers 409: the full context is then
     sent once more, and that form is never refused, so a round makes at most two calls. The
     session id scopes the cloud's cached state to this conversation (``cloud.server.verify``).
+    A call that another replica of a pool takes over (``pool.py``) sends the full context at once.
     """
 
     async def verify(self, context: list[int], draft: list[int], stats: CallStats, want_top: bool,
@@ -116,19 +117,24 @@ class NativeVerifier(Verifier):
         if session is not None:
             body["session"] = session.id
         n = common_prefix(session.known, context) if session else 0
+        full = {**body, "context": context}
         if session is not None and n >= session.min_prefix:
             body.update(prefix_len=n, prefix_hash=hash_ids(context[:n]), context_tail=context[n:])
         else:
-            body["context"] = context
+            body = full
+
+        def moved() -> dict[str, Any]:  # another replica takes the answer over: it gets the whole context
+            if session is not None:
+                session.known = []
+            return full
+
         try:
             out, cached = await self.client.request_raw("POST", "/v1/tandem/verify", body, stats,
-                                                        parse=_native_result)
+                                                        parse=_native_result, rebody=moved)
         except CloudRefused as exc:
             if exc.status != 409 or "context" in body:
                 raise
-            body = {k: v for k, v in body.items() if k not in ("prefix_len", "prefix_hash", "context_tail")}
-            out, cached = await self.client.request_raw("POST", "/v1/tandem/verify",
-                                                        {**body, "context": context}, stats,
+            out, cached = await self.client.request_raw("POST", "/v1/tandem/verify", full, stats,
                                                         parse=_native_result)
         if cached is not None:  # what the cloud computed: the context past its cached prefix, and the drafts
             stats.prompt_tokens += len(context) + len(draft)

@@ -226,4 +226,7 @@ class AnswerBuilder:
         t.verify_fallbacks += traffic.fallbacks
         t.bytes_up += traffic.bytes_up
         t.bytes_down += traffic.bytes_down
+        if traffic.affinity is not None:
+            t.cloud_replica = traffic.affinity.replica
+            t.cloud_failovers += traffic.affinity.failovers
         t.mark("done")

@@ -37,7 +37,7 @@ class RouteTrace:
     escalated: bool | None = None  # cascade: did the cloud take over?
     verdicts: list[dict] = field(default_factory=list)  # cascade: each verifier's outcome, score and cost
     handover_token: int | None = None  # streaming cascade: the cloud took over after this many shown tokens
-    cloud_replica: int | None = None  # which of cloud.endpoints (its index) served the answer's last cloud call
+    cloud_replica: int | None = None  # which of cloud.endpoints (its index) served the last cloud call
     # the answer moved to another replica: {from_replica, to_replica, at_token} (indexes, never addresses)
     cloud_failovers: list[dict] = field(default_factory=list)
     query: dict[str, float] | None = None  # the query router: p_gain, threshold, ms
