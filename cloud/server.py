@@ -8,7 +8,9 @@ the gateway at vLLM instead; the gateway talks to both over HTTP in the same way
 Speaks, as vLLM does: ``/v1/completions`` (string or token-id prompts, ``logprobs``,
 ``prompt_logprobs``, ``return_tokens_as_token_ids``, ``return_token_ids``, streaming),
 ``/v1/chat/completions`` (streaming and not), ``/tokenize``, ``/detokenize``,
-``/v1/models``, ``/health``. And natively ``/v1/tandem/verify``: context + draft token
+``/v1/models``, ``/health``, ``/metrics`` (vLLM's load gauges by their names: requests waiting
+and running, and as KV cache use the share of the session memory bound its saved states take).
+And natively ``/v1/tandem/verify``: context + draft token
 ids in, verified continuation out, evaluated as one batch over the cached prefix (the KV
 cache keeps the conversation between rounds, so a round costs k+1 positions, not the
 whole context). Each caller's verification session keeps its own KV state, a bounded number
@@ -48,6 +50,7 @@ from gateway.api.protocol import (
     usage,
 )
 from gateway.api.sse import open_stream, send_done, send_event
+from gateway.cloud_client.load import render_metrics
 from gateway.core.acceptance import greedy_accept
 
 if TYPE_CHECKING:
@@ -143,6 +146,14 @@ async def detokenize(request: web.Request) -> web.Response:
     body = await _json(request)
     text = request.app[ENGINE].detokenize([int(t) for t in body.get("tokens", [])])
     return web.json_response({"prompt": text}, dumps=dumps)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """vLLM's queue and KV-cache gauges, so the gateway reads this cloud's load as it reads vLLM's."""
+    worker, stats = request.app[WORKER], request.app[SESSIONS].stats()
+    kv = stats["saved_bytes"] / stats["memory_bytes"] if stats["memory_bytes"] else 0.0
+    text = render_metrics(worker.waiting, int(worker.busy), min(1.0, kv), request.app[SERVED_NAME])
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
 def verify_round(engine: LlamaEngine, context: list[int], draft: list[int], top_n: int,
@@ -387,7 +398,8 @@ async def errors(request: web.Request, handler: Callable[[web.Request], Awaitabl
         return _error(500, f"{type(exc).__name__}: {exc}")
 
 
-ROUTES = [web.get("/health", health), web.get("/v1/models", models), web.get("/v1/tandem/info", info),
+ROUTES = [web.get("/health", health), web.get("/metrics", metrics), web.get("/v1/models", models),
+          web.get("/v1/tandem/info", info),
           web.post("/v1/tandem/verify", verify), web.post("/tokenize", tokenize),
           web.post("/detokenize", detokenize), web.post("/v1/completions", completions),
           web.post("/v1/chat/completions", chat_completions)]

@@ -161,6 +161,20 @@ class RoutingConfig(Section):
     query_max_tokens: int = Field(default=128, ge=8)
 
 
+class SchedulingConfig(Section):
+    # the device's and the cloud's state as inputs to the auto policy (routers/policy.py rules 9-12);
+    # a bound set to null turns its rule off. Explicit modes and the client's hints are never overridden.
+    battery_low_percent: float | None = Field(default=20.0, ge=0, le=100)  # discharging below: long answers
+    long_answer_tokens: int = Field(default=256, ge=0)  # …(max_tokens above this) go to the cloud
+    device_hot_celsius: float | None = None  # the hottest thermal zone at or above: the cloud answers
+    device_load_high: float | None = Field(default=None, gt=0)  # 1-min load per core at or above: likewise
+    cloud_queue_high: float | None = Field(default=8, ge=0)  # the replica's waiting requests at or above:
+    cloud_kv_high: float | None = Field(default=None, gt=0, le=1)  # …or its KV cache use: the cascade
+    device_sample_s: float = Field(default=10.0, ge=0)  # how often the device's state is read; 0: never
+    cloud_poll_s: float = Field(default=5.0, ge=0)  # how often each replica's /metrics is read; 0: never
+    sysfs_root: str = "/"  # where sys/ and proc/ are read from (a test's fake tree)
+
+
 class TandemConfig(Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     device: DeviceConfig = Field(default_factory=DeviceConfig)
@@ -170,6 +184,7 @@ class TandemConfig(Section):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    scheduling: SchedulingConfig = Field(default_factory=SchedulingConfig)
 
 
 def _set_path(tree: dict, dotted: str, value: Any) -> None:

@@ -18,6 +18,7 @@ from cloud.process import LocalCloudProcess, ensure_port_free
 from device_runtime.engine import LlamaEngine
 from device_runtime.fake import FakeEngine
 from device_runtime.models import ModelStore
+from device_runtime.state import DeviceStateSampler
 from device_runtime.worker import DeviceWorker
 from gateway.api.app import Listening, create_app, drain, listen
 from gateway.cloud_client.client import CloudClient
@@ -39,6 +40,7 @@ class Runtime:
         self.local_cloud: LocalCloudProcess | None = None
         self.cloud: CloudClient | None = None
         self.collaborator: Collaborator | None = None
+        self.device_state: DeviceStateSampler | None = None
         self.app: web.Application | None = None
         self.server: Listening | None = None
         self.url = ""
@@ -85,11 +87,17 @@ class Runtime:
         if endpoints:
             self.cloud = CloudClient(endpoints, cfg.cloud.model, cfg.cloud.api_key, cfg.cloud.timeout_s,
                                      cfg.cloud.retries, cfg.cloud.strategy, cfg.cloud.simulated_rtt_ms,
-                                     monitor)
+                                     monitor, load_poll_s=cfg.scheduling.cloud_poll_s)
             await self.cloud.start()
         worker = DeviceWorker(self.engine, max_queue=cfg.server.max_queue)
         self.collaborator = Collaborator(cfg, worker, self.cloud, monitor, await self._embedder())
         await self.collaborator.check_sandbox()  # examples verifier: off, with a warning, if unsafe
+        if cfg.scheduling.device_sample_s > 0:  # battery, heat, load: read in the background for the policy
+            self.device_state = DeviceStateSampler(cfg.scheduling.sysfs_root, cfg.scheduling.device_sample_s)
+            await self.device_state.sample()
+            self.device_state.start()
+            sampler = self.device_state
+            self.collaborator.planner.state.device = lambda: sampler.latest
         if self.cloud is not None:
             await self.cloud.probe()
             await self.collaborator.check_tokenizers()
@@ -105,6 +113,8 @@ class Runtime:
             await self.server.close()
         if self.cloud is not None:
             await self.cloud.close()
+        if self.device_state is not None:
+            await self.device_state.close()
         if self.collaborator is not None:
             self.collaborator.device.shutdown()
         if self.local_cloud is not None:

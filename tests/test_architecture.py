@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("gateway", "routers", "device_runtime", "cloud", "bench")
 MAX_GATEWAY_MODULE_LINES = 400
 
-# what cloud/ may take from the gateway: the shared wire format and the acceptance rule
+# what cloud/ may take from the gateway: the shared wire format (and vLLM's load gauges), the acceptance rule
 CLOUD_MAY_IMPORT = {"gateway.api.protocol", "gateway.api.encoder", "gateway.api.sse",
-                    "gateway.core.acceptance"}
+                    "gateway.cloud_client.load", "gateway.core.acceptance"}
 # the HTTP server side of aiohttp belongs to the API layer (plus the stand-in cloud and the test fakes);
 # the client side (aiohttp.ClientSession: the cloud client, the terminal chat) may be used anywhere above
 # device_runtime and routers

@@ -7,15 +7,20 @@ whole gateway (a drafting FakeEngine on the device) in front of them.
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 
+import aiohttp
 import pytest
 
 from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.pool import Conversations, rendezvous_order
 from gateway.cloud_client.transport import CallStats
 from gateway.cloud_client.verify import VerifySession
-from gateway.testing.replica_cloud import ReplicaCloud, cloud_greedy, device_next
+from gateway.config import load_config
+from gateway.runtime import Runtime
+from gateway.testing.replica_cloud import DraftingEngine, ReplicaCloud, cloud_greedy, device_next
 
 PROMPT = list(b"<user>tell me a story\n<assistant>")
 
@@ -176,3 +181,95 @@ async def test_without_a_session_the_least_loaded_healthy_endpoint_serves(replic
         assert replicas[0].served["verify"] == 0 and stats.affinity is None
     finally:
         await client.close()
+
+
+# -- through the gateway ----------------------------------------------------------------------------------
+ADDRESS = re.compile(r"127\.0\.0\.1|localhost|https?://|:\d{4,5}\b")
+MESSAGES = [{"role": "user", "content": "Tell me a story."}]
+
+
+@pytest.fixture
+async def gateway(replicas):
+    urls = json.dumps([r.url for r in replicas])
+    config = load_config(overrides=["server.port=0", f"cloud.endpoints={urls}", "cloud.strategy=tandem",
+                                    "speculative.adaptive=false", "speculative.k=4", "device.pull=false",
+                                    "scheduling.device_sample_s=0"])
+    async with Runtime(config, engine=DraftingEngine(sure_for=6)) as rt, aiohttp.ClientSession() as http:
+        assert rt.collaborator.tokenizers.compatible
+        yield rt, http
+
+
+async def chat(gateway, model: str, messages=MESSAGES, stream: bool = False, **kw) -> tuple[str, dict, str]:
+    """The answer's text, its route trace, and everything the client received (for the address check)."""
+    rt, http = gateway
+    body = {"model": model, "messages": messages, "max_tokens": 40, "temperature": 0, "stream": stream, **kw}
+    async with http.post(f"{rt.url}/v1/chat/completions", json=body) as r:
+        raw = await r.text()
+        assert r.status == 200, raw
+        received = raw + json.dumps(dict(r.headers))
+    if not stream:
+        out = json.loads(raw)
+        return out["choices"][0]["message"]["content"], out["tandem"], received
+    frames = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: {")]
+    text = "".join(f["choices"][0]["delta"].get("content") or "" for f in frames if f.get("choices"))
+    return text, next(f["tandem"] for f in frames if "tandem" in f), received
+
+
+def greedy_text(messages, n: int = 40, lead: bytes = b"") -> str:
+    prompt = DraftingEngine().chat_tokens(messages) + list(lead)
+    return (lead + bytes(cloud_greedy(prompt, n - len(lead)))).decode()
+
+
+async def test_turns_of_one_conversation_and_calls_of_one_answer_stay_on_one_replica(gateway, replicas):
+    text, trace, _ = await chat(gateway, "tandem-speculative", user="alice")
+    assert text == greedy_text(MESSAGES) and trace["cloud_calls"] > 3 and trace["cloud_failovers"] == []
+    first = trace["cloud_replica"]
+    assert replicas[first].served["verify"] == trace["cloud_calls"]  # every call of the answer on it
+    turn2 = MESSAGES + [{"role": "assistant", "content": text}, {"role": "user", "content": "And then?"}]
+    _, trace2, _ = await chat(gateway, "tandem-speculative", turn2, user="alice")
+    _, trace3, _ = await chat(gateway, "tandem-speculative", turn2)  # no name: the conversation's opening
+    _, trace4, _ = await chat(gateway, "tandem-speculative", MESSAGES)
+    assert trace2["cloud_replica"] == first and trace3["cloud_replica"] == trace4["cloud_replica"]
+    assert sum(r.served["verify"] for r in replicas) == sum(t["cloud_calls"] for t in (trace, trace2, trace3,
+                                                                                        trace4))
+
+
+async def test_sessions_spread_over_the_replicas(gateway):
+    seen = Counter()
+    for i in range(30):
+        _, trace, _ = await chat(gateway, "tandem-cloud", max_tokens=4, user=f"user-{i}")
+        seen[trace["cloud_replica"]] += 1
+    assert set(seen) == {0, 1, 2} and min(seen.values()) >= 3
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("mode", ["speculative", "cascade", "cloud"])
+async def test_a_replica_killed_mid_answer_the_next_finishes_it_exactly(gateway, replicas, mode, stream):
+    _, probe, _ = await chat(gateway, "tandem-cloud", max_tokens=2, user="bob")
+    pinned = probe["cloud_replica"]
+    replicas[pinned].kill_after = {"verify": 3} if mode != "cloud" else {"tokens": 5}
+    text, trace, received = await chat(gateway, f"tandem-{mode}", stream=stream, user="bob")
+    lead = b""
+    if mode == "cascade":  # the device's first 6 tokens were shown while it was sure; the cloud went on
+        prompt = DraftingEngine().chat_tokens(MESSAGES)
+        for _ in range(6):
+            prompt.append(device_next(prompt))
+        lead = bytes(prompt[-6:])
+    assert text == greedy_text(MESSAGES, 40, lead)  # the cloud's own answer, token for token
+    assert not trace["degraded"] and replicas[pinned].dead
+    [failover] = trace["cloud_failovers"]
+    assert failover["from_replica"] == pinned and failover["to_replica"] == trace["cloud_replica"] != pinned
+    assert 0 < failover["at_token"] < 40
+    took_over = replicas[trace["cloud_replica"]].bodies
+    prompt_len = len(DraftingEngine().chat_tokens(MESSAGES))
+    assert "context" in took_over[0] and len(took_over[0]["context"]) > prompt_len  # the whole context, once
+    assert not ADDRESS.search(received), ADDRESS.search(received)
+    assert stream or "cloud_failovers=1" in received  # the x-tandem-route header too (a stream's went first)
+
+
+async def test_every_replica_down_the_device_finishes_and_says_why(gateway, replicas):
+    for r in replicas:
+        r.kill_after = {"verify": 2}
+    text, trace, received = await chat(gateway, "tandem-speculative", user="carol")
+    assert len(text) == 40 and trace["degraded"] and "cloud" in trace["degraded_reason"]
+    assert not ADDRESS.search(received)

@@ -6,10 +6,19 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from cloud.server import create_cloud_app
+from device_runtime.fake import FakeEngine
 from device_runtime.state import DeviceStateSampler, read_device_state
 from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.load import CloudLoad, parse_metrics, render_metrics
-from gateway.testing.replica_cloud import ReplicaCloud
+from gateway.config import load_config
+from gateway.runtime import Runtime
+from gateway.testing.replica_cloud import DraftingEngine, ReplicaCloud
+from routers.policy import AutoPolicy, RouteFacts
 
 
 def fake_sysfs(root: Path, batteries: dict[str, tuple[str, str]] | None = None,
@@ -133,3 +142,101 @@ async def test_the_client_polls_each_replicas_load():
         for r in replicas:
             await r.stop()
 
+
+
+# -- the rules ---------------------------------------------------------------------------------------------
+POLICY = AutoPolicy(battery_low_percent=20, long_answer_tokens=256, device_hot_celsius=80,
+                    device_load_high=1.5, cloud_queue_high=8, cloud_kv_high=0.9)
+LOW = {"battery_percent": 15.0, "discharging": True}
+
+
+@pytest.mark.parametrize("facts,mode,reason", [
+    (RouteFacts(max_tokens=512, **LOW), "cloud", "battery 15% discharging: cloud"),
+    (RouteFacts(max_tokens=100, **LOW), "cascade", "default"),  # a short answer stays
+    (RouteFacts(max_tokens=512, battery_percent=15.0), "cascade", "default"),  # charging
+    (RouteFacts(max_tokens=512, battery_percent=25.0, discharging=True), "cascade", "default"),
+    (RouteFacts(device_temp_c=85.5), "cloud", "device 85.5°C: cloud"),
+    (RouteFacts(device_load=2.0), "cloud", "device load 2 per core: cloud"),
+    (RouteFacts(cloud_waiting=12), "cascade", "cloud queue 12 waiting: cascade"),
+    (RouteFacts(cloud_kv_usage=0.97), "cascade", "cloud KV cache 97% full: cascade"),
+    (RouteFacts(cloud_waiting=12, device_temp_c=90, max_tokens=512, **LOW), "cascade",
+     "cloud queue 12 waiting: cascade"),  # a busy cloud comes first
+    (RouteFacts(privacy_level="private", device_temp_c=90, max_tokens=512, **LOW), "device", "private"),
+    (RouteFacts(requested="device", device_temp_c=90), "device", "requested"),
+    (RouteFacts(requested="speculative", cloud_waiting=50), "speculative", "requested"),  # never overridden
+    (RouteFacts(quality="low", device_temp_c=90), "device", "quality low"),  # the client's hint first
+    (RouteFacts(cloud_available=False, cloud_reason="cloud down", device_temp_c=90), "device", "cloud down"),
+])
+def test_each_state_rule_names_its_reason(facts, mode, reason):
+    choice = POLICY.choose(facts)
+    assert (choice.mode, choice.reason) == (mode, reason)
+
+
+def test_a_rule_without_a_bound_is_off():
+    off = AutoPolicy(battery_low_percent=None, cloud_queue_high=None)
+    assert off.choose(RouteFacts(max_tokens=512, cloud_waiting=99, **LOW)).reason == "default"
+
+
+# -- through the gateway -----------------------------------------------------------------------------------
+@pytest.fixture
+async def gateway(tmp_path):
+    replica = ReplicaCloud("r0")
+    await replica.start()
+    fake_sysfs(tmp_path, {"BAT0": ("15", "Discharging")}, ["45000"])
+    config = load_config(overrides=[
+        "server.port=0", f"cloud.endpoints=[{replica.url}]", "cloud.strategy=tandem", "device.pull=false",
+        f"scheduling.sysfs_root={tmp_path}", "scheduling.device_sample_s=0.02",
+        "scheduling.cloud_poll_s=0.02", "scheduling.device_hot_celsius=80", "scheduling.cloud_queue_high=8"])
+    async with Runtime(config, engine=DraftingEngine()) as rt, aiohttp.ClientSession() as http:
+        yield rt, http, replica, tmp_path
+    await replica.stop()
+
+
+async def route(gateway, max_tokens: int = 300, **kw) -> dict:
+    rt, http, _, _ = gateway
+    body = {"model": "tandem-auto", "messages": [{"role": "user", "content": "Write me a long story."}],
+            "max_tokens": max_tokens, "temperature": 0, **kw}
+    async with http.post(f"{rt.url}/v1/chat/completions", json=body) as r:
+        assert r.status == 200, await r.text()
+        return (await r.json())["tandem"]
+
+
+async def eventually(check, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    assert check()
+
+
+async def test_the_gateway_routes_by_the_devices_battery_and_heat_and_the_clouds_queue(gateway):
+    rt, _, replica, root = gateway
+    trace = await route(gateway)
+    assert (trace["mode"], trace["reason"]) == ("cloud", "battery 15% discharging: cloud")
+    short = await route(gateway, max_tokens=32)  # a short answer stays with the device (the cascade's reason
+    assert short["mode"] == "cascade" and short["reason"].startswith("default")  # adds where it handed over)
+    private = await route(gateway, metadata={"privacy": "private"})
+    assert (private["mode"], private["reason"]) == ("device", "private")  # privacy first, always
+
+    bat = root / "sys" / "class" / "power_supply" / "BAT0"
+    (bat / "status").write_text("Charging\n")
+    (root / "sys" / "class" / "thermal" / "thermal_zone0" / "temp").write_text("84000\n")
+    await eventually(lambda: rt.device_state.latest.temperature_c == 84)
+    trace = await route(gateway, max_tokens=32)
+    assert (trace["mode"], trace["reason"]) == ("cloud", "device 84°C: cloud")
+
+    replica.load = {"waiting": 12, "running": 4, "kv": 0.5}
+    endpoint = rt.cloud.endpoints[0]
+    await eventually(lambda: endpoint.load is not None and endpoint.load.waiting == 12)
+    trace = await route(gateway)
+    assert trace["mode"] == "cascade" and trace["reason"].startswith("cloud queue 12 waiting: cascade")
+    assert (await route(gateway, model="tandem-speculative"))["reason"] == "requested"
+
+
+async def test_the_local_cloud_exports_vllms_load_gauges():
+    """cloud/server.py's /metrics speaks vLLM's names: the gateway reads the local cloud as it reads vLLM."""
+    app = create_cloud_app(FakeEngine(), served_name="cloud", session_memory_mb=1)
+    async with TestClient(TestServer(app)) as http:
+        r = await http.get("/metrics")
+        assert r.status == 200
+        assert parse_metrics(await r.text()) == CloudLoad(waiting=0.0, running=0.0, kv_usage=0.0)

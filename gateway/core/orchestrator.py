@@ -88,6 +88,8 @@ class Collaborator:
         query = (QueryStep(QueryRouter.load(router_path(r.query_router)), embedder, device, r.query_threshold)
                  if r.query_router and embedder is not None and cloud is not None else None)
         self.planner = Planner(config, self.engine, self.monitor, self.budget, cloud is not None, query)
+        if cloud is not None:
+            self.planner.state.cloud = cloud.load_for  # the auto policy reads the load of a session's replica
         c = config.cascade
         self.confidence = ConfidenceRouter(
             threshold=c.threshold,
@@ -185,6 +187,14 @@ class Collaborator:
         )
 
     # -- running -----------------------------------------------------------------------------------
+    def _next_replica(self, a: Answer, seen: int) -> bool:
+        """The cloud failed mid-answer: can another replica of the pool go on from exactly here? Where a
+        replica failed since the last try, another is usable and one tokenizer lets the device's drafts be
+        verified there, the speculative path continues the answer (the trace names the failover)."""
+        aff = a.stats.affinity
+        return (self.cloud is not None and aff is not None and len(aff.failed) > seen and not a.out.finished
+                and self.tokenizers.compatible and self.cloud.can_fail_over(a.stats))
+
     def answer_builder(self, job: Job) -> AnswerBuilder:
         return AnswerBuilder(
             self.engine.token_bytes,
@@ -199,10 +209,14 @@ class Collaborator:
     async def run(self, job: Job) -> AsyncIterator[Chunk]:
         """The answer as chunks, on the request's one device turn: taken here for the modes that
         start on the device (queue admission, 429, before the first byte), on first need for cloud
-        mode. A recorded hand-over lets the device finish (module docstring)."""
+        mode. A recorded hand-over lets the device finish (module docstring), unless another replica
+        of the cloud pool can go on from exactly there (``_next_replica``)."""
         a = Answer(job, self.answer_builder(job))
         job.answer = a.out
         a.out.mark("planned")
+        if self.cloud is not None and job.mode != "device" and job.session_key is not None:
+            a.stats.affinity = self.cloud.affinity(job.session_key, lambda: a.out.completion_tokens)
+        seen = 0  # replicas seen failing when the cloud last took the answer over
         try:
             async with self.device.lazy_turn() as a.device:
                 if job.mode != "cloud":
@@ -210,6 +224,12 @@ class Collaborator:
                     a.out.mark("device_acquired")
                 async for chunk in RUN[job.mode](self, a):
                     yield chunk
+                while a.handover is not None and self._next_replica(a, seen):
+                    held, a.handover = a.handover.held, None
+                    seen = len(a.stats.affinity.failed) if a.stats.affinity else 0
+                    await a.device.take(bounded=False)  # the device drafts; the next replica verifies
+                    async for chunk in run_speculative(self, a, ahead=held):
+                        yield chunk
                 if a.handover is not None:
                     a.out.degraded(a.handover.reason)
                     await a.device.take(bounded=False)  # already admitted: wait for the device, never refuse
@@ -220,6 +240,8 @@ class Collaborator:
                     yield final
         finally:
             a.out.close(a.stats)
+            if self.cloud is not None and a.stats.affinity is not None:
+                self.cloud.release(a.stats.affinity)
             if a.stats.calls:
                 self.budget.record(
                     job.api_key or "anonymous",

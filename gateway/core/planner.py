@@ -25,13 +25,14 @@ from gateway.config import TandemConfig
 from gateway.core.answer import AnswerBuilder
 from gateway.core.errors import ContextTooLong, InvalidRequest, ModelNotFound
 from gateway.core.query import QueryStep
+from gateway.core.scheduling import StateSources, auto_policy, session_key
 from gateway.core.tokenizers import TokenizerCheck
 from gateway.core.trace import RouteTrace
 from gateway.privacy.pii import PiiDetector
 from gateway.privacy.policy import PrivacyDecision, PrivacyRouter, PrivacyRule
 from gateway.privacy.session import SessionPins
 from routers.cost import CloudBudget
-from routers.policy import MODES, AutoPolicy, RouteChoice, RouteFacts
+from routers.policy import MODES, RouteChoice, RouteFacts
 
 VIRTUAL_MODELS = {f"tandem-{mode}": mode for mode in MODES}  # tandem-auto, tandem-device, …
 
@@ -79,6 +80,7 @@ class Job:
     schema: dict[str, Any] | None = None  # the JSON schema the answer must follow (response_format)
     grammar: Grammar | None = None  # that schema as a grammar: every producer decodes under it
     answer: AnswerBuilder | None = None  # set when the job runs; current however the run ends
+    session_key: str | None = None  # its session in the cloud pool (a hash; cloud_client/pool.py)
 
     @property
     def completion_tokens(self) -> int:
@@ -122,7 +124,8 @@ class Planner:
             p.types,
         )
         self.sessions = SessionPins(p.session_pin_s)
-        self.policy = AutoPolicy(config.routing.device_only_latency_ms)
+        self.policy = auto_policy(config)
+        self.state = StateSources()  # the device's and the cloud's state (the runtime wires them)
 
     def requested_mode(self, model: str, metadata: Mapping[str, Any] | None) -> str:
         mode = VIRTUAL_MODELS.get(model)
@@ -161,11 +164,15 @@ class Planner:
         schema = body.response_format.answer_schema if body.response_format is not None else None
         grammar = self._grammar(schema)
         sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
+        key = session_key(api_key, [body.user, session_header, meta.get("session")], prompt.messages,
+                          prompt.text, prompt.token_ids)  # its cloud replica's (gateway.core.scheduling)
+        state = self.state.facts(key if self.has_cloud else None,
+                                 body.requested_max_tokens or self.config.server.max_tokens_default)
         decision, pinned, tokens = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
-        choice = self._route(requested, decision, offline, tokenizers, meta, api_key)
+        choice = self._route(requested, decision, offline, tokenizers, meta, api_key, state=state)
         query = await self.query.judge(choice, prompt, len(tokens)) if self.query else None
         if query is not None:
-            choice = self._route(requested, decision, offline, tokenizers, meta, api_key, query)
+            choice = self._route(requested, decision, offline, tokenizers, meta, api_key, query, state)
         trace = self._trace(requested, decision, pinned, choice)
         trace.query = query
         if choice.mode != "device" and decision.level == "redact" and decision.pii:
@@ -195,6 +202,7 @@ class Planner:
             response_format=prompt.response_format,
             schema=schema,
             grammar=grammar,
+            session_key=key,
         )
 
     def _trace(
@@ -291,6 +299,7 @@ class Planner:
         meta: Mapping[str, Any],
         api_key: str | None,
         query: Mapping[str, float] | None = None,
+        state: Mapping[str, Any] | None = None,
     ) -> RouteChoice:
         """The auto policy over this request's facts; a half-open trial held elsewhere means no cloud."""
 
@@ -312,6 +321,7 @@ class Planner:
                     max_latency_ms=_float_or_none(meta.get("max_latency_ms")),
                     query_p_gain=query["p_gain"] if query else None,
                     query_threshold=query["threshold"] if query else 0.5,
+                    **(state or {}),  # the device's and the cloud's state (gateway.core.scheduling)
                 )
             )
 
