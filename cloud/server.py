@@ -26,7 +26,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,19 +37,13 @@ from cloud.sessions import SessionStore
 from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams, TokenEvent, common_prefix
 from device_runtime.grammar import Grammar, GrammarError
 from device_runtime.sampling import log_softmax, top_logprobs
+from device_runtime.tools import Content, ToolCall, ToolCallParser, ToolError, Tools, template_messages
+from device_runtime.tools import parse as parse_calls
 from device_runtime.worker import DeviceWorker
 from gateway.api.encoder import Encoder, Vocab
-from gateway.api.protocol import (
-    ModelList,
-    ResponseFormat,
-    VllmChoiceFields,
-    dumps,
-    error_body,
-    hash_ids,
-    now,
-    usage,
-)
-from gateway.api.sse import open_stream, send_done, send_event
+from gateway.api.protocol import ResponseFormat
+from gateway.api.responses import ModelList, VllmChoiceFields, dumps, error_body, hash_ids, now, usage
+from gateway.api.sse import open_stream, send_done, send_event, send_events
 from gateway.cloud_client.load import render_metrics
 from gateway.core.acceptance import greedy_accept
 
@@ -268,13 +262,15 @@ def _params(body: dict, engine: LlamaEngine, n_prompt: int) -> SamplingParams:
     )
 
 
-def _prompt(body: dict, engine: LlamaEngine, chat: bool) -> list[int]:
+def _prompt(body: dict, engine: LlamaEngine, chat: bool, tools: Tools | None = None) -> list[int]:
     if chat:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RequestError(400, "messages must be a non-empty list", "messages")
-        return engine.chat_tokens([{"role": m.get("role", "user"), "content": _content_text(m.get("content"))}
-                                   for m in messages])
+        listed = tools.for_template if tools else None
+        return engine.chat_tokens(template_messages(
+            [{**{k: m[k] for k in ("tool_calls", "tool_call_id") if m.get(k)}, "role": m.get("role", "user"),
+              "content": _content_text(m.get("content"))} for m in messages]), listed)
     raw = body.get("prompt")
     if isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw):
         return [int(t) for t in raw]
@@ -302,7 +298,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
     body = await _json(request)
     engine: LlamaEngine = request.app[ENGINE]
-    prompt = _prompt(body, engine, chat)
+    tools = _tools(body) if chat else None
+    prompt = _prompt(body, engine, chat, tools)
     params = _params(body, engine, len(prompt))
     try:
         engine.check_fits(len(prompt), params.max_tokens)
@@ -315,11 +312,19 @@ async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
     logprobs = not chat and not stream and bool(params.top_logprobs or body.get("logprobs") is not None)
     vocab = Vocab.of(engine, as_ids=bool(body.get("return_tokens_as_token_ids")))
     enc = Encoder(chat, request.app[SERVED_NAME], vocab, logprobs)
-    grammar = _grammar(body)
+    grammar = _grammar(body) or (tools.grammar(engine) if tools else None)
     if stream:
         return await _stream(request, enc, prompt, params, bool(body.get("return_tokens_as_token_ids")),
-                             bool((body.get("stream_options") or {}).get("include_usage")), grammar)
-    return await _whole(request, enc, body, prompt, params, grammar)
+                             bool((body.get("stream_options") or {}).get("include_usage")), grammar, tools)
+    return await _whole(request, enc, body, prompt, params, grammar, tools)
+
+
+def _tools(body: dict) -> Tools | None:
+    """``tools``/``tool_choice``/``parallel_tool_calls`` as vLLM's hermes parser serves them."""
+    try:
+        return Tools.of(body.get("tools"), body.get("tool_choice"), body.get("parallel_tool_calls"))
+    except ToolError as exc:
+        raise RequestError(400, str(exc), exc.param) from exc
 
 
 def _grammar(body: dict) -> Grammar | None:
@@ -334,7 +339,7 @@ def _grammar(body: dict) -> Grammar | None:
 
 
 async def _whole(request: web.Request, enc: Encoder, body: dict, prompt: list[int],
-                 params: SamplingParams, grammar: Grammar | None) -> web.Response:
+                 params: SamplingParams, grammar: Grammar | None, tools: Tools | None) -> web.Response:
     engine, worker = request.app[ENGINE], request.app[WORKER]
     prompt_lp = body.get("prompt_logprobs")
     async with worker.turn() as call:
@@ -350,8 +355,12 @@ async def _whole(request: web.Request, enc: Encoder, body: dict, prompt: list[in
     if prompt_scores is not None:
         vllm["prompt_logprobs"] = enc.prompt_logprobs(prompt, prompt_scores)
     finish = (events[-1].finish_reason if events else None) or "length"  # the last event has one
-    payload = enc.response("".join(ev.text for ev in events), finish, usage(len(prompt), len(events)),
-                           [_logprobs(events)], vllm=vllm)
+    text: str | None = "".join(ev.text for ev in events)
+    calls: list[ToolCall] = []
+    if tools is not None:
+        text, calls = parse_calls(text or "", tools)
+    payload = enc.response(text, "tool_calls" if calls and finish == "stop" else finish,
+                           usage(len(prompt), len(events)), [_logprobs(events)], vllm=vllm, tool_calls=calls)
     return web.json_response(payload, dumps=dumps)
 
 
@@ -361,7 +370,7 @@ def _logprobs(events: list[TokenEvent]) -> LogprobRun:
 
 
 async def _stream(request: web.Request, enc: Encoder, prompt: list[int], params: SamplingParams, as_ids: bool,
-                  include_usage: bool, grammar: Grammar | None) -> web.StreamResponse:
+                  include_usage: bool, grammar: Grammar | None, tools: Tools | None) -> web.StreamResponse:
     engine, worker = request.app[ENGINE], request.app[WORKER]
     resp = await open_stream(request)
     n = 0
@@ -370,14 +379,26 @@ async def _stream(request: web.Request, enc: Encoder, prompt: list[int], params:
         constraint = await call(engine.constraint, grammar) if grammar is not None else None
         if enc.chat:
             await send_event(resp, enc.role())
+        parser = ToolCallParser(tools) if tools is not None else None
         async for ev in worker.iterate(lambda: engine.generate(prompt, params, constraint=constraint)):
             n += 1
-            await send_event(resp, enc.delta(ev.text, finish_reason=ev.finish_reason,
-                                             token_ids=[ev.token_id] if as_ids else None))
+            if parser is None:
+                await send_event(resp, enc.delta(ev.text, finish_reason=ev.finish_reason,
+                                                 token_ids=[ev.token_id] if as_ids else None))
+                continue
+            await send_events(resp, *_tool_stream(enc, parser.feed(ev.text)))
+            if ev.finish_reason:
+                rest = list(parser.close())
+                await send_events(resp, *_tool_stream(enc, rest), enc.final(
+                    "tool_calls" if parser.calls and ev.finish_reason == "stop" else ev.finish_reason))
     if include_usage:
         await send_event(resp, enc.usage_chunk(usage(len(prompt), n)))
     await send_done(resp)
     return resp
+
+
+def _tool_stream(enc: Encoder, events: Iterable[Content | ToolCall]) -> list[Any]:
+    return [x for e in events for x in ([enc.delta(e.text)] if isinstance(e, Content) else enc.tool_call(e))]
 
 
 @web.middleware

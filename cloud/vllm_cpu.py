@@ -36,6 +36,8 @@ from device_runtime.models import REGISTRY, ModelStore, cache_dir
 VLLM_VERSION = "0.32.0"
 BROKEN_EXTRAS = ["torchvision", "torchaudio", "torchcodec"]
 VERIFY_FLAGS = ["--enable-scale-out", "--enable-prompt-tokens-details"]
+# tools: vLLM parses Qwen2.5's <tool_call> blocks itself (its hermes parser) and enforces tool_choice
+TOOL_FLAGS = ["--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
 
 CONVERT = r"""
 import sys, torch
@@ -110,7 +112,7 @@ def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: s
     return [str(venv_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", source,
             "--served-model-name", served_name, "--host", host, "--port", str(port),
             "--max-model-len", "4096", "--dtype", os.environ.get("TANDEM_VLLM_DTYPE", cpu_dtype()),
-            "--enforce-eager", *VERIFY_FLAGS, *extra]
+            "--enforce-eager", *VERIFY_FLAGS, *TOOL_FLAGS, *extra]
 
 
 def serve_env() -> dict[str, str]:

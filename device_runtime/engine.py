@@ -22,6 +22,7 @@ decode drops the KV cells past it — bit-identical to a fresh run, unlike
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,15 +182,26 @@ class LlamaEngine:
             bos_token=model.token_get_text(bos) if bos >= 0 else "",
         )
 
-    def chat_prompt(self, messages: Sequence[dict]) -> str:
-        """The model's own chat template (from the GGUF), ending with the assistant's turn opener."""
+    def chat_prompt(self, messages: Sequence[dict], tools: Sequence[dict] | None = None) -> str:
+        """The model's own chat template (from the GGUF), ending with the assistant's turn opener;
+        ``tools`` (OpenAI function definitions) as the template lists them."""
         if self._chat_formatter is None:  # a base model: plain role-prefixed transcript
             lines = [f"{m['role']}: {m['content']}" for m in messages]
             return "\n".join(lines) + "\nassistant:"
-        return self._chat_formatter(messages=list(messages)).prompt
+        return self._chat_formatter(messages=list(messages), tools=list(tools) if tools else None).prompt
 
-    def chat_tokens(self, messages: Sequence[dict]) -> list[int]:
-        return self.tokenize(self.chat_prompt(messages), add_bos=True, special=True)
+    def chat_tokens(self, messages: Sequence[dict], tools: Sequence[dict] | None = None) -> list[int]:
+        return self.tokenize(self.chat_prompt(messages, tools), add_bos=True, special=True)
+
+    @functools.cached_property
+    def supports_tools(self) -> bool:
+        """Does the chat template show the model its tools? (Without, tools would be dropped silently.)"""
+        probe = [{"type": "function",
+                  "function": {"name": "tandem_probe_tool", "parameters": {"type": "object"}}}]
+        try:
+            return "tandem_probe_tool" in self.chat_prompt([{"role": "user", "content": "hi"}], probe)
+        except Exception:  # noqa: BLE001 — a template that fails on tools does not support them
+            return False
 
     # -- KV cache ----------------------------------------------------------------------------
     @property

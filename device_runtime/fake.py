@@ -37,11 +37,14 @@ class FakeEngine:
     def is_eos(self, token_id: int) -> bool:
         return token_id == EOS
 
-    def chat_prompt(self, messages: Sequence[dict]) -> str:
-        return "".join(f"<{m['role']}>{m['content']}\n" for m in messages) + "<assistant>"
+    supports_tools = True  # it lists them, as a Hermes-style template does
 
-    def chat_tokens(self, messages: Sequence[dict]) -> list[int]:
-        return self.tokenize(self.chat_prompt(messages))
+    def chat_prompt(self, messages: Sequence[dict], tools: Sequence[dict] | None = None) -> str:
+        listed = "".join(f"<tool>{t['function']['name']}\n" for t in tools or [])
+        return listed + "".join(f"<{m['role']}>{m['content']}\n" for m in messages) + "<assistant>"
+
+    def chat_tokens(self, messages: Sequence[dict], tools: Sequence[dict] | None = None) -> list[int]:
+        return self.tokenize(self.chat_prompt(messages, tools))
 
     def check_fits(self, n_prompt: int, max_tokens: int) -> None:
         if n_prompt + max_tokens > self.n_ctx:

@@ -55,6 +55,17 @@ class Grammar:
         return cls(source, "json_schema")
 
     @classmethod
+    def lark(cls, source: str, kind: str) -> Grammar:
+        """llguidance's Lark dialect (``%json {...}`` embeds a schema; ``<[id]>`` is a special token)."""
+        import llguidance
+
+        grammar = llguidance.grammar_from("lark", source)
+        failed, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar)
+        if failed:
+            raise GrammarError(f"the grammar cannot be used: {'; '.join(messages)}")
+        return cls(grammar, kind)
+
+    @classmethod
     def json_object(cls) -> Grammar:
         return cls.json_schema({"type": "object"})
 

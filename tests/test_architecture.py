@@ -3,7 +3,7 @@
 Every ``import`` counts, at module level and inside functions alike; only the ones under
 ``if TYPE_CHECKING:`` are left out (they never run). Dynamic imports (``importlib``) are not seen.
 
-    gateway/api/        HTTP: app, middleware, handlers, wire format (protocol, encoder, sse)
+    gateway/api/        HTTP: app, middleware, handlers, wire format (protocol, responses, encoder, sse)
     gateway/core/       planner, orchestrator, modes, answer, trace, acceptance, domain errors
     gateway/cloud_client/, gateway/privacy/, gateway/testing/ (fakes shared by tests and benches)
     routers/            routing policies only: no model, no HTTP, no gateway
@@ -24,7 +24,7 @@ PACKAGES = ("gateway", "routers", "device_runtime", "cloud", "bench")
 MAX_GATEWAY_MODULE_LINES = 400
 
 # what cloud/ may take from the gateway: the shared wire format (and vLLM's load gauges), the acceptance rule
-CLOUD_MAY_IMPORT = {"gateway.api.protocol", "gateway.api.encoder", "gateway.api.sse",
+CLOUD_MAY_IMPORT = {"gateway.api.protocol", "gateway.api.responses", "gateway.api.encoder", "gateway.api.sse",
                     "gateway.cloud_client.load", "gateway.core.acceptance"}
 # the HTTP server side of aiohttp belongs to the API layer (plus the stand-in cloud and the test fakes);
 # the client side (aiohttp.ClientSession: the cloud client, the terminal chat) may be used anywhere above

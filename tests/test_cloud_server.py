@@ -9,7 +9,7 @@ from aiohttp import web
 
 from cloud.server import create_cloud_app
 from device_runtime.engine import LlamaEngine
-from gateway.api.protocol import hash_ids
+from gateway.api.responses import hash_ids
 from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.errors import CloudRefused
 from gateway.cloud_client.transport import CallStats

@@ -6,7 +6,7 @@ import json
 
 from device_runtime.fake import FakeEngine
 from gateway.api.encoder import Encoder, Vocab
-from gateway.api.protocol import usage
+from gateway.api.responses import usage
 from gateway.api.sse import event
 
 ENGINE = FakeEngine()  # token id = byte

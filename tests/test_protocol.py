@@ -19,8 +19,6 @@ TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 
 REFUSED_CHAT = {
-    "tools": [TOOL],
-    "tool_choice": "required",
     "functions": [TOOL["function"]],
     "function_call": {"name": "get_weather"},
     "response_format": {"type": "json_schema"},  # without its schema
@@ -47,6 +45,18 @@ def test_neutral_values_of_those_fields_pass():
     assert ChatCompletionRequest.model_validate({**CHAT, **NEUTRAL_CHAT}).tools == []
 
 
+def test_tools_are_honoured_where_they_can_be_and_refused_by_name_where_not():
+    ok = ChatCompletionRequest.model_validate({**CHAT, "tools": [TOOL], "tool_choice": "required"})
+    assert ok.tools == [TOOL] and ok.tool_choice == "required"
+    with pytest.raises(ValidationError, match="logprobs together with tools"):
+        ChatCompletionRequest.model_validate({**CHAT, "tools": [TOOL], "logprobs": True})
+    with pytest.raises(ValidationError) as err:
+        CompletionRequest.model_validate({"model": "tandem-device", "prompt": "x", "tools": [TOOL]})
+    assert err.value.errors()[0]["loc"] == ("tools",) and "chat/completions" in str(err.value)
+    with pytest.raises(ValidationError, match="tool_call_id"):
+        ChatCompletionRequest.model_validate({**CHAT, "messages": [{"role": "tool", "content": "22 C"}]})
+
+
 @pytest.mark.parametrize("field", sorted(REFUSED_COMPLETION))
 def test_a_completion_field_tandem_cannot_honour_is_refused_by_name(field):
     with pytest.raises(ValidationError) as err:
@@ -58,7 +68,9 @@ def test_a_completion_field_tandem_cannot_honour_is_refused_by_name(field):
 def test_the_openai_client_gets_a_400_naming_tools(smol_engine):
     with LiveGateway(smol_engine, []) as gw:
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
-        for field, value, says in (("tools", [TOOL], "tools is not supported"),
+        # SmolLM2's chat template lists no tools: the model could not see them, so they are refused by name
+        for field, value, says in (("tools", [TOOL], "no tool support in its chat template"),
+                                   ("tool_choice", {"type": "function", "function": {"name": "nope"}}, "needs tools"),
                                    ("response_format", REFUSED_CHAT["response_format"], "needs 'json_schema'")):
             with pytest.raises(openai.BadRequestError) as err:
                 client.chat.completions.create(**CHAT, **{field: value})

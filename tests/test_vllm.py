@@ -240,3 +240,41 @@ def test_cached_draft_logprobs_equal_uncached(vllm_url, qwen_device_engine):
 
     rows = asyncio.run(main())
     print("\ncached vs uncached draft rows:", rows)
+
+
+def test_tools_and_schemas_pass_through_to_vllm_which_enforces_them(vllm_url, qwen_device_engine):
+    """Cloud mode hands tools and response_format to vLLM (started with --enable-auto-tool-choice
+    --tool-call-parser hermes); its parsed calls come back to the client as calls, its JSON as JSON."""
+    import json
+
+    import jsonschema
+    import openai
+
+    from gateway.testing.live import LiveGateway
+
+    params = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": params}}
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
+              "required": ["name", "population"], "additionalProperties": False}
+    with LiveGateway(qwen_device_engine, [f"cloud.endpoints=[{vllm_url}]", "cloud.model=cloud"]) as gw:
+        client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+        for stream in (False, True):
+            kw = {"model": "tandem-cloud", "temperature": 0, "max_tokens": 60}
+            ask = [{"role": "user", "content": "What's the weather in Paris?"}]
+            if stream:
+                chunks = list(client.chat.completions.create(messages=ask, tools=[weather], tool_choice="required",
+                                                             stream=True, **kw))
+                deltas = [d for c in chunks if c.choices for d in c.choices[0].delta.tool_calls or []]
+                name = "".join(d.function.name or "" for d in deltas if d.function)
+                args = "".join(d.function.arguments or "" for d in deltas if d.function)
+                finish = next(c.choices[0].finish_reason for c in reversed(chunks) if c.choices)
+            else:
+                r = client.chat.completions.create(messages=ask, tools=[weather], tool_choice="required", **kw)
+                call = r.choices[0].message.tool_calls[0]
+                name, args, finish = call.function.name, call.function.arguments, r.choices[0].finish_reason
+            assert name == "get_weather" and finish == "tool_calls"
+            jsonschema.validate(json.loads(args), params)
+        r = client.chat.completions.create(
+            messages=[{"role": "user", "content": "Describe Paris as JSON."}], **kw,
+            response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema}})
+        jsonschema.validate(json.loads(r.choices[0].message.content), schema)

@@ -30,7 +30,7 @@ from gateway.api.handlers import (
 )
 from gateway.api.metrics import Metrics
 from gateway.api.middleware import auth_middleware, error_middleware, shutdown_middleware
-from gateway.api.protocol import now
+from gateway.api.responses import now
 from gateway.api.state import CONFIG, CORE, METRICS, STATE, Core
 from gateway.config import TandemConfig
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway.api.protocol import (
+from gateway.api.responses import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatLogprobs,
@@ -34,6 +34,7 @@ from gateway.api.protocol import (
     CompletionLogprobs,
     PromptLogprobs,
     PromptTokenLogprob,
+    ToolCallDelta,
     Usage,
     VllmChoiceFields,
     new_id,
@@ -41,6 +42,8 @@ from gateway.api.protocol import (
 )
 
 if TYPE_CHECKING:
+    from device_runtime.tools import ToolCall
+
     # (token id, its logprob or None, [(alternative id, its logprob)])
     from gateway.core.answer import TokenLogprob
 
@@ -132,13 +135,16 @@ class Encoder:
         return entries
 
     # -- a whole answer -----------------------------------------------------------------------------
-    def response(self, text: str, finish_reason: str, usage: Usage, runs: Iterable[LogprobRun] = (),
-                 tandem: dict[str, Any] | None = None, vllm: VllmChoiceFields | None = None
-                 ) -> ChatCompletion | Completion:
+    def response(self, text: str | None, finish_reason: str, usage: Usage, runs: Iterable[LogprobRun] = (),
+                 tandem: dict[str, Any] | None = None, vllm: VllmChoiceFields | None = None,
+                 tool_calls: Sequence[ToolCall] = ()) -> ChatCompletion | Completion:
         """``chat.completion`` or ``text_completion``; ``tandem`` is the route trace, ``vllm`` the
-        fields vLLM adds to a choice on request."""
+        fields vLLM adds to a choice on request; ``tool_calls`` the answer's calls (content may be None)."""
         logprobs = self.format_logprobs(runs)
-        content = {"message": {"role": "assistant", "content": text}} if self.chat else {"text": text}
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if tool_calls:
+            message["tool_calls"] = [c.as_openai() for c in tool_calls]
+        content = {"message": message} if self.chat else {"text": text or ""}
         choice = {"index": 0, **content, "logprobs": logprobs, "finish_reason": finish_reason, **(vllm or {})}
         payload: Any = {"id": self.id, "object": "chat.completion" if self.chat else "text_completion",
                         "created": self.created, "model": self.model, "choices": [choice], "usage": usage}
@@ -172,6 +178,19 @@ class Encoder:
         if origin:
             chunk["tandem_origin"] = origin
         return chunk
+
+    def tool_call(self, call: ToolCall, origin: str = "") -> list[ChatCompletionChunk]:
+        """A call as OpenAI streams one: a delta naming it (id, type, name, no arguments yet), then one
+        with its arguments."""
+        head: ToolCallDelta = {"index": call.index, "id": call.id, "type": "function",
+                               "function": {"name": call.name, "arguments": ""}}
+        args: ToolCallDelta = {"index": call.index, "function": {"arguments": call.arguments}}
+        chunks = [self._chunk([{"index": 0, "delta": {"tool_calls": [d]}, "finish_reason": None}])
+                  for d in (head, args)]
+        if origin:
+            for chunk in chunks:
+                chunk["tandem_origin"] = origin
+        return chunks
 
     def final(self, finish_reason: str, tandem: dict[str, Any] | None = None
               ) -> ChatCompletionChunk | Completion:

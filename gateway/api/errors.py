@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from device_runtime.worker import QueueFull
-from gateway.api.protocol import ErrorBody, error_body
+from gateway.api.responses import ErrorBody, error_body
 from gateway.core.errors import ContextTooLong, DeviceBusy, InvalidRequest, ModelNotFound, TandemError
 
 

@@ -15,17 +15,20 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from device_runtime.tools import Content, ToolCall, ToolCallParser
+from device_runtime.tools import parse as parse_calls
 from gateway.api.encoder import Encoder, Vocab
 from gateway.api.errors import bad_request, error_parts
-from gateway.api.protocol import ChatCompletionRequest, CompletionRequest, ModelList, dumps, usage
-from gateway.api.sse import open_stream, send_done, send_event, send_events
+from gateway.api.protocol import ChatCompletionRequest, CompletionRequest
+from gateway.api.responses import ModelList, dumps, usage
+from gateway.api.sse import open_stream, send_done, send_events
 from gateway.api.state import API_KEY, CONFIG, CORE, METRICS, OUTCOME, STATE, Core, Job
 
 if TYPE_CHECKING:
@@ -131,25 +134,33 @@ async def _close(stream: AsyncIterator[Chunk]) -> None:
 
 
 def _json_response(job: Job, enc: Encoder, chunks: list[Chunk]) -> web.Response:
-    payload = enc.response("".join(c.text for c in chunks), job.finish_reason or "stop",
+    text: str | None = "".join(c.text for c in chunks)
+    calls: list[ToolCall] = []
+    if job.tools is not None:  # the answer's calls, in the model's format whoever wrote it, read once here
+        text, calls = parse_calls(text or "", job.tools)
+    payload = enc.response(text, _finish(job, bool(calls)),
                            usage(len(job.prompt_tokens), job.completion_tokens),
-                           [(c.logprobs, c.raw_logprobs) for c in chunks], tandem=job.trace.to_dict())
+                           [(c.logprobs, c.raw_logprobs) for c in chunks], tandem=job.trace.to_dict(),
+                           tool_calls=calls)
     return web.json_response(payload, headers={"x-tandem-route": job.trace.header()}, dumps=dumps)
 
 
 async def _stream_response(request: web.Request, job: Job, body: Any, enc: Encoder, first: Chunk | None,
                            stream: AsyncIterator[Chunk]) -> web.StreamResponse:
     resp = await open_stream(request, {"x-tandem-route": job.trace.header()})
+    calls = ToolCallParser(job.tools) if job.tools is not None else None
     try:
         opening = [enc.role()] if enc.chat else []  # with the first chunk, already here: one write
-        if first is not None and _has_content(first):
-            opening.append(_content(enc, first))
+        if first is not None:
+            opening += _wire(enc, first, calls)
         if opening:
             await send_events(resp, *opening)
         async for chunk in stream:
-            if _has_content(chunk):
-                await send_event(resp, _content(enc, chunk))
-        closing = [enc.final(job.finish_reason or "stop", tandem=job.trace.to_dict())]
+            pieces = _wire(enc, chunk, calls)
+            if pieces:
+                await send_events(resp, *pieces)
+        closing = _tool_events(enc, calls.close(), "") if calls else []
+        closing.append(enc.final(_finish(job, bool(calls and calls.calls)), tandem=job.trace.to_dict()))
         if body.stream_options and body.stream_options.include_usage:
             closing.append(enc.usage_chunk(usage(len(job.prompt_tokens), job.completion_tokens)))
         await send_done(resp, *closing)
@@ -162,12 +173,27 @@ async def _stream_response(request: web.Request, job: Job, body: Any, enc: Encod
     return resp
 
 
-def _has_content(chunk: Chunk) -> bool:
-    return bool(chunk.text or chunk.logprobs or chunk.raw_logprobs)
+def _wire(enc: Encoder, chunk: Chunk, calls: ToolCallParser | None) -> list[Any]:
+    """The stream chunks one answer chunk becomes: a content delta, or, with tools, the content and the
+    calls the parser releases (a call goes out once its block has closed)."""
+    if calls is not None:
+        return _tool_events(enc, calls.feed(chunk.text), chunk.origin)
+    if chunk.text or chunk.logprobs or chunk.raw_logprobs:
+        return [enc.delta(chunk.text, chunk.logprobs, chunk.raw_logprobs, chunk.origin)]
+    return []
 
 
-def _content(enc: Encoder, chunk: Chunk) -> Any:
-    return enc.delta(chunk.text, chunk.logprobs, chunk.raw_logprobs, chunk.origin)
+def _tool_events(enc: Encoder, events: Iterable[Content | ToolCall], origin: str) -> list[Any]:
+    out: list[Any] = []
+    for ev in events:
+        out += [enc.delta(ev.text, origin=origin)] if isinstance(ev, Content) else enc.tool_call(ev, origin)
+    return out
+
+
+def _finish(job: Job, called: bool) -> str:
+    """``tool_calls`` when the answer ended by calling tools (OpenAI's reason); else the answer's own."""
+    reason = job.finish_reason or "stop"
+    return "tool_calls" if called and reason == "stop" else reason
 
 
 async def _send_stream_error(resp: web.StreamResponse, request: web.Request, exc: Exception) -> None:

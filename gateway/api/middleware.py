@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.api.errors import ApiError, error_parts, http_error
-from gateway.api.protocol import dumps
+from gateway.api.responses import dumps
 from gateway.api.state import API_KEY, CONFIG, METRICS, STATE
 
 log = logging.getLogger("tandem.gateway")

@@ -1,27 +1,15 @@
-"""The OpenAI wire format: requests and responses, typed, in one module (as vLLM's ``protocol.py``).
+"""The OpenAI wire format's requests, typed (as vLLM's ``protocol.py``); responses are in ``responses``.
 
 Requests are pydantic models: they are validated once per request, and unknown fields are
-ignored, as OpenAI and vLLM do. Responses are ``TypedDict``s: the type checker holds every
-body to its shape, while at run time a streamed chunk stays a plain dict that ``dumps``
-serializes directly — no model object is built per token. ``gateway.api.encoder`` is the
-one place that fills these shapes; the gateway and the local cloud both go through it.
-
-Tandem's extensions: ``tandem`` (the route trace) on a whole answer and on a stream's
-final chunk, ``tandem_origin`` (``device`` or ``cloud``) on streamed content chunks; the
-local cloud adds vLLM's ``token_ids``, ``prompt_token_ids`` and ``prompt_logprobs``.
+ignored, as OpenAI and vLLM do; a field Tandem cannot honour is refused by name (``NOT_HONOURED``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
-import uuid
-from array import array
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 
 class Lenient(BaseModel):
@@ -33,10 +21,33 @@ class TextPart(Lenient):
     text: str
 
 
+class FunctionCall(Lenient):
+    name: str
+    arguments: str = "{}"  # JSON text, as OpenAI sends it
+
+
+class ToolCallIn(Lenient):
+    """A call an assistant message made earlier in the conversation (``messages[i].tool_calls``)."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class ChatMessage(Lenient):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    tool_calls: list[ToolCallIn] | None = None  # assistant: the calls it made
+    tool_call_id: str | None = None  # tool: the call this message answers
+
+    @model_validator(mode="after")
+    def _tool_fields(self) -> "ChatMessage":
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs tool_call_id")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
 
     @property
     def text(self) -> str:
@@ -91,9 +102,9 @@ class ResponseFormat(Lenient):
 # OpenAI fields Tandem cannot honour yet, with the values that ask for nothing; anything else is a 400
 # naming the field, never a silent drop (a dropped tools list makes the model invent the tool's answer)
 NOT_HONOURED: dict[str, Callable[[Any], bool]] = {
-    **dict.fromkeys(("tools", "functions", "logit_bias", "presence_penalty", "frequency_penalty", "echo",
+    **dict.fromkeys(("functions", "logit_bias", "presence_penalty", "frequency_penalty", "echo",
                      "suffix"), lambda v: not v),
-    **dict.fromkeys(("tool_choice", "function_call"), lambda v: v in (None, "none")),
+    "function_call": lambda v: v in (None, "none"),  # the deprecated form of tools: use tools/tool_choice
     **dict.fromkeys(("audio", "prediction"), lambda v: v is None),
     "modalities": lambda v: v is None or set(v) <= {"text"},
     "best_of": lambda v: v in (None, 1),
@@ -116,9 +127,7 @@ class SamplingFields(Lenient):
     metadata: Metadata | None = None
 
     response_format: ResponseFormat | None = None
-    tools: list[Any] | None = None  # not yet honoured (NOT_HONOURED), nor the six below
-    tool_choice: Any = None
-    functions: list[Any] | None = None
+    functions: list[Any] | None = None  # not honoured (NOT_HONOURED), nor the five below
     function_call: Any = None
     logit_bias: dict[str, float] | None = None
     presence_penalty: float | None = None
@@ -168,6 +177,10 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = Field(None, ge=1)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
+    # function tools, checked where they are read (device_runtime.tools: a bad one is a 400 naming it)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
 
     audio: dict[str, Any] | None = None
     prediction: dict[str, Any] | None = None
@@ -177,6 +190,10 @@ class ChatCompletionRequest(SamplingFields):
     def _top_needs_logprobs(self) -> "ChatCompletionRequest":
         if self.top_logprobs and not self.logprobs:
             raise ValueError("top_logprobs requires logprobs=true")
+        if self.tools and self.logprobs:
+            raise ValueError("logprobs together with tools is not supported by this server yet")
+        if self.tools and self.response_format is not None and self.response_format.type != "text":
+            raise ValueError("tools together with response_format is not supported by this server yet")
         return self
 
     @property
@@ -186,6 +203,16 @@ class ChatCompletionRequest(SamplingFields):
 
 class CompletionRequest(SamplingFields):
     prompt: str | list[str] | list[int]
+    tools: list[Any] | None = None  # chat only: a completion has no turn to call a tool in
+    tool_choice: Any = None
+
+    @field_validator("tools", "tool_choice")
+    @classmethod
+    def _chat_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if value not in (None, [], "none"):
+            raise ValueError(f"{info.field_name} is for /v1/chat/completions; completions cannot call tools")
+        return value
+
     logprobs: int | None = Field(None, ge=0, le=20)
     echo: bool = False
     suffix: str | None = None
@@ -207,177 +234,3 @@ class CompletionRequest(SamplingFields):
     @property
     def requested_max_tokens(self) -> int | None:
         return self.max_tokens
-
-
-# -- responses -------------------------------------------------------------------------------------
-class Usage(TypedDict):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class TopLogprob(TypedDict):
-    token: str
-    logprob: float
-    bytes: list[int]
-
-
-class ChatTokenLogprob(TypedDict):
-    """One generated token in a chat answer; ``logprob`` is null when no model reported one."""
-
-    token: str
-    logprob: float | None
-    bytes: list[int]
-    top_logprobs: list[TopLogprob]
-
-
-class ChatLogprobs(TypedDict):
-    content: list[ChatTokenLogprob]
-
-
-class CompletionLogprobs(TypedDict):
-    """The completions form: parallel lists, one entry per generated token."""
-
-    tokens: list[str]
-    token_logprobs: list[float | None]
-    top_logprobs: list[dict[str, float]]
-    text_offset: list[int]
-
-
-class PromptTokenLogprob(TypedDict):
-    """vLLM's ``prompt_logprobs`` entry for one candidate token, keyed by its id (as a string)."""
-
-    logprob: float
-    rank: int
-    decoded_token: str
-
-
-PromptLogprobs = list[dict[str, PromptTokenLogprob] | None]  # the first prompt token has no entry: None
-
-
-class VllmChoiceFields(TypedDict, total=False):
-    """What vLLM adds to a choice on request (``return_token_ids``, ``prompt_logprobs``…)."""
-
-    token_ids: list[int]
-    prompt_token_ids: list[int]
-    prompt_logprobs: PromptLogprobs
-
-
-class AssistantMessage(TypedDict):
-    role: Literal["assistant"]
-    content: str
-
-
-class ChatChoice(VllmChoiceFields):
-    index: int
-    message: AssistantMessage
-    logprobs: ChatLogprobs | None
-    finish_reason: str
-
-
-class ChatCompletion(TypedDict):
-    id: str
-    object: Literal["chat.completion"]
-    created: int
-    model: str
-    choices: list[ChatChoice]
-    usage: Usage
-    tandem: NotRequired[dict[str, Any]]
-
-
-class Delta(TypedDict, total=False):
-    role: Literal["assistant"]
-    content: str
-
-
-class ChatChunkChoice(TypedDict):
-    index: int
-    delta: Delta
-    logprobs: NotRequired[ChatLogprobs | None]
-    finish_reason: str | None
-
-
-class ChatCompletionChunk(TypedDict):
-    """``chat.completion.chunk``: a content delta, the final chunk, or (``choices: []``) the usage."""
-
-    id: str
-    object: Literal["chat.completion.chunk"]
-    created: int
-    model: str
-    choices: list[ChatChunkChoice]
-    usage: NotRequired[Usage]
-    tandem: NotRequired[dict[str, Any]]
-    tandem_origin: NotRequired[str]
-
-
-class CompletionChoice(VllmChoiceFields):
-    index: int
-    text: str
-    logprobs: NotRequired[CompletionLogprobs | None]
-    finish_reason: str | None
-
-
-class Completion(TypedDict):
-    """``text_completion``: a whole answer, or one streamed chunk of one (the same object name)."""
-
-    id: str
-    object: Literal["text_completion"]
-    created: int
-    model: str
-    choices: list[CompletionChoice]
-    usage: NotRequired[Usage]
-    tandem: NotRequired[dict[str, Any]]
-    tandem_origin: NotRequired[str]
-
-
-class ModelCard(TypedDict):
-    id: str
-    object: Literal["model"]
-    created: int
-    owned_by: str
-    max_model_len: int
-    root: NotRequired[str]
-
-
-class ModelList(TypedDict):
-    object: Literal["list"]
-    data: list[ModelCard]
-
-
-class ErrorInfo(TypedDict):
-    message: str
-    type: str
-    param: str | None
-    code: str | None
-
-
-class ErrorBody(TypedDict):
-    error: ErrorInfo
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:24]}"
-
-
-def now() -> int:
-    return int(time.time())
-
-
-def usage(prompt_tokens: int, completion_tokens: int) -> Usage:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
-
-
-def error_body(message: str, type_: str = "invalid_request_error", param: str | None = None,
-               code: str | None = None) -> ErrorBody:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-# one encoder, built once: json.dumps(..., ensure_ascii=False) would build a new one per call
-dumps = json.JSONEncoder(ensure_ascii=False).encode
-"""Any response body as JSON text, UTF-8 as is (``ensure_ascii=False``), as every Tandem response."""
-
-
-def hash_ids(ids: Sequence[int]) -> str:
-    """A short fingerprint of a token sequence: both sides prove they hold the same prefix."""
-    return hashlib.blake2b(array("i", ids).tobytes(), digest_size=16).hexdigest()

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.protocol import dumps
+from gateway.api.responses import dumps
 
 DONE = b"data: [DONE]\n\n"
 

@@ -20,6 +20,7 @@ from gateway.config import TandemConfig
 from gateway.core.trace import RouteTrace
 
 if TYPE_CHECKING:
+    from device_runtime.tools import Tools
     from gateway.core.answer import Chunk
 
 
@@ -68,6 +69,8 @@ class Job(Protocol):
     def finish_reason(self) -> str | None: ...
     @property
     def n_logprobs(self) -> int | None: ...  # None: the client asked for no logprobs
+    @property
+    def tools(self) -> Tools | None: ...  # function tools: the answer is read for calls
 
 
 class Core(Protocol):

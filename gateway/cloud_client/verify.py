@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from device_runtime.engine import common_prefix
-from gateway.api.protocol import hash_ids
+from gateway.api.responses import hash_ids
 from gateway.cloud_client.errors import CloudError, CloudRefused
 from gateway.cloud_client.transport import CallStats
 from gateway.cloud_client.vllm_wire import parse_generate, parse_prompt_logprobs, parse_verify_tail

@@ -30,6 +30,7 @@ import math
 from collections.abc import AsyncIterator, Callable
 
 from device_runtime.engine import LlamaEngine
+from device_runtime.tools import Tools
 from device_runtime.worker import DeviceWorker
 from gateway.api.protocol import ChatCompletionRequest, CompletionRequest
 from gateway.cloud_client.client import CloudClient
@@ -51,7 +52,7 @@ from gateway.core.verifiers.confidence import Confidence
 from gateway.core.verifiers.degeneration import Degeneration
 from gateway.core.verifiers.examples import Examples
 from gateway.core.verifiers.sandbox import Limits, Sandbox
-from gateway.core.verifiers.schema import Schema
+from gateway.core.verifiers.schema import Schema, ToolCalls
 from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
@@ -114,14 +115,18 @@ class Collaborator:
         self._tokenizer_recheck: asyncio.Task | None = None
         self.sandbox: Sandbox | None = None  # for the examples verifier, once check_sandbox found it isolated
 
-    def verifiers(self, stats: CallStats, schema: dict | None = None) -> VerifierChain:
+    def verifiers(self, stats: CallStats, schema: dict | None = None, tools: Tools | None = None
+                  ) -> VerifierChain:
         """The cascade's checks for one request (its cloud calls count in ``stats``): degeneration always,
-        the request's JSON schema where it has one, then ``cascade.verifiers`` in order; the examples check
-        where ``check_sandbox`` found the sandbox, the cloud check where the cloud can read device tokens."""
+        the request's JSON schema or tool calls where it asks for them, then ``cascade.verifiers`` in order;
+        the examples check where ``check_sandbox`` found the sandbox, the cloud check where the cloud can read
+        device tokens."""
         c = self.config.cascade
         chain: list[Verifier] = [Degeneration(span=c.degeneration_span)]
         if schema is not None:
             chain.append(Schema(schema))
+        if tools is not None:
+            chain.append(ToolCalls(tools))
         for name in c.verifiers:
             if name == "confidence":
                 chain.append(Confidence(self.confidence))

@@ -12,18 +12,19 @@ or the cloud, so a bad request is refused before the first byte of an answer.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 from device_runtime.engine import LlamaEngine, SamplingParams
 from device_runtime.grammar import Grammar, GrammarError
+from device_runtime.tools import ToolError, Tools, template_messages
 from gateway.api.protocol import ChatCompletionRequest, CompletionRequest
 from gateway.cloud_client.health import NetworkMonitor
 from gateway.config import TandemConfig
 from gateway.core.answer import AnswerBuilder
 from gateway.core.errors import ContextTooLong, InvalidRequest, ModelNotFound
+from gateway.core.prompt import CloudFacing, message_out
 from gateway.core.query import QueryStep
 from gateway.core.scheduling import StateSources, auto_policy, session_key
 from gateway.core.tokenizers import TokenizerCheck
@@ -35,28 +36,6 @@ from routers.cost import CloudBudget
 from routers.policy import MODES, RouteChoice, RouteFacts
 
 VIRTUAL_MODELS = {f"tandem-{mode}": mode for mode in MODES}  # tandem-auto, tandem-device, …
-
-
-@dataclass(frozen=True)
-class CloudFacing:
-    """The request's text as it may leave the device: scanned for personal data, redacted when asked."""
-
-    chat: bool
-    messages: list[dict] | None  # chat
-    text: str | None  # completions with a text prompt
-    token_ids: list[int] | None  # completions with a token-id prompt (never rewritten)
-    stops: tuple[str, ...]
-    response_format: dict[str, Any] | None = None  # as the cloud gets it (a schema is never rewritten)
-
-    @property
-    def format_text(self) -> list[str]:
-        """The response format as text to scan: its schema's names and descriptions leave the device too."""
-        return [json.dumps(self.response_format, ensure_ascii=False)] if self.response_format else []
-
-    def texts(self, detokenize: Callable[[list[int]], str]) -> list[str]:
-        if self.messages is not None:
-            return [m["content"] for m in self.messages]
-        return [self.text if self.text is not None else detokenize(self.token_ids or [])]
 
 
 @dataclass
@@ -78,7 +57,8 @@ class Job:
     stops: tuple[str, ...] = ()
     response_format: dict[str, Any] | None = None  # passed to the cloud as the client sent it
     schema: dict[str, Any] | None = None  # the JSON schema the answer must follow (response_format)
-    grammar: Grammar | None = None  # that schema as a grammar: every producer decodes under it
+    grammar: Grammar | None = None  # that schema (or an enforced tool call) as a grammar: every producer
+    tools: Tools | None = None  # function tools: the answer is read for calls (``device_runtime.tools``)
     answer: AnswerBuilder | None = None  # set when the job runs; current however the run ends
     session_key: str | None = None  # its session in the cloud pool (a hash; cloud_client/pool.py)
 
@@ -162,7 +142,7 @@ class Planner:
         offline = self._offline(meta, offline)
         prompt = scanned = self._cloud_facing(body)
         schema = body.response_format.answer_schema if body.response_format is not None else None
-        grammar = self._grammar(schema)
+        grammar = self._grammar(schema) or (prompt.tools.grammar(self.engine) if prompt.tools else None)
         sessions = [f"{api_key or ''}\x00{s}" for s in (body.user, session_header, meta.get("session")) if s]
         key = session_key(api_key, [body.user, session_header, meta.get("session")], prompt.messages,
                           prompt.text, prompt.token_ids)  # its cloud replica's (gateway.core.scheduling)
@@ -179,7 +159,7 @@ class Planner:
             if prompt.token_ids is not None:  # token ids with personal data: we cannot rewrite ids safely
                 trace.mode, trace.reason = "device", "personal data in a token-id prompt"
             elif self.privacy.redact(prompt.format_text, decision) != prompt.format_text:  # nor a schema
-                trace.mode, trace.reason = "device", "personal data in response_format"
+                trace.mode, trace.reason = "device", "personal data in response_format or tools"
             else:
                 prompt = self._redact(prompt, decision)
             trace.redactions = decision.redactor.count if decision.redactor else 0
@@ -203,6 +183,7 @@ class Planner:
             schema=schema,
             grammar=grammar,
             session_key=key,
+            tools=prompt.tools,
         )
 
     def _trace(
@@ -237,17 +218,24 @@ class Planner:
         rf = body.response_format
         fmt = None if rf is None or rf.type == "text" else rf.model_dump(by_alias=True, exclude_none=True)
         if isinstance(body, ChatCompletionRequest):
-            messages = [
-                {"role": "system" if m.role == "developer" else m.role, "content": m.text}
-                for m in body.messages
-            ]
-            return CloudFacing(True, messages, None, None, stops, fmt)
+            messages = [message_out(m) for m in body.messages]
+            return CloudFacing(True, messages, None, None, stops, fmt, self._tools(body))
         if isinstance(body.prompt, str):
             return CloudFacing(False, None, body.prompt, None, stops, fmt)
         ids = cast(list[int], body.prompt)  # the protocol took one prompt: a string, or token ids
         if any(t < 0 or t >= self.engine.n_vocab for t in ids):
             raise InvalidRequest(f"token ids must be within [0, {self.engine.n_vocab})", "prompt")
         return CloudFacing(False, None, None, list(ids), stops, fmt)
+
+    def _tools(self, body: ChatCompletionRequest) -> Tools | None:
+        try:
+            tools = Tools.of(body.tools, body.tool_choice, body.parallel_tool_calls)
+        except ToolError as exc:
+            raise InvalidRequest(str(exc), exc.param) from exc
+        if tools is not None and tools.for_template and not self.engine.supports_tools:
+            raise InvalidRequest(f"the device model {self.engine.name} has no tool support in its chat "
+                                 "template; tools cannot be honoured", "tools")
+        return tools
 
     @staticmethod
     def _grammar(schema: dict[str, Any] | None) -> Grammar | None:
@@ -336,13 +324,13 @@ class Planner:
         redacted = self.privacy.redact(texts + list(prompt.stops), decision)
         stops = tuple(redacted[len(texts) :])
         if prompt.messages is not None:
-            messages = [{**m, "content": t} for m, t in zip(prompt.messages, redacted)]
-            return replace(prompt, messages=messages, stops=stops)
+            return replace(prompt, messages=prompt.with_texts(redacted[: len(texts)]), stops=stops)
         return replace(prompt, text=redacted[0], stops=stops)
 
     def _tokenize(self, prompt: CloudFacing) -> list[int]:
         if prompt.messages is not None:
-            return self.engine.chat_tokens(prompt.messages)
+            tools = prompt.tools.for_template if prompt.tools else None
+            return self.engine.chat_tokens(template_messages(prompt.messages), tools)
         if prompt.text is not None:
             return self.engine.tokenize(prompt.text)
         return list(prompt.token_ids or [])
@@ -394,3 +382,4 @@ def _non_empty(tokens: list[int]) -> list[int]:
     if not tokens:
         raise InvalidRequest("The prompt is empty (it has no tokens).", "prompt", "invalid_value")
     return tokens
+

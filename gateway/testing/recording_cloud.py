@@ -73,7 +73,7 @@ class RecordingCloud:
         return body
 
     def _reply_text(self, body: dict) -> str:
-        texts = [m.get("content", "") for m in body.get("messages", [])] + [str(body.get("prompt", ""))]
+        texts = [m.get("content") or "" for m in body.get("messages", [])] + [str(body.get("prompt", ""))]
         found = PLACEHOLDER.findall(" ".join(texts))
         return "Noted: " + " and ".join(reversed(found)) + "."
 

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from device_runtime.engine import DraftToken, TokenEvent
 from device_runtime.fake import EOS, FakeEngine
-from gateway.api.protocol import hash_ids
+from gateway.api.responses import hash_ids
 from gateway.api.sse import open_stream, send_done, send_event
 from gateway.cloud_client.load import render_metrics
 

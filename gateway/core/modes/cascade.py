@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 
 async def run_cascade(c: Collaborator, a: Answer) -> AsyncIterator[Chunk]:
-    streaming = c.config.cascade.policy == "stream" and c.tokenizers.compatible
+    # tool calls are judged whole (a call is only checkable once its block has closed): they take the gate
+    streaming = c.config.cascade.policy == "stream" and c.tokenizers.compatible and a.job.tools is None
     async for chunk in _stream(c, a) if streaming else _gate(c, a):
         yield chunk
 
@@ -91,7 +92,7 @@ async def _device_answer(c: Collaborator, a: Answer, entropy: bool) -> DeviceAns
 
 async def _gate(c: Collaborator, a: Answer) -> AsyncIterator[Chunk]:
     answer = await _device_answer(c, a, c.confidence.needs_entropy)
-    verdicts = await c.verifiers(a.stats, a.job.schema).check(answer)
+    verdicts = await c.verifiers(a.stats, a.job.schema, a.job.tools).check(answer)
     failed = next((v for v in verdicts if v.failed), None)
     escalated = c.cloud is not None and failed is not None
     entropies = [ev.entropy or 0.0 for ev in answer.events] if c.confidence.needs_entropy else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
+from device_runtime.tools import call_text
 from gateway.cloud_client.errors import CloudError
 from gateway.core.answer import Chunk
 from gateway.core.state import Answer
@@ -28,6 +29,12 @@ def pass_through_body(job: Job, max_tokens: int) -> dict[str, Any]:
         body["stop"] = list(job.stops)
     if job.response_format is not None:  # the cloud enforces it itself (vLLM: guided decoding)
         body["response_format"] = job.response_format
+    if job.tools is not None:  # and tool calls (vLLM: --enable-auto-tool-choice --tool-call-parser hermes)
+        t = job.tools
+        body["tools"] = [tool.as_openai() for tool in t.tools]
+        body["tool_choice"] = t.choice if t.choice in ("auto", "none", "required") else {
+            "type": "function", "function": {"name": t.choice}}
+        body["parallel_tool_calls"] = t.parallel
     if job.chat:
         body["messages"] = job.messages
         if job.n_logprobs is not None:
@@ -42,19 +49,49 @@ def pass_through_body(job: Job, max_tokens: int) -> dict[str, Any]:
 async def run_cloud(c: Collaborator, a: Answer) -> AsyncIterator[Chunk]:
     assert c.cloud is not None
     job, out = a.job, a.out
+    calls = CloudCalls()
     try:
         async for event in c.cloud.stream(pass_through_body(job, out.remaining), a.stats, chat=job.chat):
             if event.get("usage") and not event.get("choices"):
                 out.cloud_reported(event["usage"]["completion_tokens"])
                 continue
             choice = (event.get("choices") or [{}])[0]
-            text = (choice.get("delta") or {}).get("content") if job.chat else choice.get("text")
+            delta = choice.get("delta") or {}
+            text = (delta.get("content") or "") + calls.add(delta.get("tool_calls")) if job.chat \
+                else choice.get("text")
+            if choice.get("finish_reason"):
+                text = (text or "") + calls.flush()
             if text:
                 chunk = out.add_text(text, "cloud", 1, choice.get("logprobs"))
                 if chunk is not None and chunk.text:
                     yield chunk
             if choice.get("finish_reason"):
-                out.finish_reason = out.finish_reason or choice["finish_reason"]
+                reason = "stop" if choice["finish_reason"] == "tool_calls" else choice["finish_reason"]
+                out.finish_reason = out.finish_reason or reason  # the API layer says tool_calls again
         out.cloud_reported(out.completion_tokens)  # a cloud that sent no usage: one pass per chunk
     except CloudError as exc:
         a.cloud_failed(exc)
+
+
+class CloudCalls:
+    """A cloud's parsed ``tool_calls`` deltas, back in the model's own format (``<tool_call>`` blocks):
+    every producer's answer reads the same, and the API layer parses calls in one place."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, Any] | None = None  # the call being streamed: index, name, arguments so far
+
+    def add(self, deltas: list[dict[str, Any]] | None) -> str:
+        """Text for the calls these deltas complete (a call is complete when the next one starts)."""
+        text = ""
+        for d in deltas or ():
+            fn = d.get("function") or {}
+            if self.open is None or d.get("index", self.open["index"]) != self.open["index"]:
+                text += self.flush()
+                self.open = {"index": d.get("index", 0), "name": fn.get("name") or "", "arguments": ""}
+            self.open["name"] = self.open["name"] or fn.get("name") or ""
+            self.open["arguments"] += fn.get("arguments") or ""
+        return text
+
+    def flush(self) -> str:
+        done, self.open = self.open, None
+        return "" if done is None else call_text(done["name"], done["arguments"])
