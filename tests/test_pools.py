@@ -110,6 +110,10 @@ async def test_every_call_of_a_session_goes_to_one_replica_and_sessions_spread(r
             for body in r.bodies:
                 by_session.setdefault(body["session"], set()).add(r.name)
         assert all(len(names) == 1 for names in by_session.values())  # never split
+        # each call names its session's key, for a router in front of the replicas to follow
+        headers = [h for r in replicas for h in r.session_headers]
+        assert len(headers) == sum(len(r.bodies) for r in replicas)
+        assert set(headers) == {f"session-{i}" for i in range(60)}
         assert min(Counter(where.values())[i] for i in range(3)) >= 6  # 60 sessions over 3 replicas: ~20 each
     finally:
         await client.close()
@@ -232,6 +236,8 @@ async def test_turns_of_one_conversation_and_calls_of_one_answer_stay_on_one_rep
     assert trace2["cloud_replica"] == first and trace3["cloud_replica"] == trace4["cloud_replica"]
     assert sum(r.served["verify"] for r in replicas) == sum(t["cloud_calls"] for t in (trace, trace2, trace3,
                                                                                         trace4))
+    alice = set(replicas[first].session_headers[: trace["cloud_calls"]])  # the key a router would follow:
+    assert len(alice) == 1 and re.fullmatch(r"[0-9a-f]{32}", alice.pop())  # one, a hash, not "alice"
 
 
 async def test_sessions_spread_over_the_replicas(gateway):

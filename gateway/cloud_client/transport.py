@@ -39,6 +39,10 @@ from gateway.cloud_client.health import NetworkMonitor
 from gateway.cloud_client.load import CloudLoad
 from gateway.cloud_client.pool import Affinity, Conversations, rendezvous_order
 
+# every call of an answer in the pool names its session (the key's hash, never the client's id), so a
+# router in front of the replicas (vllm-router --policy consistent_hash reads this header first) keeps it too
+SESSION_HEADER = "X-Session-Id"
+
 
 @dataclass
 class CallStats:
@@ -170,7 +174,8 @@ class Transport:
         t0 = time.perf_counter()
         try:
             await self._simulate_rtt()
-            async with self.session.request(method, endpoint.url + path, data=payload, headers=self._headers,
+            headers = self._headers if affinity is None else {**self._headers, SESSION_HEADER: affinity.key}
+            async with self.session.request(method, endpoint.url + path, data=payload, headers=headers,
                                             timeout=timeout) as resp:
                 if stats is not None:
                     stats.calls += 1

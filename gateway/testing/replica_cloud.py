@@ -87,6 +87,7 @@ class ReplicaCloud:
         self.kill_after = dict(kill_after or {})
         self.served: Counter[str] = Counter()  # route -> calls answered
         self.bodies: list[dict] = []  # verify bodies as they came
+        self.session_headers: list[str | None] = []  # each verify and chat call's X-Session-Id
         self.sessions: dict[str, list[int]] = {}  # session id -> the tokens its state holds
         self.load = {"waiting": 0, "running": 0, "kv": 0.0}
         self.dead = False
@@ -122,6 +123,7 @@ class ReplicaCloud:
     async def verify(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.bodies.append(body)
+        self.session_headers.append(request.headers.get("X-Session-Id"))
         n = self.served["verify"] + 1
         if self.kill_after.get("verify") == n:
             await self.kill(request)
@@ -147,6 +149,7 @@ class ReplicaCloud:
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        self.session_headers.append(request.headers.get("X-Session-Id"))
         prompt = FakeEngine().chat_tokens(body["messages"])
         tokens = cloud_greedy(prompt, int(body.get("max_tokens") or 16))
         self.served["chat"] += 1
