@@ -51,7 +51,7 @@ from bench import cascade_policies as cp
 from bench.cascade_signals import make_signal_policies
 from bench.cascade_tasks import TASKS, Item
 from bench.common import RESULTS, machine, now_iso, write_results
-from device_runtime.embedding import pack_vector
+from routers.query import pack_vector
 from device_runtime.engine import common_prefix
 from device_runtime.models import cache_dir
 from gateway.core.verifiers.examples import SELF_TEST_VERSION

@@ -40,9 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from device_runtime.embedding import unpack_vector
 from gateway.core.verifiers.degeneration import MAX_NGRAM_SHARE, repetition
-from routers.query import fit_logistic, split_ids, task_of  # noqa: F401 (split_ids: the bench's split)
+from routers.query import fit_logistic, split_ids, task_of, unpack_vector  # noqa: F401 (split_ids: the bench's)
 from routers.confidence import (
     first_unsure,
     score,

@@ -13,8 +13,9 @@ they treat the confidence gates. All run in the gateway:
 * ``query`` — the query router (``routers.query``) on the device model's embedding of the prompt:
   requests it expects the cloud to fix go to the cloud before the device starts (the cloud-only
   answer, cost and times); the rest are the device's. The embedding's time counts for every request.
-* ``query+stream-w<W>`` — the router sends what it is sure of (P(gain) ≥ its 0.5 decision point) to
-  the cloud; the rest run the streaming cascade, whose threshold is the swept one.
+* ``query+stream-w<W>`` — the router sends what it is sure of (P(gain) at or above its decision point,
+  ``routers.query.net_benefit_threshold``, chosen on the calibration half) to the cloud; the rest run the
+  streaming cascade, whose threshold is the swept one.
 * ``query+check-min`` — the same split; the rest get the cloud check.
 * ``verified`` (bench-only: the gateway does not ship this model yet) — one logistic model over everything the gateway knows once the device has answered
   (the query router's out-of-fold P(gain), the device's confidence features, the cloud check's
@@ -32,7 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.cascade_policies import CostModel, Items, LogisticGate, Policy, outcome, stream_outcome, stream_scores
-from routers.query import QueryRouter
+from routers.query import QueryRouter, fit_with_threshold
+from routers.query import cross_fitted as routers_cross_fitted
 
 EMPTY = -10.0  # the score of an empty answer: nothing for the cloud to vouch for
 
@@ -59,22 +61,15 @@ def gains(items: Items) -> np.ndarray:
     return ((items.device_ok < 0.5) & (items.esc_ok > 0.5)).astype(np.float64)
 
 
-def fit_router(cal: Items, fitted_on: str = "") -> QueryRouter:
-    return QueryRouter.fit(cal.embedding, cal.prompt_tokens, gains(cal), fitted_on=fitted_on)
+def fit_router(cal: Items, cost: CostModel) -> QueryRouter:
+    """The query router as ``tandem calibrate --query-router`` fits it (``routers.query``), on ``cal``."""
+    return fit_with_threshold(cal.embedding, cal.prompt_tokens, gains(cal), cal.device_ok, cal.cloud_ok,
+                              cost.cloud_usd(cal.prompt_tokens, cal.cloud_out))
 
 
-def cross_fitted(cal: Items, folds: int = 5, seed: int = 3) -> np.ndarray:
+def cross_fitted(cal: Items) -> np.ndarray:
     """The router's P(gain) for each calibration item from a router that did not see that item."""
-    order = np.random.default_rng(seed).permutation(len(cal))
-    out = np.zeros(len(cal))
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
-        if len(set(gains(cal.subset(train)).tolist())) < 2:
-            out[test] = gains(cal.subset(train)).mean()
-            continue
-        out[test] = fit_router(cal.subset(train)).p_gains(cal.embedding[test], cal.prompt_tokens[test])
-    return out
+    return routers_cross_fitted(cal.embedding, cal.prompt_tokens, gains(cal))
 
 
 def make_signal_policies(cal: Items, cost: CostModel, windows: Sequence[int], l2: float) -> list[Policy]:
@@ -86,7 +81,7 @@ def make_signal_policies(cal: Items, cost: CostModel, windows: Sequence[int], l2
             policies.append(_checked(f"check-{name}", fn, cost))
     if not (cal.embedded and len(set(gains(cal).tolist())) > 1):
         return policies
-    router = fit_router(cal)
+    router = fit_router(cal, cost)
 
     def p_gain(items: Items) -> np.ndarray:
         return router.p_gains(items.embedding, items.prompt_tokens)

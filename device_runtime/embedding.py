@@ -11,7 +11,6 @@ device's KV cache. It costs one prefill of at most ``max_tokens`` tokens of the 
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import numpy as np
@@ -54,11 +53,3 @@ class PromptEmbedder:
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm > 0 else vector
 
-
-def pack_vector(vector: np.ndarray) -> str:
-    """An embedding as records keep it: base64 of float16 (1.8 kB for 896 dimensions)."""
-    return base64.b64encode(np.asarray(vector, dtype=np.float16).tobytes()).decode("ascii")
-
-
-def unpack_vector(packed: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(packed), dtype=np.float16).astype(np.float64)

@@ -25,6 +25,7 @@ from gateway.cloud_client.transport import CallStats
 from gateway.config import TandemConfig
 from gateway.runtime import Runtime
 from routers.confidence import stream_score, threshold_for_cloud_fraction, threshold_for_quality
+from routers.query import escalation_gains, fit_from_records, unpack_vector
 
 DEFAULT_PROMPTS = [
     "Write a Python function that reverses a linked list.",
@@ -73,6 +74,8 @@ async def _calibrate(config: TandemConfig, prompts: list[str], max_tokens: int) 
 
 
 def run_calibrate(config: TandemConfig, args: argparse.Namespace) -> int:
+    if args.query_router:
+        return fit_query_router(args.records, args.query_router)
     prompts = DEFAULT_PROMPTS
     if args.prompts:
         prompts = [line.strip() for line in Path(args.prompts).read_text().splitlines() if line.strip()]
@@ -97,3 +100,54 @@ def run_calibrate(config: TandemConfig, args: argparse.Namespace) -> int:
         print(f"\nconfig:  cascade: {{policy: gate, threshold: {chosen:.4f}, method: {c.method}}}"
               f"   or   --set cascade.threshold={chosen:.4f}")
     return 0
+
+
+def read_records(paths: list[str]) -> list[dict]:
+    """Records from .jsonl / .jsonl.gz files, those with an embedding and both scores."""
+    import gzip
+    import json
+
+    records = []
+    for path in paths:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    return [r for r in records if r.get("device", {}).get("embedding") and "score" in r.get("escalation", {})]
+
+
+def fit_query_router(paths: list[str], out: str) -> int:
+    """``tandem calibrate --query-router OUT --records ...``: the router fitted on the records' calibration
+    half (per task, fixed seed: the benchmark's split), checked on the other half, written to OUT."""
+    import numpy as np
+
+    records = read_records(paths)
+    if len(records) < 20:
+        raise SystemExit(f"{len(records)} usable records in {', '.join(paths) or 'no files'}; need 20")
+    tasks = sorted({r["id"].split("/", 1)[0].lower() for r in records})
+    router, cal, held = fit_from_records(records, fitted_on=f"{len(records)} records ({', '.join(tasks)}), "
+                                                              "calibration half")
+    held_recs = [records[i] for i in held]
+    p = router.p_gains(np.stack([unpack_vector(r["device"]["embedding"]) for r in held_recs]),
+                       np.asarray([r["prompt_tokens"] for r in held_recs], dtype=np.float64))
+    y = escalation_gains(held_recs)
+    sent = p >= router.threshold
+    fixed = y[sent].mean() if sent.any() else 0.0
+    print(f"{len(cal)} calibration / {len(held)} held-out records; held-out: AUROC {auroc(p, y):.3f}; at "
+          f"P(gain) >= {router.threshold:.3f}: {sent.mean():.0%} go to the cloud, {fixed:.0%} of them fixed "
+          f"by it (against {y.mean():.0%} of all)")
+    router.save(out)
+    print(f"wrote {out}\nconfig:  routing: {{query_router: {out}}}   or   --set routing.query_router={out}")
+    return 0
+
+
+def auroc(scores, labels) -> float:
+    """P(a random positive scores above a random negative), ties half: 0.5 is chance."""
+    import numpy as np
+
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels) > 0.5
+    pos, neg = s[y], s[~y]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).mean()
+    ties = (pos[:, None] == neg[None, :]).mean()
+    return float(greater + 0.5 * ties)

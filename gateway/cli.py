@@ -219,6 +219,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--agree", type=float, default=0.9,
                    help="accepted share at which a device answer counts as good")
     p.add_argument("--max-tokens", type=int, default=64)
+    p.add_argument("--query-router", metavar="OUT",
+                   help="instead: fit the query router from --records and write it to OUT (no model runs)")
+    p.add_argument("--records", nargs="+", default=[], metavar="FILE",
+                   help="per-item records (.jsonl or .jsonl.gz, bench/cascade.py's form: the prompt's "
+                        "embedding, the device's and the escalated answer's scores), e.g. "
+                        "bench/data/cascade_*.jsonl.gz")
     p.set_defaults(fn=cmd_calibrate)
 
     _chat_parser(sub)

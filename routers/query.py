@@ -17,6 +17,7 @@ apply. Pure: no llama.cpp, no I/O beyond ``save``/``load``.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -143,8 +144,9 @@ def _features(
     return np.hstack([(x - center) @ components.T, np.log1p(prompt_tokens)[:, None]])
 
 
-def split_ids(ids: Sequence[str], seed: int = 12,
-              calibration_fraction: float = 0.5) -> tuple[list[int], list[int]]:
+def split_ids(
+    ids: Sequence[str], seed: int = 12, calibration_fraction: float = 0.5
+) -> tuple[list[int], list[int]]:
     """Indices of the calibration and held-out halves: a fixed-seed permutation of the sorted ids,
     so the split depends only on the set of items, not on their order or on when they were run."""
     cal: list[int] = []
@@ -162,3 +164,107 @@ def split_ids(ids: Sequence[str], seed: int = 12,
 def task_of(item_id: str) -> str:
     """``HumanEval/12`` -> ``humaneval``: the task an item id belongs to."""
     return item_id.split("/", 1)[0].lower()
+
+
+def pack_vector(vector: np.ndarray) -> str:
+    """An embedding as records keep it: base64 of float16 (1.8 kB for 896 dimensions)."""
+    return base64.b64encode(np.asarray(vector, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def unpack_vector(packed: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(packed), dtype=np.float16).astype(np.float64)
+
+
+def escalation_gains(records: Sequence[dict]) -> np.ndarray:
+    """Per record, 1 where escalating turns a wrong device answer into a right one (the router's label)."""
+    return np.asarray(
+        [float(not r["device"]["score"]["correct"] and r["escalation"]["score"]["correct"]) for r in records]
+    )
+
+
+def fit_from_records(
+    records: Sequence[dict],
+    seed: int = 12,
+    calibration_fraction: float = 0.5,
+    fitted_on: str = "",
+    output_price_ratio: float = 3.0,
+) -> tuple[QueryRouter, list[int], list[int]]:
+    """The router fitted on the calibration half of records (each with ``device.embedding``,
+    ``prompt_tokens`` and the device's, the cloud's and the escalation's scores), its decision point
+    chosen there too (``fit_with_threshold``): the router, and the halves' indices."""
+    cal, held = split_ids([r["id"] for r in records], seed, calibration_fraction)
+    recs = [records[i] for i in cal]
+    n = np.asarray([r["prompt_tokens"] for r in recs], dtype=np.float64)
+    cost = n + output_price_ratio * np.asarray(
+        [r["cloud"].get("completion_tokens", 1) for r in recs], dtype=np.float64
+    )
+    router = fit_with_threshold(
+        np.stack([unpack_vector(r["device"]["embedding"]) for r in recs]),
+        n,
+        escalation_gains(recs),
+        np.asarray([r["device"]["score"]["correct"] for r in recs], dtype=np.float64),
+        np.asarray([r["cloud"]["score"]["correct"] for r in recs], dtype=np.float64),
+        cost,
+        fitted_on,
+    )
+    return router, cal, held
+
+
+def fit_with_threshold(
+    x: np.ndarray,
+    prompt_tokens: np.ndarray,
+    gain: np.ndarray,
+    device_ok: np.ndarray,
+    cloud_ok: np.ndarray,
+    cloud_cost: np.ndarray,
+    fitted_on: str = "",
+) -> QueryRouter:
+    """Fit on all of ``x``; the decision point from predictions for items the router did not see
+    (5-fold cross-fitting), so it is not set on the router's own memory of its training items."""
+    router = QueryRouter.fit(x, prompt_tokens, gain, fitted_on=fitted_on)
+    router.threshold = net_benefit_threshold(
+        cross_fitted(x, prompt_tokens, gain), device_ok, cloud_ok, cloud_cost
+    )
+    return router
+
+
+def cross_fitted(
+    x: np.ndarray, prompt_tokens: np.ndarray, gain: np.ndarray, folds: int = 5, seed: int = 3
+) -> np.ndarray:
+    """Each item's P(gain) from a router fitted without it (``folds``-fold)."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    out = np.zeros(len(x))
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        if len(set(gain[train].tolist())) < 2:
+            out[test] = gain[train].mean() if len(train) else 0.0
+            continue
+        out[test] = QueryRouter.fit(x[train], prompt_tokens[train], gain[train]).p_gains(
+            x[test], prompt_tokens[test]
+        )
+    return out
+
+
+def net_benefit_threshold(
+    p_gain: np.ndarray, device_ok: np.ndarray, cloud_ok: np.ndarray, cloud_cost: np.ndarray
+) -> float:
+    """The router's decision point: send requests with P(gain) at or above it to the cloud.
+
+    Chosen where sending buys the most quality beyond what the same share of the cloud's cost buys on
+    average: maximise (quality gained) - (cloud-only's gain over the device) x (share of cloud cost
+    spent). A router no better than chance sends nothing; one that finds where the cloud helps sends
+    just those. ``cloud_cost``: each request's cloud-only cost in any unit.
+    """
+    order = np.argsort(-p_gain, kind="stable")
+    gained = np.concatenate([[0.0], np.cumsum((cloud_ok - device_ok)[order])]) / len(p_gain)
+    spent = np.concatenate([[0.0], np.cumsum(cloud_cost[order])]) / cloud_cost.sum()
+    benefit = gained - (cloud_ok.mean() - device_ok.mean()) * spent
+    ranked = p_gain[order]
+    cuts = [k for k in range(len(ranked) + 1) if k in (0, len(ranked)) or ranked[k - 1] != ranked[k]]
+    best = max(benefit[c] for c in cuts)
+    # send the k likeliest: the fewest that reach the best benefit (a cut never splits tied scores)
+    k = 0 if best <= 1e-9 else min(c for c in cuts if benefit[c] >= best - 1e-9)
+    if k == 0:
+        return 1.0 + 1e-9  # nothing: no probability reaches it
+    return float(p_gain[order][k - 1])

@@ -116,3 +116,43 @@ def test_a_shipped_router_loads_and_fits_the_device_model():
     router = QueryRouter.load(DEFAULT_ROUTER)
     assert router.dim == 896  # Qwen2.5-0.5B's hidden size: the default device model's embedding
     assert 0 < router.threshold < 1 and router.fitted_on
+
+
+def test_the_decision_point_sends_only_where_the_cloud_pays_for_itself():
+    from routers.query import net_benefit_threshold
+
+    device_ok = np.r_[np.zeros(20), np.ones(80)]  # the device fails the first 20
+    cloud_ok = np.ones(100)
+    cost = np.ones(100)
+    informed = np.r_[np.full(20, 0.9), np.full(80, 0.1)]  # a router that knows which
+    t = net_benefit_threshold(informed, device_ok, cloud_ok, cost)
+    assert ((informed >= t) == (device_ok == 0)).all()
+    blind = np.full(100, 0.3)  # one that does not: sending anything costs more than it buys on average
+    assert not (blind >= net_benefit_threshold(blind, device_ok, cloud_ok, cost)).any()
+
+
+def test_tandem_calibrate_fits_the_router_from_records(tmp_path, capsys):
+    import gzip
+    import json
+    from types import SimpleNamespace
+
+    from gateway.calibrate import run_calibrate
+    from routers.query import pack_vector
+
+    rng = np.random.default_rng(1)
+    records = []
+    for i in range(80):
+        fact = i % 2 == 0
+        vector = (KNOWLEDGE if fact else CODE) + 0.05 * rng.standard_normal(DIM)
+        records.append({"id": f"mix/{i:03d}", "prompt_tokens": 40, "device": {
+            "embedding": pack_vector(vector), "score": {"correct": not fact}},
+            "cloud": {"score": {"correct": True}, "completion_tokens": 2}, "escalation": {"score": {"correct": True}}})
+    path = tmp_path / "records.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        f.writelines(json.dumps(r) + "\n" for r in records)
+    out = tmp_path / "router.json"
+    args = SimpleNamespace(query_router=str(out), records=[str(path)])
+    assert run_calibrate(None, args) == 0
+    router = QueryRouter.load(out)
+    assert router.to_cloud(KNOWLEDGE, 40)[0] and not router.to_cloud(CODE, 40)[0]
+    assert "AUROC 1.000" in capsys.readouterr().out
