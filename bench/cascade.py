@@ -609,7 +609,9 @@ def summarize(records: list[dict], profile: dict, per_task: bool = False) -> dic
         "policies": rows, "random": cp.random_rows(held, fractions, cost), "heldout": heldout,
         "escalation": escalation_stats(held),
         "bench_only": [p.name for p in policies if not p.runs_in_gateway],
-        "recommended": recommend({p.name: rows[p.name] for p in policies if p.runs_in_gateway}, device, cloud,
+        "opt_in": [p.name for p in policies if p.opt_in],
+        "recommended": recommend({p.name: rows[p.name] for p in policies if p.runs_in_gateway and not p.opt_in},
+                                 device, cloud,
                                  cp.device_only(cal, cost), cp.cloud_only(cal, cost), profile),
         "goals": goals(rows, heldout, cloud, profile),
         "per_task": per_task_rows(policies, cal, held, cheapest_targets(
@@ -779,10 +781,10 @@ def markdown(task: str, data: dict, smoke: bool, png: str) -> str:
                   "on held-out.\n"
                   if rec else "none on the calibration half.\n"))
     g = s["goals"]
-    bench_only = set(s.get("bench_only", []))
+    bench_only, opt_in = set(s.get("bench_only", [])), set(s.get("opt_in", []))
 
     def named(n: str) -> str:
-        return f"{n} (bench-only)" if n in bench_only else n
+        return f"{n} (bench-only)" if n in bench_only else f"{n} (opt-in)" if n in opt_in else n
 
     def verdict(goal: dict) -> str:
         return f"**met** by {', '.join(map(named, goal['by']))}" if goal["met"] else "**not met**"
@@ -793,6 +795,10 @@ def markdown(task: str, data: dict, smoke: bool, png: str) -> str:
                   "gate beats random at every target from 10% to 50%: "
                   + ", ".join(f"{named(n)} {_yes(v['all'])}" for n, v in g["gate_beats_random_10_50"].items())
                   + ".\n")
+    if opt_in:
+        goal_lines += (f"\n{', '.join(sorted(opt_in))}: runs in the gateway where the user turns it on "
+                       "(`cascade.verifiers: [examples, confidence]`: it executes the answer's code in the sandbox); "
+                       "never chosen as `tandem-auto`'s default.\n")
     if bench_only:
         goal_lines += (f"\n{', '.join(sorted(bench_only))}: bench-only (a yardstick the gateway does not "
                        "run); never chosen as `tandem-auto`'s setting.\n")
@@ -820,7 +826,8 @@ STREAM_NOTE = """
   every parsed example in 134 of those 138; the other four are errors in HumanEval's docstrings). An answer
   that fails an example escalates first, then those with nothing to run, then those passing all; the entropy
   score orders each group; the sandbox run's time counts in every answer's TTFT. It shows what a task's own
-  check adds to token confidence. The gateway does not run it (executing generated code on the device is a
+  check adds to token confidence. The gateway runs it where the user turns it on (`cascade.verifiers:
+  [examples, confidence]`; executing generated code on the device is a
   choice for the application, not for the router), so it is never the recommended setting.
 * **Streaming cascade** (the gateway's `cascade.policy: stream`, replayed from the cached per-token data with
   its own rule, `routers.confidence.first_unsure`). Device tokens stream as they are generated while the

@@ -20,9 +20,9 @@ Policies:
 * ``selftest`` — (HumanEval) the device's answer run on the examples its problem's docstring gives
   (``bench.cascade_tasks.HumanEval.self_test``): answers that fail one escalate first, then answers
   with no examples to run, then those that pass them all; the entropy score orders each group.
-  Its sandbox run counts in every answer's time. A verifier the gateway does not have
-  (``Policy.runs_in_gateway``): it measures what a task's own check adds to confidence, and is
-  never recommended as ``tandem-auto``'s setting.
+  Its sandbox run counts in every answer's time. The gateway runs the same check when the user turns
+  it on (``cascade.verifiers: [examples, confidence]``: it executes generated code, in the sandbox), so
+  it is ``Policy.opt_in``: reported, never recommended as ``tandem-auto``'s default.
 * ``random`` — escalates a random share f: its expected value, not one draw.
 * ``oracle`` — escalates exactly the items where that turns a wrong answer into a right one.
 
@@ -430,7 +430,8 @@ class Policy:
     name: str
     score: Callable[[Items], np.ndarray]
     evaluate: Callable[[Items, float], dict[str, Any]]
-    runs_in_gateway: bool = True  # False: a yardstick only (selftest); never tandem-auto's default
+    runs_in_gateway: bool = True  # False: a yardstick only; never tandem-auto's default
+    opt_in: bool = False  # runs in the gateway only where the user turns it on (examples): never the default
 
 
 def gate_policy(name: str, score_fn: Callable[[Items], np.ndarray], cost: CostModel) -> Policy:
@@ -448,7 +449,7 @@ def selftest_score(items: Items) -> np.ndarray:
 def make_policies(cal: Items, cost: CostModel, windows: Sequence[int], l2: float = 1.0) -> list[Policy]:
     policies = [gate_policy(f"gate-{m}", lambda it, m=m: it.scores[m], cost) for m in SCORES]
     if len(cal.selftest) and not np.isnan(cal.selftest).all():
-        policies.append(Policy("selftest", selftest_score, runs_in_gateway=False,
+        policies.append(Policy("selftest", selftest_score, opt_in=True,
                                evaluate=lambda it, t: outcome(it, selftest_score(it) < t, cost,
                                                               check_ms=it.selftest_ms)))
     gate = LogisticGate(l2=l2)

@@ -172,7 +172,7 @@ def test_selftest_policy_escalates_answers_failing_their_examples_first():
     assert set(order[:2]) == {0, 1}  # an answer that fails an example escalates first
     assert set(order[2:4]) == {2, 5} and set(order[4:]) == {3, 4}  # then no examples, then all passed
     policy = next(p for p in cp.make_policies(items, COST, []) if p.name == "selftest")
-    assert not policy.runs_in_gateway  # a yardstick: never tandem-auto's setting
+    assert policy.opt_in and policy.runs_in_gateway  # the gateway runs it only where the user turns it on
     # its sandbox run delays every answer, kept or escalated
     items.selftest_ms[:] = 40.0
     plain = cp.outcome(items, cp.selftest_score(items) < 2.5, COST)
