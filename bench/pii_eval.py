@@ -243,6 +243,28 @@ def people_scores(suite, det: PiiDetector) -> tuple[dict, list[dict]]:
     return out, errors
 
 
+BLIND_SEED = 20261206
+BLIND_FIRST_RUN = RESULTS / "pii_eval_blind_first_run.json"
+
+
+def blind_scores(det: PiiDetector, sentences: int) -> dict:
+    """The blind split (bench/pii_blind.py: its own templates and values, seed BLIND_SEED) for people, its
+    hard negatives, and the identifier suite's held-out templates drawn again with the same new seed."""
+    people_suite = pii_people.generate(sentences, seed=BLIND_SEED, split="blind")
+    people, errors = people_scores(people_suite, det)
+    ids, id_errors = detector_scores(generate(sentences, seed=BLIND_SEED, split="held_out"), det)
+    ids = {k: v for k, v in ids.items() if k not in PEOPLE_KINDS}
+    id_errors = [e for e in id_errors if (e.get("miss") or e.get("false_positive"))[0] not in PEOPLE_KINDS]
+    texts = pii_people.hard_negatives("blind")
+    flagged = [[t, [[x.kind, x.value] for x in det.find(t)]] for t in texts]
+    flagged = [f for f in flagged if f[1]]
+    return {"seed": BLIND_SEED, "sentences": len(people_suite),
+            "languages": dict(Counter(s.lang for s in people_suite)), "people": people, "people_errors": errors,
+            "identifiers": ids, "identifier_errors": id_errors,
+            "hard_negatives": {"n": len(texts), "flagged": len(flagged), "rate": round(len(flagged) / len(texts), 4),
+                               "examples": flagged}}
+
+
 def hard_negatives(det: PiiDetector) -> dict:
     out = {}
     for split in ("tuning", "held_out"):
@@ -501,7 +523,19 @@ def main() -> int:
     ap.add_argument("--mode-identifiers", type=int, default=250,
                     help="held-out identifier sentences that also go through the model modes (all go through "
                          "cloud mode); every held-out people sentence goes through all four")
+    ap.add_argument("--first-blind-run", action="store_true",
+                    help=f"score the blind split once and write {BLIND_FIRST_RUN.name} (before any detector "
+                         "change it could inform; refuses to overwrite)")
     args = ap.parse_args()
+    if args.first_blind_run:
+        if BLIND_FIRST_RUN.exists():
+            print(f"{BLIND_FIRST_RUN} exists: the blind split was scored once already", file=sys.stderr)
+            return 1
+        run = {**blind_scores(PiiDetector(), args.sentences), "machine": machine(), "date": now_iso()}
+        BLIND_FIRST_RUN.write_text(json.dumps(run, indent=2, ensure_ascii=False) + "\n")
+        print(json.dumps({k: run[k] for k in ("people", "identifiers")}, indent=1)[:6000])
+        print("hard negatives flagged", run["hard_negatives"]["flagged"], "/", run["hard_negatives"]["n"])
+        return 0
     if args.markdown_only:
         data = json.loads((RESULTS / "pii_eval.json").read_text())
         args.sentences, args.seed = data["held_out"]["sentences"], data["held_out"]["seed"]

@@ -14,6 +14,9 @@ of that the *values* of the held-out half come from other sources than the tunin
 | DATE_OF_BIRTH | four English and two Chinese forms | other forms: ordinals, abbreviations, dotted, 号, Chinese numerals |
 | HEALTH | one list of conditions and medicines | a disjoint list (other conditions, brand names) |
 
+A third split, ``blind`` (bench/pii_blind.py), has its own templates and values, written later
+and scored once before the detector changes that followed it.
+
 Hard negatives (``hard_negatives``): capitalised common words, places, products and code
 identifiers (Will, May, Jordan the country, Parker the class, Apple) and general health
 questions about nobody: none may be flagged.
@@ -332,6 +335,10 @@ class _Values:
             self.dob_zh: Maker = dob_maker(["zh", "zh_padded", "iso"])
             self.health_en = (PREGNANCY_TUNING_EN, MEDS_TUNING_EN, HEALTH_TUNING_EN)
             self.health_zh = (PREGNANCY_TUNING_ZH, MEDS_TUNING_ZH, HEALTH_TUNING_ZH)
+        elif split == "blind":
+            from bench import pii_blind
+
+            pii_blind.setup(self, seed)
         else:
             others = fakes("en_IN", "yo_NG", "zu_ZA", "pl_PL", "vi_VN", "ga_IE", "en_KE")
             self.person_en = lambda r: r.choice([
@@ -364,7 +371,7 @@ class _Values:
 
 def generate(n: int = 400, seed: int = 1234, split: str = "tuning") -> list[Sentence]:
     """n sentences: ~85% from the split's templates with every slot filled, the rest clean look-alikes."""
-    templates, clean = (TUNING, CLEAN_TUNING) if split == "tuning" else (HELD_OUT, CLEAN_HELD_OUT)
+    templates, clean = _templates(split)
     rng = random.Random(f"people:{split}:{seed}")
     values = _Values(split, seed)
     out: list[Sentence] = []
@@ -387,5 +394,17 @@ def generate(n: int = 400, seed: int = 1234, split: str = "tuning") -> list[Sent
     return out
 
 
+def _templates(split: str) -> tuple[list[tuple[str, str]], list[str]]:
+    if split == "blind":
+        from bench.pii_blind import BLIND, CLEAN_BLIND
+
+        return BLIND, CLEAN_BLIND
+    return (TUNING, CLEAN_TUNING) if split == "tuning" else (HELD_OUT, CLEAN_HELD_OUT)
+
+
 def hard_negatives(split: str = "held_out") -> list[str]:
+    if split == "blind":
+        from bench.pii_blind import HARD_NEGATIVES_BLIND
+
+        return list(HARD_NEGATIVES_BLIND)
     return list(HARD_NEGATIVES_TUNING if split == "tuning" else HARD_NEGATIVES_HELD)
