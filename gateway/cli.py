@@ -256,6 +256,8 @@ def _chat_parser(sub: Any) -> None:
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--privacy", choices=["public", "redact", "private"])
+    p.add_argument("--tools", action="store_true",
+                   help="offer the model the chat's own tools, get_time and calculate (as /tools on does)")
     p.add_argument("--device-only", action="store_true", help="no gateway: load the device model in-process")
     p.add_argument("--device-model", default="qwen2.5-coder-0.5b")
     p.set_defaults(fn=cmd_chat)
