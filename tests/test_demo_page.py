@@ -3,7 +3,8 @@
 Two gateways, both with the real SmolLM2 on the device: one with a real local cloud (SmolLM2
 through the llama.cpp stand-in) for routing, tinting, privacy and offline; one with a scripted
 cloud for what a small model won't write on demand (a code answer, an answer carrying HTML,
-a long answer to stop). Screenshots land in ``tmp/artifacts/`` (``$TANDEM_ARTIFACTS``);
+a long answer to stop); and, for tool calls and JSON answers, a scripted assistant on the device (no
+model) that calls ``get_time`` when asked and answers from its result. Screenshots land in ``tmp/artifacts/`` (``$TANDEM_ARTIFACTS``);
 ``TANDEM_UPDATE_SCREENSHOT=1`` also writes the README's ``docs/demo.png``.
 
 Needs ``apt-get install -y chromium`` (never ``playwright install``): without it these tests
@@ -12,7 +13,9 @@ skip locally and fail in CI unless ``TANDEM_NO_BROWSER=1`` says the browser cann
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -22,6 +25,7 @@ import requests
 
 from device_runtime.engine import LlamaEngine
 from gateway.api.app import STATE
+from gateway.testing.assistant_engine import AssistantEngine, tool_call
 from gateway.testing.canned_cloud import CannedCloud
 from gateway.testing.live import LiveGateway
 from tests.conftest import SMOL
@@ -49,6 +53,9 @@ def add(a: int, b: int) -> int:
 INJECTION = ("Here is HTML: <script>window.__pwned = 1</script> and <img src=\"x\" onerror=\"window.__pwned = 2\"> "
              "and [a link](javascript:window.__pwned=3)\n\n<script>window.__pwned = 4</script>\n")
 SLOW = "Once upon a time, " + "the device and the cloud told a long story together. " * 40
+PROFILE = {"name": "Ada Lovelace", "born": 1815, "languages": ["English", "French"], "analyst": True,
+           "notes": {"engine": "Analytical", "programs": []}}
+TIME_RESULT = r"\w+day \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+09:00, Asia/Tokyo\)"
 
 
 # -- fixtures ---------------------------------------------------------------------------------------------
@@ -241,6 +248,86 @@ def test_demo_screenshot(showcase, open_page):
     path = shot(page, "demo.png")
     if update:
         shutil.copyfile(path, REPO / "docs" / "demo.png")
+
+
+@pytest.fixture(scope="module")
+def assistant():
+    engine = AssistantEngine({
+        "Tokyo": tool_call("get_time", timezone="Asia/Tokyo"),
+        "Mars": tool_call("get_time", timezone="Mars/Olympus_Mons"),
+        "as JSON": json.dumps(PROFILE),
+        "fenced": 'Here it is:\n\n```json\n{"ok": true, "items": [1, 2]}\n```\n',
+        "link": "[Tandem](https://example.com/tandem) runs on your device.",
+    })
+    with LiveGateway(engine, ["cloud.offline=true"]) as g:
+        yield g
+
+
+def answered(page, box, rounds: int):
+    expect(page.locator("#send")).to_have_text("Send", timeout=30_000)
+    assert box.locator(".err").count() == 0, box.inner_text()
+    expect(box.locator(".trace:not(.live) .badge")).to_have_count(rounds)
+    return box
+
+
+# -- tool calls and JSON answers, with a scripted assistant ------------------------------------------------------
+def test_a_tool_call_is_a_block_the_page_runs_and_the_answer_uses_its_result(assistant, open_page):
+    engine = assistant.engine
+    page = open_page(assistant.url, max_tokens=200)
+    page.check("#tools")
+    box = answered(page, send(page, "What time is it in Tokyo?", "tandem-device"), rounds=2)
+    call = box.locator(".toolcall")
+    expect(call).to_have_count(1)
+    expect(call.locator(".fn")).to_have_text("get_time")
+    assert call.locator("pre").inner_text() == '{\n  "timezone": "Asia/Tokyo"\n}'  # pretty-printed arguments
+    expect(call.locator(".by")).to_have_text("by the device")
+    result = call.locator(".result").inner_text()
+    assert re.search(r"run in this page\)\s*" + TIME_RESULT, result), result  # Intl.DateTimeFormat, in the browser
+    final = box.locator(".part").nth(1).locator(".answer")
+    expect(final).to_contain_text("The tool says:")
+    assert re.search(TIME_RESULT, final.inner_text())  # the second request carried the result
+    assert box.locator(".part").first.locator(".answer").inner_text() == ""  # the first answer was the call alone
+    assert engine.offered[-1] == ["get_time"]
+    user, called, tool = engine.seen[-1][-3:]
+    assert user == {"role": "user", "content": "What time is it in Tokyo?"}
+    [sent] = called["tool_calls"]
+    assert called["role"] == "assistant" and not called["content"] and sent["id"].startswith("call_")
+    assert sent["function"] == {"name": "get_time", "arguments": {"timezone": "Asia/Tokyo"}}
+    assert tool["role"] == "tool" and tool["tool_call_id"] == sent["id"] and re.fullmatch(TIME_RESULT, tool["content"])
+    shot(page, "tool-call.png")
+
+    # a zone that does not exist: the error is the tool's result, shown as one, and the model is told
+    bad = answered(page, send(page, "And on Mars?"), rounds=2)
+    expect(bad.locator(".toolcall .result.failed")).to_contain_text("unknown time zone 'Mars/Olympus_Mons'")
+    expect(bad.locator(".part").nth(1).locator(".answer")).to_contain_text("The tool says: error: unknown time zone")
+    assert [m["role"] for m in engine.seen[-1]] == ["user", "assistant", "tool", "assistant",
+                                                    "user", "assistant", "tool"]  # the whole exchange, kept
+
+    # tools off: none offered, no call
+    page.uncheck("#tools")
+    plain = answered(page, send(page, "What time is it in Tokyo now?"), rounds=1)
+    expect(plain.locator(".answer")).to_have_text("Noted.")
+    assert plain.locator(".toolcall").count() == 0 and engine.offered[-1] == []
+
+
+def test_a_json_answer_renders_as_code(assistant, open_page):
+    page = open_page(assistant.url, max_tokens=300)
+    box = answered(page, send(page, "Describe Ada Lovelace as JSON", "tandem-device"), rounds=1)
+    code = box.locator(".answer .code pre code")
+    expect(code).to_have_count(1)
+    assert code.inner_text().rstrip("\n") == json.dumps(PROFILE, indent=2)  # laid out one member a line
+    expect(box.locator(".answer .code .bar")).to_contain_text("json")
+    assert box.locator(".answer code .o-device").count() > 0  # still tinted by who wrote it
+    shot(page, "json-answer.png")
+
+    fenced = answered(page, send(page, "the fenced one"), rounds=1)
+    expect(fenced.locator(".answer p").first).to_have_text("Here it is:")
+    expect(fenced.locator(".answer .code .bar")).to_contain_text("json")
+    assert json.loads(fenced.locator(".answer pre code").inner_text()) == {"ok": True, "items": [1, 2]}
+
+    link = answered(page, send(page, "a link please"), rounds=1)  # starts with "[", but Markdown, not JSON
+    assert link.locator(".answer .code").count() == 0
+    expect(link.locator(".answer a")).to_have_text("Tandem")
 
 
 # -- with a scripted cloud ---------------------------------------------------------------------------------------
