@@ -203,11 +203,38 @@ def _looks_like_phone(text: str, start: int, raw: str) -> bool:
                 or (after.isascii() and (after.isalnum() or after == "_")))
 
 
+# every character libphonenumber's matcher can take into a candidate (digits, its separators and brackets,
+# the words of an extension: "ext", "extensión", "int", "anexo", "доб"): a candidate never crosses any
+# other character, so the matcher runs on these stretches alone, not on the whole prose around them
+_PHONE_RUN = re.compile(
+    r"[\d+＋()\[\]（）［］\-‐-―−ー－-／.~⁓∼～/ \t,;=#＃\u00a0\u00ad\u200b\u2060\u3000"
+    r"extnsióoaдобｅｘｔｎｉ]+",
+    re.IGNORECASE,
+)
+
+
+_PLUS_OR_PAREN = re.compile(r"[+(]")
+
+
+def _may_hold_phone(text: str, run: re.Match[str]) -> bool:
+    """Whether a stretch has the digits of a number _looks_like_phone keeps: 9 or more, or 7 or more from
+    a '+' or '(' on (the extension that may follow the stretch counted in)."""
+    ext = _EXTENSION.match(text, run.end())
+    tail = len(_DIGIT.findall(ext.group(0))) if ext else 0
+    digits = len(_DIGIT.findall(run.group(0))) + tail
+    if digits >= 9:
+        return True
+    lead = _PLUS_OR_PAREN.search(run.group(0))
+    return digits >= 7 and lead is not None and len(_DIGIT.findall(run.group(0), lead.start())) + tail >= 7
+
+
 def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> list[PiiSpan]:
     """Phone numbers through Google's libphonenumber (``phonenumbers``), in each region's formats.
 
     Leniency POSSIBLE: a number that could be dialled in one of the regions, with or without
-    a country code; a trailing extension ("x123", "ext. 4") belongs to the number.
+    a country code; a trailing extension ("x123", "ext. 4") belongs to the number. The matcher reads
+    only the stretches of text a candidate can lie in (``_PHONE_RUN``) with 7 digits or more: in
+    prose that is most of the scan's time saved, with the same numbers found.
     """
     if not _DIGIT.search(text):  # every candidate, libphonenumber's or a CN mobile, has digits
         return []
@@ -216,14 +243,19 @@ def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> lis
     spans: dict[tuple[int, int], PiiSpan] = {}
     if "CN" in regions:
         spans = {(s.start, s.end): s for s in find_cn_mobiles(text)}
-    for region in regions:
-        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
-            end = m.end
-            ext = _EXTENSION.match(text, end)
-            if ext:
-                end = ext.end()
-            if _looks_like_phone(text, m.start, text[m.start:end]):
-                spans[(m.start, end)] = PiiSpan("PHONE_NUMBER", m.start, end, text[m.start:end])
+    for run in _PHONE_RUN.finditer(text):
+        if not _may_hold_phone(text, run):
+            continue
+        a = run.start()
+        window = text[a : run.end() + 3]  # libphonenumber reads 3 characters on (a time stamp's ":45")
+        for region in regions:
+            for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.POSSIBLE):
+                start, end = a + m.start, a + m.end
+                ext = _EXTENSION.match(text, end)
+                if ext:
+                    end = ext.end()
+                if _looks_like_phone(text, start, text[start:end]):
+                    spans[(start, end)] = PiiSpan("PHONE_NUMBER", start, end, text[start:end])
     return list(spans.values())
 
 

@@ -89,6 +89,8 @@ _SIGN_OFF = re.compile(
 _CODE_BEFORE = re.compile(r"[._$#@`/\\]$|\bclass\s+$|\bdef\s+$|\bimport\s+$|\bnew\s+$")
 _CODE_AFTER = re.compile(r"^(?:\.[A-Za-z_]|[(\[_`=<]|::|->)")
 _WINDOW_WORDS = 5
+# a word that can be (part of) a name: letters, apostrophes and hyphens, a full stop after an initial
+_NAME_LIKE = re.compile(r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*\.?")
 # a name is words of letters, one of them capitalised (no digits, underscores or CJK: "Monkey_68summer")
 _WORDS_ONLY = re.compile(
     r"(?=.*\b[A-Z\u00c0-\u00de])"
@@ -157,8 +159,9 @@ def _cue_names(text: str) -> Iterator[Span]:
 
 
 def _sentence_initial(text: str, start: int) -> bool:
+    """At the start of a sentence, a line, or a markdown bullet, table cell or heading."""
     before = text[max(0, start - 3) : start].rstrip(" \t\"'“(")
-    return not before or before[-1] in ".!?\n:;"
+    return not before or before[-1] in ".!?\n:;-*•|#>"
 
 
 def _windows(text: str, known: list[Span]) -> list[Span]:
@@ -170,15 +173,25 @@ def _windows(text: str, known: list[Span]) -> list[Span]:
         w = text[a:b].strip("\"'“”‘’(),.;:!?")
         if not w or not w[0].isupper() or w.isupper() and len(w) > 1 or not w[0].isalpha():
             continue
-        if w.lower() in _STARTERS or any(s <= a < e for s, e in known + code_lines):
+        lower = w.lower()
+        if lower in _STARTERS or lower in _THING_HEADS or any(s <= a < e for s, e in known + code_lines):
             continue  # a name on a line of code is never taken (_in_code): the model need not read it
+        if not _NAME_LIKE.fullmatch(w) or _technical(w):
+            continue  # V2, gpt_4, ValueError, NaN: never a name (_WORDS_ONLY, _technical), so never read
         if _sentence_initial(text, a) and not (k + 1 < len(words) and text[words[k + 1][0]].isupper()):
             continue  # a lone capital that starts a sentence is never taken without context either
         hits.append(k)
+    line = [0] * len(words)  # a window stays on its word's line: a name's context is its own line
+    for k in range(1, len(words)):
+        line[k] = line[k - 1] + ("\n" in text[words[k - 1][1] : words[k][0]])
     spans: list[Span] = []
     for k in hits:
-        a = words[max(0, k - _WINDOW_WORDS)][0]
-        b = words[min(len(words) - 1, k + _WINDOW_WORDS)][1]
+        i, j = k, k
+        while i > max(0, k - _WINDOW_WORDS) and line[i - 1] == line[k]:
+            i -= 1
+        while j < min(len(words) - 1, k + _WINDOW_WORDS) and line[j + 1] == line[k]:
+            j += 1
+        a, b = words[i][0], words[j][1]
         if spans and a <= spans[-1][1]:
             spans[-1] = (spans[-1][0], b)
         else:
