@@ -1,0 +1,154 @@
+"""Lenient acceptance: how much cloud quality each margin trades for fewer cloud passes, live.
+
+    python bench/lenient.py                      # 16 HumanEval problems, margins 0 1 2 4
+    python bench/lenient.py --n 4 --margins 0 2  # a quick check
+
+Each problem (a fixed-seed sample of HumanEval) runs through the gateway's speculative mode at
+temperature 0 (``Runtime``: the device in-process, the local cloud as a child, taking turns), once
+with exact acceptance (``speculative.acceptance: exact``: the cloud's own greedy answer) and once per
+margin with ``lenient`` (keep the device's token unless the cloud prefers another by more than the
+margin, in log-probability; Narasimhan et al., speculative cascades, ICLR 2025). Every answer is
+scored as the cascade benchmark scores it (pass@1 in the sandbox). Reports per margin: pass@1 and its
+share of exact's, cloud passes per answer, and tokens per cloud pass (accepted drafts + the cloud's
+own token, per pass) against exact's. The goal (issue 24): a margin keeping >= 97% of the cloud's
+quality with >= 1.5x exact's tokens per pass. Writes ``bench/results/lenient.{json,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.cascade import GatewayRunner, load_profile
+from bench.cascade_tasks import TASKS
+from bench.common import RESULTS, machine, now_iso, write_results
+
+
+def margin_overrides(margin: float | None) -> tuple[str, ...]:
+    """None: exact acceptance; a number: lenient at that margin."""
+    if margin is None:
+        return ("speculative.acceptance=exact",)
+    return ("speculative.acceptance=lenient", f"speculative.margin={float(margin)!r}")
+
+
+async def measure(n: int, margins: list[float], max_tokens: int) -> dict[str, Any]:
+    task = TASKS["humaneval"]()
+    items = sorted(task.items(), key=lambda it: hashlib.sha256(it.id.encode()).hexdigest())[:n]
+    profile = load_profile(None)
+    settings: list[float | None] = [None, *margins]
+    rows: dict[str, list[dict[str, Any]]] = {label(m): [] for m in settings}
+    async with GatewayRunner(profile["models"]["device"], profile["models"]["cloud"], cascade=()) as runner:
+        await runner.warm_up()
+        gateways = {label(m): await runner.gateway_with(*margin_overrides(m)) for m in settings}
+        with tqdm(total=n * len(settings), desc="problems x margins", unit="run", dynamic_ncols=True) as bar:
+            for item in items:
+                for m in settings:
+                    out, job = await runner.through_gateway("tandem-speculative", item, max_tokens,
+                                                            gateways[label(m)])
+                    t = job.trace
+                    rows[label(m)].append({
+                        "id": item.id, "correct": task.score(item, out["text"])["correct"],
+                        "cloud_passes": t.cloud_passes, "drafts_proposed": t.drafts_proposed,
+                        "drafts_accepted": t.drafts_accepted, "tokens": job.completion_tokens,
+                        "total_ms": out["total_ms"]})
+                    bar.update(1)
+    return {"rows": rows, "items": [it.id for it in items]}
+
+
+def label(margin: float | None) -> str:
+    return "exact" if margin is None else f"lenient {margin:g}"
+
+
+def summarize(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    def per_pass(rs: list[dict[str, Any]]) -> float:
+        passes = sum(r["cloud_passes"] for r in rs)
+        return (sum(r["drafts_accepted"] for r in rs) + passes) / passes if passes else 0.0
+
+    base = rows["exact"]
+    q0, t0 = sum(r["correct"] for r in base) / len(base), per_pass(base)
+    out = {}
+    for name, rs in rows.items():
+        q = sum(r["correct"] for r in rs) / len(rs)
+        out[name] = {"pass_at_1": round(q, 4), "quality_vs_exact": round(q / q0, 4) if q0 else None,
+                     "cloud_passes": round(sum(r["cloud_passes"] for r in rs) / len(rs), 2),
+                     "tokens_per_pass": round(per_pass(rs), 3),
+                     "tokens_per_pass_vs_exact": round(per_pass(rs) / t0, 3) if t0 else None}
+    return out
+
+
+def goal(summary: dict[str, dict[str, float]]) -> dict[str, Any]:
+    ok = [n for n, s in summary.items() if n != "exact" and (s["quality_vs_exact"] or 0) >= 0.97
+          and (s["tokens_per_pass_vs_exact"] or 0) >= 1.5]
+    return {"met": bool(ok), "by": ok}
+
+
+def markdown(data: dict[str, Any]) -> str:
+    s = data["summary"]
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.0%}"
+
+    rows = "\n".join(f"| {n} | {v['pass_at_1']:.3f} | {pct(v['quality_vs_exact'])} | {v['cloud_passes']:.1f} | "
+                     f"{v['tokens_per_pass']:.2f} | {v['tokens_per_pass_vs_exact'] or 0:.2f}× |" for n, v in s.items())
+    g = data["goal"]
+    return ("# Lenient acceptance: quality against cloud passes, live\n\n"
+            f"{data['n']} HumanEval problems (fixed-seed sample), greedy, {data['max_tokens']} tokens max, through "
+            f"the gateway's speculative mode (device {data['models']['device']}, cloud {data['models']['cloud']}). "
+            "Exact acceptance is the cloud's own greedy answer; lenient keeps a device token unless the cloud "
+            "prefers another by more than the margin (log-probability).\n\n"
+            "| acceptance | pass@1 | of exact's | cloud passes / answer | tokens / pass | vs exact |\n"
+            f"|---|---|---|---|---|---|\n{rows}\n\n"
+            "Goal: a margin keeping ≥ 97% of exact's pass@1 with ≥ 1.5× its tokens per pass — "
+            f"**{'met by ' + ', '.join(g['by']) if g['met'] else 'not met'}**. With {data['n']} problems one answer "
+            f"moves pass@1 by {1 / data['n']:.3f}.\n\n![lenient](lenient.png)\n")
+
+
+def plot(data: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = data["summary"]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    xs = [v["cloud_passes"] for v in s.values()]
+    ys = [v["pass_at_1"] for v in s.values()]
+    ax.plot(xs, ys, "o-")
+    for name, x, y in zip(s, xs, ys):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("cloud passes per answer")
+    ax.set_ylabel("pass@1")
+    ax.set_title("Lenient acceptance: quality vs cloud passes (HumanEval)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=16)
+    ap.add_argument("--margins", type=float, nargs="+", default=[1.0, 2.0, 4.0])
+    ap.add_argument("--max-tokens", type=int, default=384)
+    args = ap.parse_args(argv)
+    profile = load_profile(None)
+    measured = asyncio.run(measure(args.n, args.margins, args.max_tokens))
+    summary = summarize(measured["rows"])
+    data = {"n": args.n, "max_tokens": args.max_tokens, "margins": args.margins,
+            "models": profile["models"], "summary": summary, "goal": goal(summary), **measured,
+            "machine": machine(), "date": now_iso()}
+    write_results("lenient", data, markdown(data))
+    plot(data, RESULTS / "lenient.png")
+    print(markdown(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
