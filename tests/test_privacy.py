@@ -1,5 +1,7 @@
 """Privacy tags, redaction and streamed restoration."""
 
+import json
+
 import pytest
 
 from gateway.privacy.policy import PrivacyRouter, PrivacyRule, Redactor, StreamRestorer, strictest
@@ -139,3 +141,34 @@ def test_the_scan_memo_holds_digests_and_offsets_never_text_or_values():
         assert all(isinstance(kind, str) and isinstance(a, int) and isinstance(b, int) for kind, a, b in found)
     assert "a@b.io" not in repr(memo._spans) and "c@d.io" not in repr(memo._spans)
     assert memo.get("mail c@d.io")[0].value == "c@d.io"  # the value is read back from the text asked about
+
+
+def test_tool_arguments_and_results_hide_a_value_found_anywhere_even_with_tools_listed():
+    """decide() reads the messages, arguments, stops and the tools' text; redact() gets fewer texts (no
+    tools): every value found still goes wherever it appears, a bare one ("to": the date) included."""
+    r = PrivacyRouter()
+    args = json.dumps({"to": "21st of May 1951", "body": "She was born on 21st of May 1951 in Lagos."})
+    texts = ["Send it.", "Sent to 21st of May 1951: done.", args]
+    decision = r.decide(texts + ['{"name": "send_message"}'])
+    out = r.redact(texts, decision)
+    assert all("1951" not in t for t in out), out
+    assert json.loads(out[2])["to"] == "[DATE_OF_BIRTH_1]"
+
+
+def test_escaped_json_arguments_are_read_as_their_reader_reads_them():
+    """json.dumps escapes Chinese by default ("\\u5f20..."): the scan reads the strings inside, and the
+    redacted arguments are JSON again with the values replaced."""
+    r = PrivacyRouter()
+    args = json.dumps({"to": "欧阳子涵", "body": "请给欧阳子涵写一封邮件，说明发货延迟。她生于2002年10月16号。"})
+    assert "\\u" in args
+    decision = r.decide(["Send it.", args])
+    assert decision.level == "redact" and {"PERSON", "DATE_OF_BIRTH"} <= set(decision.pii)
+    out = json.loads(r.redact(["Send it.", args], decision)[1])
+    assert "欧阳子涵" not in json.dumps(out, ensure_ascii=False) and "2002" not in out["body"]
+    assert out["to"].startswith("[PERSON_")
+    assert decision.redactor is not None and decision.redactor.restore(out["to"]) == "欧阳子涵"
+
+
+def test_escaped_health_terms_in_arguments_keep_the_request_private():
+    args = json.dumps({"note": "我妈妈每天都要吃二甲双胍。"})
+    assert PrivacyRouter().decide([args]).level == "private"

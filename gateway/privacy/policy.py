@@ -18,6 +18,7 @@ placeholder arrives split across chunks. The mapping lives only in the request's
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections import Counter, OrderedDict
@@ -123,6 +124,8 @@ class PrivacyDecision:
     sources: list[str] = field(default_factory=list)
     redactor: Redactor | None = None
     spans: list[list[PiiSpan]] = field(default_factory=list, repr=False)  # per text; values: never log these
+    texts: list[str] = field(default_factory=list, repr=False)  # what ``spans`` were found in
+    values: dict[str, str] = field(default_factory=dict, repr=False)  # every value found -> its kind
 
     @property
     def cloud_allowed(self) -> bool:
@@ -188,21 +191,33 @@ class PrivacyRouter:
                 sources.append("rule")
         off = self.off
         spans = [[s for s in self._find(text) if s.kind not in off] for text in texts]
-        counts = Counter(span.kind for found in spans for span in found)
+        # a JSON text (tool-call arguments) read as its reader reads it: "\u5f20\u4f1f" is 张伟
+        inside = [[s for leaf in _json_strings(text) or () for s in self._find(leaf) if s.kind not in off]
+                  for text in texts]
+        counts = Counter(span.kind for found in spans + inside for span in found)
         if counts:
             levels.extend(self.action(kind) for kind in counts)
             sources.append("pii")
-        spans = _everywhere(texts, spans)
-        return PrivacyDecision(strictest(levels), dict(counts), sources, spans=spans)
+        values = _values(spans + inside)
+        spans = _everywhere(texts, spans, values)
+        return PrivacyDecision(strictest(levels), dict(counts), sources, spans=spans, texts=list(texts),
+                               values=values)
 
     def redact(self, texts: Sequence[str], decision: PrivacyDecision) -> list[str]:
         """Replace every detected value with its placeholder; records the mapping in the decision."""
         redactor = decision.redactor or Redactor()
         decision.redactor = redactor
-        known = decision.spans if len(decision.spans) == len(texts) else [None] * len(texts)
+        known = dict(zip(decision.texts, decision.spans))  # decide() already scanned these
         out = []
-        for text, found in zip(texts, known):
-            spans = found if found is not None else self.detector.find(text)  # decide() already scanned these
+        for text in texts:
+            spans = known.get(text)
+            if spans is None:  # a text decide() did not see: scanned now, and every value found before hidden
+                spans = _everywhere([text], [[s for s in self._find(text) if s.kind not in self.off]],
+                                    decision.values)[0]
+            rewritten = _redact_json(text, decision.values, redactor)
+            if rewritten is not None:
+                out.append(rewritten)
+                continue
             pieces, last = [], 0
             for span in spans:
                 pieces.append(text[last:span.start])
@@ -254,13 +269,9 @@ class ScanMemo:
 _NAME_WORD = re.compile(r"[^\W\d_][^\W\d_'’-]{2,}")
 
 
-def _everywhere(texts: Sequence[str], spans: list[list[PiiSpan]]) -> list[list[PiiSpan]]:
-    """Add every other occurrence of a found value, in any of the texts, to that text's spans.
-
-    Detection reads each text on its own; a name found in the question must also be hidden in an
-    earlier turn or a stop string that holds it without the context that gave it away. A person's
-    name counts word by word too ("Ms Oyelaran" after "Margarethe Oyelaran").
-    """
+def _values(spans: Iterable[Iterable[PiiSpan]]) -> dict[str, str]:
+    """Every value found (value -> kind), and each word of a person's name on its own ("Ms Oyelaran"
+    after "Margarethe Oyelaran")."""
     values: dict[str, str] = {}
     for found in spans:
         for sp in found:
@@ -269,11 +280,76 @@ def _everywhere(texts: Sequence[str], spans: list[list[PiiSpan]]) -> list[list[P
                 for w in _NAME_WORD.findall(sp.value):
                     if w[0].isupper():
                         values.setdefault(w, "PERSON")
-    values = {v: k for v, k in values.items() if len(v) >= 2}
+    return {v: k for v, k in values.items() if len(v) >= 2}
+
+
+def _values_rx(values: Mapping[str, str]) -> re.Pattern[str]:
+    """Any of the values, a Latin-script one not inside a longer Latin word or number ("Ada" not in "Adams";
+    a date or a card number beside Chinese characters still counts: 生于2002年10月16号)."""
+    latin = "0-9A-Za-z_\u00c0-\u024f"
+    return re.compile("|".join(rf"(?<![{latin}]){re.escape(v)}(?![{latin}])" if v[0].isascii()
+                               else re.escape(v) for v in sorted(values, key=len, reverse=True)))
+
+
+def _json_strings(text: str) -> list[str] | None:
+    """The strings inside a JSON text that escapes any of them (``\\u5f20``, ``\\n``): what a reader of
+    the JSON, a model included, reads. None for any other text."""
+    if "\\" not in text or text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    out: list[str] = []
+    stack = [parsed]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, str):
+            out.append(x)
+        elif isinstance(x, dict):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return out
+
+
+def _redact_json(text: str, values: Mapping[str, str], redactor: Redactor) -> str | None:
+    """A JSON text with escapes, every found value in its strings replaced (as JSON again, unescaped); None
+    when it is not such a text or holds none of the values."""
+    if not values or _json_strings(text) is None:
+        return None
+    rx, changed = _values_rx(values), False
+
+    def clean(x: object) -> object:
+        nonlocal changed
+        if isinstance(x, str):
+            new = rx.sub(lambda m: redactor.placeholder(values[m.group(0)], m.group(0)), x)
+            changed |= new != x
+            return new
+        if isinstance(x, dict):
+            return {clean(k): clean(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        return x
+
+    out = json.dumps(clean(json.loads(text)), ensure_ascii=False)
+    return out if changed else None
+
+
+def _everywhere(texts: Sequence[str], spans: list[list[PiiSpan]],
+                values: Mapping[str, str] | None = None) -> list[list[PiiSpan]]:
+    """Add every other occurrence of a found value (``values``, else those in ``spans``), in any of the
+    texts, to that text's spans.
+
+    Detection reads each text on its own; a name found in the question must also be hidden in an
+    earlier turn, a stop string or a tool call's arguments that hold it without the context that gave
+    it away.
+    """
+    values = _values(spans) if values is None else values
     if not values:
         return spans
-    rx = re.compile("|".join(rf"(?<![^\W_]){re.escape(v)}(?![^\W_])" if v[0].isascii() else re.escape(v)
-                             for v in sorted(values, key=len, reverse=True)))
+    rx = _values_rx(values)
     out = []
     for text, found in zip(texts, spans):
         extra = [PiiSpan(values[m.group(0)], m.start(), m.end(), m.group(0)) for m in rx.finditer(text)
