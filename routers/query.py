@@ -246,6 +246,9 @@ def cross_fitted(
     return out
 
 
+CONCENTRATION = 1.25
+
+
 def net_benefit_threshold(
     p_gain: np.ndarray, device_ok: np.ndarray, cloud_ok: np.ndarray, cloud_cost: np.ndarray
 ) -> float:
@@ -253,17 +256,21 @@ def net_benefit_threshold(
 
     Chosen where sending buys the most quality beyond what the same share of the cloud's cost buys on
     average: maximise (quality gained) - (cloud-only's gain over the device) x (share of cloud cost
-    spent). A router no better than chance sends nothing; one that finds where the cloud helps sends
-    just those. ``cloud_cost``: each request's cloud-only cost in any unit.
+    spent), over the shares whose requests buy at least ``CONCENTRATION`` x that average. A router no
+    better than chance sends nothing; one that finds where the cloud helps sends just those. ``cloud_cost``: each request's cloud-only cost in any unit.
     """
     order = np.argsort(-p_gain, kind="stable")
     gained = np.concatenate([[0.0], np.cumsum((cloud_ok - device_ok)[order])]) / len(p_gain)
     spent = np.concatenate([[0.0], np.cumsum(cloud_cost[order])]) / cloud_cost.sum()
-    benefit = gained - (cloud_ok.mean() - device_ok.mean()) * spent
+    delta = cloud_ok.mean() - device_ok.mean()
+    benefit = gained - delta * spent
     ranked = p_gain[order]
-    cuts = [k for k in range(len(ranked) + 1) if k in (0, len(ranked)) or ranked[k - 1] != ranked[k]]
-    best = max(benefit[c] for c in cuts)
-    # send the k likeliest: the fewest that reach the best benefit (a cut never splits tied scores)
+    # a cut never splits tied scores, and the requests it sends must buy at least CONCENTRATION x the average
+    # quality per unit of cost (a router that finds nothing would otherwise "send all but a few" on noise)
+    cuts = [k for k in range(1, len(ranked) + 1) if (k == len(ranked) or ranked[k - 1] != ranked[k])
+            and delta > 0 and gained[k] >= CONCENTRATION * delta * spent[k]]
+    best = max((benefit[c] for c in cuts), default=0.0)
+    # send the k likeliest: the fewest that reach the best benefit
     k = 0 if best <= 1e-9 else min(c for c in cuts if benefit[c] >= best - 1e-9)
     if k == 0:
         return 1.0 + 1e-9  # nothing: no probability reaches it
