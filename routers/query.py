@@ -257,7 +257,8 @@ def net_benefit_threshold(
     Chosen where sending buys the most quality beyond what the same share of the cloud's cost buys on
     average: maximise (quality gained) - (cloud-only's gain over the device) x (share of cloud cost
     spent), over the shares whose requests buy at least ``CONCENTRATION`` x that average. A router no
-    better than chance sends nothing; one that finds where the cloud helps sends just those. ``cloud_cost``: each request's cloud-only cost in any unit.
+    better than chance sends nothing; one that finds where the cloud helps sends just those.
+    ``cloud_cost``: each request's cloud-only cost in any unit.
     """
     order = np.argsort(-p_gain, kind="stable")
     gained = np.concatenate([[0.0], np.cumsum((cloud_ok - device_ok)[order])]) / len(p_gain)
