@@ -20,8 +20,24 @@ Score it once before changing a detector; after that it is no longer blind eithe
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
-from bench.pii_people import _MONTHS, _ZH_DIGITS, Maker, _ordinal, _zh_num
+# bench.pii_people imports this module for its "blind" split, so nothing here imports it back
+Maker = Callable[[random.Random], str]
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]
+_ZH_DIGITS = "〇一二三四五六七八九"
+
+
+def _zh_num(n: int) -> str:
+    if n < 10:
+        return _ZH_DIGITS[n]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else _ZH_DIGITS[tens]) + "十" + (_ZH_DIGITS[ones] if ones else "")
+
+
+def _ordinal(d: int) -> str:
+    return f"{d}{'th' if 11 <= d <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(d % 10, 'th')}"
 
 BLIND: list[tuple[str, str]] = [
     ("en", "Good morning {P}, the keys are waiting at reception."),

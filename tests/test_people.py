@@ -112,6 +112,10 @@ def test_other_dates_are_not_birth_dates(det, text):
     ("He was treated for pancreatitis last year.", "pancreatitis"),  # by its shape: -itis
     ("我爸爸得了帕金森病。", "帕金森病"),
     ("患者确诊为胰腺炎。", "胰腺炎"),  # by its shape: …炎
+    ("My cousin caught chikungunya in Kerala.", "chikungunya"),  # a Disease Ontology name
+    ("Dravoki Menthas is on digoxin and asked about grapefruit.", "digoxin"),  # 'is on': about someone
+    ("我妈妈每天用布地奈德。", "布地奈德"),  # CMeKG, over jieba's words
+    ("孩子在吃丙戊酸钠，要注意什么？", "丙戊酸钠"),
 ])
 def test_health_about_a_person(det, text, term):
     assert term in found(det, text, "HEALTH")
@@ -121,6 +125,10 @@ def test_health_about_a_person(det, text, term):
                                   "Explain how insulin regulates blood sugar.", "请解释一下高血压是怎么形成的。"])
 def test_health_questions_about_nobody_are_not_personal(det, text):
     assert found(det, text, "HEALTH") == []
+
+
+def test_an_everyday_word_that_abbreviates_a_condition_is_not_one(det):
+    assert found(det, "Please add my colleague to the onboarding list.", "HEALTH") == []
 
 
 # -- together, and the model ----------------------------------------------------------------------------

@@ -118,3 +118,13 @@ def test_values_next_to_other_values():
     text = "把AIzaSyB7xQ2mK9Lp4提交到GitHub了，怎么办？证件号码 695-475-0981x6662 已录入系统。"
     assert ("PHONE_NUMBER", "695-475-0981x6662") in kinds(text)
     assert ("CREDIT_CARD", "060409586553") in kinds("Maestro card 060409586553 please")  # Maestro UK starts 06
+
+
+def test_phone_numbers_in_prose_and_tables_of_numbers():
+    """The matcher reads only stretches that can hold a number we keep: a table of decimals has none, a
+    number written in prose is still found, extension included."""
+    det = PiiDetector(kinds=["PHONE_NUMBER"])
+    table = "| gate | 0.622 (0.06) | 0.610 (0.17) | 0.634 (0.54) |\n" * 20
+    assert det.find(table) == []
+    text = table + "Call me on +44 20 7946 0958 ext. 12 or (415) 555-0132 tomorrow; room 4.12."
+    assert [s.value for s in det.find(text)] == ["+44 20 7946 0958 ext. 12", "(415) 555-0132"]

@@ -4,7 +4,8 @@ A health term is personal data when the sentence is about someone: "I", a relati
 he or she, a name ("my mother takes metformin", "患者张伟确诊糖尿病"). "How does metformin
 work?" is about nobody and stays public. Terms come from three places:
 
-- term lists: ICD-10-CM's condition titles and MedlinePlus's medicine names (data/health_en.txt,
+- term lists: ICD-10-CM's condition titles, the Disease Ontology's names and MedlinePlus's medicine
+  names (data/health_en.txt), CMeKG's Chinese diseases and medicines (data/health_zh_terms.txt; both
   built by scripts/build_health_terms.py), everyday English and Chinese wording (data/*.txt);
 - word shapes that name conditions and medicines whatever the list: -itis, -osis, -emia, -oma,
   -pathy; "<words> disease / syndrome / disorder / cancer"; INN stems (-pril, -sartan, -olol,
@@ -44,6 +45,12 @@ def _first_words() -> dict[str, int]:
 @lru_cache(maxsize=1)
 def chinese_terms() -> frozenset[str]:
     return frozenset(_read("health_zh.txt"))
+
+
+@lru_cache(maxsize=1)
+def chinese_kg_terms() -> frozenset[str]:
+    """CMeKG's diseases and medicines (data/health_zh_terms.txt), matched over runs of jieba's words."""
+    return frozenset(_read("health_zh_terms.txt"))
 
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
@@ -140,7 +147,7 @@ _PERSON_EN = re.compile(
     r"(?i)\b(?:i|i'm|i’m|i've|i’ve|me|my|myself|he|him|his|she|her|hers|patient|client|son|daughter|wife|husband"
     r"|partner|mom|mum|mother|dad|father|brother|sister|child|kid|baby|grandma|grandpa|grandmother|grandfather"
     r"|aunt|uncle|cousin|friend|colleague|boss|neighbou?r|boyfriend|girlfriend|fianc[ée]e?|diagnosed|prescribed"
-    r"|suffers?|suffering)\b"
+    r"|suffers?|suffering|is on|was on|been on|taking|takes|took|living with)\b"
 )
 _NOT_PERSON_EN = re.compile(
     r"(?i)^(?:what|how|why|when|where|which|is|are|can|does|do|should|explain|describe)\b"
@@ -290,10 +297,15 @@ def _chinese_candidates(
 
 
 def _chinese_heads(text: str, tokens: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    terms = chinese_terms()
+    terms, kg = chinese_terms(), chinese_kg_terms()
     found: list[tuple[int, int]] = []
     for k, (a, b) in enumerate(tokens):
         word = text[a:b]
+        # a listed term that ends where a word ends, wherever jieba began it (碳酸|锂, 用布|地奈德)
+        for start in range(max(0, b - 12), b - 1):
+            if text[start:b] in kg and _cjk(text[start:b]):
+                found.append((start, b))
+                break
         if word in terms:
             found.append((a, b))
         elif word in _ZH_NOT:

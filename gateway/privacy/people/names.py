@@ -53,7 +53,11 @@ _ACTOR = re.compile(
     r"|missed|visited|mentioned|the right person)\b)"
     # ... or after a verb that takes a person: "email Nitesh Kala", "ask Muema Okoth", "what Ada Folta said"
     r"|(?i:\b(?:e-?mail|ask|tell|call|text|ping|invite|thank|remind|cc|contact|message|meet|congratulate"
-    rf"|introduce|hire|interview|what|whether|is) )({_PAIR_OF_NAMES})(?![\w(])"
+    r"|introduce|hire|interview|what|whether|is"
+    # ... or after what one sends to someone or does with someone: "an email to …", "lunch with …"
+    r"|(?:e-?mail|letter|message|note|contract|invoice|reply|it|this|them) to"
+    r"|(?:lunch|dinner|coffee|a meeting|a call|talked|spoke|met|worked) with"
+    rf") )({_PAIR_OF_NAMES})(?![\w(])"
 )
 _NOT_ACTOR_LABELS = frozenset(
     "GPE LOC FAC NORP DATE TIME MONEY QUANTITY EVENT LAW LANGUAGE PRODUCT WORK_OF_ART".split()
