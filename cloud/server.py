@@ -26,7 +26,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ from cloud.sessions import SessionStore
 from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams, TokenEvent, common_prefix
 from device_runtime.grammar import Grammar, GrammarError
 from device_runtime.sampling import log_softmax, top_logprobs
-from device_runtime.tools import Content, ToolCall, ToolCallParser, ToolError, Tools, template_messages
+from device_runtime.tools import ToolCall, ToolCallParser, ToolError, Tools, finish_reason, template_messages
 from device_runtime.tools import parse as parse_calls
 from device_runtime.worker import DeviceWorker
 from gateway.api.encoder import Encoder, Vocab
@@ -359,7 +359,7 @@ async def _whole(request: web.Request, enc: Encoder, body: dict, prompt: list[in
     calls: list[ToolCall] = []
     if tools is not None:
         text, calls = parse_calls(text or "", tools)
-    payload = enc.response(text, "tool_calls" if calls and finish == "stop" else finish,
+    payload = enc.response(text, finish_reason(finish, bool(calls)),
                            usage(len(prompt), len(events)), [_logprobs(events)], vllm=vllm, tool_calls=calls)
     return web.json_response(payload, dumps=dumps)
 
@@ -386,19 +386,14 @@ async def _stream(request: web.Request, enc: Encoder, prompt: list[int], params:
                 await send_event(resp, enc.delta(ev.text, finish_reason=ev.finish_reason,
                                                  token_ids=[ev.token_id] if as_ids else None))
                 continue
-            await send_events(resp, *_tool_stream(enc, parser.feed(ev.text)))
+            await send_events(resp, *enc.tool_events(parser.feed(ev.text)))
             if ev.finish_reason:
-                rest = list(parser.close())
-                await send_events(resp, *_tool_stream(enc, rest), enc.final(
-                    "tool_calls" if parser.calls and ev.finish_reason == "stop" else ev.finish_reason))
+                rest = enc.tool_events(parser.close())
+                await send_events(resp, *rest, enc.final(finish_reason(ev.finish_reason, bool(parser.calls))))
     if include_usage:
         await send_event(resp, enc.usage_chunk(usage(len(prompt), n)))
     await send_done(resp)
     return resp
-
-
-def _tool_stream(enc: Encoder, events: Iterable[Content | ToolCall]) -> list[Any]:
-    return [x for e in events for x in ([enc.delta(e.text)] if isinstance(e, Content) else enc.tool_call(e))]
 
 
 @web.middleware

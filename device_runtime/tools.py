@@ -18,6 +18,7 @@ answers with the call's JSON alone (bare or in a ```json fence) naming a known t
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -75,18 +76,31 @@ class Vocab(Protocol):
 class Tools:
     tools: tuple[Tool, ...]
     choice: str = "auto"  # auto | none | required | a function's name
-    parallel: bool = False  # several calls under an enforced choice: only when the client says so (a small
-    # model given "one or more" calls repeats them until max_tokens)
+    # parallel_tool_calls as the client sent it: None (OpenAI's default: several calls may come back), True,
+    # or False (the first call only). An enforced grammar repeats calls only for an explicit True: a small
+    # model allowed "one or more" repeats its call until max_tokens.
+    parallel: bool | None = None
 
     @classmethod
     def of(
         cls, tools: Sequence[dict[str, Any]] | None, choice: Any = None, parallel: bool | None = None
     ) -> Tools | None:
-        """The request's ``tools``/``tool_choice``/``parallel_tool_calls``, checked; None without tools."""
+        """The request's ``tools``/``tool_choice``/``parallel_tool_calls``, checked; None without tools.
+        Checking compiles each schema (tens of ms for a large one): an agent resending the same tools each
+        turn pays it once (``_checked``)."""
         if not tools:
             if choice not in (None, "none", "auto"):
                 raise ToolError("tool_choice needs tools", "tool_choice")
             return None
+        try:
+            key = json.dumps([tools, choice], sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise ToolError(f"tools must be JSON: {exc}") from exc
+        checked = _checked(key)
+        return cls(checked.tools, checked.choice, parallel)
+
+    @classmethod
+    def _check(cls, tools: Sequence[dict[str, Any]], choice: Any) -> Tools:
         parsed: list[Tool] = []
         for i, t in enumerate(tools):
             fn = t.get("function") if isinstance(t, dict) else None
@@ -97,11 +111,15 @@ class Tools:
                 raise ToolError(f"tools[{i}].function.name must be 1-64 letters, digits, _ or -")
             params = fn.get("parameters") or {"type": "object", "properties": {}}
             _check_schema(params, f"tools[{i}].function.parameters")
+            if fn.get("strict") and choice in (None, "auto"):  # strict: the schema is guaranteed
+                raise ToolError(f"tools[{i}].function.strict needs tool_choice required or this function: "
+                                "under auto nothing holds the arguments to the schema",
+                                f"tools[{i}].function.strict")
             parsed.append(Tool(name, str(fn.get("description") or ""), params))
         names = [t.name for t in parsed]
         if len(set(names)) != len(names):
             raise ToolError("tools: each function name must be unique")
-        return cls(tuple(parsed), _choice(choice, names), bool(parallel))
+        return cls(tuple(parsed), _choice(choice, names))
 
     @property
     def names(self) -> list[str]:
@@ -136,7 +154,7 @@ class Tools:
         ]
         call: dict[str, Any] = dict(objects[0]) if len(objects) == 1 else {"anyOf": objects}
         call["x-guidance"] = COMPACT
-        more = ' ("\\n" call)*' if self.parallel and self.choice == "required" else ""
+        more = ' ("\\n" call)*' if self.parallel is True and self.choice == "required" else ""
         source = (
             f'start: call{more}\ncall: {_marker(vocab, OPEN)} "\\n" body "\\n" '
             f"{_marker(vocab, CLOSE)}\nbody: %json {json.dumps(call)}"
@@ -158,6 +176,12 @@ class Tools:
             jsonschema.Draft202012Validator(tool.parameters).iter_errors(args)
         )
         return None if error is None else f"{call.name}: {error.message}"
+
+
+@functools.lru_cache(maxsize=64)
+def _checked(key: str) -> Tools:
+    tools, choice = json.loads(key)
+    return Tools._check(tools, choice)
 
 
 def _choice(choice: Any, names: list[str]) -> str:
@@ -247,10 +271,11 @@ class ToolCallParser:
         self.buffer = ""
         self.calls: list[ToolCall] = []
         self.content_seen = False
-        self._all_text: list[str] = []
 
     def feed(self, text: str) -> Iterator[Event]:
-        self._all_text.append(text)
+        if self.tools.choice == "none":  # no calls asked for: whatever the model writes is content, as vLLM
+            yield from self._content(text)
+            return
         self.buffer += text
         while True:
             start = self.buffer.find(OPEN)
@@ -272,17 +297,18 @@ class ToolCallParser:
             block = self.buffer[start : end + len(CLOSE)]
             self.buffer = self.buffer[end + len(CLOSE) :]
             call = self._call(block[len(OPEN) : -len(CLOSE)])
-            if call is not None:
-                yield call
-            else:  # not a call after all (unknown name, not JSON): its text is content
+            if call is None:  # not a call after all (unknown name, not JSON): its text is content
                 yield from self._content(block)
+            elif self._wanted(call):
+                yield call
 
     def close(self) -> Iterator[Event]:
         rest, self.buffer = self.buffer, ""
         if rest.startswith(OPEN):
             call = self._call(rest[len(OPEN) :].removesuffix(CLOSE))
             if call is not None:
-                yield call
+                if self._wanted(call):
+                    yield call
                 return
         if not self.calls and not self.content_seen:
             call = self._bare(rest)
@@ -290,6 +316,10 @@ class ToolCallParser:
                 yield call
                 return
         yield from self._content(rest)
+
+    def _wanted(self, call: ToolCall) -> bool:
+        """``parallel_tool_calls: false``: the first call only, whoever wrote more (vLLM keeps index 0)."""
+        return self.tools.parallel is not False or call.index == 0
 
     def _maybe_bare_call(self) -> bool:
         """Hold everything while the answer so far could be a bare or fenced call's JSON (``auto`` only)."""
@@ -300,13 +330,15 @@ class ToolCallParser:
 
     def _bare(self, text: str) -> ToolCall | None:
         m = re.fullmatch(r"\s*(?:```(?:json)?\s*)?(\{.*\})\s*(?:```)?\s*", text, re.DOTALL)
-        return self._call(m.group(1)) if m else None
+        return self._call(m.group(1), bare=True) if m else None
 
-    def _call(self, body: str) -> ToolCall | None:
-        try:
-            obj = json.loads(body)
+    def _call(self, body: str, bare: bool = False) -> ToolCall | None:
+        try:  # strict=False: a restored value with a newline (an address) inside a string still reads
+            obj = json.loads(body, strict=False)
         except ValueError:
             return None
+        if bare and not ("arguments" in obj or "parameters" in obj if isinstance(obj, dict) else False):
+            return None  # bare JSON is a call only when it says so: {"name": "get_time", "x": 1} is an answer
         if (
             not isinstance(obj, dict)
             or not isinstance(obj.get("name"), str)
@@ -337,6 +369,12 @@ def _partial_suffix(text: str, marker: str) -> int:
         if marker.startswith(text[-n:]):
             return n
     return 0
+
+
+def finish_reason(reason: str | None, called: bool) -> str:
+    """OpenAI's ``tool_calls`` when an answer that ended by itself called tools; else its own reason."""
+    reason = reason or "stop"
+    return "tool_calls" if called and reason == "stop" else reason
 
 
 def parse(text: str, tools: Tools) -> tuple[str | None, list[ToolCall]]:

@@ -64,10 +64,10 @@ def test_the_policy_sends_what_the_router_expects_the_cloud_to_fix_and_privacy_s
     assert policy.choose(RouteFacts(cloud_available=False, query_p_gain=0.99)).mode == "device"
 
 
-def test_user_text_is_what_the_client_wrote():
+def test_user_text_is_the_latest_turn_as_the_client_wrote_it():
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
                 {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "capital?"}]
-    assert user_text(messages, None) == "Hi\n\ncapital?"
+    assert user_text(messages, None) == "capital?"  # the latest turn: what this request is about
     assert user_text(None, "a prompt") == "a prompt"
 
 
@@ -89,7 +89,7 @@ def test_the_planner_asks_the_router_only_where_it_can_change_the_route():
             worker = DeviceWorker(FakeEngine())
             collab = Collaborator(config, worker, client)
             embedder = KeywordEmbedder()
-            collab.planner.query = QueryStep(fitted_router(), embedder, worker)
+            collab.planner.query = QueryStep(fitted_router(), embedder)
             await collab.check_tokenizers()
             plan = collab.plan
             fact = await plan(request("What is the capital of Peru?"))
@@ -108,6 +108,39 @@ def test_the_planner_asks_the_router_only_where_it_can_change_the_route():
     assert private.trace.mode == "device" and private.trace.query is None
     assert asked.trace.mode == "cascade" and asked.trace.query is None
     assert texts == ["What is the capital of Peru?", "def add(a, b): write it"]  # no embedding where moot
+
+
+class FailingEmbedder:
+    def embed(self, text: str) -> np.ndarray:
+        raise RuntimeError("llama_decode returned -1")
+
+
+def test_a_failed_embedding_or_an_empty_prompt_leaves_the_route_to_the_policy():
+    from routers.policy import RouteChoice
+
+    class Prompt:
+        def __init__(self, text):
+            self.messages, self.text = [{"role": "user", "content": text}], None
+
+    cascade = RouteChoice("cascade", "default")
+    failing = QueryStep(fitted_router(), FailingEmbedder())
+    assert asyncio.run(failing.judge(cascade, Prompt("What is the capital of Peru?"), 9)) is None
+    embedder = KeywordEmbedder()
+    empty = QueryStep(fitted_router(), embedder)
+    assert asyncio.run(empty.judge(cascade, Prompt("   "), 1)) is None and embedder.texts == []
+
+
+def test_a_router_fitted_on_another_models_embeddings_fails_at_start_up(tmp_path):
+    from gateway.core.query import load_router
+
+    path = tmp_path / "router.json"
+    fitted_router().save(path)
+
+    class Wide(KeywordEmbedder):
+        dim = 896
+
+    with pytest.raises(ValueError, match="8-wide embeddings"):
+        load_router(path, Wide())
 
 
 def test_a_shipped_router_loads_and_fits_the_device_model():

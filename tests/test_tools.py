@@ -181,3 +181,27 @@ def test_tool_arguments_and_results_leave_the_device_only_redacted(model, qwen_d
         client.chat.completions.create(model=model, messages=AGENT_TURNS, tools=[SEND], max_tokens=8,
                                        metadata={"privacy": "private"})
         assert cloud.calls == before  # a private request's calls and results never leave
+
+
+def test_none_reads_no_calls_and_false_keeps_the_first_only():
+    two = CALL + "\n" + CALL.replace("Paris", "Oslo")
+    assert parse(two, Tools.of([WEATHER, TIME], "none")) == (two, [])  # content, as vLLM gives it
+    assert len(parse(two, Tools.of([WEATHER, TIME], None, parallel=False))[1]) == 1
+    assert len(parse(two, Tools.of([WEATHER, TIME]))[1]) == 2  # OpenAI's default: several
+
+
+def test_a_restored_value_with_a_newline_still_reads_as_a_call():
+    restored = CALL.replace('"Paris"', '"221B Baker Street\nLondon"')  # a placeholder put back, raw
+    assert json.loads(parse(restored, TOOLS)[1][0].arguments) == {"city": "221B Baker Street\nLondon"}
+
+
+def test_bare_json_is_a_call_only_when_it_carries_arguments():
+    assert parse('{"name": "get_time", "x": 1}', TOOLS)[1] == []
+
+
+def test_strict_under_auto_is_refused_by_name():
+    strict = {"type": "function", "function": {**WEATHER["function"], "strict": True}}
+    with pytest.raises(ToolError) as err:
+        Tools.of([strict])
+    assert err.value.param == "tools[0].function.strict"
+    assert Tools.of([strict], "required").enforced  # enforced by the grammar: strict holds

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from device_runtime.tools import Content, ToolCall
 from gateway.api.responses import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -42,7 +43,6 @@ from gateway.api.responses import (
 )
 
 if TYPE_CHECKING:
-    from device_runtime.tools import ToolCall
 
     # (token id, its logprob or None, [(alternative id, its logprob)])
     from gateway.core.answer import TokenLogprob
@@ -191,6 +191,16 @@ class Encoder:
             for chunk in chunks:
                 chunk["tandem_origin"] = origin
         return chunks
+
+    def tool_events(self, events: Iterable[Content | ToolCall], origin: str = "") -> list[Any]:
+        """A tool-reading parser's output as stream chunks: content deltas and each call's two deltas."""
+        out: list[Any] = []
+        for ev in events:
+            if isinstance(ev, ToolCall):
+                out += self.tool_call(ev, origin)
+            else:
+                out.append(self.delta(ev.text, origin=origin))
+        return out
 
     def final(self, finish_reason: str, tandem: dict[str, Any] | None = None
               ) -> ChatCompletionChunk | Completion:

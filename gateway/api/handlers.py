@@ -15,14 +15,14 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from device_runtime.tools import Content, ToolCall, ToolCallParser
+from device_runtime.tools import ToolCall, ToolCallParser, finish_reason
 from device_runtime.tools import parse as parse_calls
 from gateway.api.encoder import Encoder, Vocab
 from gateway.api.errors import bad_request, error_parts
@@ -138,7 +138,7 @@ def _json_response(job: Job, enc: Encoder, chunks: list[Chunk]) -> web.Response:
     calls: list[ToolCall] = []
     if job.tools is not None:  # the answer's calls, in the model's format whoever wrote it, read once here
         text, calls = parse_calls(text or "", job.tools)
-    payload = enc.response(text, _finish(job, bool(calls)),
+    payload = enc.response(text, finish_reason(job.finish_reason, bool(calls)),
                            usage(len(job.prompt_tokens), job.completion_tokens),
                            [(c.logprobs, c.raw_logprobs) for c in chunks], tandem=job.trace.to_dict(),
                            tool_calls=calls)
@@ -159,8 +159,9 @@ async def _stream_response(request: web.Request, job: Job, body: Any, enc: Encod
             pieces = _wire(enc, chunk, calls)
             if pieces:
                 await send_events(resp, *pieces)
-        closing = _tool_events(enc, calls.close(), "") if calls else []
-        closing.append(enc.final(_finish(job, bool(calls and calls.calls)), tandem=job.trace.to_dict()))
+        closing = enc.tool_events(calls.close()) if calls else []
+        closing.append(enc.final(finish_reason(job.finish_reason, bool(calls and calls.calls)),
+                                 tandem=job.trace.to_dict()))
         if body.stream_options and body.stream_options.include_usage:
             closing.append(enc.usage_chunk(usage(len(job.prompt_tokens), job.completion_tokens)))
         await send_done(resp, *closing)
@@ -177,23 +178,13 @@ def _wire(enc: Encoder, chunk: Chunk, calls: ToolCallParser | None) -> list[Any]
     """The stream chunks one answer chunk becomes: a content delta, or, with tools, the content and the
     calls the parser releases (a call goes out once its block has closed)."""
     if calls is not None:
-        return _tool_events(enc, calls.feed(chunk.text), chunk.origin)
+        return enc.tool_events(calls.feed(chunk.text), chunk.origin)
     if chunk.text or chunk.logprobs or chunk.raw_logprobs:
         return [enc.delta(chunk.text, chunk.logprobs, chunk.raw_logprobs, chunk.origin)]
     return []
 
 
-def _tool_events(enc: Encoder, events: Iterable[Content | ToolCall], origin: str) -> list[Any]:
-    out: list[Any] = []
-    for ev in events:
-        out += [enc.delta(ev.text, origin=origin)] if isinstance(ev, Content) else enc.tool_call(ev, origin)
-    return out
 
-
-def _finish(job: Job, called: bool) -> str:
-    """``tool_calls`` when the answer ended by calling tools (OpenAI's reason); else the answer's own."""
-    reason = job.finish_reason or "stop"
-    return "tool_calls" if called and reason == "stop" else reason
 
 
 async def _send_stream_error(resp: web.StreamResponse, request: web.Request, exc: Exception) -> None:

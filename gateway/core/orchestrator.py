@@ -43,7 +43,7 @@ from gateway.core.modes.cloud import run_cloud
 from gateway.core.modes.device import run_device
 from gateway.core.modes.speculative import SpeculativeSettings, run_speculative
 from gateway.core.planner import Job, Planner
-from gateway.core.query import Embedder, QueryStep, router_path
+from gateway.core.query import Embedder, QueryStep, load_router, router_path
 from gateway.core.state import Answer
 from gateway.core.tokenizers import TokenizerCheck, compare_tokenizers
 from gateway.core.verifiers.base import Verifier, VerifierChain
@@ -56,7 +56,6 @@ from gateway.core.verifiers.schema import Schema, ToolCalls
 from routers.confidence import ConfidenceRouter
 from routers.cost import CloudBudget
 from routers.draft_length import DraftLengthController
-from routers.query import QueryRouter
 
 log = logging.getLogger("tandem.collaborate")
 
@@ -86,7 +85,7 @@ class Collaborator:
         self.monitor.offline = self.monitor.offline or cloud is None or config.cloud.offline
         self.budget = CloudBudget(config.budget.cloud_tokens_per_window, config.budget.window_s)
         r = config.routing
-        query = (QueryStep(QueryRouter.load(router_path(r.query_router)), embedder, device, r.query_threshold)
+        query = (QueryStep(load_router(router_path(r.query_router), embedder), embedder, r.query_threshold)
                  if r.query_router and embedder is not None and cloud is not None else None)
         self.planner = Planner(config, self.engine, self.monitor, self.budget, cloud is not None, query)
         if cloud is not None:

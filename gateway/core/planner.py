@@ -149,10 +149,12 @@ class Planner:
         state = self.state.facts(key if self.has_cloud else None,
                                  body.requested_max_tokens or self.config.server.max_tokens_default)
         decision, pinned, tokens = await self._privacy(prompt, meta, privacy_header, api_key, sessions)
-        choice = self._route(requested, decision, offline, tokenizers, meta, api_key, state=state)
-        query = await self.query.judge(choice, prompt, len(tokens)) if self.query else None
-        if query is not None:
-            choice = self._route(requested, decision, offline, tokenizers, meta, api_key, query, state)
+        query = None
+        if self.query is not None:  # asked before admission: only the final route takes a half-open trial
+            ahead = self._route(requested, decision, offline, tokenizers, meta, api_key, state=state,
+                                admit=False)
+            query = await self.query.judge(ahead, prompt, len(tokens))
+        choice = self._route(requested, decision, offline, tokenizers, meta, api_key, query, state)
         trace = self._trace(requested, decision, pinned, choice)
         trace.query = query
         if choice.mode != "device" and decision.level == "redact" and decision.pii:
@@ -288,6 +290,7 @@ class Planner:
         api_key: str | None,
         query: Mapping[str, float] | None = None,
         state: Mapping[str, Any] | None = None,
+        admit: bool = True,
     ) -> RouteChoice:
         """The auto policy over this request's facts; a half-open trial held elsewhere means no cloud."""
 
@@ -314,7 +317,7 @@ class Planner:
             )
 
         choice = route(not offline and self.has_cloud and self.monitor.available())
-        if choice.mode != "device" and not self.monitor.admit():
+        if admit and choice.mode != "device" and not self.monitor.admit():
             choice = route(False)
         return choice
 

@@ -34,7 +34,8 @@ def pass_through_body(job: Job, max_tokens: int) -> dict[str, Any]:
         body["tools"] = [tool.as_openai() for tool in t.tools]
         body["tool_choice"] = t.choice if t.choice in ("auto", "none", "required") else {
             "type": "function", "function": {"name": t.choice}}
-        body["parallel_tool_calls"] = t.parallel
+        if t.parallel is not None:  # as the client sent it (vLLM's default, as OpenAI's, is several calls)
+            body["parallel_tool_calls"] = t.parallel
     if job.chat:
         body["messages"] = job.messages
         if job.n_logprobs is not None:
@@ -68,6 +69,11 @@ async def run_cloud(c: Collaborator, a: Answer) -> AsyncIterator[Chunk]:
             if choice.get("finish_reason"):
                 reason = "stop" if choice["finish_reason"] == "tool_calls" else choice["finish_reason"]
                 out.finish_reason = out.finish_reason or reason  # the API layer says tool_calls again
+        tail = calls.flush()  # a stream that ended without a finish_reason still hands over its last call
+        if tail:
+            chunk = out.add_text(tail, "cloud", 1, None)
+            if chunk is not None and chunk.text:
+                yield chunk
         out.cloud_reported(out.completion_tokens)  # a cloud that sent no usage: one pass per chunk
     except CloudError as exc:
         a.cloud_failed(exc)
