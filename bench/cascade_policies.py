@@ -262,7 +262,8 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
 def outcome(items: Items, p_escalate: np.ndarray, cost: CostModel, quality: np.ndarray | None = None,
             ttft: np.ndarray | None = None, latency: np.ndarray | None = None,
             check_ms: np.ndarray | None = None, direct: np.ndarray | None = None,
-            pre_ms: np.ndarray | None = None, check_in: np.ndarray | None = None) -> dict[str, Any]:
+            pre_ms: np.ndarray | None = None, check_in: np.ndarray | None = None,
+            kept_streams: bool = False) -> dict[str, Any]:
     """Expected metrics when item i escalates with probability ``p_escalate[i]`` (0/1 for a gate).
 
     Kept: the device's answer; the client's first token comes when the whole answer is judged
@@ -272,6 +273,7 @@ def outcome(items: Items, p_escalate: np.ndarray, cost: CostModel, quality: np.n
     both; ``check_in``: cloud input tokens that judging costs every answer (the cloud check).
     ``direct``: items a query router sent to the cloud before the device began (the cloud-only answer,
     its cost and times); ``pre_ms``: what deciding that took, added to every item (the prompt's embedding).
+    ``kept_streams``: kept answers stream from their first token (nothing judged them after generation).
     """
     n = len(items)
     p = np.asarray(p_escalate, dtype=np.float64)
@@ -282,7 +284,7 @@ def outcome(items: Items, p_escalate: np.ndarray, cost: CostModel, quality: np.n
     rtt = cost.rtt_ms
     esc_ttft = items.esc_ttft + rtt if ttft is None else ttft
     esc_lat = items.esc_total + rtt * items.esc_calls if latency is None else latency
-    kept_ttft, kept_lat = items.device_total, items.device_total
+    kept_ttft, kept_lat = (items.device_ttft if kept_streams else items.device_total), items.device_total
     if check_ms is not None:
         esc_ttft, esc_lat, kept_ttft, kept_lat = (a + check_ms
                                                   for a in (esc_ttft, esc_lat, kept_ttft, kept_lat))
@@ -493,7 +495,7 @@ def heldout_for_goal(policies: Sequence[Policy], cal: Items, held: Items, goal: 
     for pol in policies:
         s = pol.score(cal)
         t = _threshold_for_quality(pol, cal, s, target_cal)
-        cal_fraction = float((s < t).mean())
+        cal_fraction = pol.evaluate(cal, t)["cloud_fraction"]  # a router's direct sends count too
         per[pol.name] = {"threshold": _num(t), "calibration_cloud_fraction": round(cal_fraction, 4),
                          **pol.evaluate(held, t)}
     best = min(per, key=lambda k: (per[k]["calibration_cloud_fraction"], k))

@@ -82,16 +82,17 @@ def make_signal_policies(cal: Items, cost: CostModel, windows: Sequence[int], l2
     if not (cal.embedded and len(set(gains(cal).tolist())) > 1):
         return policies
     router = fit_router(cal, cost)
+    cal_p = cross_fitted(cal)  # the calibration half is scored with predictions made without each item
 
     def p_gain(items: Items) -> np.ndarray:
-        return router.p_gains(items.embedding, items.prompt_tokens)
+        return cal_p if items is cal else router.p_gains(items.embedding, items.prompt_tokens)
 
     def direct(items: Items) -> np.ndarray:
         return p_gain(items) >= router.threshold
 
     policies.append(Policy("query", lambda it: -p_gain(it),
                            lambda it, t: outcome(it, np.zeros(len(it)), cost, direct=-p_gain(it) < t,
-                                                 pre_ms=it.embed_ms)))
+                                                 pre_ms=it.embed_ms, kept_streams=True)))
     for w in windows:
         policies.append(Policy(f"query+stream-w{w}", lambda it, w=w: stream_scores(it, w),
                                lambda it, t, w=w: stream_outcome(it, t, w, cost, direct=direct(it),
@@ -101,7 +102,7 @@ def make_signal_policies(cal: Items, cost: CostModel, windows: Sequence[int], l2
     policies.append(Policy("query+check-min", check_min,
                            lambda it, t: outcome(it, check_min(it) < t, cost, direct=direct(it), pre_ms=it.embed_ms,
                                                  check_ms=it.check_ms + cost.rtt_ms, check_in=it.check_in)))
-    gate = LogisticGate(l2=l2).fit(_verified_features(cal, cross_fitted(cal)), gains(cal))
+    gate = LogisticGate(l2=l2).fit(_verified_features(cal, cal_p), gains(cal))
 
     def verified(items: Items) -> np.ndarray:
         return -gate.logit(_verified_features(items, p_gain(items)))
