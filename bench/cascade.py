@@ -281,7 +281,7 @@ class GatewayRunner:
         async with collab.device.turn():  # the query router's features: known before generating
             vector = await asyncio.to_thread(self.embedder.embed, prompt_text(item))
         return {"text": engine.detokenize(ids), "token_ids": ids,
-                "embedding": pack_vector(vector), "embed_ms": _ms(t1),
+                "embedding": pack_vector(vector), "embed_ms": _ms(t1), "embed_tokens": self.embedder.max_tokens,
                 "logprobs": [round(ev.logprob, 5) for ev in events],
                 "entropies": [round(ev.entropy or 0.0, 5) for ev in events], "token_ms": times,
                 "finish_reason": events[-1].finish_reason if events else None,
@@ -555,6 +555,27 @@ def rescore_answers(task_name: str, records: list[dict], items: list[Item], cach
         for run in [*(rec[phase] for phase in PHASES), *rec.get("handovers", {}).values()]:
             if "text" in run:
                 run["score"] = task.score(by_id[rec["id"]], run["text"])
+        cache.save(rec)
+
+
+def reembed(records: list[dict], items: list[Item], cache: Cache, device: str, max_tokens: int) -> None:
+    """The prompts' embeddings again at another length (``--embed-tokens``): one embedding-only prefill per
+    record whose embedding was made at another length, no generation. The query router's cost in time to
+    first token is this prefill, so its length is a trade the benchmark measures."""
+    from device_runtime.embedding import PromptEmbedder
+
+    todo = [r for r in records if r["device"].get("embed_tokens", 128) != max_tokens]
+    if not todo:
+        return
+    by_id = {it.id: it for it in items}
+    embedder = PromptEmbedder.load(device, max_tokens=max_tokens, n_threads=THREADS)
+    for rec in tqdm(todo, desc=f"embedding prompts at {max_tokens} tokens", unit="item"):
+        t0 = time.perf_counter()
+        vector = embedder.embed(prompt_text(by_id[rec["id"]]))
+        d = rec["device"]
+        old = d.get("embed_tokens", 128)  # the one it had is kept beside it, for comparing the two
+        d[f"embedding_{old}"], d[f"embed_ms_{old}"] = d["embedding"], d.get("embed_ms")
+        d.update(embedding=pack_vector(vector), embed_ms=_ms(t0), embed_tokens=max_tokens)
         cache.save(rec)
 
 
@@ -921,6 +942,8 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
     if args.export_records and device == profile["models"]["device"] and cloud == profile["models"]["cloud"]:
         print(f"wrote {export_records(task_name, records)} ({len(records)} records)")
     add_self_tests(task_name, records, items, cache, redo=args.rescore_answers)
+    if args.embed_tokens:
+        reembed(records, items, cache, device, args.embed_tokens)
     if len(records) < 4:
         print(f"{task_name}: only {len(records)} cached items; nothing to report", file=sys.stderr)
         return None
@@ -1026,6 +1049,9 @@ def per_task_markdown(summary: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", choices=[*TASKS, "mixed", "all"], default="all")
+    ap.add_argument("--embed-tokens", type=int,
+                    help="embed the cached prompts again at this many tokens (the query router's input; no "
+                         "generation): what a shorter, cheaper embedding keeps")
     ap.add_argument("--export-records", action="store_true",
                     help="write each task's complete records to bench/data (gzip) after the run")
     ap.add_argument("--limit", type=int, help="only the first N items of each task (a smoke run)")
