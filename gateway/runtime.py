@@ -25,7 +25,8 @@ from gateway.cloud_client.client import CloudClient
 from gateway.cloud_client.health import NetworkMonitor
 from gateway.config import TandemConfig
 from gateway.core.orchestrator import Collaborator
-from gateway.core.query import Embedder
+from gateway.core.query import Embedder, router_path
+from routers.query import QueryRouter
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -53,6 +54,12 @@ class Runtime:
         if not isinstance(self.engine, LlamaEngine):
             log.warning("routing.query_router needs a llama.cpp device model; the query router is off")
             return None
+        if cfg.routing.query_router == "default":  # the shipped router reads one model's embeddings
+            shipped = QueryRouter.load(router_path("default")).model
+            if shipped and shipped != self.engine.name:
+                log.info("the shipped query router is for %s, the device model is %s: off (fit one with "
+                         "`tandem calibrate --query-router`)", shipped, self.engine.name)
+                return None
         from device_runtime.embedding import PromptEmbedder
 
         return await asyncio.to_thread(PromptEmbedder, self.engine.model_path, cfg.routing.query_max_tokens,

@@ -52,6 +52,7 @@ class QueryRouter:
     weights: np.ndarray  # intercept, then one per feature
     threshold: float = 0.5  # P(gain) at or above which the request goes straight to the cloud
     fitted_on: str = ""  # what the default was fitted on, for the trace and the docs
+    model: str = ""  # the device model whose embeddings it reads (a router for another model is no use)
 
     @classmethod
     def fit(
@@ -103,7 +104,7 @@ class QueryRouter:
                 {
                     "kind": "tandem-query-router",
                     "version": 1,
-                    "threshold": self.threshold,
+                    "threshold": self.threshold, "model": self.model,
                     "fitted_on": self.fitted_on,
                     "center": r(self.center),
                     "components": r(self.components),
@@ -129,7 +130,7 @@ class QueryRouter:
             a("feature_mean"),
             a("feature_std"),
             a("weights"),
-            threshold=float(d["threshold"]),
+            threshold=float(d["threshold"]), model=d.get("model", ""),
             fitted_on=d.get("fitted_on", ""),
         )
 
@@ -207,6 +208,10 @@ def fit_from_records(
         cost,
         fitted_on,
     )
+    models = {r.get("device_model", "") for r in recs}
+    if len(models) > 1:
+        raise ValueError(f"records of several device models ({', '.join(sorted(models))}): one router each")
+    router.model = models.pop()
     return router, cal, held
 
 

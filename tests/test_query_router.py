@@ -189,3 +189,26 @@ def test_tandem_calibrate_fits_the_router_from_records(tmp_path, capsys):
     router = QueryRouter.load(out)
     assert router.to_cloud(KNOWLEDGE, 40)[0] and not router.to_cloud(CODE, 40)[0]
     assert "AUROC 1.000" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_the_shipped_router_routes_live_auto_requests(qwen_device_engine, qwen_cloud_engine):
+    """tandem-auto with the shipped router on the real device model: each auto request bound for the cascade
+    is embedded and judged, the trace says with what P(gain), and the policy follows the decision point."""
+    if not DEFAULT_ROUTER.is_file():
+        pytest.skip("no default router shipped yet")
+    import openai
+
+    from gateway.testing.live import LiveGateway
+
+    with LiveGateway(qwen_device_engine, ["routing.query_router=default"], cloud_engine=qwen_cloud_engine) as gw:
+        client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+        for text in ("Answer the following multiple choice question. Reply with only the letter (A, B, C or D) of "
+                     "the correct option.\n\nWhich planet is largest?\nA. Mars\nB. Jupiter\nC. Venus\nD. Earth",
+                     "Complete the following Python function.\n\n```python\ndef add(a, b):\n    \"\"\"Sum.\"\"\"\n```"):
+            r = client.chat.completions.create(model="tandem-auto", messages=[{"role": "user", "content": text}],
+                                               max_tokens=8, temperature=0)
+            q = r.model_extra["tandem"]["query"]
+            assert q is not None and 0 <= q["p_gain"] <= 1 and q["ms"] > 0
+            routed = r.model_extra["tandem"]["mode"]
+            assert routed == ("cloud" if q["p_gain"] >= q["threshold"] else "cascade")

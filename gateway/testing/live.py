@@ -21,7 +21,9 @@ from gateway.runtime import Runtime
 class LiveGateway:
     def __init__(self, engine: Any, overrides: Sequence[str] = (), cloud_engine: Any = None,
                  cloud_network: NetworkSimulation | None = None, cloud_server: Any = None):
-        self.config: TandemConfig = load_config(overrides=["server.port=0", "device.pull=false", *overrides])
+        # the query router off unless a test asks for it: which mode an auto request takes stays the test's
+        self.config: TandemConfig = load_config(overrides=["server.port=0", "device.pull=false",
+                                                           "routing.query_router=null", *overrides])
         self.engine = engine
         self.cloud_engine = cloud_engine
         self.cloud_network = cloud_network
