@@ -124,8 +124,10 @@ def fit_query_router(paths: list[str], out: str) -> int:
     if len(records) < 20:
         raise SystemExit(f"{len(records)} usable records in {', '.join(paths) or 'no files'}; need 20")
     tasks = sorted({r["id"].split("/", 1)[0].lower() for r in records})
-    router, cal, held = fit_from_records(records, fitted_on=f"{len(records)} records ({', '.join(tasks)}), "
-                                                              "calibration half")
+    lengths = sorted({r["device"].get("embed_tokens", 128) for r in records})
+    fitted_on = (f"{len(records)} records ({', '.join(tasks)}), calibration half; "
+                 f"prompts embedded at {lengths} tokens")
+    router, cal, held = fit_from_records(records, fitted_on=fitted_on)
     held_recs = [records[i] for i in held]
     p = router.p_gains(np.stack([unpack_vector(r["device"]["embedding"]) for r in held_recs]),
                        np.asarray([r["prompt_tokens"] for r in held_recs], dtype=np.float64))
