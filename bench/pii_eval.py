@@ -14,9 +14,13 @@ and what a recording cloud sees through the gateway.
    key/token/secret (flagged by design).
 3. Leaks: every sentence of both suites goes through the real gateway to a recording cloud
    in cloud mode, streaming and not (the device is the zero-cost engine: redaction does not
-   depend on the model); every value found in any byte the cloud received counts as a leak.
-   The speculative, cascade and auto modes are covered by tests/test_privacy_e2e.py with
-   the real SmolLM2 device model.
+   depend on the model); the held-out people sentences also in the speculative, cascade and
+   auto modes with the real SmolLM2 device model and stop strings, and inside an earlier tool
+   call's arguments and a tool result (``leaks_through_tools``). Every value found in any byte
+   the cloud received, or in any string of the JSON it received (decoded), counts as a leak.
+4. People (names, addresses, dates of birth, health) per type and language on the held-out
+   suite and on the blind split (bench/pii_blind.py), against its first run
+   (``--first-blind-run``, kept in bench/results/pii_eval_blind_first_run.json); scan time.
 
 Writes bench/results/pii_eval.{json,md,png}.
 """
@@ -358,7 +362,7 @@ async def leaks_through_gateway(suite, modes=("tandem-cloud",), stops: bool = Fa
                                     "cascade.window_threshold=1000", *overrides])
     restored = requests = private = 0
     per_mode: Counter = Counter()
-    async with Runtime(config, engine=engine) as rt, aiohttp.ClientSession() as session:
+    async with Runtime(config, engine=engine) as rt, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
         for s in tqdm(suite, desc=f"through the gateway ({len(modes)} modes)", unit="sentence"):
             for model in modes:
                 for stream in (False, True):
@@ -376,12 +380,94 @@ async def leaks_through_gateway(suite, modes=("tandem-cloud",), stops: bool = Fa
                             and all(v in text for _, v in s.spans)):
                         restored += 1
     await cloud.stop()
-    seen = cloud.seen_text()
-    leaked = [(k, v) for s in suite for k, v in s.spans if v in seen]
+    seen = cloud_saw(cloud)
+    public = "\n".join(s.text for s in suite if not s.spans)  # sentences about nobody go out as written
+    leaked = [(k, v) for s in suite for k, v in s.spans if v in seen and v not in public]
     return {"leaks_to_cloud": len(leaked), "leaked": leaked[:20], "cloud_requests": cloud.calls,
+            "values_also_in_a_public_sentence": sorted({v for s in suite for _, v in s.spans if v in public}),
             "gateway_requests": requests, "requests_per_mode": dict(per_mode), "private_requests": private,
             "answers_with_all_values_restored": restored, "stop_strings_with_values": stops,
             "values_checked": sum(len(s.spans) for s in suite)}
+
+
+def cloud_saw(cloud: RecordingCloud) -> str:
+    """Everything the recording cloud received, as text: the raw bodies, the token-id payloads turned back
+    into text, and every string inside each JSON body, JSON strings inside those (tool-call arguments)
+    decoded again: a value the gateway sent as ``\\u5f20...`` (``json.dumps``' default) is still a leak."""
+    out = [cloud.seen_text()]
+
+    def strings(x: object, depth: int = 0) -> None:
+        if isinstance(x, dict):
+            for v in x.values():
+                strings(v, depth)
+        elif isinstance(x, list):
+            for v in x:
+                strings(v, depth)
+        elif isinstance(x, str):
+            out.append(x)
+            if depth < 3 and x[:1] in ("{", "["):
+                try:
+                    strings(json.loads(x), depth + 1)
+                except ValueError:
+                    pass
+    for raw in cloud.received:
+        try:
+            strings(json.loads(raw))
+        except ValueError:
+            pass
+    return "\n".join(out)
+
+
+SEND_TOOL = {"type": "function", "function": {"name": "send_message", "parameters": {
+    "type": "object", "properties": {"to": {"type": "string"}, "body": {"type": "string"}}, "required": ["body"]}}}
+
+
+def tool_turns(s, ascii_arguments: bool) -> list[dict]:
+    """An agent's conversation in OpenAI's format where the sentence's values travel only inside an earlier
+    tool call's arguments (JSON, escaped as json.dumps does by default, or not) and the tool's result."""
+    to = s.spans[0][1] if s.spans else "the team"
+    args = json.dumps({"to": to, "body": s.text}, ensure_ascii=ascii_arguments)
+    return [{"role": "user", "content": "Send the note from my drafts, then tell me it went."},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "send_message", "arguments": args}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": f"Sent to {to}: {s.text}"}]
+
+
+async def leaks_through_tools(suite, modes=("tandem-cloud", "tandem-auto"), overrides: tuple[str, ...] = ()) -> dict:
+    """Every sentence's values inside tool-call arguments and a tool result (see ``tool_turns``), through
+    the gateway to a recording cloud, streaming and not, arguments escaped or not; the zero-cost device
+    lists tools (SmolLM2's template does not, so the model modes are not run here). A value found in
+    anything the cloud received (``cloud_saw``) is a leak."""
+    engine = _Engine(n_ctx=8192)
+    cloud = RecordingCloud(engine)
+    url = await cloud.start()
+    config = load_config(overrides=["server.port=0", f"cloud.endpoints=[{url}]", *overrides])
+    requests = private = 0
+    errors: list[str] = []
+    async with Runtime(config, engine=engine) as rt, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
+        for k, s in enumerate(tqdm(suite, desc=f"tool arguments and results ({len(modes)} modes)", unit="sentence")):
+            for model in modes:
+                for stream in (False, True):
+                    body = {"model": model, "messages": tool_turns(s, ascii_arguments=k % 2 == 0),
+                            "tools": [SEND_TOOL], "max_tokens": 16, "stream": stream, "temperature": 0}
+                    async with session.post(f"{rt.url}/v1/chat/completions", json=body) as r:
+                        raw = await r.text()
+                    requests += 1
+                    try:
+                        _, trace = _answer_and_trace(raw, stream)
+                    except (RuntimeError, ValueError, KeyError) as exc:
+                        errors.append(str(exc)[:200])
+                        continue
+                    private += trace.get("privacy") == "private"
+    await cloud.stop()
+    seen = cloud_saw(cloud)
+    public = "\n".join(s.text for s in suite if not s.spans)  # sentences about nobody go out as written
+    leaked = [(k, v) for s in suite for k, v in s.spans if v in seen and v not in public]
+    return {"leaks_to_cloud": len(leaked), "leaked": leaked[:20], "cloud_requests": cloud.calls,
+            "values_also_in_a_public_sentence": sorted({v for s in suite for _, v in s.spans if v in public}),
+            "gateway_requests": requests, "private_requests": private, "errors": len(errors),
+            "error_examples": errors[:3], "values_checked": sum(len(s.spans) for s in suite),
+            "tool_arguments": True}
 
 
 def _answer_and_trace(raw: str, stream: bool) -> tuple[str, dict]:
@@ -423,24 +509,29 @@ def useful_answers(suite, n: int = 50) -> dict:
         if len(picked) == n:
             break
     ask = "Reply in one short sentence, repeating the names, addresses and dates exactly as written: "
-    rows = []
+    rows: list[dict] = []
+    failed = 0
     with LiveGateway(_Engine(n_ctx=8192), cloud_engine=cloud_engine) as gw:
         for s in picked:
             d = router.decide([ask + s.text])
             redacted = router.redact([ask + s.text], d)[0]
             body = {"messages": [{"role": "user", "content": redacted}], "max_tokens": 48, "temperature": 0}
-            direct = http.post(f"{gw.cloud_url}/v1/chat/completions", json={"model": "cloud", **body},
-                               timeout=300).json()["choices"][0]["message"]["content"]
-            via = http.post(f"{gw.url}/v1/chat/completions",
-                            json={**body, "model": "tandem-cloud",
-                                  "messages": [{"role": "user", "content": ask + s.text}]},
-                            timeout=300).json()["choices"][0]["message"]["content"]
+            try:  # a machine shared with other benchmarks may pause this process past any timeout
+                direct = http.post(f"{gw.cloud_url}/v1/chat/completions", json={"model": "cloud", **body},
+                                   timeout=3600).json()["choices"][0]["message"]["content"]
+                via = http.post(f"{gw.url}/v1/chat/completions",
+                                json={**body, "model": "tandem-cloud",
+                                      "messages": [{"role": "user", "content": ask + s.text}]},
+                                timeout=3600).json()["choices"][0]["message"]["content"]
+            except http.RequestException:
+                failed += 1
+                continue
             used = sorted(set(PLACEHOLDER_RX.findall(direct)))
             expected = [d.redactor.value_for(p) for p in used if d.redactor and d.redactor.value_for(p)]
             rows.append({"placeholders_used": used, "restored": all(v in via for v in expected),
                          "placeholder_left": bool(PLACEHOLDER_RX.search(via)), "same_as_direct":
                          (d.redactor.restore(direct) if d.redactor else direct) == via})
-    return {"model": name, "requests": len(rows),
+    return {"model": name, "requests": len(rows), "requests_failed": failed,
             "answers_using_placeholders": sum(1 for r in rows if r["placeholders_used"]),
             "restored_where_used": sum(1 for r in rows if r["placeholders_used"] and r["restored"]),
             "placeholders_left_in_answers": sum(r["placeholder_left"] for r in rows),
@@ -489,6 +580,33 @@ def plot(tuning: dict, held_out: dict, people: dict, timing: dict, path: Path) -
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def _blind_markdown(blind: dict) -> str:
+    first = blind["first_run"]
+    rows = []
+    for kind, langs in blind["people"].items():
+        for lang, v in langs.items():
+            f = first["people"].get(kind, {}).get(lang, {})
+            ok = (v["recall"] or 0) >= PEOPLE_GOAL["recall"] and (v["precision"] or 0) >= PEOPLE_GOAL["precision"]
+            rows.append(f"| {kind} | {lang} | {f.get('precision')} | {f.get('recall')} | {v['precision']} | "
+                        f"{v['recall']} | {v['support']} | {'met' if ok else '**not met**'} |")
+    ids = ", ".join(f"{k} P {v['precision']} R {v['recall']}" for k, v in blind["identifiers"].items())
+    neg, fneg = blind["hard_negatives"], first["hard_negatives"]
+    return ("### Blind split (written 2026-12-06, scored once before the changes of that day)\n\n"
+            f"bench/pii_blind.py: templates, values and hard negatives of its own ({blind['sentences']} sentences, "
+            f"{blind['languages']}, seed {blind['seed']}); the first run is kept in "
+            f"[pii_eval_blind_first_run.json](pii_eval_blind_first_run.json). The changes after it came from "
+            "the tuning templates, the earlier held-out misses and real vocabularies (the Disease Ontology's "
+            "names, CMeKG's Chinese diseases and medicines), plus one fix the blind run showed ('add' was on "
+            "the health list as the abbreviation of attention deficit disorder: 'Please add …' was health). "
+            "The 'after' columns are therefore not blind: the author of the split knew its formats, and left "
+            "dates, addresses and names untouched so as not to tune to them.\n\n"
+            "| type | language | precision, first run | recall, first run | precision, now | recall, now | "
+            "support | goal |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+            + f"\n\nHard negatives flagged: first run {fneg['flagged']}/{fneg['n']}, now {neg['flagged']}/{neg['n']}"
+            + (": " + "; ".join(f"{t!r} → {f}" for t, f in neg["examples"]) if neg["examples"] else "")
+            + f".\n\nIdentifiers, held-out templates drawn with the blind seed: {ids}.\n\n")
 
 
 def _table(scores: dict) -> str:
@@ -585,8 +703,14 @@ def main() -> int:
             leaks_through_gateway([s for s in people_held_suite if any(k == "HEALTH" for k, _ in s.spans)],
                                   MODES, stops=True, overrides=("privacy.types={HEALTH: redact}",),
                                   engine=smol, max_tokens=4))
+    blind = {**blind_scores(det, args.sentences), "first_run": json.loads(BLIND_FIRST_RUN.read_text())}
+    if not args.no_gateway:
+        blind_suite = pii_people.generate(args.sentences, seed=BLIND_SEED, split="blind")
+        gateway["held_out_tool_arguments_and_results"] = asyncio.run(
+            leaks_through_tools(people_held_suite + held_suite[: args.mode_identifiers]))
+        gateway["blind_tool_arguments_and_results"] = asyncio.run(leaks_through_tools(blind_suite))
     useful = useful_answers(people_held_suite, args.useful) if args.useful else None
-    leaks = sum(g["leaks_to_cloud"] for g in gateway.values())
+    leaks = sum(g["leaks_to_cloud"] for k, g in gateway.items() if not k.startswith("blind"))
     data = {"tuning": {"per_type": tuning, "seed": 1234, "sentences": len(tuning_suite),
                        "languages": dict(Counter(s.lang for s in tuning_suite))},
             "held_out": {"per_type": held_out, "seed": args.seed, "sentences": len(held_suite),
@@ -605,14 +729,16 @@ def main() -> int:
                        "goal": {**PEOPLE_GOAL, "met_per_type_and_language": people_goal,
                                 "met": all(people_goal.values())},
                        "hard_negatives": negatives},
+            "blind": blind,
             "timing": timing, "code": code, "leaks_to_cloud": leaks, "gateway": gateway,
             "useful_answers": useful, "machine": machine(), "date": now_iso(),
             "notes": "suites generated by bench/pii_suite.py and bench/pii_people.py (seeded; tuning and "
                      "held-out templates disjoint, held-out people values from other sources); identifiers "
                      "count only with the exact kind and value; people values count when every character is "
                      "inside found spans of their type (exact-span recall reported beside); leaks counted "
-                     "over every byte the recording cloud received. Tool arguments are not part of the API "
-                     "yet (tools are refused), so none are sent."}
+                     "over every byte the recording cloud received, every string inside its JSON bodies and "
+                     "the JSON inside those (tool-call arguments) decoded too. The tool runs carry each "
+                     "sentence only inside an earlier tool call's arguments and the tool's result."}
     write_results("pii_eval", data, _markdown(data, args, seeds))
     plot(tuning, held_out, people_held, timing, RESULTS / "pii_eval.png")
     print((RESULTS / "pii_eval.md").read_text())
@@ -628,7 +754,7 @@ def _markdown(data: dict, args, seeds: dict) -> str:
     pverdict = "met" if people["goal"]["met"] else "not met: " + ", ".join(
         k for k, ok in people["goal"]["met_per_type_and_language"].items() if not ok)
     neg = people["hard_negatives"]
-    leaks = sum(g["leaks_to_cloud"] for g in gateway.values()) if gateway else None
+    leaks = sum(g["leaks_to_cloud"] for k, g in gateway.items() if not k.startswith("blind")) if gateway else None
     worst_cpu = max((v["cpu_ms_p95"] for v in timing.values() if isinstance(v, dict)), default=None)
 
     def met(ok: bool) -> str:
@@ -637,7 +763,8 @@ def _markdown(data: dict, args, seeds: dict) -> str:
     goals = [
         ("people: recall ≥ 0.95, precision ≥ 0.90 per type and language (held-out)", met(people["goal"]["met"]),
          pverdict),
-        ("0 leaks to a recording cloud, held-out, four modes, streaming and not, stop strings", met(leaks == 0),
+        ("0 leaks to a recording cloud, held-out, four modes, streaming and not, stop strings, tool arguments",
+         met(leaks == 0),
          "; ".join(f"{k}: {g['leaks_to_cloud']} of {g['values_checked']} values" for k, g in gateway.items())
          if gateway else "not run"),
         ("HumanEval prompts flagged 0/164", met(bool(code) and code["humaneval_flagged"] == 0),
@@ -667,6 +794,8 @@ def _markdown(data: dict, args, seeds: dict) -> str:
           f"), tuning {neg['tuning']['flagged']}/{neg['tuning']['n']}"
           + (": " + "; ".join(f"{t!r} → {f}" for t, f in neg["held_out"]["examples"] + neg["tuning"]["examples"])
              if neg["held_out"]["examples"] or neg["tuning"]["examples"] else "") + ".\n\n")
+    if data.get("blind"):
+        md += _blind_markdown(data["blind"])
     if code:
         md += (f"HumanEval (prompt + solution + tests, all detectors): **{code['humaneval_flagged']}/"
                f"{code['humaneval_problems']}** problems flagged (goal 0: **"
@@ -685,8 +814,16 @@ def _markdown(data: dict, args, seeds: dict) -> str:
                   f"| {k} | {g['gateway_requests']} | {g['cloud_requests']} | {g['private_requests']} | "
                   f"**{g['leaks_to_cloud']}** |" for k, g in gateway.items())
         md += ("\n\nModes: tandem-cloud, -speculative, -cascade (forced to escalate) and -auto, streaming and "
-               "not; the all-modes runs carry the sentence's first value as a stop string. Tool arguments: the "
-               "API refuses tools for now, so none are sent (nothing to leak there yet). The health run sets "
+               "not; the all-modes runs carry the sentence's first value as a stop string. The tool runs "
+               "(tandem-cloud and -auto, streaming and not, the zero-cost device: SmolLM2's template lists no "
+               "tools) carry each sentence only inside an earlier assistant tool call's arguments (JSON, every "
+               "other one escaped as json.dumps does by default) and the tool message's content, with its "
+               "first value alone as the call's `to`; the blind one is the blind split's people sentences, "
+               "whose leaks are the blind misses below (not counted in the goal row). Every string in the "
+               "JSON the cloud received is decoded before looking for values; a value that a sentence about "
+               "nobody also holds (the blind split's 'What are the early signs of shingles?') is not counted, "
+               "as that sentence goes out as written (the blind tool run was re-run alone after this rule, "
+               "against the same detectors: 166 before it, 159 after, the 7 occurrences of shingles and 带状疱疹 dropped). The health run sets "
                "`privacy.types: {HEALTH: redact}` so that health terms do reach the redaction path. The all-modes "
                "run sends every held-out people sentence and the first held-out identifier sentences through all "
                "four modes; the cloud-mode run sends both identifier suites.\n\n")
