@@ -39,6 +39,17 @@ class ScriptedCloud:
         self.stream_bodies: list[dict] = []
         self.failed_context: list[int] | None = None
 
+    def load_for(self, key: str | None) -> None:
+        """A scripted cloud reports no load (the auto policy's cloud facts stay unknown)."""
+        return None
+
+    def affinity(self, key: str, progress: object = None) -> None:
+        """One scripted cloud is no pool: no replica to pin."""
+        return None
+
+    def release(self, affinity: object) -> None:
+        return None
+
     def _maybe_fail(self, context: list[int] | None = None) -> None:
         self.calls += 1
         if self.calls == self.fail_on_call:
