@@ -174,7 +174,8 @@ class FaultyCloud:
 def setup(smol_engine, smol_path):
     cloud = FaultyCloud(LlamaEngine(smol_path, n_ctx=2048, name=SMOL))
     overrides = [f"cloud.timeout_s={TIMEOUT_S}", "cloud.retries=0", "cloud.failure_threshold=1000",
-                 "cascade.threshold=1000", "cascade.window_threshold=1000", "cascade.verify_chunk=4", "speculative.k=2", "speculative.adaptive=false"]
+                 "cascade.threshold=1000", "cascade.window_threshold=1000", "cascade.verify_chunk=4", "speculative.k=2", "speculative.adaptive=false",
+                 "scheduling.cloud_poll_s=0"]  # no background /metrics poll through the fault proxy: only the answer's calls
     with LiveGateway(smol_engine, overrides, cloud_server=cloud) as g:
         assert g.collaborator.tokenizers.compatible, g.collaborator.tokenizers.reason
         client = openai.OpenAI(base_url=f"{g.url}/v1", api_key="unused", max_retries=0, timeout=60)
