@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -14,6 +15,7 @@ from cloud.server import create_cloud_app
 from device_runtime.fake import FakeEngine
 from device_runtime.state import DeviceStateSampler, read_device_state
 from gateway.cloud_client.client import CloudClient
+from gateway.cloud_client.errors import CloudError
 from gateway.cloud_client.load import CloudLoad, parse_metrics, render_metrics
 from gateway.config import load_config
 from gateway.runtime import Runtime
@@ -142,6 +144,42 @@ async def test_the_client_polls_each_replicas_load():
         for r in replicas:
             await r.stop()
 
+
+
+async def test_a_replica_that_answers_health_but_fails_its_calls_still_opens_the_circuit():
+    """The poll re-checks /health of a replica a failed call marked unhealthy; a 200 there must not wipe
+    the breaker's count of failed calls, or a replica whose answers always fail never opens its circuit
+    and every request pays the failure again."""
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def broken(_: web.Request) -> web.Response:
+        return web.Response(status=503, text="broken")
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_post("/v1/completions", broken)
+    server = TestServer(app)
+    await server.start_server()
+    client = CloudClient([str(server.make_url("")).rstrip("/")], retries=0, load_poll_s=0.01)
+    client.monitor.failure_threshold = 3
+    await client.start()
+    try:
+        url = client.endpoints[0].url
+        for _ in range(2):
+            with pytest.raises(CloudError):
+                await client.request_json("POST", "/v1/completions", {"prompt": "x"})
+            for _ in range(100):  # let the poll see the unhealthy replica and re-check its /health
+                if client.endpoints[0].healthy:
+                    break
+                await asyncio.sleep(0.01)
+            assert client.endpoints[0].healthy  # /health answers: usable again, as far as the flag goes
+        with pytest.raises(CloudError):
+            await client.request_json("POST", "/v1/completions", {"prompt": "x"})
+        assert client.monitor.state(url) == "open"  # but three failed calls in a row open the circuit
+    finally:
+        await client.close()
+        await server.close()
 
 
 # -- the rules ---------------------------------------------------------------------------------------------

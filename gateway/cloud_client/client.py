@@ -75,7 +75,7 @@ class CloudClient(Transport):
         while True:
             try:
                 await asyncio.gather(*(self.read_load(e) for e in self.endpoints))
-                await asyncio.gather(*(self.check_health(e) for e in self.endpoints
+                await asyncio.gather(*(self.check_health(e, closes_circuit=False) for e in self.endpoints
                                        if not e.healthy and self.monitor.state(e.url) == "closed"))
             except Exception:  # the poller must outlive any one bad answer
                 log.exception("cloud load poll failed")

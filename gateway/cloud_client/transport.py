@@ -316,8 +316,11 @@ class Transport:
             raise CloudError(f"cloud stream failed: {path}: {type(exc).__name__}: {exc}",
                              public_reason(exc)) from exc
 
-    async def check_health(self, endpoint: CloudEndpoint) -> None:
-        """``GET /health`` on one endpoint; the outcome goes to the circuit breaker."""
+    async def check_health(self, endpoint: CloudEndpoint, closes_circuit: bool = True) -> None:
+        """``GET /health`` on one endpoint; a failure goes to the circuit breaker, and so does a success
+        where it may close the circuit (the breaker's own probe). A replica whose /health answers while
+        its calls fail must still open its circuit: the recovery re-check passes ``closes_circuit=False``
+        so its 200 does not wipe the count of failed calls."""
         t0 = time.perf_counter()
         public = "cloud health check failed"
         try:
@@ -332,7 +335,8 @@ class Transport:
             endpoint.healthy = False
             endpoint.last_error, public = f"{type(exc).__name__}: {exc}", public_reason(exc)
         if endpoint.healthy:
-            self.monitor.record_success(endpoint.url, time.perf_counter() - t0)
+            if closes_circuit:
+                self.monitor.record_success(endpoint.url, time.perf_counter() - t0)
         else:
             self.monitor.record_failure(endpoint.url, endpoint.last_error or "unhealthy", public)
 
