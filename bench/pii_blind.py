@@ -22,21 +22,23 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-# bench.pii_people imports this module for its "blind" split, so nothing here imports it back
+# bench.pii_people imports this module (its "blind" split and the written forms of dates below),
+# so nothing here imports it back
 Maker = Callable[[random.Random], str]
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
-_ZH_DIGITS = "〇一二三四五六七八九"
+ZH_DIGITS = "〇一二三四五六七八九"
 
 
-def _zh_num(n: int) -> str:
+def zh_num(n: int) -> str:
+    """十四, 二十, 三十一 (day and month numbers in Chinese numerals)."""
     if n < 10:
-        return _ZH_DIGITS[n]
+        return ZH_DIGITS[n]
     tens, ones = divmod(n, 10)
-    return ("" if tens == 1 else _ZH_DIGITS[tens]) + "十" + (_ZH_DIGITS[ones] if ones else "")
+    return ("" if tens == 1 else ZH_DIGITS[tens]) + "十" + (ZH_DIGITS[ones] if ones else "")
 
 
-def _ordinal(d: int) -> str:
+def ordinal(d: int) -> str:
     return f"{d}{'th' if 11 <= d <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(d % 10, 'th')}"
 
 BLIND: list[tuple[str, str]] = [
@@ -212,11 +214,11 @@ def zh_address_blind(rng: random.Random) -> str:
 def dob_blind(zh: bool) -> Maker:
     def make(rng: random.Random) -> str:
         y, m, d = rng.randint(1932, 2016), rng.randint(1, 12), rng.randint(1, 28)
-        mon = _MONTHS[m - 1]
-        en = [f"{d:02d}-{mon[:3]}-{y}", f"{mon[:3]}. {d}, {y}", f"{_ordinal(d)} {mon} {y}", f"{mon} {d} {y}",
+        mon = MONTHS[m - 1]
+        en = [f"{d:02d}-{mon[:3]}-{y}", f"{mon[:3]}. {d}, {y}", f"{ordinal(d)} {mon} {y}", f"{mon} {d} {y}",
               f"{m}/{d}/{y % 100:02d}"]
         zh_forms = [f"{y}.{m}.{d}", f"{y % 100:02d}年{m}月{d}日", f"{y} 年 {m} 月 {d} 日",
-                    "".join(_ZH_DIGITS[int(c)] for c in str(y)) + f"年{_zh_num(m)}月{_zh_num(d)}号"]
+                    "".join(ZH_DIGITS[int(c)] for c in str(y)) + f"年{zh_num(m)}月{zh_num(d)}号"]
         return rng.choice(zh_forms if zh else en)
     return make
 

@@ -31,6 +31,7 @@ import random
 import string
 from collections.abc import Callable
 
+from bench.pii_blind import MONTHS, ZH_DIGITS, ordinal, zh_num
 from bench.pii_suite import Sentence
 
 Maker = Callable[[random.Random], str]
@@ -117,37 +118,20 @@ def zh_address_held(rng: random.Random) -> str:
 
 
 # -- dates of birth -----------------------------------------------------------------------------------
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"]
-_ZH_DIGITS = "〇一二三四五六七八九"
-
-
-def _zh_num(n: int) -> str:
-    """十四, 二十, 三十一 (day and month numbers in Chinese numerals)."""
-    if n < 10:
-        return _ZH_DIGITS[n]
-    tens, ones = divmod(n, 10)
-    return ("" if tens == 1 else _ZH_DIGITS[tens]) + "十" + (_ZH_DIGITS[ones] if ones else "")
-
-
-def _ordinal(d: int) -> str:
-    return f"{d}{'th' if 11 <= d <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(d % 10, 'th')}"
-
-
 def dob_maker(forms: list[str]) -> Maker:
     def make(rng: random.Random) -> str:
         y, m, d = rng.randint(1932, 2016), rng.randint(1, 12), rng.randint(1, 28)
         form = rng.choice(forms)
         return {
-            "d_month_y": f"{d} {_MONTHS[m - 1]} {y}", "month_d_y": f"{_MONTHS[m - 1]} {d}, {y}",
+            "d_month_y": f"{d} {MONTHS[m - 1]} {y}", "month_d_y": f"{MONTHS[m - 1]} {d}, {y}",
             "iso": f"{y}-{m:02d}-{d:02d}", "us_slash": f"{m:02d}/{d:02d}/{y}",
             "zh": f"{y}年{m}月{d}日", "zh_padded": f"{y}年{m:02d}月{d:02d}日",
             # held-out forms
-            "ordinal_of": f"{_ordinal(d)} of {_MONTHS[m - 1]} {y}", "abbr": f"{_MONTHS[m - 1][:3]} {d}, {y}",
+            "ordinal_of": f"{ordinal(d)} of {MONTHS[m - 1]} {y}", "abbr": f"{MONTHS[m - 1][:3]} {d}, {y}",
             "dotted": f"{d:02d}.{m:02d}.{y}", "eu_slash": f"{d}/{m}/{y}", "zh_slash": f"{y}/{m}/{d}",
-            "zh_hao": f"{y}年{m}月{d}号", "zh_numerals": "".join(_ZH_DIGITS[int(c)] for c in str(y))
-                                                         + f"年{_zh_num(m)}月{_zh_num(d)}日",
-            "month_ordinal": f"{_MONTHS[m - 1]} {_ordinal(d)}, {y}",
+            "zh_hao": f"{y}年{m}月{d}号", "zh_numerals": "".join(ZH_DIGITS[int(c)] for c in str(y))
+                                                         + f"年{zh_num(m)}月{zh_num(d)}日",
+            "month_ordinal": f"{MONTHS[m - 1]} {ordinal(d)}, {y}",
         }[form]
     return make
 

@@ -53,15 +53,22 @@ class FakeEngine:
     def sync(self, tokens: Sequence[int]) -> None:
         self._tokens = list(tokens)
 
+    def answer_for(self, prompt: Sequence[int]) -> bytes | None:
+        """The whole answer to ``prompt``, ended by ``stop``; None: cycle ``self.answer`` until
+        ``max_tokens``. Subclasses script answers here; the token loop stays the one in ``generate``."""
+        return None
+
     def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False,
                  constraint: object | None = None) -> Iterator[TokenEvent]:
         """The fixed answer; ``constraint`` is accepted as the real engine takes it, never followed."""
         self.check_fits(len(prompt), params.max_tokens)
+        scripted = self.answer_for(prompt)
         text = TokenTextStream(self.token_bytes, params.stop)
-        for i in range(params.max_tokens):
-            token = self.answer[i % len(self.answer)]
+        for i in range(params.max_tokens if scripted is None else min(params.max_tokens, len(scripted))):
+            token = self.answer[i % len(self.answer)] if scripted is None else scripted[i]
             ev = TokenEvent(token, -0.1, text.push(token))
-            if text.stopped:
+            if text.stopped or (scripted is not None and i + 1 == len(scripted)):
+                ev.text += text.flush()
                 ev.finish_reason = "stop"
             elif i + 1 == params.max_tokens:
                 ev.text += text.flush()

@@ -10,12 +10,10 @@ the tools offered with it in ``offered``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from device_runtime.engine import SamplingParams, TokenEvent
 from device_runtime.fake import FakeEngine
-from device_runtime.text import TokenTextStream
 from device_runtime.tools import call_text
 
 
@@ -52,19 +50,5 @@ class AssistantEngine(FakeEngine):
                 return answer
         return self.default
 
-    def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False,
-                 constraint: object | None = None) -> Iterator[TokenEvent]:
-        self.check_fits(len(prompt), params.max_tokens)
-        answer = self._answers.get(tuple(prompt), self.default).encode()
-        text = TokenTextStream(self.token_bytes, params.stop)
-        for i, token in enumerate(answer[: params.max_tokens]):
-            ev = TokenEvent(token, -0.1, text.push(token))
-            if text.stopped or i + 1 == len(answer):
-                ev.text += text.flush()
-                ev.finish_reason = "stop"
-            elif i + 1 == params.max_tokens:
-                ev.text += text.flush()
-                ev.finish_reason = "length"
-            yield ev
-            if ev.finish_reason:
-                return
+    def answer_for(self, prompt: Sequence[int]) -> bytes:
+        return self._answers.get(tuple(prompt), self.default).encode()
