@@ -380,13 +380,19 @@ async def leaks_through_gateway(suite, modes=("tandem-cloud",), stops: bool = Fa
                             and all(v in text for _, v in s.spans)):
                         restored += 1
     await cloud.stop()
+    return {**_leaks(cloud, suite), "gateway_requests": requests, "requests_per_mode": dict(per_mode),
+            "private_requests": private, "answers_with_all_values_restored": restored,
+            "stop_strings_with_values": stops}
+
+
+def _leaks(cloud: RecordingCloud, suite: list) -> dict:
+    """Which of the suite's values the recording cloud received; a value that a sentence about nobody
+    also holds is not a leak (that sentence goes out as written)."""
     seen = cloud_saw(cloud)
-    public = "\n".join(s.text for s in suite if not s.spans)  # sentences about nobody go out as written
+    public = "\n".join(s.text for s in suite if not s.spans)
     leaked = [(k, v) for s in suite for k, v in s.spans if v in seen and v not in public]
     return {"leaks_to_cloud": len(leaked), "leaked": leaked[:20], "cloud_requests": cloud.calls,
             "values_also_in_a_public_sentence": sorted({v for s in suite for _, v in s.spans if v in public}),
-            "gateway_requests": requests, "requests_per_mode": dict(per_mode), "private_requests": private,
-            "answers_with_all_values_restored": restored, "stop_strings_with_values": stops,
             "values_checked": sum(len(s.spans) for s in suite)}
 
 
@@ -460,14 +466,8 @@ async def leaks_through_tools(suite, modes=("tandem-cloud", "tandem-auto"), over
                         continue
                     private += trace.get("privacy") == "private"
     await cloud.stop()
-    seen = cloud_saw(cloud)
-    public = "\n".join(s.text for s in suite if not s.spans)  # sentences about nobody go out as written
-    leaked = [(k, v) for s in suite for k, v in s.spans if v in seen and v not in public]
-    return {"leaks_to_cloud": len(leaked), "leaked": leaked[:20], "cloud_requests": cloud.calls,
-            "values_also_in_a_public_sentence": sorted({v for s in suite for _, v in s.spans if v in public}),
-            "gateway_requests": requests, "private_requests": private, "errors": len(errors),
-            "error_examples": errors[:3], "values_checked": sum(len(s.spans) for s in suite),
-            "tool_arguments": True}
+    return {**_leaks(cloud, suite), "gateway_requests": requests, "private_requests": private,
+            "errors": len(errors), "error_examples": errors[:3], "tool_arguments": True}
 
 
 def _answer_and_trace(raw: str, stream: bool) -> tuple[str, dict]:
