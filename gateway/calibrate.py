@@ -75,7 +75,7 @@ async def _calibrate(config: TandemConfig, prompts: list[str], max_tokens: int) 
 
 def run_calibrate(config: TandemConfig, args: argparse.Namespace) -> int:
     if args.query_router:
-        return fit_query_router(args.records, args.query_router)
+        return fit_query_router(args.records, args.query_router, args.output_price_ratio)
     prompts = DEFAULT_PROMPTS
     if args.prompts:
         prompts = [line.strip() for line in Path(args.prompts).read_text().splitlines() if line.strip()]
@@ -115,9 +115,10 @@ def read_records(paths: list[str]) -> list[dict]:
     return [r for r in records if r.get("device", {}).get("embedding") and "score" in r.get("escalation", {})]
 
 
-def fit_query_router(paths: list[str], out: str) -> int:
+def fit_query_router(paths: list[str], out: str, output_price_ratio: float = 3.0) -> int:
     """``tandem calibrate --query-router OUT --records ...``: the router fitted on the records' calibration
-    half (per task, fixed seed: the benchmark's split), checked on the other half, written to OUT."""
+    half (per task, fixed seed: the benchmark's split), checked on the other half, written to OUT. A cloud
+    answer costs its prompt tokens plus ``output_price_ratio`` times its output tokens."""
     import numpy as np
 
     records = read_records(paths)
@@ -127,7 +128,7 @@ def fit_query_router(paths: list[str], out: str) -> int:
     lengths = sorted({r["device"].get("embed_tokens", 128) for r in records})
     fitted_on = (f"{len(records)} records ({', '.join(tasks)}), calibration half; "
                  f"prompts embedded at {lengths} tokens")
-    router, cal, held = fit_from_records(records, fitted_on=fitted_on)
+    router, cal, held = fit_from_records(records, fitted_on=fitted_on, output_price_ratio=output_price_ratio)
     held_recs = [records[i] for i in held]
     p = router.p_gains(np.stack([unpack_vector(r["device"]["embedding"]) for r in held_recs]),
                        np.asarray([r["prompt_tokens"] for r in held_recs], dtype=np.float64))

@@ -192,7 +192,9 @@ def fit_from_records(
 ) -> tuple[QueryRouter, list[int], list[int]]:
     """The router fitted on the calibration half of records (each with ``device.embedding``,
     ``prompt_tokens`` and the device's, the cloud's and the escalation's scores), its decision point
-    chosen there too (``fit_with_threshold``): the router, and the halves' indices."""
+    chosen there too (``fit_with_threshold``, a cloud answer costing its prompt plus
+    ``output_price_ratio`` times its output tokens: the cloud's price ratio, 3.0 for the benchmark's
+    illustrative $0.10/$0.30 per million): the router, and the halves' indices."""
     cal, held = split_ids([r["id"] for r in records], seed, calibration_fraction)
     recs = [records[i] for i in cal]
     n = np.asarray([r["prompt_tokens"] for r in recs], dtype=np.float64)

@@ -184,7 +184,7 @@ def test_tandem_calibrate_fits_the_router_from_records(tmp_path, capsys):
     with gzip.open(path, "wt") as f:
         f.writelines(json.dumps(r) + "\n" for r in records)
     out = tmp_path / "router.json"
-    args = SimpleNamespace(query_router=str(out), records=[str(path)])
+    args = SimpleNamespace(query_router=str(out), records=[str(path)], output_price_ratio=3.0)
     assert run_calibrate(None, args) == 0
     router = QueryRouter.load(out)
     assert router.to_cloud(KNOWLEDGE, 40)[0] and not router.to_cloud(CODE, 40)[0]
