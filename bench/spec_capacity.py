@@ -183,7 +183,21 @@ def measure_designs(model: str, lengths: list[int], threads: int, reps: int, oth
 
 
 # -- the report --------------------------------------------------------------------------------------------
-def report(capacity_runs: dict[str, dict], design: dict | None, args: argparse.Namespace) -> dict:
+def pool_rows(pool_runs: dict[str, dict], args: argparse.Namespace) -> dict[str, dict]:
+    """Per N on the two-replica pool: cloud-only, speculative with session affinity, and without."""
+    out = {}
+    for n, r in pool_runs.items():
+        rows = [_capacity({n: {**r, "speculative": r[side]}}, args)[n]
+                for side in ("speculative", "speculative_no_affinity")]
+        out[n] = {"devices": r["n"], "tokens": r["tokens"], "cloud_only": rows[0]["cloud_only"],
+                  "affinity": {**rows[0]["speculative"], "gain": rows[0]["capacity_gain"]},
+                  "no_affinity": {**rows[1]["speculative"], "gain": rows[1]["capacity_gain"]},
+                  "load_1min": r.get("load_1min")}
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+def report(capacity_runs: dict[str, dict], design: dict | None, args: argparse.Namespace,
+           pool_runs: dict[str, dict] | None = None) -> dict:
     rows = _capacity(capacity_runs, args)
     for n, r in rows.items():
         r["speculative"]["sessions"] = capacity_runs[n]["speculative"].get("sessions")
@@ -199,7 +213,8 @@ def report(capacity_runs: dict[str, dict], design: dict | None, args: argparse.N
                       "threads": "device 1 (core 0), cloud 1 (core 1)",
                       "local_cloud": "cloud.local defaults (n_ctx 4096, session_memory_mb 512, "
                                      "max_sessions 64)"},
-            "goal": goal, "capacity": rows, "design": design, "machine": machine(), "date": now_iso()}
+            "goal": goal, "capacity": rows, "pool": pool_rows(pool_runs, args) if pool_runs else None,
+            "design": design, "machine": machine(), "date": now_iso()}
 
 
 def markdown(data: dict) -> str:
@@ -228,10 +243,30 @@ def markdown(data: dict) -> str:
         lines.append(f"| {n} | {sp['aggregate_tok_s']} | {co['aggregate_tok_s']} | {r['capacity_gain']} | "
                      f"{sp['per_device_tok_s']} / {co['per_device_tok_s']} | {sp.get('refused_409')} | "
                      f"{work} | {swaps} | {load} |")
-    lines.append("\nDevice i replays the i-th prompt of the set (N = 1: the first alone, a code prompt). The "
+    lines.append("\nDevice i replays the i-th prompt of the set, from its start again where N exceeds it "
+                 "(N = 1: the first alone, a code prompt; N = 8 on 4 prompts: each twice, as two sessions). The "
                  "cloud computes each session's prompt once and then only its new tokens: no round is "
                  "refused or recomputed. With N devices the one-thread cloud is the bottleneck, and what the "
                  "gain measures is the cloud's time per output token, speculative against cloud-only.\n")
+    pool = data.get("pool")
+    if pool:
+        lines += ["## A pool of two replicas: with and without session affinity\n",
+                  "Two local clouds (one core each) behind one client, as `cloud.endpoints` with two entries. "
+                  "With affinity every verification call of a device goes to the replica its session hashes "
+                  "to (rendezvous hashing, as the gateway does for an answer and a conversation); without, "
+                  "each call goes to the least busy replica, and a call that lands where its session is not "
+                  "held is refused (409) and resent with its whole context. Cloud-only completions spread "
+                  "the same way as without affinity (each is one request).\n",
+                  "| N | cloud-only tok/s | speculative, affinity: tok/s (× cloud-only) | refused | "
+                  "computed / output token | speculative, no affinity: tok/s (× cloud-only) | refused | "
+                  "computed / output token |\n|---|---|---|---|---|---|---|---|"]
+        for n, r in pool.items():
+            a, b = r["affinity"], r["no_affinity"]
+            lines.append(f"| {n} | {r['cloud_only']['aggregate_tok_s']} | {a['aggregate_tok_s']} ({a['gain']}×) | "
+                         f"{a.get('refused_409')} | {a.get('computed_tokens_per_output_token')} | "
+                         f"{b['aggregate_tok_s']} ({b['gain']}×) | {b.get('refused_409')} | "
+                         f"{b.get('computed_tokens_per_output_token')} |")
+        lines.append("")
     lines.append("Before, with one KV cache for every caller (bench/results/speculative.md: a 2-core AMD "
                  "EPYC, the 40-prompt set, 128 tokens): N = 1 0.78×; N = 2 0.36 against 9.21 tok/s "
                  "(0.04×, 103 refused); N = 4 0.32 against 7.6 (0.04×, 230 refused).\n")
@@ -278,6 +313,16 @@ def plot(data: dict, path: Path) -> None:
     for n, y in zip(ns, spec):
         a1.annotate(f"{rows[str(n)]['capacity_gain']}×", (n, y), textcoords="offset points", xytext=(4, -12),
                     fontsize=8)
+    pool = data.get("pool") or {}
+    if pool:
+        pn = [int(n) for n in pool]
+        a1.plot(pn, [pool[str(n)]["affinity"]["aggregate_tok_s"] for n in pn], "o--",
+                label="speculative, 2 replicas, affinity")
+        a1.plot(pn, [pool[str(n)]["no_affinity"]["aggregate_tok_s"] for n in pn], "x--",
+                label="speculative, 2 replicas, no affinity")
+        a1.plot(pn, [pool[str(n)]["cloud_only"]["aggregate_tok_s"] for n in pn], "s:",
+                label="cloud only, 2 replicas")
+        ns = sorted(set(ns) | set(pn))
     a1.set(xlabel="devices verifying at once (N)", ylabel="aggregate tokens / s",
            title="Local cloud capacity", xticks=ns)
     a1.set_ylim(bottom=0)
@@ -316,8 +361,9 @@ def load_design() -> dict | None:
     return json.loads(DESIGN_CACHE.read_text()) if DESIGN_CACHE.is_file() else None
 
 
-def write(capacity_runs: dict[str, dict], args: argparse.Namespace, name: str = "capacity") -> dict:
-    data = report(capacity_runs, load_design(), args)
+def write(capacity_runs: dict[str, dict], args: argparse.Namespace, name: str = "capacity",
+          pool_runs: dict[str, dict] | None = None) -> dict:
+    data = report(capacity_runs, load_design(), args, pool_runs)
     write_results(name, data, markdown(data))
     plot(data, RESULTS / f"{name}.png")
     return data

