@@ -11,7 +11,16 @@ enums, required fields, bounded numbers):
   (the goal: at most 1.2x). Same prompts, same process, interleaved.
 * validity: the answers with the grammar are parsed and validated (``jsonschema``); with
   ``--gateway N`` the first N schemas also go through a gateway built by ``Runtime`` (the
-  factory ``tandem serve`` uses, with the local cloud) in device, speculative and cascade modes.
+  factory ``tandem serve`` uses, with the local cloud) in device, speculative, cascade and cloud modes;
+* lossless under a grammar: the speculative answer (the device drafts under the grammar, the cloud's
+  best allowed token among its top log-probabilities is the verdict) against the cloud's own
+  constrained greedy answer (the local cloud decoding under the same schema), per schema: equal,
+  different where a grammar fallback happened (no allowed token in the cloud's top-k, so the
+  device's token stood), or different without one (the batch-versus-one-at-a-time near-ties that
+  ``tests/test_structured.py`` measures with a same-model pair).
+
+``--reuse-overhead`` keeps the overhead section of the last run (its own date) and runs only the
+gateway part.
 
 Writes bench/results/structured.{json,md,png}.
 """
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from pathlib import Path
@@ -27,13 +37,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, now_iso, write_results  # noqa: E402
+from bench.common import RESULTS, machine, now_iso, write_results  # noqa: E402
 from device_runtime.engine import LlamaEngine, SamplingParams  # noqa: E402
 from device_runtime.grammar import Grammar  # noqa: E402
 from device_runtime.models import ModelStore  # noqa: E402
 from gateway.testing.schemas import SchemaCase, schema_cases, valid  # noqa: E402
 
-MODES = ("tandem-device", "tandem-speculative", "tandem-cascade")
+MODES = ("tandem-device", "tandem-speculative", "tandem-cascade", "tandem-cloud")
 
 
 def timed_answer(engine: LlamaEngine, case: SchemaCase, constrained: bool, max_tokens: int) -> dict[str, Any]:
@@ -122,6 +132,7 @@ async def through_gateway(
                 results.append(
                     {
                         "case": case.name,
+                        "text": text,
                         "valid": valid(text, case.schema),
                         "seconds": time.perf_counter() - t0,
                         "grammar_fallbacks": trace.get("grammar_fallbacks", 0),
@@ -139,7 +150,20 @@ async def through_gateway(
                 f"{out[mode]['grammar_fallbacks']} grammar fallbacks",
                 flush=True,
             )
+    out["lossless"] = lossless(out["tandem-speculative"]["rows"], out["tandem-cloud"]["rows"])
     return out
+
+
+def lossless(spec: list[dict[str, Any]], cloud: list[dict[str, Any]]) -> dict[str, Any]:
+    """Speculative against the cloud's own constrained answer, schema by schema."""
+    equal = [s["case"] for s, c in zip(spec, cloud) if s["text"] == c["text"]]
+    fallback = [s["case"] for s, c in zip(spec, cloud) if s["text"] != c["text"] and s["grammar_fallbacks"]]
+    other = [s["case"] for s, c in zip(spec, cloud) if s["text"] != c["text"] and not s["grammar_fallbacks"]]
+    return {"n": len(spec), "equal": len(equal), "differ_after_fallback": fallback,
+            "differ_without_fallback": other,
+            "equal_where_no_fallback": sum(1 for s, c in zip(spec, cloud)
+                                           if not s["grammar_fallbacks"] and s["text"] == c["text"]),
+            "no_fallback": sum(1 for s in spec if not s["grammar_fallbacks"])}
 
 
 def report(data: dict[str, Any]) -> str:
@@ -149,7 +173,7 @@ def report(data: dict[str, Any]) -> str:
         "# Structured outputs",
         "",
         f"{o['n']} JSON schemas of varied shape (`gateway/testing/schemas.py`), greedy, "
-        f"device model `{data['settings']['device']}`.",
+        f"device model `{data['settings']['device']}` (grammar overhead measured {o.get('date', data['date'])}).",
         "",
         "| | ms / token | valid JSON for its schema |",
         "|---|---|---|",
@@ -167,6 +191,8 @@ def report(data: dict[str, Any]) -> str:
             "|---|---|---|",
         ]
         for mode, g in data["gateway"].items():
+            if mode == "lossless":
+                continue
             lines.append(f"| {mode} | {g['valid']}/{g['n']} | {g['grammar_fallbacks']} |")
         lines += [
             "",
@@ -174,6 +200,17 @@ def report(data: dict[str, Any]) -> str:
             "was allowed, so the device's grammatical token stood.",
             "",
         ]
+        ll = data["gateway"].get("lossless")
+        if ll:
+            lines += [
+                f"Speculative against the cloud's own constrained greedy answer (temperature 0): "
+                f"**{ll['equal']}/{ll['n']} equal**; where no grammar fallback happened, "
+                f"{ll['equal_where_no_fallback']}/{ll['no_fallback']} equal. Different after a fallback: "
+                f"{len(ll['differ_after_fallback'])} ({', '.join(ll['differ_after_fallback']) or 'none'}); "
+                f"different without one: {len(ll['differ_without_fallback'])} "
+                f"({', '.join(ll['differ_without_fallback']) or 'none'}).",
+                "",
+            ]
     lines.append("![structured](structured.png)")
     return "\n".join(lines)
 
@@ -210,14 +247,10 @@ def main() -> None:
     ap.add_argument("--cloud", default="qwen2.5-coder-1.5b")
     ap.add_argument("--max-tokens", type=int, default=160)
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads for the overhead run")
+    ap.add_argument("--reuse-overhead", action="store_true",
+                    help="keep the last run's overhead section (bench/results/structured.json)")
     args = ap.parse_args()
     cases = schema_cases(args.n)
-    engine = LlamaEngine(
-        ModelStore(progress=False).resolve(args.device, pull=True),
-        n_ctx=2048,
-        n_threads=args.threads,
-        name=args.device,
-    )
     data: dict[str, Any] = {
         "machine": machine(),
         "date": now_iso(),
@@ -228,8 +261,19 @@ def main() -> None:
             "max_tokens": args.max_tokens,
             "threads": args.threads,
         },
-        "overhead": overhead(engine, cases, args.max_tokens),
     }
+    if args.reuse_overhead:
+        last = json.loads((RESULTS / "structured.json").read_text())
+        data["overhead"] = {**last["overhead"], "date": last["overhead"].get("date", last["date"])}
+    else:
+        engine = LlamaEngine(
+            ModelStore(progress=False).resolve(args.device, pull=True),
+            n_ctx=2048,
+            n_threads=args.threads,
+            name=args.device,
+        )
+        data["overhead"] = {**overhead(engine, cases, args.max_tokens), "date": data["date"]}
+        del engine
     if args.gateway:
         data["gateway"] = asyncio.run(
             through_gateway(cases[: args.gateway], args.device, args.cloud, args.max_tokens)
