@@ -64,6 +64,14 @@ def test_hard_negatives_are_not_names(det, text):
     "Unit 7/45 George Street, Parramatta NSW 2150",
     "PO Box 1234, Anchorage, AK 99501",
     "12 Rue Crescent, Toronto, ON M5A 1B2",
+    # a house's name, a Singapore block with its #floor-unit, an Indian cross road and PIN, a Canadian
+    # rural route, two places before an Eircode, a Philippine postcode before its province
+    "Holly Cottage, 7 Mill Road, Ely CB7 4DL",
+    "Blk 512 Jurong West Street 52, #08-231, Singapore 640512",
+    "Flat 12, Green Residency, 4th Cross, Jayanagar, Bengaluru 560041",
+    "RR 2, Box 40, Hanover, ON N4N 3B8",
+    "7 Harbour Terrace, Salthill, Galway H91 E2K6",
+    "1234 Rizal Avenue, Tondo, 1012 Metro Manila",
 ])
 def test_english_addresses_of_several_countries(det, address):
     assert found(det, f"Please ship it to {address} by Friday.", "ADDRESS") == [address]
@@ -74,6 +82,9 @@ def test_english_addresses_of_several_countries(det, address):
     "北京市海淀区中关村大街27号A座12层1203室",
     "长乐路288弄12号1201室",
     "云南省大理州宾川县平川镇李家村3组12号",
+    "台北市信義區松仁路100巷5弄8號3樓",  # traditional characters, lanes off the road
+    "上海市徐汇区漕溪北路88号圣爱大厦12楼",  # a building by its name, then the floor
+    "南京市鼓楼区中山路18巷6号2单元402",
 ])
 def test_chinese_addresses_down_to_the_room(det, address):
     assert found(det, f"快递请寄到{address}，谢谢。", "ADDRESS") == [address]
@@ -92,13 +103,17 @@ def test_a_number_and_a_capital_are_not_an_address(det):
     ("出生日期：1987年3月14日", "1987年3月14日"),
     ("我1987-03-14出生。", "1987-03-14"),
     ("她生于一九八七年三月十四日。", "一九八七年三月十四日"),
+    ("D.O.B. 07-Feb-1990, see the passport.", "07-Feb-1990"),
+    ("Born 5/6/91 in Leeds.", "5/6/91"),  # a two-digit year, tied to a birth
+    ("我是90年5月6日生的。", "90年5月6日"),
 ])
 def test_dates_of_birth_in_both_languages(det, text, date):
     assert found(det, text, "DATE_OF_BIRTH") == [date]
 
 
 @pytest.mark.parametrize("text", ["The meeting is on 14 March 2025 at 10:00.", "合同于2023年5月1日签署。",
-                                  "Version 2.1 was released on 2024-06-01."])
+                                  "Version 2.1 was released on 2024-06-01.", "The form is due 5/6/91.",
+                                  "项目在24年5月6日上线。"])
 def test_other_dates_are_not_birth_dates(det, text):
     assert found(det, text, "DATE_OF_BIRTH") == []
 

@@ -47,22 +47,42 @@ _SUFFIXES = (
     "|Stairs|Subway|Towers|Villas|Amble|Basin|Brace|Break|Byway|Corso|Elbow|Front|Gates|Glade|Gully|Lower"
     "|Quays|Range|Ronde|Round|Slope|Sound|Steps|Strip|Upper|Brae|Brow|Dell|Edge|Lees|Link|Part|Quad|Ring"
     "|Tarn|Turn|Wade|Dip|Gap|Mew|Top|Tor|Via"
+    # India: a road (Marg), a locality that stands where a street would (Nagar, Ganj, Vihar, Colony, ...)
+    "|Enclave|Layout|Colony|Vihar|Nagar|Chowk|Marg|Ganj|Bagh|Zila"
+    # a residential building standing where a street would (Flat 325, Sai Residency, 8th Cross)
+    "|Residency|Residences|Apartments|Homes"
 )
 _DIR = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?"
-_WORD = r"(?:[A-Z][A-Za-z'’.-]*|\d{1,3}(?:st|nd|rd|th)|[A-Z])"
-_HOUSE = r"(?:(?:Unit|Flat|Apt\.?|Shop)\s*)?\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?"
+_WORD = r"(?:[A-Z][^\W\d_]*(?:['’.-][^\W\d_]*)*|\d{1,3}(?:st|nd|rd|th)|[A-Z])"  # Parañaque, O'Brien
+_HOUSE = (
+    # 58/563, Sha Nagar; H.No. 38, ...; Blk 998 Tampines Avenue 5
+    r"(?:(?:Unit|Flat|Apt\.?|Shop|Blk|Block|H\.\s?No\.)\s*)?\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?,?"
+    r"(?:\s+(?:Unit|Lot)\s+[A-Z\d]{1,4})?"  # 8969 Unit B Barrera Road, Block 13 Lot 94 3rd Street
+)
 _UNIT = (
     r"(?:Flat|Apt\.?|Apartment|Unit|Suite|Ste\.?|Studio|Level|Floor|Room|Rm\.?|Lot|Block|Shop)"
     r"\s*#?\s*[A-Za-z0-9-]{1,5}"
 )
 _STREET = (
-    rf"{_HOUSE}\s+(?:{_DIR}\s+)?(?:{_WORD}\s+){{0,3}}{_WORD}\s+(?:{_SUFFIXES})\b\.?(?:\s+{_DIR}(?![A-Za-z]))?"
-    rf"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[A-Za-z0-9-]{{1,6}})?"
+    rf"{_HOUSE}\s+(?:{_DIR}\s+)?(?:{_WORD}\s+){{0,3}}{_WORD}\s+(?:{_SUFFIXES})\b\.?"
+    r"(?:\s+(?:Extension|Ext\.?|\d{1,3})(?![\w-]))?"  # Samat Road Extension, Tampines Avenue 5
+    rf"(?:\s+{_DIR}(?![A-Za-z]))?"
+    rf"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[A-Za-z0-9-]{{1,6}}(?![A-Za-z0-9-]))?"
+)
+# a house's or a building's name before its street line: Rose Cottage, 56 Maple Lane; 2F Jupiter Place
+# Tower 3, 6597 Uranus Street; Room 4838 Piña Suites Tower 9, ...
+_NAMED = (
+    r"(?:(?:[A-Z][a-z]+ ){0,2}(?:Cottage|House|Farm|Lodge|Rectory|Barn|Villa|Hall|Mill|Grange),\s+"
+    r"|(?:(?:\d{1,2}F|(?:Room|Unit) \d{1,5}|Floor \d{1,3}|\d{1,2}(?:st|nd|rd|th) Floor) )?"
+    r"(?:[A-Z][\w'’-]+ ){1,3}(?:Towers?|Building|Bldg\.?|Plaza)"
+    r"(?: \d{1,3})?,\s+)"
 )
 _CORE = re.compile(
-    rf"(?<![\w/-])(?:(?:{_UNIT},?\s+)?{_STREET}"
-    rf"|{_UNIT},\s+(?:{_WORD}\s+){{0,3}}{_WORD}\s+(?:{_SUFFIXES})\b\.?"  # Flat 7, Jones Light, ...
+    rf"(?<![\w/-])(?:{_NAMED}?(?:{_UNIT},?\s+)?{_STREET}"
+    # Flat 7, Jones Light, ...; B12 L15 Aries Street (block and lot, the Philippines)
+    rf"|{_NAMED}?(?:{_UNIT},|B\d{{1,3}} L\d{{1,3}})\s+(?:{_WORD}\s+){{0,3}}{_WORD}\s+(?:{_SUFFIXES})\b\.?"
     r"|P\.?\s?O\.?\s+Box\s+\d{1,6}"
+    r"|RR \d{1,2},? (?:Site \d{1,3},? )?(?:Box|Comp) \d{1,4}"  # Canadian rural routes
     r"|(?:PSC|CMR|Unit) \d{1,5},? Box \d{1,5}|(?:USS|USNS|USCGC) [A-Z][A-Za-z]+(?= *,? *[FAD]PO\b))"
 )
 _US_STATES = (
@@ -71,44 +91,59 @@ _US_STATES = (
 )
 _REGIONS = "(?:[FAD]PO )?(?:" + _US_STATES + ")|NSW|VIC|QLD|SA|TAS|ACT|NT|ON|QC|BC|AB|MB|SK|NS|NB|NL|PE|YT|NU"
 _POSTCODE = (
-    r"\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d|\d{4}"
-    r"|[AC-FHKNPRTV-Y]\d{2}\s?[AC-FHKNPRTV-Y\d]{4}"
+    r"\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d|\d{6}|\d{4}"
+    r"|[A-Z]\d{2}\s?[A-Z\d]{4}"  # Eircode (routing key, unique identifier); India, Singapore: six digits
 )
 # one more part of the address after a street line: "strong" parts (a region, a postcode) end it safely
 _STRONG = re.compile(
-    rf"(?:,\s*|\s+)((?:{_REGIONS})\.?(?:,?\s+(?:{_POSTCODE}))?|(?:{_POSTCODE})"
-    r"|RD \d{1,2}|Dublin \d{1,2})(?![\w-])"
+    rf"(?:,\s*|\s+|-(?=\d{{6}}))("
+    # the Philippines: a postcode before the province (1215 Metro Manila, 9646 Surigao del Norte)
+    r"\d{4} [A-Z][^\W\d_]+(?: (?:del |de )?[A-Z][^\W\d_]+){0,2}"
+    r"(?=\s*[,.;!?\n)。，；！？]|\s*$| until| before| by)"
+    rf"|(?:{_REGIONS})\.?(?:,?\s+(?:{_POSTCODE}))?|(?:{_POSTCODE})"
+    r"|RD \d{1,2}|Dublin \d{1,2}|#\d{1,3}-\d{1,5}"  # Singapore's #floor-unit
+    r"|Singapore \d{6})"
+    r"(?![\w-])"
 )
 _PLACE = re.compile(
-    rf"(,\s*|\s+)((?:{_WORD})(?:\s+{_WORD}){{0,2}})(?=(?:,\s*|\s+)(?:{_REGIONS}|{_POSTCODE}|RD \d)"
-    r"(?![\w-])|\s*[,.;!?\n)]|\s*$)"
+    rf"(,\s*|\s+)((?:{_WORD})(?:\s+{_WORD}){{0,2}}(?: \d{{1,2}})?)"  # Hudson Cove 5
+    rf"(?=(?:,\s*|\s+|-(?=\d{{6}}))(?:{_REGIONS}|{_POSTCODE}|RD \d)"
+    r"(?![\w-])|\s*[,.;!?\n)。，；！？]|\s*$)"
 )
+
+
+_NOT_PLACE = ("and", "or", "but", "please", "by", "before", "instead", "until")
+
+
+def _place(text: str, end: int) -> re.Match[str] | None:
+    m = _PLACE.match(text, end)
+    return m if m and m.group(2).split()[0].lower() not in _NOT_PLACE else None
 
 
 def _tail(text: str, end: int) -> int:
-    """Extend an address past its street line over city, region and postcode parts."""
-    for _ in range(5):
+    """Extend an address past its street line over city, region and postcode parts: a strong part (a
+    region, a postcode) is taken at once; places (Salthill, Galway) as far as a strong part after up to
+    three of them, or the one place a comma sets off where none follows."""
+    for _ in range(6):
         m = _STRONG.match(text, end)
         if m:
             end = m.end()
             continue
-        m = _PLACE.match(text, end)
-        if m and m.group(2).split()[0].lower() not in (
-            "and",
-            "or",
-            "but",
-            "please",
-            "by",
-            "before",
-            "instead",
-        ):
+        first = m = _place(text, end)
+        for _ in range(3):
+            if m is None:
+                break
             nxt = _STRONG.match(text, m.end())
             if nxt:
                 end = nxt.end()
-                continue
-            if m.group(1).startswith(","):  # ", Springfield." ends the address
-                end = m.end()
-            break
+                break
+            m = _place(text, m.end()) if text.startswith(",", m.end()) else None
+        else:
+            m = None
+        if m is not None:
+            continue
+        if first is not None and first.group(1).startswith(","):  # ", Springfield." ends the address
+            end = first.end()
         break
     return end
 
@@ -129,17 +164,22 @@ _NOT_NAME = "的了在是跟把被让给说到寄送往住址为我你他她们�
 _N = rf"[^{_NOT_NAME}\dA-Za-z]"
 _ADMIN = (
     rf"(?:(?:{_PROVINCES})(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?)?"
-    rf"(?:{_N}{{1,5}}?(?:市|自治州|州|地区|盟))?(?:{_N}{{1,5}}?(?:新区|区|县|旗|市))?"
+    rf"(?:{_N}{{1,5}}?(?:市|自治州|州|地区|盟))?(?:{_N}{{1,5}}?(?:新区|区|區|县|縣|旗|市))?"
     rf"(?:{_N}{{1,5}}?(?:镇|乡|街道))?(?:{_N}{{1,5}}?村)?"
 )
-_BUILDING = r"[A-Za-z\d]{1,4}(?:栋|幢|号楼|座|号)"
+_BUILDING = r"[A-Za-z\d]{1,4}(?:栋|棟|幢|号楼|號樓|座|号|號)"
 _DETAIL = (
-    rf"(?:{_N}{{0,8}}?{_BUILDING})?(?:{_BUILDING})?(?:\d{{1,2}}(?:单元))?(?:\d{{1,2}}(?:层|楼|F))?"
+    rf"(?:{_N}{{0,8}}?{_BUILDING})?(?:{_BUILDING})?(?:\d{{1,2}}(?:单元|單元))?"
+    rf"(?:{_N}{{0,8}}?\d{{1,2}}(?:层|層|楼|樓|F))?"  # 华润中心29楼: a building by its name, then the floor
     r"(?:[A-Za-z]?\d{1,5}(?:室|房|号)?)?"
 )
-_ROAD = rf"{_N}{{1,8}}?(?:路|街|大道|大街|巷|弄|胡同|道|里)"
+# a road, its section (忠孝東路四段) and the lanes off it (220巷, 36巷1弄) before the house number
+_ROAD = (
+    rf"{_N}{{1,8}}?(?:路|街|大道|大街|巷|弄|胡同|道|里)(?:[一二三四五六七八九十]{{1,2}}段)?"
+    r"(?:\d{1,4}(?:巷|弄))*"
+)
 ZH_ADDRESS = re.compile(
-    rf"{_ADMIN}(?:{_ROAD}\d{{1,5}}(?:-\d{{1,5}})?(?:号|弄){_DETAIL}"
+    rf"{_ADMIN}(?:{_ROAD}\d{{1,5}}(?:-\d{{1,5}})?(?:号|號|弄){_DETAIL}"
     rf"|{_ROAD}[A-Za-z\d]{{1,3}}座{_DETAIL}"
     rf"|(?<=[市区县镇乡村道])\d{{1,3}}组(?:\d{{1,4}}号)?"
     rf"|(?<=[市区县镇乡道])(?:{_N}{{0,8}}?{_BUILDING}){_DETAIL})"
@@ -147,7 +187,7 @@ ZH_ADDRESS = re.compile(
 
 
 def find_chinese_addresses(text: str) -> list[tuple[int, int]]:
-    if not re.search(r"[路街道巷弄栋幢座组号]", text):
+    if not re.search(r"[路街道巷弄栋棟幢座组号號]", text):
         return []
     out = []
     for m in ZH_ADDRESS.finditer(text):

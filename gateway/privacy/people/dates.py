@@ -3,8 +3,9 @@
     find_birth_dates("Patient Ada Obi, born 14 March 1987, …")   # -> [("DATE_OF_BIRTH", 22, 35)]
 
 A date alone is not personal data (a deadline, a release); a date the sentence ties to a
-birth is. Forms: 14 March 1987, 14th of March 1987, March 14, 1987, Mar. 14 1987, 1987-03-14,
-14/03/1987, 03/14/1987, 14.03.1987, 1987/3/14, 1987年3月14日 (or 号), 一九八七年三月十四日.
+birth is. Forms: 14 March 1987, 14th of March 1987, 14-Mar-1987, March 14, 1987, Mar. 14 1987,
+1987-03-14, 14/03/1987, 03/14/1987, 3/14/87, 14.03.1987, 1987/3/14, 1987年3月14日 (or 号), 87年3月14日,
+一九八七年三月十四日.
 Context: born, birth, birthday, birthdate, DOB, D.O.B., b. before the date; 出生, 生日, 生于,
 诞生 before it, or 出生 / 生 right after it (1987年3月14日出生). Cue and date must be in the
 same clause, at most ``_GAP`` characters apart.
@@ -27,11 +28,14 @@ _ZH_MD = rf"(?:\d{{1,2}}|[{_ZH_NUM}]{{1,3}})"
 DATE = re.compile(
     r"(?<![A-Za-z0-9/.-])(?:"
     rf"{_DAY}(?: of)? {_MONTH},? {_YEAR}"  # 14 March 1987, 14th of March 1987
+    rf"|{_DAY}-{_MONTH}-(?:{_YEAR}|\d{{2}})"  # 14-Mar-1987, 14-Mar-87 (forms, passports)
     rf"|{_MONTH} {_DAY},? {_YEAR}"  # March 14, 1987
     rf"|{_YEAR}([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"  # 1987-03-14, 1987/3/14
-    rf"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|[12]\d|3[01])\2{_YEAR}"  # 14/03/1987, 03/14/1987
+    # 14/03/1987, 03/14/1987, 3/14/87 (a two-digit year: the cue makes it a birth date)
+    rf"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|[12]\d|3[01])\2(?:{_YEAR}|\d{{2}})"
     r")(?![A-Za-z0-9/-])"
-    rf"|{_ZH_YEAR}\s?年\s?{_ZH_MD}\s?月\s?{_ZH_MD}\s?[日号]"  # 1987年3月14日, 一九八七年三月十四日
+    # 1987年3月14日, 一九八七年三月十四日, 87年3月14日
+    rf"|(?<!\d)(?:{_ZH_YEAR}|\d{{2}})\s?年\s?{_ZH_MD}\s?月\s?{_ZH_MD}\s?[日号]"
 )
 _EN_CUE = re.compile(
     r"(?i)(?<![A-Za-z])(?:born|birth(?:day|date)?|dob|d\.o\.b\.?|date of birth)(?![A-Za-z])"
