@@ -44,20 +44,28 @@ _THING_HEADS = frozenset(
 )
 # two or three capitalised words followed by what people do ("Tarak Sawhney lives at", "… is on metformin"):
 # a name unless the model calls them a place, a nationality, a date or a quantity
-_NAME_WORD = r"[A-Z\u00c0-\u00de][a-z\u00c0-\u024f'’-]+"
-_PAIR_OF_NAMES = rf"{_NAME_WORD} (?:(?:Ó|Ní|Nic|Mac|Mc|Ua|Uí|van|von|de|da|di|del) )?{_NAME_WORD}"
+# a capitalised name word, hyphenated parts included (Moreau-Batiste, Ann-marie)
+_NAME_WORD = r"[A-Z\u00c0-\u00de][a-z\u00c0-\u024f'’]+(?:-[A-Z\u00c0-\u00de]?[a-z\u00c0-\u024f'’]+)*"
+_PARTICLE = r"(?:(?:Ó|Ní|Nic|Mac|Mc|Ua|Uí|van der|van den|van|von|de la|de|da|di|del) )?"
+# Ada Folta, Isaya G. Omar (a middle initial), Eve Ó Coilín
+_PAIR_OF_NAMES = rf"{_NAME_WORD} (?:[A-Z]\. )?{_PARTICLE}{_NAME_WORD}"
+# ... and with a middle name (María Cristina Montero), where the context alone says it is a person: three
+# capitalised words before "is" are as often a term ("Mean Absolute Deviation is")
+_NAMES = rf"{_NAME_WORD} (?:[A-Z]\. )?(?:{_NAME_WORD} )?{_PARTICLE}{_NAME_WORD}"
 _ACTOR = re.compile(
     rf"(?<![\w.])({_PAIR_OF_NAMES}) (?=(?:is|was|has|had|lives|lived|said|says|asked|asks|sent|sends|wrote"
     r"|writes|called|calls|moved|joined|works|worked|told|wants|needs|takes|took|started|will|would|can"
     r"|could|should|did|does|got|gave|went|came|left|emailed|texted|replied|signed|paid|owes|lost|found"
-    r"|missed|visited|mentioned|the right person)\b)"
+    r"|missed|visited|mentioned|stopped|the right person)\b)"
+    # ... or before what is said of a person only: "Vitor Hugo Rezende (born 1980)"
+    rf"|(?<![\w.])({_NAMES}) (?=\((?:born|b\.|n[ée]e|aged?)\b)"
     # ... or after a verb that takes a person: "email Nitesh Kala", "ask Muema Okoth", "what Ada Folta said"
     r"|(?i:\b(?:e-?mail|ask|tell|call|text|ping|invite|thank|remind|cc|contact|message|meet|congratulate"
-    r"|introduce|hire|interview|what|whether|is"
+    r"|introduce|hire|interview|what|whether|is|reply|on behalf of|invoice to:|bill to:|ship to:"
     # ... or after what one sends to someone or does with someone: "an email to …", "lunch with …"
     r"|(?:e-?mail|letter|message|note|contract|invoice|reply|it|this|them) to"
     r"|(?:lunch|dinner|coffee|a meeting|a call|talked|spoke|met|worked) with"
-    rf") )({_PAIR_OF_NAMES})(?![\w(])"
+    rf") )({_NAMES})(?![\w(])"
 )
 _NOT_ACTOR_LABELS = frozenset(
     "GPE LOC FAC NORP DATE TIME MONEY QUANTITY EVENT LAW LANGUAGE PRODUCT WORK_OF_ART".split()
@@ -71,7 +79,7 @@ _ORG_WORDS = frozenset(
 # a name it does not know
 # a name it does not know
 _PAIR = re.compile(
-    r"(?<=[a-z,;:] )([A-Z][a-z\u00c0-\u024f'’-]+(?: [A-Z][a-z\u00c0-\u024f'’-]+){1,2})(?![\w(])"
+    r"(?<=[a-z,;:] )([A-Z][a-z\u00c0-\u024f'’-]+(?: [A-Z]\.)?(?: [A-Z][a-z\u00c0-\u024f'’-]+){1,2})(?![\w(])"
 )
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Madam|Mme|Mlle|Rev|Capt|Judge|Nurse|Doctor)\.?"
 _RELATIONS = (
@@ -82,7 +90,8 @@ _RELATIONS = (
     r"|intern|mentor|supervisor|guest|patient|contact|candidate|applicant|nanny|caregiver"
 )
 _CUE = re.compile(
-    rf"(?:\b{_TITLES}|(?i:\b(?:dear|hi|hello|hey|thanks|thank you|cheers|regards|sincerely|love|yours)),?"
+    rf"(?:\b{_TITLES}|(?i:\b(?:dear|hi|hello|hey|good (?:morning|afternoon|evening)|thanks|thank you|cheers"
+    r"|regards|sincerely|love|yours)),?"
     rf"|(?i:\b(?:my|our|his|her|their|your|the|a|former|new)\s+(?:[a-z]+\s+)?(?:{_RELATIONS})),?"
     rf"|(?i:\b(?:patient|named|called|name is|name:|name|signed|attn:?)))\s+"
 )
@@ -249,9 +258,12 @@ def _actors(text: str, offset: int, stop: int, doc: Any) -> set[Span]:
     found: set[Span] = set()
     others = [(offset + e.start_char, offset + e.end_char) for e in doc.ents if e.label_ in _NOT_ACTOR_LABELS]
     for m in _ACTOR.finditer(text, offset, stop):
-        g = 1 if m.group(1) else 2
+        g = next(k for k in (1, 2, 3) if m.group(k))
         a, b = m.span(g)
         words = m.group(g).split()
+        if words[0].lower() in _STARTERS and len(words) > 2:  # "Yesterday Ada Folta sent": the name is after
+            a += len(words[0]) + 1
+            words = words[1:]
         if (
             words[0].lower() in _STARTERS
             or any(w.lower() in _ORG_WORDS for w in words)
