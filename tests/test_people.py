@@ -139,13 +139,23 @@ def test_other_dates_are_not_birth_dates(det, text):
     ("Dravoki Menthas is on digoxin and asked about grapefruit.", "digoxin"),  # 'is on': about someone
     ("我妈妈每天用布地奈德。", "布地奈德"),  # CMeKG, over jieba's words
     ("孩子在吃丙戊酸钠，要注意什么？", "丙戊酸钠"),
+    # pregnancy in words, a medicine by its brand (not a name), everyday words and abbreviations
+    ("She is twenty-two weeks pregnant.", "twenty-two weeks pregnant"),
+    ("I'm pregnant with my first baby and tired all day.", "pregnant with my first baby"),
+    ("我老婆怀孕七个月了，需要请假。", "怀孕七个月了"),
+    ("我姐姐怀了二胎。", "怀了二胎"),
+    ("My brother has been on Wellbutrin for a year.", "Wellbutrin"),
+    ("My uncle started PrEP last month.", "PrEP"),
+    ("Our daughter has PCOS.", "PCOS"),
+    ("我爷爷查出肺结节。", "肺结节"),
 ])
 def test_health_about_a_person(det, text, term):
     assert term in found(det, text, "HEALTH")
 
 
 @pytest.mark.parametrize("text", ["What are the common symptoms of diabetes?",
-                                  "Explain how insulin regulates blood sugar.", "请解释一下高血压是怎么形成的。"])
+                                  "Explain how insulin regulates blood sugar.", "请解释一下高血压是怎么形成的。",
+                                  "How does Wellbutrin work?", "I do meal prep on Sundays."])
 def test_health_questions_about_nobody_are_not_personal(det, text):
     assert found(det, text, "HEALTH") == []
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from gateway.privacy.people import nlp
 from gateway.privacy.people.addresses import find_chinese_addresses, find_english_addresses
 from gateway.privacy.people.dates import find_birth_dates
-from gateway.privacy.people.health import find_health
+from gateway.privacy.people.health import english_terms, find_health
 from gateway.privacy.people.names import find_english_names
 from gateway.privacy.people.names_zh import chinese_tokens, find_chinese_names
 
@@ -53,6 +53,8 @@ class PeopleDetector:
         if "PERSON" in self.kinds or "HEALTH" in self.kinds:
             if _LATIN_UPPER.search(text):
                 people += find_english_names(text, self._ner, [(a, b) for _, a, b in spans])
+                # a listed medicine or condition read as a name ("has been on Prozac") is the medicine
+                people = [(a, b) for a, b in people if text[a:b].lower() not in english_terms()]
             if zh_tokens and self._zh is not None:
                 people += find_chinese_names(text, zh_tokens, self._tags, self._zh.FREQ)
         if "HEALTH" in self.kinds:

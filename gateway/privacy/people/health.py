@@ -10,7 +10,8 @@ work?" is about nobody and stays public. Terms come from three places:
 - word shapes that name conditions and medicines whatever the list: -itis, -osis, -emia, -oma,
   -pathy; "<words> disease / syndrome / disorder / cancer"; INN stems (-pril, -sartan, -olol,
   -statin, -prazole, -mab, ...); Chinese words ending in 病, 症, 炎, 癌, 瘤, 综合征, 障碍, ...;
-- pregnancy: pregnant, N weeks pregnant, 怀孕, 孕N周.
+- pregnancy: pregnant, N weeks pregnant (in digits or words), pregnant with our second child, 怀孕,
+  孕N周, 怀孕五个月了, 怀了二胎, 有了身孕, 做试管.
 """
 
 from __future__ import annotations
@@ -125,12 +126,18 @@ _HEAD_PHRASE = re.compile(
     rf"\b({_NOT_MODIFIER}(?:[A-Z][a-z]+(?:'s)?|[a-z]{{4,}})(?: {_NOT_MODIFIER}[a-z]{{4,}})?) "
     r"(?i:" + "|".join(_HEADS) + r")\b"
 )
+_NUMBER_WORD = (
+    r"(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen"
+    r"|sixteen|seventeen|eighteen|nineteen|(?:twenty|thirty|forty)(?:[- ](?:one|two|three|four|five|six"
+    r"|seven|eight|nine))?)"
+)
 _PREGNANT = re.compile(
-    r"(?i)\b(?:(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|twelve) "
-    r"(?:weeks?|months?) pregnant|expecting (?:twins|triplets|a baby|a child|a boy|a girl"
+    rf"(?i)\b(?:{_NUMBER_WORD} (?:weeks?|months?) pregnant"
+    r"|pregnant with (?:our|my|her|their|his) (?:first|second|third|fourth|fifth) (?:child|baby|kid)"
+    r"|expecting (?:twins|triplets|a baby|a child|a boy|a girl"
     r"|our (?:first|second|third) (?:child|baby)))\b"
 )
-_TYPE = re.compile(r"(?i)\btype (?:1|2|one|two|i|ii) diabetes\b")
+_TYPE = re.compile(r"(?i)\btype (?:1|2|one|two|i|ii) diabetes\b|\b(?-i:PrEP)\b")  # PrEP, so written: HIV prevention
 # what follows these is a condition whatever its name: "diagnosed with kidney stones", "确诊为慢性肾炎"
 _AFTER_CUE = re.compile(
     r"(?i)\b(?:diagnosed with|diagnosis of|suffers from|suffering from|(?:being )?treated for|recovering from"
@@ -220,7 +227,8 @@ _ZH_NOT = {
     "炎症",
 }
 _ZH_PREGNANT = re.compile(
-    r"孕\d{1,2}周|怀孕\d{1,2}周|怀孕[一二三四五六七八九十]{1,2}个月|(?:怀孕|怀上|流产|小产)了"
+    r"孕\d{1,2}周|怀孕\d{1,2}周|怀孕(?:\d{1,2}|[一二三四五六七八九十]{1,2})个(?:多)?月了?|(?:怀孕|怀上|流产|小产)了"
+    r"|怀了(?:[一二三]|头|二|双)?胎|有了身孕|(?:在)?做试管"
 )
 _PERSON_ZH = re.compile(
     r"我(?!们)|他|她|患者|病人|孩子|儿子|女儿|老婆|老公|妻子|丈夫|妈|爸|母亲|父亲|爷爷|奶奶|姥姥|外婆|"
@@ -301,9 +309,10 @@ def _chinese_heads(text: str, tokens: list[tuple[int, int]]) -> list[tuple[int, 
     found: list[tuple[int, int]] = []
     for k, (a, b) in enumerate(tokens):
         word = text[a:b]
-        # a listed term that ends where a word ends, wherever jieba began it (碳酸|锂, 用布|地奈德)
+        # a listed term that ends where a word ends, wherever jieba began it (碳酸|锂, 用布|地奈德, 肺|结节)
         for start in range(max(0, b - 12), b - 1):
-            if text[start:b] in kg and _cjk(text[start:b]):
+            piece = text[start:b]
+            if (piece in kg or len(piece) > 2 and piece in terms) and _cjk(piece):
                 found.append((start, b))
                 break
         if word in terms:
