@@ -183,15 +183,24 @@ def measure_designs(model: str, lengths: list[int], threads: int, reps: int, oth
 
 
 # -- the report --------------------------------------------------------------------------------------------
+def _share(calls: int | None, away: int | None) -> float | None:
+    return None if not calls or away is None else round(1 - away / calls, 4)
+
+
 def pool_rows(pool_runs: dict[str, dict], args: argparse.Namespace) -> dict[str, dict]:
     """Per N on the two-replica pool: cloud-only, speculative with session affinity, and without."""
     out = {}
     for n, r in pool_runs.items():
         rows = [_capacity({n: {**r, "speculative": r[side]}}, args)[n]
                 for side in ("speculative", "speculative_no_affinity")]
+        aff, free = r["speculative"], r["speculative_no_affinity"]
         out[n] = {"devices": r["n"], "tokens": r["tokens"], "cloud_only": rows[0]["cloud_only"],
-                  "affinity": {**rows[0]["speculative"], "gain": rows[0]["capacity_gain"]},
-                  "no_affinity": {**rows[1]["speculative"], "gain": rows[1]["capacity_gain"]},
+                  "affinity": {**rows[0]["speculative"], "gain": rows[0]["capacity_gain"],
+                               # calls on the replica that served the round before (goal >= 95%)
+                               "same_replica_share": _share(aff.get("calls"), aff.get("moved_calls"))},
+                  # without: a call away from its session's replica is refused (409) and resent whole
+                  "no_affinity": {**rows[1]["speculative"], "gain": rows[1]["capacity_gain"],
+                                  "same_replica_share": _share(free.get("calls"), free.get("refused_409"))},
                   "load_1min": r.get("load_1min")}
     return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
 
@@ -257,15 +266,19 @@ def markdown(data: dict) -> str:
                   "each call goes to the least busy replica, and a call that lands where its session is not "
                   "held is refused (409) and resent with its whole context. Cloud-only completions spread "
                   "the same way as without affinity (each is one request).\n",
-                  "| N | cloud-only tok/s | speculative, affinity: tok/s (× cloud-only) | refused | "
-                  "computed / output token | speculative, no affinity: tok/s (× cloud-only) | refused | "
-                  "computed / output token |\n|---|---|---|---|---|---|---|---|"]
+                  "| N | cloud-only tok/s | speculative, affinity: tok/s (× cloud-only) | same replica | refused | "
+                  "computed / output token | speculative, no affinity: tok/s (× cloud-only) | same replica | "
+                  "refused | computed / output token | one replica (above): computed / output token |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        one = data["capacity"]
         for n, r in pool.items():
             a, b = r["affinity"], r["no_affinity"]
+            single = one.get(n, {}).get("speculative", {}).get("computed_tokens_per_output_token", "n/a")
             lines.append(f"| {n} | {r['cloud_only']['aggregate_tok_s']} | {a['aggregate_tok_s']} ({a['gain']}×) | "
-                         f"{a.get('refused_409')} | {a.get('computed_tokens_per_output_token')} | "
-                         f"{b['aggregate_tok_s']} ({b['gain']}×) | {b.get('refused_409')} | "
-                         f"{b.get('computed_tokens_per_output_token')} |")
+                         f"{_pct(a.get('same_replica_share'))} | {a.get('refused_409')} | "
+                         f"{a.get('computed_tokens_per_output_token')} | "
+                         f"{b['aggregate_tok_s']} ({b['gain']}×) | {_pct(b.get('same_replica_share'))} | "
+                         f"{b.get('refused_409')} | {b.get('computed_tokens_per_output_token')} | {single} |")
         lines.append("")
     lines.append("Before, with one KV cache for every caller (bench/results/speculative.md: a 2-core AMD "
                  "EPYC, the 40-prompt set, 128 tokens): N = 1 0.78×; N = 2 0.36 against 9.21 tok/s "
@@ -296,6 +309,10 @@ def markdown(data: dict) -> str:
                      "instead (unified: attention over every session's cells; split: a fixed "
                      "n_ctx / n_seq_max per session), and their number is fixed when the context is made.\n")
     return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0%}"
 
 
 def plot(data: dict, path: Path) -> None:

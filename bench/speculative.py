@@ -662,12 +662,16 @@ async def replays_at_once(client: CloudClient, replays: list[tuple[list[int], li
     walls = await asyncio.gather(*(replay_device(client, prompt, answer, rounds, s)
                                    for (prompt, answer, _, rounds), s in zip(replays, stats)))
     wall = time.perf_counter() - t0
+    moved = sum(len(s.affinity.failovers) for s in stats if s.affinity is not None)
     for s in stats:
         if s.affinity is not None:
             client.release(s.affinity)
     passes = sum(len(rounds) for *_, rounds in replays)
+    calls = sum(s.calls for s in stats)
     return {"wall_s": round(wall, 3), "device_walls_s": [round(w, 3) for w in walls],
-            "passes": passes, "refused_409": sum(s.calls for s in stats) - passes,
+            # with sessions: calls that went to another replica than the round before (a failover)
+            "moved_calls": moved if sessions else None, "calls": calls,
+            "passes": passes, "refused_409": calls - passes,
             "fallbacks": sum(s.fallbacks for s in stats),
             "computed_tokens": sum(s.prompt_tokens - s.cached_tokens for s in stats),
             "prompt_tokens": sum(s.prompt_tokens for s in stats)}
