@@ -20,7 +20,9 @@ and what a recording cloud sees through the gateway.
    the cloud received, or in any string of the JSON it received (decoded), counts as a leak.
 4. People (names, addresses, dates of birth, health) per type and language on the held-out
    suite and on the blind split (bench/pii_blind.py), against its first run
-   (``--first-blind-run``, kept in bench/results/pii_eval_blind_first_run.json); scan time.
+   (``--first-blind-run``, kept in bench/results/pii_eval_blind_first_run.json); scan time. The second
+   blind split (bench/pii_blind2.py) is scored once by ``--first-blind2-run``
+   (bench/results/pii_eval_blind2_first_run.{json,md}).
 
 Writes bench/results/pii_eval.{json,md,png}.
 """
@@ -249,20 +251,23 @@ def people_scores(suite, det: PiiDetector) -> tuple[dict, list[dict]]:
 
 BLIND_SEED = 20261206
 BLIND_FIRST_RUN = RESULTS / "pii_eval_blind_first_run.json"
+BLIND2_SEED = 20261207
+BLIND2_FIRST_RUN = RESULTS / "pii_eval_blind2_first_run.json"
 
 
-def blind_scores(det: PiiDetector, sentences: int) -> dict:
-    """The blind split (bench/pii_blind.py: its own templates and values, seed BLIND_SEED) for people, its
-    hard negatives, and the identifier suite's held-out templates drawn again with the same new seed."""
-    people_suite = pii_people.generate(sentences, seed=BLIND_SEED, split="blind")
+def blind_scores(det: PiiDetector, sentences: int, split: str = "blind", seed: int = BLIND_SEED) -> dict:
+    """A blind split (``blind``: bench/pii_blind.py, seed BLIND_SEED; ``blind2``: bench/pii_blind2.py, seed
+    BLIND2_SEED; each with its own templates and values) for people, its hard negatives, and the identifier
+    suite's held-out templates drawn again with the same new seed."""
+    people_suite = pii_people.generate(sentences, seed=seed, split=split)
     people, errors = people_scores(people_suite, det)
-    ids, id_errors = detector_scores(generate(sentences, seed=BLIND_SEED, split="held_out"), det)
+    ids, id_errors = detector_scores(generate(sentences, seed=seed, split="held_out"), det)
     ids = {k: v for k, v in ids.items() if k not in PEOPLE_KINDS}
     id_errors = [e for e in id_errors if (e.get("miss") or e.get("false_positive"))[0] not in PEOPLE_KINDS]
-    texts = pii_people.hard_negatives("blind")
+    texts = pii_people.hard_negatives(split)
     flagged = [[t, [[x.kind, x.value] for x in det.find(t)]] for t in texts]
     flagged = [f for f in flagged if f[1]]
-    return {"seed": BLIND_SEED, "sentences": len(people_suite),
+    return {"split": split, "seed": seed, "sentences": len(people_suite),
             "languages": dict(Counter(s.lang for s in people_suite)), "people": people, "people_errors": errors,
             "identifiers": ids, "identifier_errors": id_errors,
             "hard_negatives": {"n": len(texts), "flagged": len(flagged), "rate": round(len(flagged) / len(texts), 4),
@@ -615,6 +620,30 @@ def _blind_markdown(blind: dict) -> str:
             + f".\n\nIdentifiers, held-out templates drawn with the blind seed: {ids}.\n\n")
 
 
+def _blind2_first_run_markdown(run: dict) -> str:
+    rows = [f"| {kind} | {lang} | {v['precision']} | {v['recall']} | {v['exact_recall']} | {v['support']} | "
+            f"{v['false_positives']} |" for kind, langs in run["people"].items() for lang, v in langs.items()]
+    ids = ", ".join(f"{k} P {v['precision']} R {v['recall']} (n {v['support']})"
+                    for k, v in run["identifiers"].items())
+    neg = run["hard_negatives"]
+    return ("# PII detection: the second blind split, first run\n\n"
+            "bench/pii_blind2.py (split ``blind2``): templates, values, formats and hard negatives on "
+            "neither bench/pii_blind.py nor bench/pii_people.py, written on 2026-12-06 without reading the "
+            f"detectors; {run['sentences']} sentences {run['languages']}, seed {run['seed']}. Scored once, before "
+            "any detector change it could inform (`python bench/pii_eval.py --first-blind2-run`, which refuses "
+            "to run again). "
+            "Recall: every character of a value inside found spans of its type (a leading article aside); "
+            "precision: a found span overlaps a value of its type; exact-span recall beside.\n\n"
+            "| type | language | precision | recall | exact-span recall | support | false positives |\n"
+            "|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+            + f"\n\nHard negatives flagged: {neg['flagged']}/{neg['n']}"
+            + (": " + "; ".join(f"{t!r} → {f}" for t, f in neg["examples"]) if neg["examples"] else "")
+            + f".\n\nIdentifiers, held-out templates drawn with the blind2 seed: {ids}.\n\n"
+            f"Misses and false positives: {len(run['people_errors'])} people errors and "
+            f"{len(run['identifier_errors'])} identifier errors, listed in "
+            f"[{BLIND2_FIRST_RUN.name}]({BLIND2_FIRST_RUN.name}).\n")
+
+
 def _table(scores: dict) -> str:
     rows = "\n".join(f"| {k} | {v['precision']} | {v['recall']} | {v['support']} |"
                      for k, v in scores.items())
@@ -652,7 +681,22 @@ def main() -> int:
     ap.add_argument("--first-blind-run", action="store_true",
                     help=f"score the blind split once and write {BLIND_FIRST_RUN.name} (before any detector "
                          "change it could inform; refuses to overwrite)")
+    ap.add_argument("--first-blind2-run", action="store_true",
+                    help=f"score the second blind split (bench/pii_blind2.py) once and write "
+                         f"{BLIND2_FIRST_RUN.name} and its .md (before any detector change it could inform; "
+                         "refuses to overwrite)")
     args = ap.parse_args()
+    if args.first_blind2_run:
+        if BLIND2_FIRST_RUN.exists() or BLIND2_FIRST_RUN.with_suffix(".md").exists():
+            print(f"{BLIND2_FIRST_RUN} exists: the blind2 split was scored once already", file=sys.stderr)
+            return 1
+        run = {**blind_scores(PiiDetector(), args.sentences, split="blind2", seed=BLIND2_SEED),
+               "machine": machine(), "date": now_iso()}
+        write_results(BLIND2_FIRST_RUN.stem, run, _blind2_first_run_markdown(run))
+        print(BLIND2_FIRST_RUN.with_suffix(".md").read_text())
+        for e in run["people_errors"] + run["identifier_errors"]:
+            print(json.dumps(e, ensure_ascii=False))
+        return 0
     if args.first_blind_run:
         if BLIND_FIRST_RUN.exists():
             print(f"{BLIND_FIRST_RUN} exists: the blind split was scored once already", file=sys.stderr)

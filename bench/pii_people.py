@@ -15,7 +15,8 @@ of that the *values* of the held-out half come from other sources than the tunin
 | HEALTH | one list of conditions and medicines | a disjoint list (other conditions, brand names) |
 
 A third split, ``blind`` (bench/pii_blind.py), has its own templates and values, written later
-and scored once before the detector changes that followed it.
+and scored once before the detector changes that followed it; a fourth, ``blind2``
+(bench/pii_blind2.py), does the same again with templates, values and formats on neither list.
 
 Hard negatives (``hard_negatives``): capitalised common words, places, products and code
 identifiers (Will, May, Jordan the country, Parker the class, Apple) and general health
@@ -323,6 +324,10 @@ class _Values:
             from bench import pii_blind
 
             pii_blind.setup(self, seed)
+        elif split == "blind2":
+            from bench import pii_blind2
+
+            pii_blind2.setup(self, seed)
         else:
             others = fakes("en_IN", "yo_NG", "zu_ZA", "pl_PL", "vi_VN", "ga_IE", "en_KE")
             self.person_en = lambda r: r.choice([
@@ -383,6 +388,10 @@ def _templates(split: str) -> tuple[list[tuple[str, str]], list[str]]:
         from bench.pii_blind import BLIND, CLEAN_BLIND
 
         return BLIND, CLEAN_BLIND
+    if split == "blind2":
+        from bench.pii_blind2 import BLIND2, CLEAN_BLIND2
+
+        return BLIND2, CLEAN_BLIND2
     return (TUNING, CLEAN_TUNING) if split == "tuning" else (HELD_OUT, CLEAN_HELD_OUT)
 
 
@@ -391,4 +400,8 @@ def hard_negatives(split: str = "held_out") -> list[str]:
         from bench.pii_blind import HARD_NEGATIVES_BLIND
 
         return list(HARD_NEGATIVES_BLIND)
+    if split == "blind2":
+        from bench.pii_blind2 import HARD_NEGATIVES_BLIND2
+
+        return list(HARD_NEGATIVES_BLIND2)
     return list(HARD_NEGATIVES_TUNING if split == "tuning" else HARD_NEGATIVES_HELD)
