@@ -1022,8 +1022,8 @@ def run_mixed(args: argparse.Namespace, profile: dict) -> tuple[dict, str] | Non
     summary = summarize(records, profile, per_task=True)
     summary["shipped"] = shipped_default(records, profile)
     if summary["recommended"] is None:  # nothing met the goals: say what tandem-auto ships instead, and why
-        factor, device = profile["ttft_goal_vs_device"], summary["device_only"]["ttft_median_ms"]
-        summary["recommended"] = {**summary["shipped"], "met": False, "ttft_limit_ms": round(factor * device, 1),
+        factor, device_ttft = profile["ttft_goal_vs_device"], summary["device_only"]["ttft_median_ms"]
+        summary["recommended"] = {**summary["shipped"], "met": False, "ttft_limit_ms": round(factor * device_ttft, 1),
                                   "why": "no setting that runs in the gateway reached 95% of cloud-only quality "
                                          "on the calibration half with median TTFT <= 1.5x device mode's; "
                                          "the shipped default is the query router with the streaming cascade"}
