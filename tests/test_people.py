@@ -98,8 +98,13 @@ def test_chinese_addresses_down_to_the_room(det, address):
     assert found(det, f"快递请寄到{address}，谢谢。", "ADDRESS") == [address]
 
 
-def test_a_number_and_a_capital_are_not_an_address(det):
-    assert found(det, "We shipped 1,200 units from the Denver warehouse on 3 May.", "ADDRESS") == []
+@pytest.mark.parametrize("text", [
+    "We shipped 1,200 units from the Denver warehouse on 3 May.",
+    # a year and a comma before a place, a product or a layout after a number: prose, not an address
+    "In 2019, Central Park hosted a concert.", "Top 10 Smart Homes of 2024", "Use a 2 Column Layout here.",
+])
+def test_a_number_and_a_capital_are_not_an_address(det, text):
+    assert found(det, text, "ADDRESS") == []
 
 
 # -- dates of birth ----------------------------------------------------------------------------------
@@ -121,7 +126,7 @@ def test_dates_of_birth_in_both_languages(det, text, date):
 
 @pytest.mark.parametrize("text", ["The meeting is on 14 March 2025 at 10:00.", "合同于2023年5月1日签署。",
                                   "Version 2.1 was released on 2024-06-01.", "The form is due 5/6/91.",
-                                  "项目在24年5月6日上线。"])
+                                  "项目在24年5月6日上线。", "报告于24年5月6日生成。"])
 def test_other_dates_are_not_birth_dates(det, text):
     assert found(det, text, "DATE_OF_BIRTH") == []
 
@@ -155,7 +160,8 @@ def test_health_about_a_person(det, text, term):
 
 @pytest.mark.parametrize("text", ["What are the common symptoms of diabetes?",
                                   "Explain how insulin regulates blood sugar.", "请解释一下高血压是怎么形成的。",
-                                  "How does Wellbutrin work?", "I do meal prep on Sundays."])
+                                  "How does Wellbutrin work?", "I do meal prep on Sundays.",
+                                  "我明天在实验室做试管实验。"])
 def test_health_questions_about_nobody_are_not_personal(det, text):
     assert found(det, text, "HEALTH") == []
 

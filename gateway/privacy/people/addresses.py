@@ -65,7 +65,8 @@ _UNIT = (
 )
 _STREET = (
     rf"{_HOUSE}\s+(?:{_DIR}\s+)?(?:{_WORD}\s+){{0,3}}{_WORD}\s+(?:{_SUFFIXES})\b\.?"
-    r"(?:\s+(?:Extension|Ext\.?|\d{1,3})(?![\w-]))?"  # Samat Road Extension, Tampines Avenue 5
+    # Samat Road Extension; Tampines Avenue 5 (a number where the line goes on or ends: not "Street 4 ways")
+    r"(?:\s+(?:Extension|Ext\.?)(?![\w-])|\s+\d{1,3}(?=\s*[,;\n]|\s*$))?"
     rf"(?:\s+{_DIR}(?![A-Za-z]))?"
     rf"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[A-Za-z0-9-]{{1,6}}(?![A-Za-z0-9-]))?"
 )
@@ -98,7 +99,7 @@ _POSTCODE = (
 _STRONG = re.compile(
     rf"(?:,\s*|\s+|-(?=\d{{6}}))("
     # the Philippines: a postcode before the province (1215 Metro Manila, 9646 Surigao del Norte)
-    r"\d{4} [A-Z][^\W\d_]+(?: (?:del |de )?[A-Z][^\W\d_]+){0,2}"
+    r"(?<=, )\d{4} [A-Z][^\W\d_]+(?: (?:del |de )?[A-Z][^\W\d_]+){0,2}"
     r"(?=\s*[,.;!?\n)。，；！？]|\s*$| until| before| by)"
     rf"|(?:{_REGIONS})\.?(?:,?\s+(?:{_POSTCODE}))?|(?:{_POSTCODE})"
     r"|RD \d{1,2}|Dublin \d{1,2}|#\d{1,3}-\d{1,5}"  # Singapore's #floor-unit
@@ -148,10 +149,27 @@ def _tail(text: str, end: int) -> int:
     return end
 
 
+# street types that products and prose use after a number too ("20 Luxury Apartments", "CSS 3 Grid Layout")
+_WEAK_SUFFIX = re.compile(r"(?:Homes|Apartments|Residency|Residences|Layout|Colony|Enclave)\b\.?$")
+
+
+def _needs_more(line: str) -> bool:
+    """A street line that reads as prose unless an address follows it: a plain number and a comma before the
+    street ("In 2019, Central Park ..." but "214, Rama Street, Hajipur-703294"), or a weak street type."""
+    return bool(re.match(r"\d{1,6}[A-Za-z]?,", line) or _WEAK_SUFFIX.search(line)) and not re.match(
+        r"(?:Flat|Apt|Apartment|Unit|Suite|Blk|Block|H\.\s?No\.)", line)
+
+
 def find_english_addresses(text: str) -> list[tuple[int, int]]:
     if not re.search(r"\d", text):
         return []
-    return [(m.start(), _tail(text, m.end())) for m in _CORE.finditer(text)]
+    out = []
+    for m in _CORE.finditer(text):
+        end = _tail(text, m.end())
+        if end == m.end() and _needs_more(m.group(0)):
+            continue
+        out.append((m.start(), end))
+    return out
 
 
 # -- Chinese -------------------------------------------------------------------------------------------
@@ -181,8 +199,8 @@ _ROAD = (
 ZH_ADDRESS = re.compile(
     rf"{_ADMIN}(?:{_ROAD}\d{{1,5}}(?:-\d{{1,5}})?(?:号|號|弄){_DETAIL}"
     rf"|{_ROAD}[A-Za-z\d]{{1,3}}座{_DETAIL}"
-    rf"|(?<=[市区县镇乡村道])\d{{1,3}}组(?:\d{{1,4}}号)?"
-    rf"|(?<=[市区县镇乡道])(?:{_N}{{0,8}}?{_BUILDING}){_DETAIL})"
+    rf"|(?<=[市区區县縣镇乡村道])\d{{1,3}}组(?:\d{{1,4}}号)?"
+    rf"|(?<=[市区區县縣镇乡道])(?:{_N}{{0,8}}?{_BUILDING}){_DETAIL})"
 )
 
 

@@ -33,7 +33,7 @@ DATE = re.compile(
     rf"|{_YEAR}([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"  # 1987-03-14, 1987/3/14
     # 14/03/1987, 03/14/1987, 3/14/87 (a two-digit year: the cue makes it a birth date)
     rf"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|[12]\d|3[01])\2(?:{_YEAR}|\d{{2}})"
-    r")(?![A-Za-z0-9/-])"
+    r")(?![A-Za-z0-9/-]|\.\d)"  # not part of a version or an address (1.12.10, 10.1.12.5)
     # 1987年3月14日, 一九八七年三月十四日, 87年3月14日
     rf"|(?<!\d)(?:{_ZH_YEAR}|\d{{2}})\s?年\s?{_ZH_MD}\s?月\s?{_ZH_MD}\s?[日号]"
 )
@@ -42,7 +42,7 @@ _EN_CUE = re.compile(
     r"|(?<![A-Za-z])b\.(?= ?\d| [A-Z])"
 )
 _ZH_CUE_BEFORE = re.compile(r"出生|生日|生于|诞生|生辰")
-_ZH_CUE_AFTER = re.compile(r"\s?(?:出生|生人|生(?![产活病意效命]))")
+_ZH_CUE_AFTER = re.compile(r"\s?(?:出生|生人|生(?![产活病意效命成长]))")  # not 生成 (made), 生长 (grown)
 _CLAUSE_END = re.compile(r"[.;!?。；！？\n]|,\s(?:and|but)\s")
 _GAP = 40
 _NEEDLE = re.compile(r"(?i)born|birth|dob|d\.o\.b|b\.|生")

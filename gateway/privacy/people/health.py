@@ -137,7 +137,8 @@ _PREGNANT = re.compile(
     r"|expecting (?:twins|triplets|a baby|a child|a boy|a girl"
     r"|our (?:first|second|third) (?:child|baby)))\b"
 )
-_TYPE = re.compile(r"(?i)\btype (?:1|2|one|two|i|ii) diabetes\b|\b(?-i:PrEP)\b")  # PrEP, so written: HIV prevention
+# PrEP (HIV prevention) only so written: "meal prep" is not health
+_TYPE = re.compile(r"(?i)\btype (?:1|2|one|two|i|ii) diabetes\b|\b(?-i:PrEP)\b")
 # what follows these is a condition whatever its name: "diagnosed with kidney stones", "确诊为慢性肾炎"
 _AFTER_CUE = re.compile(
     r"(?i)\b(?:diagnosed with|diagnosis of|suffers from|suffering from|(?:being )?treated for|recovering from"
@@ -228,7 +229,7 @@ _ZH_NOT = {
 }
 _ZH_PREGNANT = re.compile(
     r"孕\d{1,2}周|怀孕\d{1,2}周|怀孕(?:\d{1,2}|[一二三四五六七八九十]{1,2})个(?:多)?月了?|(?:怀孕|怀上|流产|小产)了"
-    r"|怀了(?:[一二三]|头|二|双)?胎|有了身孕|(?:在)?做试管"
+    r"|怀了(?:[一二三]|头|二|双)?胎|有了身孕|(?:在)?做试管(?!实验|反应|测试)"  # IVF, not a lab test
 )
 _PERSON_ZH = re.compile(
     r"我(?!们)|他|她|患者|病人|孩子|儿子|女儿|老婆|老公|妻子|丈夫|妈|爸|母亲|父亲|爷爷|奶奶|姥姥|外婆|"

@@ -32,7 +32,7 @@ _STARTERS = frozenset(
     "write send ask tell use set call add get give find check mail ship name date our after "
     "before with as by of about all any some every each one two three mr mrs ms dr prof patient "
     "summarise summarize explain translate review draft use read install run open try see visit "
-    "book buy meet invite email".split()
+    "book buy meet invite email ladies gentlemen everyone folks team".split()
 )
 # a capitalised name followed by one of these is a place, an event or an institution ("Victoria Station")
 _THING_HEADS = frozenset(
@@ -73,7 +73,8 @@ _NOT_ACTOR_LABELS = frozenset(
 _ORG_WORDS = frozenset(
     "services systems technologies labs inc corp ltd llc group bank airlines university college "
     "institute foundation partners capital holdings motors pharmaceuticals media studios records "
-    "games software networks".split()
+    "games software networks team international support classifier regressor network pipeline server "
+    "client".split()
 )
 # two or three capitalised words inside a sentence that the model left without any label:
 # a name it does not know
