@@ -183,8 +183,14 @@ def measure_designs(model: str, lengths: list[int], threads: int, reps: int, oth
 
 
 # -- the report --------------------------------------------------------------------------------------------
-def _share(calls: int | None, away: int | None) -> float | None:
-    return None if not calls or away is None else round(1 - away / calls, 4)
+def _share(total: int | None, away: int | None) -> float | None:
+    return None if not total or away is None else round(1 - away / total, 4)
+
+
+def _per_replica(placement: list[int | None] | None) -> list[int] | None:
+    if not placement:
+        return None
+    return [sum(1 for p in placement if p == i) for i in range(max(p or 0 for p in placement) + 1)]
 
 
 def pool_rows(pool_runs: dict[str, dict], args: argparse.Namespace) -> dict[str, dict]:
@@ -198,9 +204,11 @@ def pool_rows(pool_runs: dict[str, dict], args: argparse.Namespace) -> dict[str,
                   "affinity": {**rows[0]["speculative"], "gain": rows[0]["capacity_gain"],
                                # calls on the replica that served the round before (goal >= 95%)
                                "same_replica_share": _share(aff.get("calls"), aff.get("moved_calls"))},
-                  # without: a call away from its session's replica is refused (409) and resent whole
+                  # without: a round sent away from its session's replica is refused (409) and resent whole,
+                  # so the share is of rounds (passes), not of calls
                   "no_affinity": {**rows[1]["speculative"], "gain": rows[1]["capacity_gain"],
-                                  "same_replica_share": _share(free.get("calls"), free.get("refused_409"))},
+                                  "same_replica_share": _share(free.get("passes"), free.get("refused_409"))},
+                  "devices_per_replica": _per_replica(aff.get("placement")),
                   "load_1min": r.get("load_1min")}
     return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
 
@@ -265,17 +273,23 @@ def markdown(data: dict) -> str:
                   "to (rendezvous hashing, as the gateway does for an answer and a conversation); without, "
                   "each call goes to the least busy replica, and a call that lands where its session is not "
                   "held is refused (409) and resent with its whole context. Cloud-only completions spread "
-                  "the same way as without affinity (each is one request).\n",
-                  "| N | cloud-only tok/s | speculative, affinity: tok/s (× cloud-only) | same replica | refused | "
+                  "the same way as without affinity (each is one request). Same replica: with affinity, the "
+                  "share of calls on the replica that served the round before; without, the share of rounds "
+                  "that landed where their session was held. Devices per replica: where the hash put each "
+                  "device's session (the replicas' ports change per run, so at small N an even split is "
+                  "luck).\n",
+                  "| N | cloud-only tok/s | speculative, affinity: tok/s (× cloud-only) | devices per replica | "
+                  "same replica | refused | "
                   "computed / output token | speculative, no affinity: tok/s (× cloud-only) | same replica | "
                   "refused | computed / output token | one replica (above): computed / output token |\n"
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         one = data["capacity"]
         for n, r in pool.items():
             a, b = r["affinity"], r["no_affinity"]
             single = one.get(n, {}).get("speculative", {}).get("computed_tokens_per_output_token", "n/a")
+            split = " / ".join(map(str, r.get("devices_per_replica") or [])) or "n/a"
             lines.append(f"| {n} | {r['cloud_only']['aggregate_tok_s']} | {a['aggregate_tok_s']} ({a['gain']}×) | "
-                         f"{_pct(a.get('same_replica_share'))} | {a.get('refused_409')} | "
+                         f"{split} | {_pct(a.get('same_replica_share'))} | {a.get('refused_409')} | "
                          f"{a.get('computed_tokens_per_output_token')} | "
                          f"{b['aggregate_tok_s']} ({b['gain']}×) | {_pct(b.get('same_replica_share'))} | "
                          f"{b.get('refused_409')} | {b.get('computed_tokens_per_output_token')} | {single} |")

@@ -663,6 +663,9 @@ async def replays_at_once(client: CloudClient, replays: list[tuple[list[int], li
                                    for (prompt, answer, _, rounds), s in zip(replays, stats)))
     wall = time.perf_counter() - t0
     moved = sum(len(s.affinity.failovers) for s in stats if s.affinity is not None)
+    # which replica each device's session landed on (rendezvous hashing over the replicas' URLs, whose ports
+    # change per run: with few devices, an even split is luck)
+    placement = [s.affinity.replica for s in stats] if sessions else None
     for s in stats:
         if s.affinity is not None:
             client.release(s.affinity)
@@ -670,7 +673,7 @@ async def replays_at_once(client: CloudClient, replays: list[tuple[list[int], li
     calls = sum(s.calls for s in stats)
     return {"wall_s": round(wall, 3), "device_walls_s": [round(w, 3) for w in walls],
             # with sessions: calls that went to another replica than the round before (a failover)
-            "moved_calls": moved if sessions else None, "calls": calls,
+            "moved_calls": moved if sessions else None, "calls": calls, "placement": placement,
             "passes": passes, "refused_409": calls - passes,
             "fallbacks": sum(s.fallbacks for s in stats),
             "computed_tokens": sum(s.prompt_tokens - s.cached_tokens for s in stats),

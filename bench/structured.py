@@ -264,6 +264,9 @@ def main() -> None:
     }
     if args.reuse_overhead:
         last = json.loads((RESULTS / "structured.json").read_text())
+        same = ("device", "n", "max_tokens", "threads")
+        if any(last["settings"].get(k) != data["settings"][k] for k in same):
+            ap.error(f"--reuse-overhead: the last run's settings differ ({ {k: last['settings'].get(k) for k in same} })")
         data["overhead"] = {**last["overhead"], "date": last["overhead"].get("date", last["date"])}
     else:
         engine = LlamaEngine(

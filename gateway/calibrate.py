@@ -126,8 +126,10 @@ def fit_query_router(paths: list[str], out: str, output_price_ratio: float = 3.0
         raise SystemExit(f"{len(records)} usable records in {', '.join(paths) or 'no files'}; need 20")
     tasks = sorted({r["id"].split("/", 1)[0].lower() for r in records})
     lengths = sorted({r["device"].get("embed_tokens", 128) for r in records})
+    if output_price_ratio <= 0:
+        raise SystemExit(f"--output-price-ratio must be positive, not {output_price_ratio}")
     fitted_on = (f"{len(records)} records ({', '.join(tasks)}), calibration half; "
-                 f"prompts embedded at {lengths} tokens")
+                 f"prompts embedded at {lengths} tokens; output tokens priced {output_price_ratio:g}x input")
     router, cal, held = fit_from_records(records, fitted_on=fitted_on, output_price_ratio=output_price_ratio)
     held_recs = [records[i] for i in held]
     p = router.p_gains(np.stack([unpack_vector(r["device"]["embedding"]) for r in held_recs]),

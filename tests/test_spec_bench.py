@@ -185,17 +185,18 @@ def test_capacity_only_runs_what_the_cpu_capacity_replays_and_writes_its_report(
                                     "sequences_unified": {"fits": True, "round_s": 0.5, "vs_alone": 1.67},
                                     "sequences_split": {"fits": False}}}}
     pool = {"2": {**records["capacity_cpu"]["2"],
-                  "speculative": {**records["capacity_cpu"]["2"]["speculative"], "calls": 5, "moved_calls": 0},
+                  "speculative": {**records["capacity_cpu"]["2"]["speculative"], "calls": 5, "moved_calls": 0,
+                                  "placement": [1, 0]},
                   "speculative_no_affinity": {**records["capacity_cpu"]["2"]["speculative"], "wall_s": 4.0,
-                                              "refused_409": 9, "computed_tokens": 60, "calls": 13,
-                                              "moved_calls": None}}}
+                                              "refused_409": 3, "computed_tokens": 60, "calls": 7,
+                                              "moved_calls": None, "placement": None}}}
     data = spec_capacity.report(runs, design, args, pool)
     assert data["goal"] == {"n": 4, "gain": 2.0, "gain_goal": 0.7, "refused_409": 0, "met": True}
     text = spec_capacity.markdown(data)
     assert "met**" in text and "| 4 | 12.0 | 6.0 | 2.0 |" in text and "7 / 0 / 0" in text
     # the pool: 12 tokens; cloud-only in 2 s, with affinity in 1 s (1 refused), without in 4 s (9 refused)
-    # same replica: 5 of 5 calls with affinity; without, 4 of 13 (9 refused where the session was not held)
-    assert "| 2 | 6.0 | 12.0 (2.0×) | 100% | 1 | 1.5 | 3.0 (0.5×) | 31% | 9 | 5.0 | 1.5 |" in text
+    # same replica: 5 of 5 calls with affinity; without, 1 of 4 rounds (3 refused where the session was not held)
+    assert "| 2 | 6.0 | 12.0 (2.0×) | 1 / 1 | 100% | 1 | 1.5 | 3.0 (0.5×) | 25% | 3 | 5.0 | 1.5 |" in text
     assert "0.5 s (1.67×)" in text and "does not fit" in text
     spec_capacity.plot(data, tmp_path / "capacity.png")
     assert (tmp_path / "capacity.png").stat().st_size > 10_000
