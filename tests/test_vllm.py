@@ -278,3 +278,35 @@ def test_tools_and_schemas_pass_through_to_vllm_which_enforces_them(vllm_url, qw
             messages=[{"role": "user", "content": "Describe Paris as JSON."}], **kw,
             response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema}})
         jsonschema.validate(json.loads(r.choices[0].message.content), schema)
+
+
+def test_under_a_schema_vllm_and_speculative_both_answer_valid_json(vllm_url, qwen_device_engine):
+    """Cloud mode hands response_format to vLLM; speculative decoding drafts under the device's grammar
+    (llguidance) and vLLM verifies. Both answers must validate. Before Tandem started vLLM with
+    ``disable_any_whitespace``, vLLM's own answer was whitespace until max_tokens ('{\\n  "city": \\t[\\n
+    \\t\\t\\t...'). How often the two answers are equal is printed, not asserted: the two grammars
+    differ (vLLM writes ',' and ':', the device ', ' and ': '), and with one grammar on both sides (tried:
+    ',' and ':' on the device too) the first case still parted at a value ('[true,false]' against
+    '[false]') with no grammar fallback counted, which is not explained yet."""
+    import openai
+
+    from gateway.testing.live import LiveGateway
+    from gateway.testing.schemas import schema_cases, valid
+
+    rows = []
+    with LiveGateway(qwen_device_engine, [f"cloud.endpoints=[{vllm_url}]", "cloud.model=cloud"]) as gw:
+        client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=600)
+
+        def ask(model: str, case) -> tuple[str, dict]:
+            r = client.chat.completions.create(model=model, messages=case.messages, temperature=0, max_tokens=160,
+                                               response_format=case.response_format)
+            return r.choices[0].message.content or "", r.model_extra["tandem"]
+
+        for case in schema_cases(50)[:6]:
+            cloud, _ = ask("tandem-cloud", case)
+            spec, trace = ask("tandem-speculative", case)
+            assert valid(cloud, case.schema), (case.name, "vLLM's own answer", cloud[:200])
+            assert valid(spec, case.schema), (case.name, "speculative", spec[:200])
+            rows.append({"case": case.name, "equal": spec == cloud, "fallbacks": trace.get("grammar_fallbacks", 0),
+                         "equal_without_whitespace": spec.replace(" ", "") == cloud.replace(" ", "")})
+    print("\nunder a schema, speculative vs vLLM's own answer:", rows)
