@@ -25,7 +25,7 @@ from gateway.cloud_client.transport import CallStats
 from gateway.config import TandemConfig
 from gateway.runtime import Runtime
 from routers.confidence import stream_score, threshold_for_cloud_fraction, threshold_for_quality
-from routers.query import escalation_gains, fit_from_records, unpack_vector
+from routers.query import OUTPUT_PRICE_RATIO, escalation_gains, fit_from_records, unpack_vector
 
 DEFAULT_PROMPTS = [
     "Write a Python function that reverses a linked list.",
@@ -75,7 +75,8 @@ async def _calibrate(config: TandemConfig, prompts: list[str], max_tokens: int) 
 
 def run_calibrate(config: TandemConfig, args: argparse.Namespace) -> int:
     if args.query_router:
-        return fit_query_router(args.records, args.query_router, args.output_price_ratio)
+        ratio = OUTPUT_PRICE_RATIO if args.output_price_ratio is None else args.output_price_ratio
+        return fit_query_router(args.records, args.query_router, ratio)
     prompts = DEFAULT_PROMPTS
     if args.prompts:
         prompts = [line.strip() for line in Path(args.prompts).read_text().splitlines() if line.strip()]
@@ -115,7 +116,7 @@ def read_records(paths: list[str]) -> list[dict]:
     return [r for r in records if r.get("device", {}).get("embedding") and "score" in r.get("escalation", {})]
 
 
-def fit_query_router(paths: list[str], out: str, output_price_ratio: float = 3.0) -> int:
+def fit_query_router(paths: list[str], out: str, output_price_ratio: float = OUTPUT_PRICE_RATIO) -> int:
     """``tandem calibrate --query-router OUT --records ...``: the router fitted on the records' calibration
     half (per task, fixed seed: the benchmark's split), checked on the other half, written to OUT. A cloud
     answer costs its prompt tokens plus ``output_price_ratio`` times its output tokens."""

@@ -225,9 +225,10 @@ def make_parser() -> argparse.ArgumentParser:
                    help="per-item records (.jsonl or .jsonl.gz, bench/cascade.py's form: the prompt's "
                         "embedding, the device's and the escalated answer's scores), e.g. "
                         "bench/data/cascade_*.jsonl.gz")
-    p.add_argument("--output-price-ratio", type=float, default=3.0, metavar="R",
+    p.add_argument("--output-price-ratio", type=float, metavar="R",
                    help="with --query-router: the cloud's price of an output token over an input token, "
-                        "which weighs what a cloud answer costs in the decision point (default 3.0)")
+                        "which weighs what a cloud answer costs in the decision point "
+                        "(default: routers.query.OUTPUT_PRICE_RATIO, 3)")
     p.set_defaults(fn=cmd_calibrate)
 
     _chat_parser(sub)

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+# the cloud's price of an output token over an input token (the benchmark's illustrative $0.10 / $0.30)
+OUTPUT_PRICE_RATIO = 3.0
+
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
     """Weights (intercept first) of L2-regularised logistic regression on standardised ``x``."""
@@ -188,7 +191,7 @@ def fit_from_records(
     seed: int = 12,
     calibration_fraction: float = 0.5,
     fitted_on: str = "",
-    output_price_ratio: float = 3.0,
+    output_price_ratio: float = OUTPUT_PRICE_RATIO,
 ) -> tuple[QueryRouter, list[int], list[int]]:
     """The router fitted on the calibration half of records (each with ``device.embedding``,
     ``prompt_tokens`` and the device's, the cloud's and the escalation's scores), its decision point
