@@ -620,8 +620,13 @@ def _blind_markdown(blind: dict) -> str:
             "| type | language | precision, first run | recall, first run | precision, now | recall, now | "
             "support | goal |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
             + f"\n\nHard negatives flagged: first run {fneg['flagged']}/{fneg['n']}, now {neg['flagged']}/{neg['n']}"
-            + (": " + "; ".join(f"{t!r} → {f}" for t, f in neg["examples"]) if neg["examples"] else "")
+            + _flagged(neg["examples"])
             + f".\n\nIdentifiers, held-out templates drawn with the blind seed: {ids}.\n\n")
+
+
+def _flagged(examples: list) -> str:
+    """The hard negatives a run flagged, after its count: ": 'text' → [[kind, value]]; ..." (or nothing)."""
+    return ": " + "; ".join(f"{t!r} → {f}" for t, f in examples) if examples else ""
 
 
 def _blind2_first_run_markdown(run: dict) -> str:
@@ -641,7 +646,7 @@ def _blind2_first_run_markdown(run: dict) -> str:
             "| type | language | precision | recall | exact-span recall | support | false positives |\n"
             "|---|---|---|---|---|---|---|\n" + "\n".join(rows)
             + f"\n\nHard negatives flagged: {neg['flagged']}/{neg['n']}"
-            + (": " + "; ".join(f"{t!r} → {f}" for t, f in neg["examples"]) if neg["examples"] else "")
+            + _flagged(neg["examples"])
             + f".\n\nIdentifiers, held-out templates drawn with the blind2 seed: {ids}.\n\n"
             f"Misses and false positives: {len(run['people_errors'])} people errors and "
             f"{len(run['identifier_errors'])} identifier errors, listed in "
