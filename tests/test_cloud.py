@@ -232,6 +232,21 @@ def test_tail_parse_equals_the_full_parse():
     assert cloudmod.parse_verify_tail(vllm_answer(context, draft, [7, 8, 9, 10, 11]), len(context) + 1, draft) is None
 
 
+def test_a_draft_token_vllm_ranks_below_its_top_n_is_not_in_the_row():
+    """vLLM lists its top n and the prompt's own token wherever it ranks. A draft ranked 40th is not among
+    the cloud's top tokens: a grammar filtering the row took it for the cloud's best allowed token (the
+    speculative answer kept the device's values against vLLM, with no grammar fallback counted)."""
+    entry = {"5": {"logprob": -0.1, "rank": 1}, "6": {"logprob": -2.0, "rank": 2}, "7": {"logprob": -3.0, "rank": 3},
+             "99": {"logprob": -9.4, "rank": 40}}
+    choice = {"prompt_logprobs": [None, {"1": {"logprob": -1.0, "rank": 1}}, entry], "token_ids": [5],
+              "logprobs": {"top_logprobs": [{"5": -0.1}]}}
+    result = parse_prompt_logprobs(choice, 2, [99])
+    assert result.target_top[0] == [(5, -0.1), (6, -2.0), (7, -3.0)]
+    assert result.draft_logprobs == [-9.4] and result.accepted == 0 and result.tokens == [5]
+    entry["99"]["rank"] = 4  # ranked right after the listed ones: it is the 4th best, and stays
+    assert parse_prompt_logprobs(choice, 2, [99]).target_top[0][-1] == (99, -9.4)
+
+
 def test_prompt_logprobs_verifier_decodes_only_draft_positions(monkeypatch):
     """Issue 11, defect 5: a 3,000-token context; only the 4 draft positions may be decoded."""
     context, draft, argmax = list(range(1000, 4000)), [7, 8, 9, 10], [7, 8, 42, 10, 11]

@@ -178,18 +178,24 @@ def _verdict(draft: Sequence[int], rows: Sequence[Any], bonus: int,
     argmax: list[int] = []
     draft_lps: list[float] = []
     for i, entry in enumerate(rows):
-        ranked = _ranked_row(entry, draft[i], i)
+        ranked, draft_lp = _ranked_row(entry, draft[i], i)
         argmax.append(ranked[0][0])
         target_top.append(ranked)
-        draft_lps.append(dict(ranked)[draft[i]])  # vLLM always scores the prompt's own token
+        draft_lps.append(draft_lp)
     argmax.append(bonus)
     target_top.append(bonus_top or [(bonus, 0.0)])
     accepted, tokens = greedy_accept(draft, argmax)
     return VerifyResult(accepted, tokens, target_top, draft_lps)
 
 
-def _ranked_row(entry: Any, token: int, i: int) -> list[tuple[int, float]]:
-    """One draft row, best first; a row that is missing, lacks its draft token or holds NaN is unreliable."""
+def _ranked_row(entry: Any, token: int, i: int) -> tuple[list[tuple[int, float]], float]:
+    """One draft row's top tokens, best first, and the cloud's log-probability of the draft token.
+
+    vLLM lists its top ``n`` and, where the prompt's own token ranks lower, that token too. The row keeps
+    the top ``n`` only (the ranks 1, 2, ... without a gap; the draft stays where it is rank n+1): a token
+    ranked below an unseen one is no part of the cloud's top tokens, and a grammar filtering the row must
+    not take it for the cloud's best allowed token (it hid every allowed token ranked between). A row that
+    is missing, lacks its draft token, lacks its rank-1 token or holds NaN is unreliable."""
     if not isinstance(entry, dict) or not entry:
         raise UnreliableAnswer(f"no prompt_logprobs for draft position {i}")
     ranked = []
@@ -197,8 +203,18 @@ def _ranked_row(entry: Any, token: int, i: int) -> list[tuple[int, float]]:
         logprob, rank = float(v["logprob"]), v.get("rank")
         if not math.isfinite(logprob) or (rank is not None and (not isinstance(rank, int) or rank < 1)):
             raise UnreliableAnswer(f"draft position {i} holds logprob {logprob!r}, rank {rank!r}")
-        ranked.append((_token_id(t), logprob, rank or 10**9))
-    if token not in {t for t, _, _ in ranked}:
+        ranked.append((_token_id(t), logprob, rank))
+    draft_lp = next((lp for t, lp, _ in ranked if t == token), None)
+    if draft_lp is None:
         raise UnreliableAnswer(f"draft position {i} does not score its draft token")
-    ranked.sort(key=lambda x: (x[2], -x[1]))
-    return [(t, lp) for t, lp, _ in ranked]
+    ranks = [rank for _, _, rank in ranked]
+    if None in ranks:  # no ranks to go by: every entry, by log-probability
+        return sorted(((t, lp) for t, lp, _ in ranked), key=lambda x: -x[1]), draft_lp
+    top: list[tuple[int, float]] = []
+    for (t, lp, _), rank in sorted(zip(ranked, ranks), key=lambda x: (x[1] or 0, -x[0][1])):
+        if (rank or 0) > len(top) + 1:  # a gap: tokens the answer left out rank above this one
+            break
+        top.append((t, lp))
+    if not top:
+        raise UnreliableAnswer(f"draft position {i} lacks the cloud's rank-1 token")
+    return top, draft_lp
