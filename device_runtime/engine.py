@@ -30,7 +30,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from device_runtime.grammar import Constraint, Grammar, GrammarTokenizer
+from device_runtime.grammar import Constraint, Grammar, GrammarTokenizer, TokenFilter
 from device_runtime.models import ModelStore
 from device_runtime.sampling import (
     PositionalRng,
@@ -348,11 +348,12 @@ class LlamaEngine:
             import llama_cpp
 
             vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
-            self._grammar_tokenizer = GrammarTokenizer(vocab, self.n_vocab, sorted(self.eos_token_ids))
+            self._grammar_tokenizer = GrammarTokenizer(vocab, self.n_vocab, sorted(self.eos_token_ids),
+                                                       self.token_bytes)
         return Constraint(self._grammar_tokenizer, grammar)
 
     def generate(self, prompt: Sequence[int], params: SamplingParams, with_entropy: bool = False,
-                 constraint: Constraint | None = None) -> Iterator[TokenEvent]:
+                 constraint: TokenFilter | None = None) -> Iterator[TokenEvent]:
         """Decode token by token; the last event carries the finish reason.
 
         At temperature > 0 each event also says how probable the drawn token was (``q``,

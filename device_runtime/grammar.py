@@ -19,19 +19,47 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-# one line, ", " and ": " between items: a small model given free whitespace can loop on newlines until
-# max_tokens (seen with SmolLM2 on nested arrays), and JSON needs none of it
-COMPACT: Any = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
-
+# one line, no whitespace: a small model given free whitespace can loop on newlines until max_tokens (seen
+# with SmolLM2 on nested arrays), and JSON needs none of it. llguidance then writes "," and ":" between
+# items, as vLLM's xgrammar does under ``disable_any_whitespace`` (cloud/vllm_cpu.py starts it so, and
+# vLLM's own llguidance backend compiles a schema with exactly these defaults): the device drafts in the
+# cloud's grammar, so the speculative output can equal vLLM's constrained answer
+COMPACT: Any = {"whitespace_flexible": False}
 
 class GrammarError(ValueError):
     """The grammar cannot be compiled (an unsupported or malformed JSON schema), or a token broke it."""
+
+
+class TokenFilter(Protocol):
+    """What generation asks of a constraint: mask the logits, follow the tokens drawn."""
+
+    def mask(self, logits: np.ndarray) -> np.ndarray: ...
+
+    def advance(self, tokens: Sequence[int]) -> None: ...
+
+
+class AllowedTokens:
+    """vLLM's ``allowed_token_ids``: only these tokens, at every step (a fixed mask, no grammar to follow).
+    The local cloud serves it, so the probe speculative decoding sends where a grammar allowed none of the
+    cloud's top tokens (``gateway.core.modes.speculative``) runs against it as against vLLM."""
+
+    def __init__(self, ids: Sequence[int], n_vocab: int):
+        if not ids or any(not 0 <= t < n_vocab for t in ids):
+            raise GrammarError(f"allowed_token_ids must be a non-empty list of token ids below {n_vocab}")
+        self._allowed = np.zeros(n_vocab, dtype=bool)
+        self._allowed[list(ids)] = True
+
+    def mask(self, logits: np.ndarray) -> np.ndarray:
+        return np.where(self._allowed, logits, -np.inf).astype(logits.dtype, copy=False)
+
+    def advance(self, tokens: Sequence[int]) -> None:
+        """Nothing to follow: the same tokens stay allowed."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +74,7 @@ class Grammar:
         import llguidance
 
         try:
-            source = llguidance.LLMatcher.grammar_from_json_schema(json.dumps(schema), overrides=COMPACT)
+            source = llguidance.LLMatcher.grammar_from_json_schema(json.dumps(schema), defaults=COMPACT)
         except (ValueError, TypeError) as exc:
             raise GrammarError(f"the JSON schema cannot be used: {exc}") from exc
         failed, messages = llguidance.LLMatcher.validate_grammar_with_warnings(source)
@@ -73,14 +101,30 @@ class Grammar:
 class GrammarTokenizer:
     """llguidance's view of one model's vocabulary (built once per engine: ~1 s for 152k tokens)."""
 
-    def __init__(self, llama_vocab: Any, n_vocab: int, eos_token_ids: Sequence[int]):
+    def __init__(self, llama_vocab: Any, n_vocab: int, eos_token_ids: Sequence[int],
+                 token_bytes: Callable[[int], bytes] | None = None):
         from llguidance.llamacpp import lltokenizer_from_vocab
 
         self.n_vocab = n_vocab
+        self._token_bytes = token_bytes
+        self._by_bytes: dict[bytes, list[int]] | None = None
         with warnings.catch_warnings():  # it reads each token's attributes through a deprecated binding
             warnings.simplefilter("ignore", DeprecationWarning)
             eos = sorted(eos_token_ids)
             self.tokenizer = lltokenizer_from_vocab(llama_vocab, n_vocab=n_vocab, eos_token=eos)
+
+    def spelling_prefixes(self, text: bytes) -> list[int]:
+        """The tokens whose bytes are a non-empty prefix of ``text`` (an index built on first use)."""
+        if self._token_bytes is None:
+            return []
+        if self._by_bytes is None:
+            index: dict[bytes, list[int]] = {}
+            for t in range(self.n_vocab):
+                b = self._token_bytes(t)
+                if b:
+                    index.setdefault(b, []).append(t)
+            self._by_bytes = index
+        return [t for n in range(1, len(text) + 1) for t in self._by_bytes.get(text[:n], [])]
 
 
 class Constraint:
@@ -105,10 +149,20 @@ class Constraint:
         return bool(self._matcher.is_stopped())
 
     def allowed(self) -> np.ndarray:
-        """A boolean mask over the vocabulary: the tokens that may come next."""
+        """A boolean mask over the vocabulary: the tokens that may come next.
+
+        Where the grammar forces text (a key and its ``":"``), llguidance lists one tokenization of it
+        (``'":{"'``), yet any token spelling a prefix of it is as grammatical (``'":'`` then ``'{"'``),
+        and vLLM's xgrammar allows them all, so the model picks among them. They are allowed here too:
+        the device, the local cloud and the verdict over vLLM's rows then choose as vLLM does."""
         self._matcher.unsafe_compute_mask_ptr(self._bitmask.ctypes.data, self._bitmask.nbytes)
-        return np.unpackbits(self._bitmask.view(np.uint8), bitorder="little")[: self._tokenizer.n_vocab] \
+        mask = np.unpackbits(self._bitmask.view(np.uint8), bitorder="little")[: self._tokenizer.n_vocab] \
             .astype(bool)
+        if np.count_nonzero(mask) == 1:
+            for t in self._tokenizer.spelling_prefixes(bytes(self._matcher.compute_ff_bytes())):
+                if not mask[t] and self._matcher.validate_tokens([t]) == 1:
+                    mask[t] = True
+        return mask
 
     def mask(self, logits: np.ndarray) -> np.ndarray:
         """The logits with every token the grammar forbids at -inf (a copy)."""
@@ -117,6 +171,12 @@ class Constraint:
     def advance(self, tokens: Sequence[int]) -> None:
         if not self._matcher.consume_tokens(list(tokens)):
             raise GrammarError(f"token broke the grammar: {self._matcher.get_error()}")
+
+    def allowed_after(self, tokens: Sequence[int]) -> np.ndarray:
+        """The ids the grammar allows once ``tokens`` (grammatical) follow the current state."""
+        walk = self.fork()
+        walk.advance(tokens)
+        return np.flatnonzero(walk.allowed())
 
     def rows(self, drafts: Sequence[int], top: Sequence[Sequence[tuple[int, float]]]
              ) -> list[list[tuple[int, float]]]:

@@ -252,3 +252,34 @@ def test_completions_between_rounds_neither_evict_nor_read_a_session(cloud_engin
     stats, sessions = asyncio.run(main())
     assert stats.calls == 1 and stats.cached_tokens >= len(prompt)
     assert sessions["saved_total"] >= 1 and sessions["loaded_total"] >= 1
+
+
+def test_best_allowed_is_the_clouds_greedy_choice_among_the_allowed_tokens(cloud_engine):
+    """The probe speculative decoding sends where a grammar allowed none of the cloud's top tokens: vLLM's
+    ``allowed_token_ids``, served by the local cloud too. Bad lists are 400s naming the field."""
+    prompt = cloud_engine.chat_tokens([{"role": "user", "content": "Is the sky blue? Answer yes or no."}])
+    logits = cloud_engine.sync(prompt).copy()
+    ranked = [int(t) for t in logits.argsort()[::-1]]
+    allowed = [ranked[7], ranked[3], ranked[50]]  # the best of them is the 4th best overall
+
+    async def main():
+        runner, url = await serve(cloud_engine)
+        client = CloudClient([url], strategy="tandem", retries=0)
+        await client.start()
+        try:
+            stats = CallStats()
+            token = await client.best_allowed(prompt, allowed, stats)
+            refusals = []
+            for bad in ([], [cloud_engine.n_vocab], ["7"]):
+                with pytest.raises(CloudRefused) as err:
+                    await client.request_json("POST", "/v1/completions", {
+                        "prompt": prompt, "max_tokens": 1, "allowed_token_ids": bad}, retries=0)
+                refusals.append(str(err.value))
+            return token, stats.calls, refusals
+        finally:
+            await client.close()
+            await runner.cleanup()
+
+    token, calls, refusals = asyncio.run(main())
+    assert token == ranked[3] and calls == 1
+    assert all("allowed_token_ids" in r for r in refusals), refusals

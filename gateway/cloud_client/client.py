@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.cloud_client.errors import CloudRefused
+from gateway.cloud_client.errors import CloudError, CloudRefused
 from gateway.cloud_client.health import NetworkMonitor, probe_while_open
 from gateway.cloud_client.load import parse_metrics
 from gateway.cloud_client.transport import CallStats, CloudEndpoint, Transport
@@ -125,6 +125,27 @@ class CloudClient(Transport):
                     "vllm-scale-out" if await ScaleOutVerifier.served_by(self) else "vllm"
             self._verifier = VERIFIERS[kind](self)
         return self._verifier
+
+    async def best_allowed(self, context: Sequence[int], allowed: Sequence[int], stats: CallStats,
+                           cache_salt: str | None = None) -> int:
+        """The cloud's greedy token after ``context`` among ``allowed`` only (vLLM's ``allowed_token_ids``;
+        the local cloud serves it too): its constrained choice where a grammar allowed none of its top
+        tokens. ``cache_salt``: the answer's vLLM cache namespace, so the prompt is cached for it alone."""
+        body: dict[str, Any] = {"model": self.model, "prompt": list(context), "max_tokens": 1,
+                                "temperature": 0, "allowed_token_ids": [int(t) for t in allowed],
+                                "return_token_ids": True}
+        if cache_salt is not None:
+            body["cache_salt"] = cache_salt
+        out = await self.request_json("POST", "/v1/completions", body, stats)
+        try:
+            token = int(out["choices"][0]["token_ids"][0])
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise CloudError(f"allowed-token answer unreadable: {type(exc).__name__}: {exc}",
+                             "cloud answered with invalid data") from exc
+        if token not in set(allowed):
+            raise CloudError(f"the cloud answered token {token}, outside the allowed tokens",
+                             "cloud answered with invalid data")
+        return token
 
     async def verify(self, context: Sequence[int], draft: Sequence[int], stats: CallStats,
                      want_top: bool = False, session: VerifySession | None = None) -> VerifyResult:

@@ -191,6 +191,11 @@ class AnswerBuilder:
         """Positions where a grammar allowed none of the cloud's top tokens, so the device's token stood."""
         self.trace.grammar_fallbacks += n
 
+    def grammar_probed(self) -> None:
+        """A position where a grammar allowed none of the cloud's top tokens, so the cloud was asked for its
+        best allowed token."""
+        self.trace.grammar_probes += 1
+
     def shown_unverified(self, n: int) -> None:
         """Opportunistic mode: device tokens shown without the cloud's verdict."""
         self.trace.unverified_tokens += n

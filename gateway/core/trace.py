@@ -24,7 +24,8 @@ class RouteTrace:
     cloud_tokens: int = 0  # completion tokens that came from the cloud (corrections, bonus, cloud mode)
     drafts_proposed: int = 0
     drafts_accepted: int = 0
-    grammar_fallbacks: int = 0  # positions where a grammar allowed none of the cloud's top tokens
+    grammar_fallbacks: int = 0  # where a grammar allowed none of the cloud's top tokens: the draft stood
+    grammar_probes: int = 0  # …and where the cloud was asked for its best allowed token instead
     unverified_tokens: int = 0  # tokens shown without cloud verification (opportunistic mode)
     cloud_calls: int = 0
     cloud_passes: int = 0  # forward passes the cloud ran for us (one per verification round)

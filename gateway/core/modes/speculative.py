@@ -55,6 +55,12 @@ if TYPE_CHECKING:
     from gateway.core.orchestrator import Collaborator
 
 
+# where a grammar allowed none of the cloud's top tokens, the cloud is asked for its best allowed one if
+# they number at most this (a JSON literal, a number, a key: a few to a few hundred); more (inside a free
+# string) and the device's draft stands
+MAX_PROBE_TOKENS = 4096
+
+
 @dataclass
 class SpeculativeSettings:
     pipeline: bool = True
@@ -193,27 +199,51 @@ class SpeculativeDecoder:
         finally:
             if not verify.done():
                 verify.cancel()
-        accepted, tokens = self._accept(drafts, result)
+        accepted, tokens = await self._accept(drafts, result)
         self.ahead = self.ahead[: len(self.ahead) - len(extra)]  # run() decides whether they stay
         if not tokens:  # the grammar allowed none of the cloud's top tokens, and no draft was there:
             tokens = [(await self._draft(1))[0].token_id]  # the device's own grammatical token
         return Round(drafts, accepted, tokens, extra, result)
 
-    def _accept(self, drafts: list[DraftToken], result: VerifyResult) -> tuple[int, list[int]]:
+    async def _accept(self, drafts: list[DraftToken], result: VerifyResult) -> tuple[int, list[int]]:
         """The acceptance rule for this request; under a grammar, over the tokens the grammar allows."""
         ids = [d.token_id for d in drafts]
         rows = result.target_top
         if self.constraint is not None:
-            rows, fallbacks = grammatical_rows(ids, self.constraint.rows(ids, rows))
+            rows = self.constraint.rows(ids, rows)
+            if self.temperature <= 0 and not self.lenient:
+                return await self._constrained_greedy(ids, rows)
+            rows, fallbacks = grammatical_rows(ids, rows)
             self.out.grammar_fallbacks(fallbacks)
             result = VerifyResult(result.accepted, result.tokens, rows, result.draft_logprobs)
         if self.temperature > 0:
             return rejection_accept(drafts, rows, self.temperature, self.top_p, self.rng, len(self.context))
         if self.lenient:
             return lenient_accept(ids, result, self.settings.margin)
-        if self.constraint is not None:
-            return greedy_over(ids, rows)
         return result.accepted, result.tokens
+
+    async def _constrained_greedy(self, ids: list[int], rows: list[list[tuple[int, float]]]
+                                  ) -> tuple[int, list[int]]:
+        """Greedy over the grammatical rows: the cloud's own constrained greedy answer. Where the grammar
+        allowed none of the cloud's top tokens, the cloud is asked for its best allowed token (one more
+        call, ``best_allowed``: vLLM's ``allowed_token_ids``) where they are few enough to list; where they
+        are not (a free string: its top tokens nearly always hold one), the draft stands, counted."""
+        accepted = 0
+        while accepted < len(ids) and rows[accepted] and ids[accepted] == rows[accepted][0][0]:
+            accepted += 1
+        ended = accepted > 0 and self.engine.is_eos(ids[accepted - 1])
+        if ended or (accepted < len(rows) and rows[accepted]):
+            return greedy_over(ids, rows)
+        assert self.constraint is not None
+        allowed = self.constraint.allowed_after(ids[:accepted])
+        if 0 < len(allowed) <= MAX_PROBE_TOKENS:
+            self.out.grammar_probed()
+            token = await self.cloud.best_allowed(self.context + ids[:accepted], allowed.tolist(), self.stats,
+                                                  self.session.salt)
+            return accepted, ids[:accepted] + [token]
+        rows, fallbacks = grammatical_rows(ids, rows)
+        self.out.grammar_fallbacks(fallbacks)
+        return greedy_over(ids, rows)
 
     def _trusted(self, drafts: Sequence[DraftToken]) -> bool:
         """Opportunistic mode: drafts this sure are shown unverified (off at temperature 0 unless asked)."""
