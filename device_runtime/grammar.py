@@ -32,6 +32,7 @@ import numpy as np
 # cloud's grammar, so the speculative output can equal vLLM's constrained answer
 COMPACT: Any = {"whitespace_flexible": False}
 
+
 class GrammarError(ValueError):
     """The grammar cannot be compiled (an unsupported or malformed JSON schema), or a token broke it."""
 

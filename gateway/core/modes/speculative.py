@@ -228,12 +228,9 @@ class SpeculativeDecoder:
         allowed none of the cloud's top tokens, the cloud is asked for its best allowed token (one more
         call, ``best_allowed``: vLLM's ``allowed_token_ids``) where they are few enough to list; where they
         are not (a free string: its top tokens nearly always hold one), the draft stands, counted."""
-        accepted = 0
-        while accepted < len(ids) and rows[accepted] and ids[accepted] == rows[accepted][0][0]:
-            accepted += 1
-        ended = accepted > 0 and self.engine.is_eos(ids[accepted - 1])
-        if ended or (accepted < len(rows) and rows[accepted]):
-            return greedy_over(ids, rows)
+        accepted, tokens = greedy_over(ids, rows)
+        if len(tokens) > accepted or (accepted and self.engine.is_eos(ids[accepted - 1])):
+            return accepted, tokens  # the cloud's own token came with its verdict, or the answer ended
         assert self.constraint is not None
         allowed = self.constraint.allowed_after(ids[:accepted])
         if 0 < len(allowed) <= MAX_PROBE_TOKENS:
