@@ -459,6 +459,14 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
     return [records[it.id] for it in items if complete(records[it.id])]
 
 
+def halves(records: list[dict], profile: dict) -> tuple[cp.Items, cp.Items, cp.Items]:
+    """The records as items, and their calibration and held-out halves (the profile's fixed-seed split)."""
+    items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
+    split = profile["split"]
+    cal_idx, held_idx = cp.split_ids(items.ids, split["seed"], split["calibration_fraction"])
+    return items, items.subset(cal_idx), items.subset(held_idx)
+
+
 # -- the streaming cascade, live where the replay cannot score it -------------------------------------------
 def handovers_to_run(records: list[dict], summary: dict, profile: dict,
                      fractions: Sequence[float]) -> list[tuple[str, int, int, float]]:
@@ -606,10 +614,7 @@ def cost_model(profile: dict) -> cp.CostModel:
 def summarize(records: list[dict], profile: dict, per_task: bool = False) -> dict[str, Any]:
     """Every policy on the held-out half, thresholds and the learned gate fitted on the calibration half."""
     cost = cost_model(profile)
-    items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
-    split = profile["split"]
-    cal_idx, held_idx = cp.split_ids(items.ids, split["seed"], split["calibration_fraction"])
-    cal, held = items.subset(cal_idx), items.subset(held_idx)
+    items, cal, held = halves(records, profile)
     fractions = profile["sweep"]["cloud_fractions"]
     # streaming needs the cloud to continue the device's tokens; without a shared tokenizer the gateway gates
     shared = all(r.get("shared_tokenizer", True) for r in records)
@@ -1062,9 +1067,7 @@ def shipped_default(records: list[dict], profile: dict) -> dict[str, Any]:
 
     cfg = load_config()
     cost = cost_model(profile)
-    items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
-    cal_idx, held_idx = cp.split_ids(items.ids, profile["split"]["seed"], profile["split"]["calibration_fraction"])
-    cal, held = items.subset(cal_idx), items.subset(held_idx)
+    _, cal, held = halves(records, profile)
     name = f"query+stream-w{cfg.cascade.window}" if cfg.routing.query_router else f"stream-w{cfg.cascade.window}"
     policy = next(p for p in make_signal_policies(cal, cost, [cfg.cascade.window], profile["learned"]["l2"])
                   + cp.make_policies(cal, cost, [cfg.cascade.window], profile["learned"]["l2"]) if p.name == name)

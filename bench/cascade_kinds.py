@@ -136,10 +136,7 @@ def total(tables: list[dict[Setting, Outcome]], combo: tuple[Setting, ...]) -> d
 
 def study(records: list[dict], profile: dict, k: int) -> dict[str, Any]:
     cost = bc.cost_model(profile)
-    items = cp.Items.from_records(records, tail_quantile=profile["confidence"]["tail_quantile"])
-    split = profile["split"]
-    cal_idx, held_idx = cp.split_ids(items.ids, split["seed"], split["calibration_fraction"])
-    cal, held = items.subset(cal_idx), items.subset(held_idx)
+    _, cal, held = bc.halves(records, profile)
     windows = profile["streaming"]["windows"]
     every = cp.make_policies(cal, cost, windows, profile["learned"]["l2"]) + make_signal_policies(
         cal, cost, windows, profile["learned"]["l2"])

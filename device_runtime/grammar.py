@@ -107,24 +107,19 @@ class GrammarTokenizer:
         from llguidance.llamacpp import lltokenizer_from_vocab
 
         self.n_vocab = n_vocab
-        self._token_bytes = token_bytes
-        self._by_bytes: dict[bytes, list[int]] | None = None
         with warnings.catch_warnings():  # it reads each token's attributes through a deprecated binding
             warnings.simplefilter("ignore", DeprecationWarning)
             eos = sorted(eos_token_ids)
             self.tokenizer = lltokenizer_from_vocab(llama_vocab, n_vocab=n_vocab, eos_token=eos)
+        # each spelling's tokens, built here with the rest of the vocabulary's view (not on a decode step)
+        self._by_bytes: dict[bytes, list[int]] = {}
+        spellings = (token_bytes(t) for t in range(n_vocab)) if token_bytes is not None else iter(())
+        for t, b in enumerate(spellings):
+            if b:
+                self._by_bytes.setdefault(b, []).append(t)
 
     def spelling_prefixes(self, text: bytes) -> list[int]:
-        """The tokens whose bytes are a non-empty prefix of ``text`` (an index built on first use)."""
-        if self._token_bytes is None:
-            return []
-        if self._by_bytes is None:
-            index: dict[bytes, list[int]] = {}
-            for t in range(self.n_vocab):
-                b = self._token_bytes(t)
-                if b:
-                    index.setdefault(b, []).append(t)
-            self._by_bytes = index
+        """The tokens whose bytes are a non-empty prefix of ``text``."""
         return [t for n in range(1, len(text) + 1) for t in self._by_bytes.get(text[:n], [])]
 
 

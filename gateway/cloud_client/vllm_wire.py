@@ -207,12 +207,12 @@ def _ranked_row(entry: Any, token: int, i: int) -> tuple[list[tuple[int, float]]
     draft_lp = next((lp for t, lp, _ in ranked if t == token), None)
     if draft_lp is None:
         raise UnreliableAnswer(f"draft position {i} does not score its draft token")
-    ranks = [rank for _, _, rank in ranked]
-    if None in ranks:  # no ranks to go by: every entry, by log-probability
+    ranks = [(t, lp, rank) for t, lp, rank in ranked if rank is not None]
+    if len(ranks) < len(ranked):  # no ranks to go by: every entry, by log-probability
         return sorted(((t, lp) for t, lp, _ in ranked), key=lambda x: -x[1]), draft_lp
     top: list[tuple[int, float]] = []
-    for (t, lp, _), rank in sorted(zip(ranked, ranks), key=lambda x: (x[1] or 0, -x[0][1])):
-        if (rank or 0) > len(top) + 1:  # a gap: tokens the answer left out rank above this one
+    for t, lp, rank in sorted(ranks, key=lambda x: (x[2], -x[1])):
+        if rank > len(top) + 1:  # a gap: tokens the answer left out rank above this one
             break
         top.append((t, lp))
     if not top:
