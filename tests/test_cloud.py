@@ -194,6 +194,33 @@ def test_probe_closes_the_circuit_when_the_cloud_comes_back():
     assert failures == 0 and available
 
 
+def test_a_router_whose_health_names_a_dead_worker_but_is_ready_closes_the_circuit():
+    """vLLM's router answers /health 503 while any worker is down ("Unhealthy servers: [...]"), yet serves
+    through the others and says so on /readiness. Probing /health alone kept the circuit open for as long
+    as one replica of many stayed dead: every request went to the device, degraded (CI, stop 31)."""
+    async def unhealthy(request: web.Request) -> web.Response:
+        return web.Response(status=503, text='Unhealthy servers: ["http://10.0.0.7:8000"]')
+
+    async def ready(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ready", "healthy_workers": 1, "total_workers": 2})
+
+    async def main(routes: dict) -> bool:
+        async with ScriptedCloud(routes) as url:
+            monitor = NetworkMonitor(failure_threshold=1, cooldown_s=60)
+            client = CloudClient([url], retries=0, monitor=monitor)
+            await client.start()
+            try:
+                monitor.record_failure(url, "a call failed")
+                assert not monitor.available()
+                await client.check_health(client.endpoints[0])
+                return monitor.available() and client.endpoints[0].healthy
+            finally:
+                await client.close()
+
+    assert asyncio.run(main({("GET", "/health"): unhealthy, ("GET", "/readiness"): ready}))
+    assert not asyncio.run(main({("GET", "/health"): unhealthy}))  # vLLM itself has no /readiness: down
+
+
 # -- defect 5: stock-vLLM verification decoded the whole context's prompt_logprobs on the loop ------------------
 def vllm_answer(context: list[int], draft: list[int], cloud_argmax: list[int], n_top: int = 1,
                 decoded=lambda t: f"token_id:{t}") -> bytes:

@@ -320,17 +320,24 @@ class Transport:
         """``GET /health`` on one endpoint; a failure goes to the circuit breaker, and so does a success
         where it may close the circuit (the breaker's own probe). A replica whose /health answers while
         its calls fail must still open its circuit: the recovery re-check passes ``closes_circuit=False``
-        so its 200 does not wipe the count of failed calls."""
+        so its 200 does not wipe the count of failed calls.
+
+        Where /health says no, ``/readiness`` has the last word: vLLM's router answers /health 503 while
+        any of its workers is down, yet serves through the others, which its /readiness reports (vLLM
+        itself has no /readiness: a 404 there leaves it down)."""
         t0 = time.perf_counter()
         public = "cloud health check failed"
         try:
             await self._simulate_rtt()
             timeout = aiohttp.ClientTimeout(total=3, sock_connect=min(3.0, self.timeout.sock_connect or 3.0))
-            async with self.session.get(endpoint.url + "/health", timeout=timeout) as r:
-                endpoint.healthy = r.status == 200
-                if not endpoint.healthy:
-                    endpoint.last_error = f"/health answered HTTP {r.status}"
-                    public = f"cloud answered HTTP {r.status}"
+            for path in ("/health", "/readiness"):
+                async with self.session.get(endpoint.url + path, timeout=timeout) as r:
+                    endpoint.healthy = r.status == 200
+                    if endpoint.healthy:
+                        break
+                    if path == "/health":
+                        endpoint.last_error = f"/health answered HTTP {r.status}"
+                        public = f"cloud answered HTTP {r.status}"
         except (TimeoutError, aiohttp.ClientError) as exc:
             endpoint.healthy = False
             endpoint.last_error, public = f"{type(exc).__name__}: {exc}", public_reason(exc)
