@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -214,6 +214,7 @@ _PHONE_RUN = re.compile(
 
 
 _PLUS_OR_PAREN = re.compile(r"[+(]")
+_NUMBER_CHAR = re.compile(r"[\d+＋(（\[［]")  # what a number found in a stretch holds beyond separators
 
 
 def _may_hold_phone(text: str, run: re.Match[str]) -> bool:
@@ -228,13 +229,23 @@ def _may_hold_phone(text: str, run: re.Match[str]) -> bool:
     return digits >= 7 and lead is not None and len(_DIGIT.findall(run.group(0), lead.start())) + tail >= 7
 
 
-def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> list[PiiSpan]:
+def _inside_one(spans: Sequence[PiiSpan], positions: list[int]) -> bool:
+    """Whether one of ``spans`` holds every position."""
+    return bool(positions) and any(s.start <= positions[0] and positions[-1] < s.end for s in spans)
+
+
+def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS,
+                       known: Sequence[PiiSpan] = ()) -> list[PiiSpan]:
     """Phone numbers through Google's libphonenumber (``phonenumbers``), in each region's formats.
 
     Leniency POSSIBLE: a number that could be dialled in one of the regions, with or without
     a country code; a trailing extension ("x123", "ext. 4") belongs to the number. The matcher reads
     only the stretches of text a candidate can lie in (``_PHONE_RUN``) with 7 digits or more: in
-    prose that is most of the scan's time saved, with the same numbers found.
+    prose that is most of the scan's time saved, with the same numbers found. ``known``: identifiers
+    found already (cards, IBANs, IDs, ...); a stretch whose every digit, '+' and bracket lies in one is
+    not read, since a number found there would be no longer than the identifier and lose to it
+    (``_resolve_overlaps``): in text dense with identifiers that is four stretches in five, each read
+    once per region. ("+4429 2018 0191" is still read: the '+' makes it longer than the card it holds.)
     """
     if not _DIGIT.search(text):  # every candidate, libphonenumber's or a CN mobile, has digits
         return []
@@ -248,6 +259,10 @@ def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS) -> lis
             continue
         a = run.start()
         window = text[a : run.end() + 3]  # libphonenumber reads 3 characters on (a time stamp's ":45")
+        ext = _EXTENSION.match(text, run.end())  # a number's extension may follow the stretch
+        reach = ext.end() if ext else run.end()
+        if _inside_one(known, [m.start() for m in _NUMBER_CHAR.finditer(text, a, reach)]):
+            continue
         for region in regions:
             for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.POSSIBLE):
                 start, end = a + m.start, a + m.end
@@ -298,7 +313,7 @@ class PiiDetector:
             starts = {s.start for s in secrets}  # scheme://user:PASSWORD@host is a password, not an email
             spans = [s for s in spans if not (s.kind == "EMAIL" and s.start in starts)] + secrets
         if self._phone_regions:
-            spans.extend(find_phone_numbers(text, self._phone_regions))
+            spans.extend(find_phone_numbers(text, self._phone_regions, known=spans))
         spans.extend(PiiSpan(kind, a, b, text[a:b]) for kind, a, b in self.people.find(text))
         if self._presidio is not None:
             spans.extend(self._presidio(text))
