@@ -47,6 +47,8 @@ def test_english_names_from_the_model_and_from_context(det, text, name):
     ("秦妍一你好，请确认一下合同。", "秦妍一"),  # jieba cuts 秦妍/一; the greeting ends the name
     ("请联系丁芷老师安排面试。", "丁芷"),
     ("My colleague 李峰 asked for the numbers.", "李峰"),
+    # after 一下, where jieba's HMM joins the surname to what precedes it (下滑|瑶初)
+    ("帮我总结一下滑瑶初在会上说的内容。", "滑瑶初"),
 ])
 def test_chinese_names(det, text, name):
     assert found(det, text, "PERSON") == [name]
@@ -58,6 +60,7 @@ def test_chinese_names(det, text, name):
     "Apple released a new iPhone in September.", "Parker.parse(text) returns a tree.",
     "Victoria Station is closed for repairs.", "    assert candidate('Hi I am Hussein') == 'Hi am Hussein'",
     "is Mercury, the next one is Venus, then Earth", "华为发布了新手机。", "谢谢，收到了。", "糖尿病的早期症状有哪些？",
+    "这是我的同事今年做的方案。", "看一下方法是否正确。", "他的高血压在控制中。",
     "Mean Absolute Deviation is the average absolute difference from the mean.",  # a term, not a middle name
 ])
 def test_hard_negatives_are_not_names(det, text):
