@@ -39,7 +39,9 @@ def margin_overrides(margin: float | None) -> tuple[str, ...]:
     return ("speculative.acceptance=lenient", f"speculative.margin={float(margin)!r}")
 
 
-async def measure(n: int, margins: list[float], max_tokens: int) -> dict[str, Any]:
+async def measure(n: int, margins: list[float], max_tokens: int, k: int | None = 8) -> dict[str, Any]:
+    """``k``: drafts per round, fixed (None: the adaptive controller, whose timing-driven k differs per
+    gateway and so per setting: a fixed k makes tokens per pass a measure of acceptance alone)."""
     task = TASKS["humaneval"]()
     items = sorted(task.items(), key=lambda it: hashlib.sha256(it.id.encode()).hexdigest())[:n]
     profile = load_profile(None)
@@ -48,7 +50,8 @@ async def measure(n: int, margins: list[float], max_tokens: int) -> dict[str, An
     rows["device"] = []  # the curve's other end: no cloud pass at all
     async with GatewayRunner(profile["models"]["device"], profile["models"]["cloud"], cascade=()) as runner:
         await runner.warm_up()
-        gateways = {label(m): await runner.gateway_with(*margin_overrides(m)) for m in settings}
+        fixed = ("speculative.adaptive=false", f"speculative.k={k}") if k else ()
+        gateways = {label(m): await runner.gateway_with(*margin_overrides(m), *fixed) for m in settings}
         runs = [("tandem-speculative", label(m), gateways[label(m)]) for m in settings]
         runs.append(("tandem-device", "device", gateways["exact"]))
         with tqdm(total=n * len(runs), desc="problems x settings", unit="run", dynamic_ncols=True) as bar:
@@ -111,7 +114,8 @@ def markdown(data: dict[str, Any]) -> str:
                      for n, v in s.items())
     g = data["goal"]
     return ("# Lenient acceptance: quality against cloud passes, live\n\n"
-            f"{data['n']} HumanEval problems (fixed-seed sample), greedy, {data['max_tokens']} tokens max, through "
+            f"{data['n']} HumanEval problems (fixed-seed sample), greedy, {data['max_tokens']} tokens max, "
+            f"{_k(data.get('k'))}, through "
             f"the gateway's speculative mode (device {data['models']['device']}, cloud {data['models']['cloud']}). "
             "Exact acceptance is the cloud's own greedy answer; lenient keeps a device token unless the cloud "
             "prefers another by more than the margin (log-probability); device is the device alone (no cloud "
@@ -122,6 +126,10 @@ def markdown(data: dict[str, Any]) -> str:
             "Goal: a margin keeping ≥ 97% of exact's pass@1 with ≥ 1.5× its tokens per pass — "
             f"**{'met by ' + ', '.join(g['by']) if g['met'] else 'not met'}**. With {data['n']} problems one answer "
             f"moves pass@1 by {1 / data['n']:.3f}.\n\n![lenient](lenient.png)\n")
+
+
+def _k(k: Any) -> str:
+    return "the adaptive draft length" if k in (None, "adaptive") else f"{k} drafts a round"
 
 
 def _num(x: float | None, unit: str = "") -> str:
@@ -155,11 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--margins", type=float, nargs="+", default=[1.0, 2.0, 4.0])
     ap.add_argument("--max-tokens", type=int, default=384)
+    ap.add_argument("--k", type=int, default=8, help="drafts per round, fixed (0: the adaptive controller)")
     args = ap.parse_args(argv)
     profile = load_profile(None)
-    measured = asyncio.run(measure(args.n, args.margins, args.max_tokens))
+    measured = asyncio.run(measure(args.n, args.margins, args.max_tokens, args.k or None))
     summary = summarize(measured["rows"])
-    data = {"n": args.n, "max_tokens": args.max_tokens, "margins": args.margins,
+    data = {"n": args.n, "max_tokens": args.max_tokens, "margins": args.margins, "k": args.k or "adaptive",
             "models": profile["models"], "summary": summary, "goal": goal(summary), **measured,
             "machine": machine(), "date": now_iso()}
     write_results("lenient", data, markdown(data))

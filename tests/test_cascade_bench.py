@@ -458,3 +458,25 @@ def test_the_bench_never_runs_both_models_at_once_on_all_cores():
     config = cascade.GatewayRunner("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b").config()
     assert config.device.n_threads == config.cloud.local.n_threads == os.cpu_count()
     assert config.speculative.pipeline is False
+
+
+def test_the_kinds_goal_needs_quality_and_cost_both_held_out():
+    from bench.cascade_kinds import meets
+
+    assert meets({"quality": 0.58, "cost_rel": 0.29}, 0.57)
+    assert not meets({"quality": 0.58, "cost_rel": 0.33}, 0.57)  # fitted within budget, dearer held out
+    assert not meets({"quality": 0.56, "cost_rel": 0.20}, 0.57) and not meets(None, 0.57)
+
+
+def test_lenient_summary_counts_answers_equal_to_exact_and_has_no_rate_without_passes():
+    from bench.lenient import goal, summarize
+
+    def rows(correct, same, passes, accepted):
+        return [{"correct": correct, "same_as_exact": same, "cloud_passes": passes, "drafts_accepted": accepted}] * 4
+
+    s = summarize({"exact": rows(True, True, 10, 30), "lenient 2": rows(True, False, 5, 40),
+                   "device": rows(False, False, 0, 0)})
+    assert s["exact"]["same_as_exact"] == 4 and s["lenient 2"]["same_as_exact"] == 0
+    assert s["lenient 2"]["tokens_per_pass_vs_exact"] == pytest.approx(9 / 4)
+    assert s["device"]["tokens_per_pass"] is None and s["device"]["tokens_per_pass_vs_exact"] is None
+    assert goal(s) == {"met": True, "by": ["lenient 2"]}  # the device row never counts for the goal
