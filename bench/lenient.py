@@ -146,9 +146,12 @@ def plot(data: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     xs = [v["cloud_passes"] for v in s.values()]
     ys = [v["pass_at_1"] for v in s.values()]
-    ax.plot(xs, ys, "o-")
-    for name, x, y in zip(s, xs, ys):
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.plot(xs, ys, "o")  # points, not a curve: the settings are not ordered along one axis
+    for i, (name, x, y) in enumerate(zip(s, xs, ys)):
+        tpp = s[name]["tokens_per_pass"]
+        text = name if tpp is None else f"{name}: {tpp:.1f} tokens/pass"
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 10 if i % 2 else -14), fontsize=8)
+    ax.margins(x=0.3, y=0.2)  # room for the labels
     ax.set_xlabel("cloud passes per answer")
     ax.set_ylabel("pass@1")
     ax.set_title("Lenient acceptance: quality vs cloud passes (HumanEval)")
