@@ -150,3 +150,6 @@ def test_a_stretch_inside_one_identifier_is_not_read_for_phones(monkeypatch):
     assert [(s.kind, s.value) for s in det.find("联系电话：+4429 2018 0191，工作日可用。")] == [
         ("PHONE_NUMBER", "+4429 2018 0191")]  # its digits alone pass as a card
     assert read
+    # an extension past a line break makes the number longer than the card: still read, still a phone
+    assert ("PHONE_NUMBER", "4429 2018 0191 x\n12") in [(s.kind, s.value) for s in
+                                                         det.find("Call 4429 2018 0191 x\n12 today.")]

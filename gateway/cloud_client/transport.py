@@ -325,22 +325,26 @@ class Transport:
         Where /health says no, ``/readiness`` has the last word: vLLM's router answers /health 503 while
         any of its workers is down, yet serves through the others, which its /readiness reports (vLLM
         itself has no /readiness: a 404 there leaves it down)."""
-        t0 = time.perf_counter()
         public = "cloud health check failed"
+        t0 = time.perf_counter()
+        said_no = False  # /health answered, and not 200: that is the reason, whatever /readiness does
         try:
-            await self._simulate_rtt()
             timeout = aiohttp.ClientTimeout(total=3, sock_connect=min(3.0, self.timeout.sock_connect or 3.0))
             for path in ("/health", "/readiness"):
+                t0 = time.perf_counter()  # one round trip, for the RTT estimate
+                await self._simulate_rtt()
                 async with self.session.get(endpoint.url + path, timeout=timeout) as r:
                     endpoint.healthy = r.status == 200
                     if endpoint.healthy:
                         break
                     if path == "/health":
+                        said_no = True
                         endpoint.last_error = f"/health answered HTTP {r.status}"
                         public = f"cloud answered HTTP {r.status}"
         except (TimeoutError, aiohttp.ClientError) as exc:
             endpoint.healthy = False
-            endpoint.last_error, public = f"{type(exc).__name__}: {exc}", public_reason(exc)
+            if not said_no:
+                endpoint.last_error, public = f"{type(exc).__name__}: {exc}", public_reason(exc)
         if endpoint.healthy:
             if closes_circuit:
                 self.monitor.record_success(endpoint.url, time.perf_counter() - t0)

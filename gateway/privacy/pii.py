@@ -234,6 +234,16 @@ def _inside_one(spans: Sequence[PiiSpan], positions: list[int]) -> bool:
     return bool(positions) and any(s.start <= positions[0] and positions[-1] < s.end for s in spans)
 
 
+def _number_positions(text: str, start: int, end: int) -> list[int]:
+    """Where a number found in ``text[start:end]`` can have its digits, '+' and brackets: the stretch's own,
+    and an extension's after its last digit, which may lie past a line break ("… 0191 x\n12")."""
+    positions = [m.start() for m in _NUMBER_CHAR.finditer(text, start, end)]
+    ext = _EXTENSION.match(text, positions[-1] + 1) if positions else None
+    if ext:
+        positions += [m.start() for m in _DIGIT.finditer(text, max(end, ext.start()), ext.end())]
+    return positions
+
+
 def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS,
                        known: Sequence[PiiSpan] = ()) -> list[PiiSpan]:
     """Phone numbers through Google's libphonenumber (``phonenumbers``), in each region's formats.
@@ -242,10 +252,12 @@ def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS,
     a country code; a trailing extension ("x123", "ext. 4") belongs to the number. The matcher reads
     only the stretches of text a candidate can lie in (``_PHONE_RUN``) with 7 digits or more: in
     prose that is most of the scan's time saved, with the same numbers found. ``known``: identifiers
-    found already (cards, IBANs, IDs, ...); a stretch whose every digit, '+' and bracket lies in one is
-    not read, since a number found there would be no longer than the identifier and lose to it
-    (``_resolve_overlaps``): in text dense with identifiers that is four stretches in five, each read
-    once per region. ("+4429 2018 0191" is still read: the '+' makes it longer than the card it holds.)
+    found already (cards, IBANs, IDs, ...); a stretch whose every digit, '+' and bracket (its extension's
+    included) lies in one is not read: a number found there would be no longer than the identifier, which
+    outranks it in ``_resolve_overlaps`` (unless a longer span of another kind took the identifier's place,
+    which the identifiers' own boundary rules make rare). In text dense with identifiers that is four
+    stretches in five, each read once per region. ("+4429 2018 0191" is still read: the '+' makes it
+    longer than the card it holds.)
     """
     if not _DIGIT.search(text):  # every candidate, libphonenumber's or a CN mobile, has digits
         return []
@@ -259,9 +271,7 @@ def find_phone_numbers(text: str, regions: Iterable[str] = PHONE_REGIONS,
             continue
         a = run.start()
         window = text[a : run.end() + 3]  # libphonenumber reads 3 characters on (a time stamp's ":45")
-        ext = _EXTENSION.match(text, run.end())  # a number's extension may follow the stretch
-        reach = ext.end() if ext else run.end()
-        if _inside_one(known, [m.start() for m in _NUMBER_CHAR.finditer(text, a, reach)]):
+        if _inside_one(known, _number_positions(text, a, run.end())):
             continue
         for region in regions:
             for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.POSSIBLE):
