@@ -325,8 +325,7 @@ class Transport:
         Where /health says no, ``/readiness`` has the last word: vLLM's router answers /health 503 while
         any of its workers is down, yet serves through the others, which its /readiness reports (vLLM
         itself has no /readiness: a 404 there leaves it down)."""
-        public = "cloud health check failed"
-        t0 = time.perf_counter()
+        public, t0 = "cloud health check failed", time.perf_counter()
         said_no = False  # /health answered, and not 200: that is the reason, whatever /readiness does
         try:
             timeout = aiohttp.ClientTimeout(total=3, sock_connect=min(3.0, self.timeout.sock_connect or 3.0))
