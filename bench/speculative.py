@@ -75,8 +75,8 @@ from routers.draft_length import DraftLengthController
 K_MAX = 8
 # what decides an adaptive run besides its prompt: bump the revision when the gateway's controller changes, so
 # that no cached run outlives the controller it measured (2: a request's prefill no longer sets k's cost;
-# 3: pipelining hides at most one call's time)
-ADAPTIVE = {"k_max": K_MAX, "controller_revision": 3}
+# 3: pipelining hides at most one call's time; 4: it learns a whole round's wall time, not its parts)
+ADAPTIVE = {"k_max": K_MAX, "controller_revision": 4}
 # what decides a CPU capacity run besides its replays: how the local cloud keeps several callers' KV state
 # (one cache for all until issue 26; then one saved state per session, cloud/sessions.py)
 LOCAL_CLOUD = {"local_cloud": "sessions"}
@@ -398,9 +398,9 @@ class LoggedController(DraftLengthController):
         """``built`` (the controller the gateway made from its configuration), logged from here on."""
         return cls(**{f.name: copy.copy(getattr(built, f.name)) for f in fields(built) if f.init})
 
-    def observe(self, k: int, accepted: int, verify_s: float | None, draft_s_per_token: float | None) -> None:
-        self.observations.append([k, accepted, verify_s, draft_s_per_token])
-        super().observe(k, accepted, verify_s, draft_s_per_token)
+    def observe(self, k: int, accepted: int, round_s: float | None) -> None:
+        self.observations.append([k, accepted, round_s])
+        super().observe(k, accepted, round_s)
 
 
 @dataclass

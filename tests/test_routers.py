@@ -1,6 +1,7 @@
 """Confidence, network health, budgets, draft length and the auto policy — model-free."""
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -138,46 +139,72 @@ def test_budget_window():
 
 
 def test_draft_length_follows_acceptance_and_cost():
-    high = DraftLengthController(k=4, k_max=8, draft_s=0.01)
-    low = DraftLengthController(k=4, k_max=8, draft_s=0.01)
-    for _ in range(30):
-        high.observe(high.k, high.k, 0.05 + 0.001 * high.k, 0.01)  # everything accepted, cheap verification
-        low.observe(low.k, 0, 0.05 + 0.001 * low.k, 0.01)  # nothing accepted
+    high = DraftLengthController(k=4, k_max=8)
+    low = DraftLengthController(k=4, k_max=8)
+    for _ in range(30):  # a round: 10 ms a draft, a 50 ms call that barely grows with k
+        high.observe(high.k, high.k, 0.05 + 0.011 * high.k)  # everything accepted
+        low.observe(low.k, 0, 0.05 + 0.011 * low.k)  # nothing accepted
     assert high.k >= 6 and low.k <= 2
     assert high.acceptance > 0.9 and low.acceptance < 0.2
 
 
 def test_draft_length_shrinks_when_verification_cost_grows_with_k():
-    c = DraftLengthController(k=4, k_max=8, draft_s=0.005)
+    c = DraftLengthController(k=4, k_max=8)
     for i in range(60):
         k = c.k
-        c.observe(k, min(k, 2), 0.02 + 0.05 * k, 0.005)  # CPU-like cloud: each draft costs 50 ms to verify
+        c.observe(k, min(k, 2), 0.02 + 0.055 * k)  # CPU-like cloud: each draft costs 50 ms to verify
     assert c.best_k() <= 3
 
 
 def test_a_round_without_a_cost_teaches_acceptance_only():
-    c = DraftLengthController(k=4, k_max=8, draft_s=0.05)
-    c.observe(4, 4, None, None)  # a request's first round: its timing is the prompt's prefill
-    assert not c._rounds and c.draft_s == 0.05 and c.acceptance > 0.8
+    c = DraftLengthController(k=4, k_max=8)
+    c.observe(4, 4, None)  # a request's first round: its timing is the prompt's prefill
+    assert not c._rounds and c.acceptance > 0.8
     for _ in range(30):
         k = c.k
-        c.observe(k, min(k, 3), 0.09 + 0.095 * k, 0.06)  # this CPU: each draft costs a decode to verify
+        c.observe(k, min(k, 3), 0.09 + 0.155 * k)  # this CPU: each draft costs a decode to make and to verify
     assert c.k <= 2
 
 
-def test_a_short_call_hides_little_drafting():
-    """A flat 50 ms GPU pass against a device drafting at 62 ms a token: pipelining hides one call's time per
-    fully accepted round, not the whole next round, so even near-certain drafts are best kept short."""
-    c = DraftLengthController(k=4, k_max=8, draft_s=0.062, pipelined=True)
-    for i in range(40):
+# Rounds of the lenient run that trapped the controller (this machine, margin 1, bench/lenient.py with
+# the adaptive k): (k, accepted, the call's seconds, the drafting's seconds per drafted token). Drafting's
+# time holds one decode per round whatever k (the device catching up to the cloud's token): per drafted
+# token it was 64 ms at k = 1 and 36 ms at k = 8, and read as a cost per draft it kept k at 1-2.
+_TRAPPED = [(1, 1, 0.090, 0.064), (1, 1, 0.091, 0.068), (2, 1, 0.115, 0.048), (1, 1, 0.094, 0.070),
+            (1, 1, 0.097, 0.074), (2, 2, 0.143, 0.065), (2, 2, 0.111, 0.046), (2, 2, 0.108, 0.045),
+            (2, 2, 0.111, 0.049), (2, 2, 0.131, 0.049), (3, 3, 0.091, 0.061), (2, 2, 0.109, 0.049),
+            (1, 1, 0.092, 0.067), (1, 1, 0.094, 0.071), (1, 1, 0.119, 0.106), (1, 1, 0.092, 0.079),
+            (2, 2, 0.112, 0.048), (1, 1, 0.095, 0.065), (1, 1, 0.099, 0.091), (1, 1, 0.088, 0.094)]
+
+
+def test_a_rounds_fixed_work_is_not_a_cost_per_draft():
+    c = DraftLengthController(k=1, k_max=8)
+    for k, accepted, call_s, draft_s in _TRAPPED * 3:
+        c.observe(k, accepted, call_s + k * draft_s)
+    # fitted: about 0.1 s a round plus 0.04 s a draft; at this acceptance 8 drafts give ~7 tokens a round
+    assert c.acceptance > 0.9 and c.best_k() >= 6
+    assert c.round_cost(8) < 4 * c.round_cost(1)
+
+
+def test_from_one_draft_the_controller_climbs_where_long_rounds_pay():
+    """Closed loop on the trapped run's fitted cost (0.119 s + 0.046 s a draft) from k = 1: at acceptance
+    0.97 the best k is 8, and the controller gets there and stays near it."""
+    rng = random.Random(0)
+    c = DraftLengthController(k=1, k_max=8)
+    ks = []
+    for _ in range(120):
         k = c.k
-        c.observe(k, k if i % 10 else 0, 0.05, 0.062)
-    assert c.acceptance > 0.9 and c.best_k() <= 2
+        accepted = 0
+        while accepted < k and rng.random() < 0.97:
+            accepted += 1
+        c.observe(k, accepted, (0.119 + 0.046 * k) * rng.uniform(0.8, 1.2))
+        ks.append(k)
+    assert sum(ks[-60:]) / 60 >= 6
 
 
 def test_zero_length_rounds_are_ignored():
     c = DraftLengthController()
-    c.observe(0, 0, 1.0, None)
+    c.observe(0, 0, 1.0)
     assert c.acceptance == pytest.approx(0.8) and not c._rounds
 
 

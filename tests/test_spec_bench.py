@@ -102,7 +102,7 @@ def _args(**kw) -> argparse.Namespace:
 def _run(ids: list[int], passes: int, accepted: int, proposed: int, secs: float, gap=None) -> dict:
     return {"ids": ids, "ended": False, "secs": secs, "passes": passes, "accepted": accepted, "proposed": proposed,
             "draft_lengths": [4] * passes, "bytes_up": 100, "bytes_down": 50, "final_k": 4, "computed_tokens": 10,
-            "observations": [[4, 3, 0.1, 0.02]], "rounds": [[0, [1], 1, 0.01, 0.02]],
+            "observations": [[4, 3, 0.18]], "rounds": [[0, [1], 1, 0.01, 0.02]],
             "divergence": None if gap is None else {"at": 2, "gap": gap}}
 
 
@@ -272,7 +272,7 @@ def test_runs_with_other_settings_never_overwrite_each_other(tmp_path, monkeypat
 def test_a_resumed_phase_teaches_its_controller_what_the_cached_runs_taught(tmp_path, monkeypatch):
     plan, _, _ = _cached_plan(tmp_path, monkeypatch)
     asyncio.run(plan.collect(None, generate=False))
-    fresh, resumed = (spec.LoggedController(k=4, k_max=spec.K_MAX, pipelined=True) for _ in range(2))
+    fresh, resumed = (spec.LoggedController(k=4, k_max=spec.K_MAX) for _ in range(2))
     plan._teach("controller", resumed)
     assert resumed._n == 2 and fresh._n == 0  # one cached observation per prompt
     assert resumed.acceptance != fresh.acceptance and resumed.observations == []
@@ -304,7 +304,7 @@ def test_each_phase_runs_the_gateway_built_from_its_configuration():
             gw = spec.SpecGateway(config, worker, client)
             ctrl = gw.controller
             assert gw.draft_length is ctrl and gw.cloud is client and isinstance(ctrl, spec.LoggedController)
-            assert (ctrl.k, ctrl.k_max, ctrl.adaptive, ctrl.pipelined) == (k or 4, spec.K_MAX, adaptive, True)
+            assert (ctrl.k, ctrl.k_max, ctrl.adaptive) == (k or 4, spec.K_MAX, adaptive)
             assert gw.spec_settings.pipeline and gw.spec_settings.skip_verify_above is None
             assert (client.strategy, client.simulated_rtt_ms) == ("tandem", rtt)
     finally:
@@ -349,7 +349,7 @@ def test_a_run_through_the_gateway_records_its_rounds():
     assert replayed["cloud_calls"] == len(replayed["rounds"]) == len(replayed["observations"]) == predicted.passes
     assert [r[0] for r in replayed["rounds"]][:2] == [0, 3]  # tokens done before each call: 2 accepted + a correction
     assert replayed["rounds"][0][1:3] == [own[:4], 2] and replayed["final_k"] == 4
-    assert replayed["observations"][0][:3] == [4, 2, None]  # the first round's timing carries the prefill
+    assert replayed["observations"][0] == [4, 2, None]  # the first round's timing carries the prefill
     # the stand-in accepts every draft and then ends the answer: one round, ended by end-of-text
     assert over_http["ended"] and over_http["ids"] == own[:4] and over_http["end_token"] == min(engine.eos_token_ids)
     assert over_http["bytes_up"] > 0 and over_http["cloud_calls"] == over_http["passes"] == 1

@@ -7,7 +7,9 @@ greedy verifier would: accept drafts while they match, then give the true next t
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -166,8 +168,46 @@ def test_the_prefill_round_teaches_acceptance_but_not_the_cost_of_k(smol_engine,
     # (a round with no drafts, e.g. one token of room left, teaches nothing at all)
     steady = [k for k in trace.draft_lengths[1:] if k > 0]
     assert trace.draft_lengths[0] > 0 and len(ctrl._rounds) == len(steady) >= 1
-    assert max(t for _, t in ctrl._rounds) < 0.3
-    assert ctrl.draft_s < 0.3  # the device's prompt prefill is not a draft's cost either
+    assert max(t for _, t in ctrl._rounds) < 0.3  # nor is the device's prompt prefill
+
+
+class SlowDevice:
+    """The real engine, each decode 20 ms slower: catching up to the cloud's token is one, each draft one."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def sync(self, tokens):
+        time.sleep(0.02)
+        return self.engine.sync(tokens)
+
+    def draft(self, n, *args, **kwargs):
+        time.sleep(0.02 * n)
+        return self.engine.draft(n, *args, **kwargs)
+
+
+@dataclass
+class RecordingController(DraftLengthController):
+    seen: list[tuple[int, int, float | None]] = field(default_factory=list)
+
+    def observe(self, k, accepted, round_s):
+        self.seen.append((k, accepted, round_s))
+        super().observe(k, accepted, round_s)
+
+
+def test_the_controller_learns_a_whole_rounds_time_drafting_included(smol_engine, prompt):
+    """A round's cost is its drafting (one decode to catch up, then one per draft) and its call: the
+    controller is told all of it, so the fixed decode is not read as a cost per draft."""
+    truth = [t for t in device_greedy(smol_engine, prompt, 40) if not smol_engine.is_eos(t)] + [7] * 40
+    ctrl = RecordingController(k=4, k_max=8, adaptive=False)
+    run(SlowDevice(smol_engine), PrefillingCloud(len(prompt), truth), prompt, max_tokens=16, controller=ctrl)
+    steady = [(k, s) for k, _, s in ctrl.seen[1:] if k > 0]  # (a round of 0 drafts teaches nothing)
+    assert ctrl.seen[0][2] is None and steady
+    for k, round_s in steady:
+        assert round_s >= 0.02 + 0.02 * k + 0.01 * (k + 1)  # catch-up, drafts, the call
 
 
 def test_opportunistic_mode_skips_only_when_asked_and_says_so(smol_engine, prompt):

@@ -99,9 +99,7 @@ class Collaborator:
             window_threshold=c.window_threshold,
         )
         s = config.speculative
-        self.draft_length = DraftLengthController(
-            k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive, pipelined=s.pipeline
-        )
+        self.draft_length = DraftLengthController(k=s.k, k_min=s.k_min, k_max=s.k_max, adaptive=s.adaptive)
         self.spec_settings = SpeculativeSettings(
             s.pipeline,
             s.skip_verify_above,

@@ -127,16 +127,16 @@ class SpeculativeDecoder:
         """
         self.context, self.ahead, self.premade = list(context), list(ahead), len(ahead)
         while not self.out.finished:
-            drafts, draft_s = await self._next_drafts()
             t0 = time.perf_counter()
             premade = self.premade > 0
+            drafts = await self._next_drafts()
             try:
                 r = await self._round(drafts)
             except CloudError as exc:
                 self.failure = exc
                 return
             if r.result is not None:
-                self._account(r, time.perf_counter() - t0, draft_s, chosen_k=not premade)
+                self._account(r, time.perf_counter() - t0, chosen_k=not premade)
             for chunk in self._emit(r):
                 yield chunk
             self.context += r.tokens
@@ -154,18 +154,16 @@ class SpeculativeDecoder:
         else:
             self.ahead, self.premade = [], 0
 
-    async def _next_drafts(self) -> tuple[list[DraftToken], float | None]:
+    async def _next_drafts(self) -> list[DraftToken]:
         """This round's drafts: the cascade's answer while it lasts, else held and fresh drafts."""
         limit = self.out.remaining - 1  # room for the cloud's own token
         if self.premade:
-            return self.ahead[: max(0, min(self.premade, self.settings.verify_chunk, limit))], None
+            return self.ahead[: max(0, min(self.premade, self.settings.verify_chunk, limit))]
         k = max(0, min(self.fixed_k or self.ctrl.k, limit))
         drafts = self.ahead[:k]
         if len(drafts) >= k or (drafts and self.engine.is_eos(drafts[-1].token_id)):
-            return drafts, None
-        t0 = time.perf_counter()
-        more = await self._draft(k - len(drafts))
-        return drafts + more, (time.perf_counter() - t0) / len(more) if more else None
+            return drafts
+        return drafts + await self._draft(k - len(drafts))
 
     async def _draft(self, n: int) -> list[DraftToken]:
         """n fresh drafts after everything the device holds (its cache follows the context first)."""
@@ -253,10 +251,12 @@ class SpeculativeDecoder:
             return False
         return all(d.q >= threshold and np.exp(d.logprob) >= threshold for d in drafts)
 
-    def _account(self, r: Round, verify_s: float, draft_s: float | None, chosen_k: bool) -> None:
+    def _account(self, r: Round, round_s: float, chosen_k: bool) -> None:
+        """``round_s``: the round's wall time, drafting and verification (the first round's also holds
+        the prompt's prefill on both sides, so it teaches the controller acceptance only)."""
         self.out.verified(len(r.drafts), r.accepted)
         if chosen_k:  # the controller learns from its own choices, not from runs of the cascade's answer
-            self.ctrl.observe(len(r.drafts), r.accepted, verify_s if self.verified_rounds else None, draft_s)
+            self.ctrl.observe(len(r.drafts), r.accepted, round_s if self.verified_rounds else None)
         self.verified_rounds += 1
 
     def _emit(self, r: Round) -> list[Chunk]:
