@@ -11,7 +11,8 @@ margin, in log-probability; Narasimhan et al., speculative cascades, ICLR 2025).
 scored as the cascade benchmark scores it (pass@1 in the sandbox). Reports per margin: pass@1 and its
 share of exact's, cloud passes per answer, and tokens per cloud pass (accepted drafts + the cloud's
 own token, per pass) against exact's. The goal (issue 24): a margin keeping >= 97% of the cloud's
-quality with >= 1.5x exact's tokens per pass. Writes ``bench/results/lenient.{json,md,png}``.
+quality with >= 1.5x exact's tokens per pass. Writes ``bench/results/lenient.{json,md,png}``
+(``lenient_adaptive.*`` with ``--k 0``: the draft-length controller).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from bench.cascade_tasks import TASKS
 from bench.common import RESULTS, machine, now_iso, write_results
 
 
+BASELINE_K = 8
+FIXED_BASELINE = f"exact, k fixed at {BASELINE_K}"
+
+
 def margin_overrides(margin: float | None) -> tuple[str, ...]:
     """None: exact acceptance; a number: lenient at that margin."""
     if margin is None:
@@ -47,12 +52,18 @@ async def measure(n: int, margins: list[float], max_tokens: int, k: int | None =
     profile = load_profile(None)
     settings: list[float | None] = [None, *margins]
     rows: dict[str, list[dict[str, Any]]] = {label(m): [] for m in settings}
+    if not k:
+        rows[FIXED_BASELINE] = []
     rows["device"] = []  # the curve's other end: no cloud pass at all
     async with GatewayRunner(profile["models"]["device"], profile["models"]["cloud"], cascade=()) as runner:
         await runner.warm_up()
         fixed = ("speculative.adaptive=false", f"speculative.k={k}") if k else ()
         gateways = {label(m): await runner.gateway_with(*margin_overrides(m), *fixed) for m in settings}
         runs = [("tandem-speculative", label(m), gateways[label(m)]) for m in settings]
+        if not k:  # the controller's baseline in the same run: exact acceptance at the largest fixed k
+            gateways[FIXED_BASELINE] = await runner.gateway_with("speculative.adaptive=false",
+                                                                 f"speculative.k={BASELINE_K}")
+            runs.append(("tandem-speculative", FIXED_BASELINE, gateways[FIXED_BASELINE]))
         runs.append(("tandem-device", "device", gateways["exact"]))
         with tqdm(total=n * len(runs), desc="problems x settings", unit="run", dynamic_ncols=True) as bar:
             for item in items:
@@ -89,8 +100,16 @@ def summarize(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, floa
                      "same_as_exact": sum(r["same_as_exact"] for r in rs),
                      "cloud_passes": round(sum(r["cloud_passes"] for r in rs) / len(rs), 2),
                      "tokens_per_pass": _round(per_pass(rs)),
-                     "tokens_per_pass_vs_exact": _round(per_pass(rs) / t0) if t0 and per_pass(rs) else None}
+                     "tokens_per_pass_vs_exact": _round(per_pass(rs) / t0) if t0 and per_pass(rs) else None,
+                     "drafts_per_pass": _round(sum(r.get("drafts_proposed", 0) for r in rs) / passes(rs))
+                     if passes(rs) else None,
+                     "ms_per_token": _round(sum(r.get("total_ms", 0.0) for r in rs) / max(1, sum(r.get("tokens", 0)
+                                                                                                 for r in rs)))}
     return out
+
+
+def passes(rs: list[dict[str, Any]]) -> int:
+    return sum(r["cloud_passes"] for r in rs)
 
 
 def _round(x: float | None) -> float | None:
@@ -110,7 +129,8 @@ def markdown(data: dict[str, Any]) -> str:
 
     rows = "\n".join(f"| {n} | {v['pass_at_1']:.3f} | {pct(v['quality_vs_exact'])} | {v['same_as_exact']} | "
                      f"{v['cloud_passes']:.1f} | {_num(v['tokens_per_pass'])} | "
-                     f"{_num(v['tokens_per_pass_vs_exact'], '×')} |"
+                     f"{_num(v['tokens_per_pass_vs_exact'], '×')} | {_num(v.get('drafts_per_pass'))} | "
+                     f"{_num(v.get('ms_per_token'), ' ms', 0)} |"
                      for n, v in s.items())
     g = data["goal"]
     return ("# Lenient acceptance: quality against cloud passes, live\n\n"
@@ -121,19 +141,38 @@ def markdown(data: dict[str, Any]) -> str:
             "prefers another by more than the margin (log-probability); device is the device alone (no cloud "
             "pass). 'Same as exact': answers identical to exact's, of "
             f"{data['n']}.\n\n"
-            "| acceptance | pass@1 | of exact's | same as exact | cloud passes / answer | tokens / pass | vs exact |\n"
-            f"|---|---|---|---|---|---|---|\n{rows}\n\n"
+            "| acceptance | pass@1 | of exact's | same as exact | cloud passes / answer | tokens / pass | vs exact "
+            "| drafts / pass | time / token |\n"
+            f"|---|---|---|---|---|---|---|---|---|\n{rows}\n\n"
+            "Drafts per pass is the draft length the gateway used (its mean); time per token is wall time over "
+            "the answers' tokens, on this machine, the device and the local cloud taking turns on its cores.\n\n"
             "Goal: a margin keeping ≥ 97% of exact's pass@1 with ≥ 1.5× its tokens per pass — "
             f"**{'met by ' + ', '.join(g['by']) if g['met'] else 'not met'}**. With {data['n']} problems one answer "
-            f"moves pass@1 by {1 / data['n']:.3f}.\n\n![lenient](lenient.png)\n")
+            f"moves pass@1 by {1 / data['n']:.3f}.\n\n{_controller_line(s)}![lenient]({results_name(data.get('k'))}.png)\n")
+
+
+def _controller_line(s: dict[str, dict[str, Any]]) -> str:
+    """With the controller: its speed against the fixed k in the same run (same acceptance, exact)."""
+    base, ctrl = s.get(FIXED_BASELINE), s.get("exact")
+    if not base or not base.get("ms_per_token") or not ctrl.get("ms_per_token"):
+        return ""
+    return (f"The draft-length controller against {BASELINE_K} drafts a round, both exact: "
+            f"{ctrl['ms_per_token']:.0f} vs {base['ms_per_token']:.0f} ms a token "
+            f"({base['ms_per_token'] / ctrl['ms_per_token']:.2f}× the speed), "
+            f"{ctrl['drafts_per_pass']:.1f} drafts a pass on average.\n\n")
+
+
+def results_name(k: Any) -> str:
+    """``lenient`` at a fixed k, ``lenient_adaptive`` with the draft-length controller."""
+    return "lenient_adaptive" if k in (None, 0, "adaptive") else "lenient"
 
 
 def _k(k: Any) -> str:
     return "the adaptive draft length" if k in (None, "adaptive") else f"{k} drafts a round"
 
 
-def _num(x: float | None, unit: str = "") -> str:
-    return "—" if x is None else f"{x:.2f}{unit}"
+def _num(x: float | None, unit: str = "", digits: int = 2) -> str:
+    return "—" if x is None else f"{x:.{digits}f}{unit}"
 
 
 def plot(data: dict[str, Any], path: Path) -> None:
@@ -147,11 +186,16 @@ def plot(data: dict[str, Any], path: Path) -> None:
     xs = [v["cloud_passes"] for v in s.values()]
     ys = [v["pass_at_1"] for v in s.values()]
     ax.plot(xs, ys, "o")  # points, not a curve: the settings are not ordered along one axis
-    for i, (name, x, y) in enumerate(zip(s, xs, ys)):
+    placed: list[tuple[float, float]] = []
+    span_y = (max(ys) - min(ys)) or 1.0
+    for name, x, y in zip(s, xs, ys):
         tpp = s[name]["tokens_per_pass"]
         text = name if tpp is None else f"{name}: {tpp:.1f} tokens/pass"
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 10 if i % 2 else -14), fontsize=8)
-    ax.margins(x=0.3, y=0.2)  # room for the labels
+        near = sum(abs(y - py) < 0.05 * span_y and abs(x - px) < 8 for px, py in placed)  # labels that would collide
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 8 - 12 * near), fontsize=8)
+        placed.append((x, y))
+    ax.margins(x=0.3, y=0.25)  # room for the labels
+    ax.set_xlim(left=-1)
     ax.set_xlabel("cloud passes per answer")
     ax.set_ylabel("pass@1")
     ax.set_title("Lenient acceptance: quality vs cloud passes (HumanEval)")
@@ -174,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     data = {"n": args.n, "max_tokens": args.max_tokens, "margins": args.margins, "k": args.k or "adaptive",
             "models": profile["models"], "summary": summary, "goal": goal(summary), **measured,
             "machine": machine(), "date": now_iso()}
-    write_results("lenient", data, markdown(data))
-    plot(data, RESULTS / "lenient.png")
+    name = results_name(data["k"])
+    write_results(name, data, markdown(data))
+    plot(data, RESULTS / f"{name}.png")
     print(markdown(data))
     return 0
 

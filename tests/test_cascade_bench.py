@@ -480,3 +480,7 @@ def test_lenient_summary_counts_answers_equal_to_exact_and_has_no_rate_without_p
     assert s["lenient 2"]["tokens_per_pass_vs_exact"] == pytest.approx(9 / 4)
     assert s["device"]["tokens_per_pass"] is None and s["device"]["tokens_per_pass_vs_exact"] is None
     assert goal(s) == {"met": True, "by": ["lenient 2"]}  # the device row, as good as exact, never counts
+    assert s["device"]["drafts_per_pass"] is None  # no pass, no draft length
+    timed = summarize({"exact": [{"correct": True, "same_as_exact": True, "cloud_passes": 4, "drafts_accepted": 28,
+                                  "drafts_proposed": 32, "tokens": 32, "total_ms": 1600.0}]})
+    assert timed["exact"]["drafts_per_pass"] == 8.0 and timed["exact"]["ms_per_token"] == 50.0
