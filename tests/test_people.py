@@ -230,3 +230,41 @@ def test_the_model_repeats_spacys_published_metadata(tmp_path):
     meta["spacy_git_version"] = "0000000"
     (copy / "meta.json").write_text(json.dumps(meta))
     assert people_nlp._against_published(copy) == ["spacy_git_version"]
+
+
+def test_the_model_reads_each_capitalised_word_within_its_own_sentence_only():
+    """The NER's cost is per token: a window around a capitalised word stops at its sentence's end (a title or
+    an initial's full stop is no end), and a month beside a day is a date, not a window at all."""
+    from gateway.privacy.people.names import _windows
+
+    text = ("We met on Friday and talked for hours about the plan. Dr. Ada J. Folta sent the notes later. "
+            "The invoice is due on 9 March 2024 and the rent on June 4, as agreed.")
+    windows = [text[a:b] for a, b in _windows(text, [])]
+    assert all(". " not in w.rstrip(".") or "Dr." in w or "J." in w for w in windows)
+    assert any("Dr. Ada J. Folta" in w for w in windows)
+    assert not any("March" in w or "June" in w for w in windows)
+    assert any("Friday" in w for w in windows) and not any("Dr." in w and "Friday" in w for w in windows)
+
+
+def test_a_name_in_a_short_sentence_between_others_is_still_found():
+    det = PiiDetector()
+    text = ("The weather was fine. Yesterday Mizaith Shafith sent the revised figures. The meeting is on June 4. "
+            "Please forward it to my colleague Brebodreis Rasubokour today.")
+    names = {s.value for s in det.find(text) if s.kind == "PERSON"}
+    assert {"Mizaith Shafith", "Brebodreis Rasubokour"} <= names
+
+
+def test_the_english_model_forgets_the_names_it_read():
+    """spaCy adds every new word it reads to its vocabulary: without a memory zone the gateway kept every
+    name it ever scanned, and its memory grew with each request."""
+    nlp = people_nlp.english_ner()
+    if nlp is None:
+        pytest.skip("spaCy's English model is not installed")
+    det = PeopleDetector()
+    names = [f"Zorvath{chr(97 + i)}x Quillimbre{chr(97 + i)}" for i in range(20)]
+    before = len(nlp.vocab.strings)
+    for name in names:
+        det.find(f"The figures came from {name} in the morning, said Ali Ben.")
+    assert len(nlp.vocab.strings) == before
+    assert not any(name.split()[0] in nlp.vocab.strings for name in names)
+    assert det.find("Dear Ada Obi, thanks.") == det.find("Dear Ada Obi, thanks.")  # still reads after

@@ -206,11 +206,10 @@ def _looks_like_phone(text: str, start: int, raw: str) -> bool:
 # every character libphonenumber's matcher can take into a candidate (digits, its separators and brackets,
 # the words of an extension: "ext", "extensión", "int", "anexo", "доб"): a candidate never crosses any
 # other character, so the matcher runs on these stretches alone, not on the whole prose around them
-_PHONE_RUN = re.compile(
-    r"[\d+＋()\[\]（）［］\-‐-―−ー－-／.~⁓∼～/ \t,;=#＃\u00a0\u00ad\u200b\u2060\u3000"
-    r"extnsióoaдобｅｘｔｎｉ]+",
-    re.IGNORECASE,
-)
+_RUN_CHARS = (r"\d+＋()\[\]（）［］\-‐-―−ー－-／.~⁓∼～/ \t,;=#＃\u00a0\u00ad\u200b\u2060\u3000"
+              r"extnsióoaдобｅｘｔｎｉ")
+# ... and only the stretches with a digit: prose has a stretch between every two words
+_PHONE_RUN = re.compile(rf"[{_RUN_CHARS}]*?\d[{_RUN_CHARS}]*", re.IGNORECASE)
 
 
 _PLUS_OR_PAREN = re.compile(r"[+(]")

@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from gateway.privacy.people.nlp import reading
+
 Span = tuple[int, int]
 
 # -- English ---------------------------------------------------------------------------------------
@@ -102,7 +104,8 @@ _SIGN_OFF = re.compile(
 )
 _CODE_BEFORE = re.compile(r"[._$#@`/\\]$|\bclass\s+$|\bdef\s+$|\bimport\s+$|\bnew\s+$")
 _CODE_AFTER = re.compile(r"^(?:\.[A-Za-z_]|[(\[_`=<]|::|->)")
-_WINDOW_WORDS = 5
+# words each side of a capitalised word: the model's own context reaches 4 tokens, and it costs per token
+_WINDOW_WORDS = 4
 # a word that can be (part of) a name: letters, apostrophes and hyphens, a full stop after an initial
 _NAME_LIKE = re.compile(r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*\.?")
 # a name is words of letters, one of them capitalised (no digits, underscores or CJK: "Monkey_68summer")
@@ -178,6 +181,27 @@ def _sentence_initial(text: str, start: int) -> bool:
     return not before or before[-1] in ".!?\n:;-*•|#>"
 
 
+_NOT_SENTENCE_END = frozenset(
+    "mr mrs ms mx dr st jr sr mt prof rev capt no vs etc apt ave rd blvd ln ct ste fl bldg inc ltd co corp "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_DAY = re.compile(r"\d{1,2}(?:st|nd|rd|th)?,?")
+
+
+def _ends_sentence(word: str) -> bool:
+    """A word that ends a sentence: . ! ? after it (closing quotes and brackets after that), not an initial
+    ("G."), a title or abbreviation ("Dr.", "U.S."); a Chinese run (one word: no spaces) ending in 。！？."""
+    w = word.rstrip("\"'”’)]")
+    if not w or w[-1] not in ".!?。！？":
+        return False
+    body = w[:-1]
+    return not (w[-1] == "." and (len(body) <= 1 or "." in body or body.lower() in _NOT_SENTENCE_END))
+
+
 def _windows(text: str, known: list[Span]) -> list[Span]:
     """Stretches of text around capitalised words that could be names (and are not in ``known``), merged."""
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
@@ -194,16 +218,22 @@ def _windows(text: str, known: list[Span]) -> list[Span]:
             continue  # V2, gpt_4, ValueError, NaN: never a name (_WORDS_ONLY, _technical), so never read
         if _sentence_initial(text, a) and not (k + 1 < len(words) and text[words[k + 1][0]].isupper()):
             continue  # a lone capital that starts a sentence is never taken without context either
+        if lower in _MONTHS and (
+            k + 1 < len(words) and text[words[k + 1][0]].isdigit()
+            or k and _DAY.fullmatch(text[words[k - 1][0] : words[k - 1][1]])
+        ):
+            continue  # "Feb 9, 1963", "9 March": a date (dates.py reads it), not a name for the model to read
         hits.append(k)
-    line = [0] * len(words)  # a window stays on its word's line: a name's context is its own line
+    sentence = [0] * len(words)  # a window stays in its word's sentence and line: a name's context is there
     for k in range(1, len(words)):
-        line[k] = line[k - 1] + ("\n" in text[words[k - 1][1] : words[k][0]])
+        (a, b), c = words[k - 1], words[k][0]
+        sentence[k] = sentence[k - 1] + ("\n" in text[b:c] or _ends_sentence(text[a:b]))
     spans: list[Span] = []
     for k in hits:
         i, j = k, k
-        while i > max(0, k - _WINDOW_WORDS) and line[i - 1] == line[k]:
+        while i > max(0, k - _WINDOW_WORDS) and sentence[i - 1] == sentence[k]:
             i -= 1
-        while j < min(len(words) - 1, k + _WINDOW_WORDS) and line[j + 1] == line[k]:
+        while j < min(len(words) - 1, k + _WINDOW_WORDS) and sentence[j + 1] == sentence[k]:
             j += 1
         a, b = words[i][0], words[j][1]
         if spans and a <= spans[-1][1]:
@@ -219,10 +249,11 @@ def find_english_names(text: str, nlp: Any | None, known: Sequence[Span] = ()) -
     found = set(cued)
     if nlp is not None:
         windows = _windows(text, cued + list(known))
-        for (offset, stop), doc in zip(windows, nlp.pipe(text[a:b] for a, b in windows)):
-            found |= _model_persons(text, offset, doc, cued)
-            found |= _actors(text, offset, stop, doc)
-            found |= _pairs(text, offset, stop, doc)
+        with reading(nlp):  # what the model learns of the text is forgotten after
+            for (offset, stop), doc in zip(windows, nlp.pipe(text[a:b] for a, b in windows)):
+                found |= _model_persons(text, offset, doc, cued)
+                found |= _actors(text, offset, stop, doc)
+                found |= _pairs(text, offset, stop, doc)
     return _merge(sorted(_widen(text, span) for span in found))
 
 
