@@ -714,13 +714,10 @@ def recommend(rows: dict, device: dict, cloud: dict, cal_device: dict, cal_cloud
 def goals(rows: dict, heldout: dict, cloud: dict, profile: dict) -> dict[str, Any]:
     """The issue's three goals, checked on held-out rows."""
     cq = cloud["quality"]
-    g1 = [(n, r) for n, prow in rows.items() for r in prow if r["cloud_fraction"] <= 0.30 + 1e-9
-          and r["quality"] >= 0.95 * cq - 1e-9]
-    g2 = [(n, r) for n, prow in rows.items() for r in prow if r["cost_rel"] is not None
-          and r["cost_rel"] <= 0.20 + 1e-9 and r["quality"] >= 0.97 * cq - 1e-9]
+    g1 = [(n, r) for n, prow in rows.items() for r in prow if cp.meets_goal(r, 0.95 * cq, 0.30, "cloud_fraction")]
+    g2 = [(n, r) for n, prow in rows.items() for r in prow if cp.meets_goal(r, 0.97 * cq, 0.20)]
     # issue 24: 95% of cloud quality at <= 30% of cloud-only cost (a cloud check costs what it costs)
-    g3 = [(n, r) for n, prow in rows.items() for r in prow if r["cost_rel"] is not None
-          and r["cost_rel"] <= 0.30 + 1e-9 and r["quality"] >= 0.95 * cq - 1e-9]
+    g3 = [(n, r) for n, prow in rows.items() for r in prow if cp.meets_goal(r, 0.95 * cq, 0.30)]
     beats = {}
     for name, prow in rows.items():
         band = [r for r in prow if 0.10 - 1e-9 <= r["target_cloud_fraction"] <= 0.50 + 1e-9]

@@ -207,7 +207,7 @@ def goal_verdict(s: dict[str, Any]) -> dict[str, Any]:
 def meets(row: dict[str, float] | None, target: float) -> bool:
     """The goal, held out: the quality target within the cost budget (a setting fitted within the budget on
     the calibration half may cost more on the held-out half)."""
-    return bool(row and row["quality"] >= target - 1e-9 and row["cost_rel"] <= COST_GOAL + 1e-9)
+    return cp.meets_goal(row, target, COST_GOAL)
 
 
 def markdown(data: dict[str, Any]) -> str:

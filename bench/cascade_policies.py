@@ -486,6 +486,12 @@ def random_quality(held: Items, f: float) -> float:
     return (1 - f) * held.mean(held.device_ok) + f * held.mean(held.esc_ok)
 
 
+def meets_goal(row: dict[str, Any] | None, quality: float, budget: float, by: str = "cost_rel") -> bool:
+    """A row at ``quality`` or above within ``budget`` of ``by`` (``cost_rel``: cost against always-cloud;
+    ``cloud_fraction``: the share of requests sent): every goal of issue 24 reads so, held out."""
+    return bool(row) and row.get(by) is not None and row["quality"] >= quality - 1e-9 and row[by] <= budget + 1e-9
+
+
 def heldout_for_goal(policies: Sequence[Policy], cal: Items, held: Items, goal: float) -> dict[str, Any]:
     """Per policy: the threshold that reaches ``goal`` x cloud-only quality on the calibration half
     (fewest escalations), and what it gives on the held-out half; the policy that needed the fewest
