@@ -64,12 +64,12 @@ def gains(items: Items) -> np.ndarray:
 def fit_router(cal: Items, cost: CostModel) -> QueryRouter:
     """The query router as ``tandem calibrate --query-router`` fits it (``routers.query``), on ``cal``."""
     return fit_with_threshold(cal.embedding, cal.prompt_tokens, gains(cal), cal.device_ok, cal.cloud_ok,
-                              cost.cloud_usd(cal.prompt_tokens, cal.cloud_out))
+                              cost.cloud_usd(cal.prompt_tokens, cal.cloud_out), cal.ids)
 
 
 def cross_fitted(cal: Items) -> np.ndarray:
     """The router's P(gain) for each calibration item from a router that did not see that item."""
-    return routers_cross_fitted(cal.embedding, cal.prompt_tokens, gains(cal))
+    return routers_cross_fitted(cal.embedding, cal.prompt_tokens, gains(cal), cal.ids)
 
 
 def make_signal_policies(cal: Items, cost: CostModel, windows: Sequence[int], l2: float) -> list[Policy]:
