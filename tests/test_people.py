@@ -268,3 +268,42 @@ def test_the_english_model_forgets_the_names_it_read():
     assert len(nlp.vocab.strings) == before
     assert not any(name.split()[0] in nlp.vocab.strings for name in names)
     assert det.find("Dear Ada Obi, thanks.") == det.find("Dear Ada Obi, thanks.")  # still reads after
+
+
+@pytest.mark.parametrize("text,name", [
+    ("Please RSVP to Karim Bel-Hadj by Friday.", "Karim Bel-Hadj"),
+    ("We are throwing a farewell lunch for Liam O'Connor next week.", "Liam O'Connor"),
+    ("The report came from Aoibhinn O'Sullivan in accounts.", "Aoibhinn O'Sullivan"),
+    ("Could you forward the slides to Park Ji-woo before the review?", "Park Ji-woo"),
+])
+def test_a_name_with_a_hyphen_or_an_apostrophe_is_a_name(text, name):
+    """The model's PERSON was dropped when a word held a hyphen or an apostrophe: the check that a name is
+    "words of letters" had them inside a negated class (forbidden, not allowed)."""
+    if people_nlp.english_ner() is None:
+        pytest.skip("spaCy's English model is not installed")
+    assert name in {s.value for s in PiiDetector().find(text) if s.kind == "PERSON"}
+
+
+def test_the_words_only_check_cannot_be_made_to_backtrack_for_ever():
+    """Its old form, (?:[letter][letters]*\\.?\\s?)+, read a run of letters in exponentially many ways before
+    failing on a digit: 0.66 s at 24 characters, doubling with each one more (a scan held its lock meanwhile)."""
+    import subprocess
+    import sys
+
+    code = ("from gateway.privacy.people.names import _WORDS_ONLY as W; "
+            "assert W.fullmatch('A' + 'a' * 60 + '1') is None and W.fullmatch('Ann ' * 500 + '1') is None")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("text,names", [
+    ("To: finance team\ncc: Tomasz Wieczorek\nSubject: budget", {"Tomasz Wieczorek"}),
+    ("Ticket 4411 is assigned to Mirela Constantin; due Friday.", {"Mirela Constantin"}),
+    ("@Hemi Walker could you review the merge request?", {"Hemi Walker"}),
+    ("cc: Legal\nSubject: contract", set()),
+    ("@Override\npublic String toString() { return name; }", set()),
+    ("Write to jane@Example.org about it.", set()),
+])
+def test_a_full_name_a_message_is_addressed_to_is_a_name(text, names):
+    if people_nlp.english_ner() is None:
+        pytest.skip("spaCy's English model is not installed")
+    assert {s.value for s in PiiDetector().find(text) if s.kind == "PERSON"} == names

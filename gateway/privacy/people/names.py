@@ -98,6 +98,10 @@ _CUE = re.compile(
     rf"|(?i:\b(?:my|our|his|her|their|your|the|a|former|new)\s+(?:[a-z]+\s+)?(?:{_RELATIONS})),?"
     rf"|(?i:\b(?:patient|named|called|name is|name:|name|signed|attn:?)))\s+"
 )
+# where a message addresses someone by full name: a copy line, a ticket's assignee, a mention in a chat
+# ("cc: Choi Su-bin", "Assigned to Siriporn Wongsawat", "@Priyanka Venkataraman could you …"). Two words
+# at least: "cc: Legal", "@Override" are a team and a Java annotation; an e-mail's @ follows a word
+_ADDRESSED = re.compile(r"(?i:\b(?:b?cc:|assigned to|assignee:))\s+|(?<![\w.@])@(?=[A-Z\u00c0-\u00de])")
 _SIGN_OFF = re.compile(
     r"(?im)^(?:best(?: regards| wishes)?|kind regards|regards|thanks|thank you|cheers|sincerely"
     r"|yours(?: sincerely| truly)?|warm regards|all the best|love)[,!.]?\s*\n"
@@ -108,11 +112,11 @@ _CODE_AFTER = re.compile(r"^(?:\.[A-Za-z_]|[(\[_`=<]|::|->)")
 _WINDOW_WORDS = 4
 # a word that can be (part of) a name: letters, apostrophes and hyphens, a full stop after an initial
 _NAME_LIKE = re.compile(r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*\.?")
-# a name is words of letters, one of them capitalised (no digits, underscores or CJK: "Monkey_68summer")
-_WORDS_ONLY = re.compile(
-    r"(?=.*\b[A-Z\u00c0-\u00de])"
-    r"(?:[^\W\d_\u3000-\u9fff][^\W\d_\u3000-\u9fff'’.-]*\.?\s?)+"
-)
+# a name is words of letters, one of them capitalised, an apostrophe or hyphen between letters (O'Dwyer,
+# Al-Haddad, Su-bin); no digits, underscores or CJK ("Monkey_68summer")
+_LETTER = r"[^\W\d_\u3000-\u9fff]"
+_WORD = rf"{_LETTER}+(?:['’-]{_LETTER}+)*\.?"  # one way only to read a word: no backtracking blow-up
+_WORDS_ONLY = re.compile(rf"(?=.*\b[A-Z\u00c0-\u00de]){_WORD}(?:\s{_WORD})*\s?")
 
 
 def _name_after(text: str, pos: int) -> Span | None:
@@ -153,6 +157,10 @@ def _in_code(text: str, start: int, end: int) -> bool:
         or _CODE_AFTER.match(text[end : end + 3])
     ):
         return True
+    return _code_line(text, start, end)
+
+
+def _code_line(text: str, start: int, end: int) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     return bool(_CODE_LINE.search(text[line_start : line_end if line_end >= 0 else len(text)]))
@@ -173,6 +181,10 @@ def _cue_names(text: str) -> Iterator[Span]:
             span = _name_after(text, m.end())
             if span and not _in_code(text, *span):
                 yield span
+    for m in _ADDRESSED.finditer(text):
+        span = _name_after(text, m.end())
+        if span and " " in text[span[0] : span[1]] and not _code_line(text, *span):
+            yield span
 
 
 def _sentence_initial(text: str, start: int) -> bool:
