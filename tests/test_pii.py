@@ -153,3 +153,26 @@ def test_a_stretch_inside_one_identifier_is_not_read_for_phones(monkeypatch):
     # an extension past a line break makes the number longer than the card: still read, still a phone
     assert ("PHONE_NUMBER", "4429 2018 0191 x\n12") in [(s.kind, s.value) for s in
                                                          det.find("Call 4429 2018 0191 x\n12 today.")]
+
+
+ADVERSARIAL = {  # inputs that made a detector's pattern backtrack for minutes or for ever (a long prompt)
+    "phone stretches without a digit": " " * 99_998 + "b1",
+    "a hyphenated run of capitals": "met Ab" + "-Àa" * 40,
+    "a key word repeated in one identifier": "-key" * 2500,
+    "an e-mail's local part that never ends": "." * 99_998 + " @",
+    "a URL scheme that never ends": "a" * 199_996 + " ://",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_no_detector_backtracks_for_ever_on_adversarial_text(name):
+    """A scan holds the people detectors' lock: one prompt that backtracks stalls every request's scan.
+    Each of these took from minutes to ages before its pattern was rewritten to read text one way only
+    (same matches on the suites); the bound here only says the scan ends."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from gateway.privacy import pii, secrets; from gateway.privacy.people import names;"
+            " t = sys.stdin.read(); pii.find_phone_numbers(t); list(names._ACTOR.finditer(t));"
+            " secrets.find_secrets(t); [list(d.pattern.finditer(t)) for d in pii.DETECTORS]")
+    subprocess.run([sys.executable, "-c", code], input=ADVERSARIAL[name], text=True, check=True, timeout=60)

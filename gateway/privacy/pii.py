@@ -126,7 +126,7 @@ def _re(p: str, flags: int = 0) -> re.Pattern[str]:
 _DIGIT = re.compile(r"\d")  # any decimal digit, as the patterns' \d (and libphonenumber's) reads one
 
 DETECTORS: tuple[Detector, ...] = (
-    Detector("EMAIL", _re(_NOT_ALNUM_BEFORE + r"[A-Za-z0-9._%+-]+[@＠]"
+    Detector("EMAIL", _re(_NOT_ALNUM_BEFORE + r"[A-Za-z0-9._%+-]{1,64}[@＠]"
                           r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}" + _NOT_ALNUM_AFTER),
              needs=_re("[@＠]")),
     Detector("CN_RESIDENT_ID", _re(_NOT_ALNUM_BEFORE + r"\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx]" + _NOT_ALNUM_AFTER),
@@ -209,7 +209,7 @@ def _looks_like_phone(text: str, start: int, raw: str) -> bool:
 _RUN_CHARS = (r"\d+＋()\[\]（）［］\-‐-―−ー－-／.~⁓∼～/ \t,;=#＃\u00a0\u00ad\u200b\u2060\u3000"
               r"extnsióoaдобｅｘｔｎｉ")
 # ... and only the stretches with a digit: prose has a stretch between every two words
-_PHONE_RUN = re.compile(rf"[{_RUN_CHARS}]*?\d[{_RUN_CHARS}]*", re.IGNORECASE)
+_PHONE_RUN = re.compile(rf"(?<![{_RUN_CHARS}])[{_RUN_CHARS}]*?\d[{_RUN_CHARS}]*", re.IGNORECASE)
 
 
 _PLUS_OR_PAREN = re.compile(r"[+(]")

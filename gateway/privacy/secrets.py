@@ -102,7 +102,7 @@ FAMILIES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None, tuple[
 _ANY_FAMILY_NEEDLE = re.compile("|".join(re.escape(n) for *_, needles in FAMILIES for n in needles))
 
 # credentials inside a URL: scheme://user:PASSWORD@host
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s:/@]{3,})@[A-Za-z0-9.-]")
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]+:([^\s:/@]{3,})@[A-Za-z0-9.-]")
 # "Authorization: Bearer X", "Basic X"
 _AUTH_SCHEME = re.compile(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/-]{16,}=*)")
 
@@ -113,8 +113,10 @@ _ZH_KEY_WORDS = r"密钥|秘钥|令牌|私钥|凭证|凭据|访问码"
 _ZH_PASSWORD_WORDS = r"密码|口令"
 
 # an identifier that holds a key word, then an assignment: api_key = …, "clientSecret": …, TOKEN: …
+# (the identifier read once: an atomic group up to its first key word, then the rest possessively)
 _ASSIGN = re.compile(
-    r"(?i)(?<![A-Za-z0-9])[A-Za-z0-9_.-]*?(?:(" + _PASSWORD_WORDS + r")|" + _KEY_WORDS + r")[A-Za-z0-9_.-]*"
+    r"(?i)(?<![A-Za-z0-9])(?>[A-Za-z0-9_.-]*?(?:(" + _PASSWORD_WORDS + r")|" + _KEY_WORDS + r"))"
+    r"[A-Za-z0-9_.-]*+"
     r"[\"'`]?[ \t]*(?:=>|:=|=|:|：)[ \t]*([\"'`]?)")
 # prose: the key word; the value is one of the next few tokens of the same sentence
 _WORD = re.compile(

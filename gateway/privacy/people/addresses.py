@@ -53,7 +53,7 @@ _SUFFIXES = (
     "|Residency|Residences|Apartments|Homes"
 )
 _DIR = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?"
-_WORD = r"(?:[A-Z][^\W\d_]*(?:['’.-][^\W\d_]*)*|\d{1,3}(?:st|nd|rd|th)|[A-Z])"  # Parañaque, O'Brien
+_WORD = r"(?:[A-Z][^\W\d_]*(?:['’.-][^\W\d_]*)*|\d{1,3}(?:st|nd|rd|th))"  # Parañaque, O'Brien
 _HOUSE = (
     # 58/563, Sha Nagar; H.No. 38, ...; Blk 998 Tampines Avenue 5
     r"(?:(?:Unit|Flat|Apt\.?|Shop|Blk|Block|H\.\s?No\.)\s*)?\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?,?"

@@ -47,7 +47,8 @@ _THING_HEADS = frozenset(
 # two or three capitalised words followed by what people do ("Tarak Sawhney lives at", "… is on metformin"):
 # a name unless the model calls them a place, a nationality, a date or a quantity
 # a capitalised name word, hyphenated parts included (Moreau-Batiste, Ann-marie)
-_NAME_WORD = r"[A-Z\u00c0-\u00de][a-z\u00c0-\u024f'’]+(?:-[A-Z\u00c0-\u00de]?[a-z\u00c0-\u024f'’]+)*"
+# (one way to read each part: an accented capital after the hyphen is read by the letters' class)
+_NAME_WORD = r"[A-Z\u00c0-\u00de][a-z\u00c0-\u024f'’]+(?:-[A-Z]?[a-z\u00c0-\u024f'’]+)*"
 _PARTICLE = r"(?:(?:Ó|Ní|Nic|Mac|Mc|Ua|Uí|van der|van den|van|von|de la|de|da|di|del) )?"
 # Ada Folta, Isaya G. Omar (a middle initial), Eve Ó Coilín
 _PAIR_OF_NAMES = rf"{_NAME_WORD} (?:[A-Z]\. )?{_PARTICLE}{_NAME_WORD}"
@@ -55,12 +56,12 @@ _PAIR_OF_NAMES = rf"{_NAME_WORD} (?:[A-Z]\. )?{_PARTICLE}{_NAME_WORD}"
 # capitalised words before "is" are as often a term ("Mean Absolute Deviation is")
 _NAMES = rf"{_NAME_WORD} (?:[A-Z]\. )?(?:{_NAME_WORD} )?{_PARTICLE}{_NAME_WORD}"
 _ACTOR = re.compile(
-    rf"(?<![\w.])({_PAIR_OF_NAMES}) (?=(?:is|was|has|had|lives|lived|said|says|asked|asks|sent|sends|wrote"
+    rf"(?<![\w.-])({_PAIR_OF_NAMES}) (?=(?:is|was|has|had|lives|lived|said|says|asked|asks|sent|sends|wrote"
     r"|writes|called|calls|moved|joined|works|worked|told|wants|needs|takes|took|started|will|would|can"
     r"|could|should|did|does|got|gave|went|came|left|emailed|texted|replied|signed|paid|owes|lost|found"
     r"|missed|visited|mentioned|stopped|the right person)\b)"
     # ... or before what is said of a person only: "Vitor Hugo Rezende (born 1980)"
-    rf"|(?<![\w.])({_NAMES}) (?=\((?:born|b\.|n[ée]e|aged?)\b)"
+    rf"|(?<![\w.-])({_NAMES}) (?=\((?:born|b\.|n[ée]e|aged?)\b)"
     # ... or after a verb that takes a person: "email Nitesh Kala", "ask Muema Okoth", "what Ada Folta said"
     r"|(?i:\b(?:e-?mail|ask|tell|call|text|ping|invite|thank|remind|cc|contact|message|meet|congratulate"
     r"|introduce|hire|interview|what|whether|is|reply|on behalf of|invoice to:|bill to:|ship to:"
