@@ -166,7 +166,8 @@ ADVERSARIAL = {  # inputs that made a detector's pattern backtrack for minutes o
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_no_detector_backtracks_for_ever_on_adversarial_text(name):
-    """A scan holds the people detectors' lock: one prompt that backtracks stalls every request's scan.
+    """Python's re holds the GIL while it matches: one prompt that backtracks stalls the whole gateway, its
+    event loop included, though the scan runs in a worker thread.
     Each of these took from minutes to ages before its pattern was rewritten to read text one way only
     (same matches on the suites); the bound here only says the scan ends."""
     import subprocess
