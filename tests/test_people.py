@@ -307,3 +307,15 @@ def test_a_full_name_a_message_is_addressed_to_is_a_name(text, names):
     if people_nlp.english_ner() is None:
         pytest.skip("spaCy's English model is not installed")
     assert {s.value for s in PiiDetector().find(text) if s.kind == "PERSON"} == names
+
+
+def test_an_addressed_team_or_a_java_parameter_is_not_taken_for_a_person():
+    """The cues for whom a message is addressed to take two words or more that are neither a team nor code."""
+    from gateway.privacy.people.names import _cue_names
+
+    def cued(text: str) -> list[str]:
+        return [text[a:b] for a, b in _cue_names(text)]
+
+    assert cued("cc: Tomasz Wieczorek\nSubject: budget") == ["Tomasz Wieczorek"]
+    assert cued("cc: Legal Team") == [] and cued("Assigned to Platform Engineering") == []
+    assert cued("assignee: Data Science") == [] and cued("void f(@Nullable String name, int n)") == []

@@ -161,6 +161,8 @@ ADVERSARIAL = {  # inputs that made a detector's pattern backtrack for minutes o
     "a key word repeated in one identifier": "-key" * 2500,
     "an e-mail's local part that never ends": "." * 99_998 + " @",
     "a URL scheme that never ends": "a" * 199_996 + " ://",
+    "a kebab-case run before a key word": "a-" * 50_000 + " key",
+    "accented capitals after apostrophes": "met " + "À'" * 50_000 + " said",
 }
 
 

@@ -126,7 +126,8 @@ def _re(p: str, flags: int = 0) -> re.Pattern[str]:
 _DIGIT = re.compile(r"\d")  # any decimal digit, as the patterns' \d (and libphonenumber's) reads one
 
 DETECTORS: tuple[Detector, ...] = (
-    Detector("EMAIL", _re(_NOT_ALNUM_BEFORE + r"[A-Za-z0-9._%+-]{1,64}[@＠]"
+    # from the local part's start only: a match tried from inside it re-read the rest (quadratic)
+    Detector("EMAIL", _re(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+[@＠]"
                           r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}" + _NOT_ALNUM_AFTER),
              needs=_re("[@＠]")),
     Detector("CN_RESIDENT_ID", _re(_NOT_ALNUM_BEFORE + r"\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx]" + _NOT_ALNUM_AFTER),

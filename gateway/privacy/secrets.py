@@ -113,9 +113,9 @@ _ZH_KEY_WORDS = r"密钥|秘钥|令牌|私钥|凭证|凭据|访问码"
 _ZH_PASSWORD_WORDS = r"密码|口令"
 
 # an identifier that holds a key word, then an assignment: api_key = …, "clientSecret": …, TOKEN: …
-# (the identifier read once: an atomic group up to its first key word, then the rest possessively)
+# (an identifier read once, from its start: an atomic group up to its first key word, the rest possessively)
 _ASSIGN = re.compile(
-    r"(?i)(?<![A-Za-z0-9])(?>[A-Za-z0-9_.-]*?(?:(" + _PASSWORD_WORDS + r")|" + _KEY_WORDS + r"))"
+    r"(?i)(?<![A-Za-z0-9_.-])(?>[A-Za-z0-9_.-]*?(?:(" + _PASSWORD_WORDS + r")|" + _KEY_WORDS + r"))"
     r"[A-Za-z0-9_.-]*+"
     r"[\"'`]?[ \t]*(?:=>|:=|=|:|：)[ \t]*([\"'`]?)")
 # prose: the key word; the value is one of the next few tokens of the same sentence

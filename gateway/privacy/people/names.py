@@ -48,7 +48,7 @@ _THING_HEADS = frozenset(
 # a name unless the model calls them a place, a nationality, a date or a quantity
 # a capitalised name word, hyphenated parts included (Moreau-Batiste, Ann-marie)
 # (one way to read each part: an accented capital after the hyphen is read by the letters' class)
-_NAME_WORD = r"[A-Z\u00c0-\u00de][a-z\u00c0-\u024f'’]+(?:-[A-Z]?[a-z\u00c0-\u024f'’]+)*"
+_NAME_WORD = r"[A-Z\u00c0-\u00de][a-z\u00c0-\u024f'’]{1,40}(?:-[A-Z]?[a-z\u00c0-\u024f'’]{1,40})*"
 _PARTICLE = r"(?:(?:Ó|Ní|Nic|Mac|Mc|Ua|Uí|van der|van den|van|von|de la|de|da|di|del) )?"
 # Ada Folta, Isaya G. Omar (a middle initial), Eve Ó Coilín
 _PAIR_OF_NAMES = rf"{_NAME_WORD} (?:[A-Z]\. )?{_PARTICLE}{_NAME_WORD}"
@@ -78,6 +78,12 @@ _ORG_WORDS = frozenset(
     "institute foundation partners capital holdings motors pharmaceuticals media studios records "
     "games software networks team international support classifier regressor network pipeline server "
     "client".split()
+)
+# what a team or a role is called, where a message is addressed ("cc: Legal Team", "Assigned to Data Science")
+_TEAM_WORDS = frozenset(
+    "legal engineering science lead leads team teams ops operations platform security finance marketing "
+    "sales support hr qa design product data research infrastructure devops admin accounts accounting "
+    "desk office department committee board everyone all".split()
 )
 # two or three capitalised words inside a sentence that the model left without any label:
 # a name it does not know
@@ -184,8 +190,21 @@ def _cue_names(text: str) -> Iterator[Span]:
                 yield span
     for m in _ADDRESSED.finditer(text):
         span = _name_after(text, m.end())
-        if span and " " in text[span[0] : span[1]] and not _code_line(text, *span):
+        if span and _addressed_person(text, *span, mention=text[m.start()] == "@"):
             yield span
+
+
+def _addressed_person(text: str, start: int, end: int, mention: bool) -> bool:
+    """Two words or more that are neither code nor a team: "cc: Legal Team", "Assigned to Platform
+    Engineering", "@Nullable String name," (a Java parameter) are not people."""
+    words = text[start:end].split()
+    return (
+        len(words) > 1
+        and not _technical(text[start:end])
+        and not any(w.lower() in _ORG_WORDS or w.lower() in _TEAM_WORDS for w in words)
+        and not _code_line(text, start, end)
+        and not (mention and re.match(r"\s+[a-z_]\w*\s*[,;)=]", text[end : end + 40]))
+    )
 
 
 def _sentence_initial(text: str, start: int) -> bool:
@@ -195,7 +214,8 @@ def _sentence_initial(text: str, start: int) -> bool:
 
 
 _NOT_SENTENCE_END = frozenset(
-    "mr mrs ms mx dr st jr sr mt prof rev capt no vs etc apt ave rd blvd ln ct ste fl bldg inc ltd co corp "
+    "mr mrs ms mx dr st jr sr mt prof rev capt mme mlle sgt gen lt col sen gov hon fr rep no vs etc "
+    "apt ave rd blvd ln ct ste fl bldg inc ltd co corp "
     "jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
 _MONTHS = frozenset(
