@@ -9,11 +9,12 @@ so that the slope stays measurable.
 
 Why the whole round and not its parts: a round also does work that does not grow with k
 (the device catching up to the cloud's token, one decode; the call's own overhead), and
-drafting overlaps the call when pipelined. Timed per drafted token, that fixed work made
-short drafts look dear per token and so long drafts dearer still: at k = 1 a "draft" cost
-two decodes, and the controller settled at 1-2 drafts a round for hundreds of rounds where
-8 was 1.5x faster (bench/results/lenient_adaptive.md). A round's wall time puts the fixed
-work in the intercept, where it belongs, and counts what pipelining hides as hidden.
+drafting overlaps the call when pipelined. Timed per drafted token, the fixed work was shared
+among the drafts of the round it was measured in and then charged k times over: measured at
+k = 1 a draft cost two decodes, so a round of 8 looked like 16, and the controller stayed at
+1-2 drafts a round for hundreds of rounds where 8 was 1.5x faster
+(bench/results/lenient_adaptive.md). A round's wall time puts the fixed work in the intercept,
+where it belongs, and counts what pipelining hides as hidden.
 
 A round whose cost k does not explain (a request's first, which carries the prompt's
 prefill on both sides) teaches acceptance only: pass ``round_s=None``. One such round
