@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from gateway.privacy.people.code import CODE_LINE, code_line, in_code, technical
 from gateway.privacy.people.nlp import reading
 
 Span = tuple[int, int]
@@ -113,8 +114,6 @@ _SIGN_OFF = re.compile(
     r"(?im)^(?:best(?: regards| wishes)?|kind regards|regards|thanks|thank you|cheers|sincerely"
     r"|yours(?: sincerely| truly)?|warm regards|all the best|love)[,!.]?\s*\n"
 )
-_CODE_BEFORE = re.compile(r"[._$#@`/\\]$|\bclass\s+$|\bdef\s+$|\bimport\s+$|\bnew\s+$")
-_CODE_AFTER = re.compile(r"^(?:\.[A-Za-z_]|[(\[_`=<]|::|->)")
 # words each side of a capitalised word: the model's own context reaches 4 tokens, and it costs per token
 _WINDOW_WORDS = 4
 # a word that can be (part of) a name: letters, apostrophes and hyphens, a full stop after an initial
@@ -150,29 +149,6 @@ def _name_after(text: str, pos: int) -> Span | None:
     return (pos, end) if words else None
 
 
-_CODE_LINE = re.compile(
-    r"^\s*(?:>>>|\.\.\.|def |class |return\b|assert\b|import |from \S+ import |#|//|print\()"
-    r"|==|!=|[=;{}]\s*$|\w\(|^\s*[\])}]"
-)
-
-
-def _in_code(text: str, start: int, end: int) -> bool:
-    """A capitalised word that is code, or sits on a line of code (a test's string, a comment)."""
-    if (
-        "\n" in text[start:end]
-        or _CODE_BEFORE.search(text[max(0, start - 7) : start])
-        or _CODE_AFTER.match(text[end : end + 3])
-    ):
-        return True
-    return _code_line(text, start, end)
-
-
-def _code_line(text: str, start: int, end: int) -> bool:
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    return bool(_CODE_LINE.search(text[line_start : line_end if line_end >= 0 else len(text)]))
-
-
 def _listed(text: str, start: int, end: int) -> bool:
     """One capitalised word in a list of them ("Mercury, Venus, Earth", "Flask and Django"): a list of
     things, not a person; a lone first name beside another is left to context ("Dear Ann and Bob")."""
@@ -186,7 +162,7 @@ def _cue_names(text: str) -> Iterator[Span]:
     for rx in (_CUE, _SIGN_OFF):
         for m in rx.finditer(text):
             span = _name_after(text, m.end())
-            if span and not _in_code(text, *span):
+            if span and not in_code(text, *span):
                 yield span
     for m in _ADDRESSED.finditer(text):
         span = _name_after(text, m.end())
@@ -200,9 +176,9 @@ def _addressed_person(text: str, start: int, end: int, mention: bool) -> bool:
     words = text[start:end].split()
     return (
         len(words) > 1
-        and not _technical(text[start:end])
+        and not technical(text[start:end])
         and not any(w.lower() in _ORG_WORDS or w.lower() in _TEAM_WORDS for w in words)
-        and not _code_line(text, start, end)
+        and not code_line(text, start, end)
         and not (mention and re.match(r"\s+[a-z_]\w*\s*[,;)=]", text[end : end + 40]))
     )
 
@@ -238,7 +214,7 @@ def _ends_sentence(word: str) -> bool:
 def _windows(text: str, known: list[Span]) -> list[Span]:
     """Stretches of text around capitalised words that could be names (and are not in ``known``), merged."""
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
-    code_lines = [m.span() for m in re.finditer(r"[^\n]+", text) if _CODE_LINE.search(m.group(0))]
+    code_lines = [m.span() for m in re.finditer(r"[^\n]+", text) if CODE_LINE.search(m.group(0))]
     hits = []
     for k, (a, b) in enumerate(words):
         w = text[a:b].strip("\"'“”‘’(),.;:!?")
@@ -246,9 +222,9 @@ def _windows(text: str, known: list[Span]) -> list[Span]:
             continue
         lower = w.lower()
         if lower in _STARTERS or lower in _THING_HEADS or any(s <= a < e for s, e in known + code_lines):
-            continue  # a name on a line of code is never taken (_in_code): the model need not read it
-        if not _NAME_LIKE.fullmatch(w) or _technical(w):
-            continue  # V2, gpt_4, ValueError, NaN: never a name (_WORDS_ONLY, _technical), so never read
+            continue  # a name on a line of code is never taken (in_code): the model need not read it
+        if not _NAME_LIKE.fullmatch(w) or technical(w):
+            continue  # V2, gpt_4, ValueError, NaN: never a name (_WORDS_ONLY, technical), so never read
         if _sentence_initial(text, a) and not (k + 1 < len(words) and text[words[k + 1][0]].isupper()):
             continue  # a lone capital that starts a sentence is never taken without context either
         if lower in _MONTHS and (
@@ -301,7 +277,7 @@ def _model_persons(text: str, offset: int, doc: Any, cued: Sequence[Span]) -> se
         if value.endswith(("'s", "’s")):
             end -= 2
             value = value[:-2]
-        if not _WORDS_ONLY.fullmatch(value) or _in_code(text, start, end) or _technical(value):
+        if not _WORDS_ONLY.fullmatch(value) or in_code(text, start, end) or technical(value):
             continue
         while " " in value and value.split()[0].lower() in _STARTERS:  # "Use Jackson", "Dear Ann"
             cut = value.index(" ") + 1
@@ -334,7 +310,7 @@ def _actors(text: str, offset: int, stop: int, doc: Any) -> set[Span]:
             or any(w.lower() in _ORG_WORDS for w in words)
             or any(a <= la and le <= b for la, le in others)
             or _thing(text, a, b)
-            or _in_code(text, a, b)
+            or in_code(text, a, b)
         ):
             continue
         found.add((a, b))
@@ -347,7 +323,7 @@ def _pairs(text: str, offset: int, stop: int, doc: Any) -> set[Span]:
     labelled = [(offset + e.start_char, offset + e.end_char) for e in doc.ents]
     for m in _PAIR.finditer(text, offset, stop):
         a, b = m.span(1)
-        if any(a < le and la < b for la, le in labelled) or _thing(text, a, b) or _in_code(text, a, b):
+        if any(a < le and la < b for la, le in labelled) or _thing(text, a, b) or in_code(text, a, b):
             continue
         if m.group(1).split()[0].lower() not in _STARTERS:
             found.add((a, b))
@@ -373,18 +349,6 @@ def _widen(text: str, span: Span) -> Span:
     if m:
         b += m.end()
     return a, b
-
-
-_NAME_CAPS = re.compile(r"(?:Mc|Mac|O'|O’|D'|D’|De|Le|La|Di|Da|Van)[A-Z][a-z]+")
-
-
-def _technical(value: str) -> bool:
-    """An acronym or a word with capitals inside (JSON, NaN, OSError, iPhone) names a thing, not a person
-    (McDonald, O'Brien, DeShawn are people)."""
-    return any(
-        (len(w) > 1 and w.isupper()) or (any(c.isupper() for c in w[1:]) and not _NAME_CAPS.fullmatch(w))
-        for w in value.replace("-", " ").split()
-    )
 
 
 def _thing(text: str, start: int, end: int) -> bool:

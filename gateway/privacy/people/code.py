@@ -1,0 +1,43 @@
+"""Whether a capitalised word in a prompt is code rather than a person's name: a name's detectors ask
+before they take one (``Parker.parse``, ``getUser()``, a test's string on a line of code, ``JSON``)."""
+
+from __future__ import annotations
+
+import re
+
+_CODE_BEFORE = re.compile(r"[._$#@`/\\]$|\bclass\s+$|\bdef\s+$|\bimport\s+$|\bnew\s+$")
+_CODE_AFTER = re.compile(r"^(?:\.[A-Za-z_]|[(\[_`=<]|::|->)")
+
+CODE_LINE = re.compile(
+    r"^\s*(?:>>>|\.\.\.|def |class |return\b|assert\b|import |from \S+ import |#|//|print\()"
+    r"|==|!=|[=;{}]\s*$|\w\(|^\s*[\])}]"
+)
+
+
+def in_code(text: str, start: int, end: int) -> bool:
+    """A capitalised word that is code, or sits on a line of code (a test's string, a comment)."""
+    if (
+        "\n" in text[start:end]
+        or _CODE_BEFORE.search(text[max(0, start - 7) : start])
+        or _CODE_AFTER.match(text[end : end + 3])
+    ):
+        return True
+    return code_line(text, start, end)
+
+
+def code_line(text: str, start: int, end: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return bool(CODE_LINE.search(text[line_start : line_end if line_end >= 0 else len(text)]))
+
+
+_NAME_CAPS = re.compile(r"(?:Mc|Mac|O'|O’|D'|D’|De|Le|La|Di|Da|Van)[A-Z][a-z]+")
+
+
+def technical(value: str) -> bool:
+    """An acronym or a word with capitals inside (JSON, NaN, OSError, iPhone) names a thing, not a person
+    (McDonald, O'Brien, DeShawn are people)."""
+    return any(
+        (len(w) > 1 and w.isupper()) or (any(c.isupper() for c in w[1:]) and not _NAME_CAPS.fullmatch(w))
+        for w in value.replace("-", " ").split()
+    )
