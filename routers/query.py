@@ -156,13 +156,18 @@ def split_ids(
     cal: list[int] = []
     held: list[int] = []
     for task in sorted({task_of(i) for i in ids}):  # task by task: a mixed workload's halves are its tasks'
-        mine = [i for i in range(len(ids)) if task_of(ids[i]) == task]
-        order = sorted(mine, key=lambda i: ids[i])
-        perm = np.random.default_rng(seed).permutation(len(order))
+        order = shuffled_by_id(ids, [i for i in range(len(ids)) if task_of(ids[i]) == task], seed)
         n_cal = round(calibration_fraction * len(order))
-        cal += [order[i] for i in perm[:n_cal]]
-        held += [order[i] for i in perm[n_cal:]]
+        cal += order[:n_cal]
+        held += order[n_cal:]
     return sorted(cal), sorted(held)
+
+
+def shuffled_by_id(ids: Sequence[str], positions: Sequence[int], seed: int) -> list[int]:
+    """``positions`` in a fixed-seed permutation of their ids' sorted order: the same set of records gives
+    the same order, however the records came (the split's halves and the router's folds are drawn so)."""
+    order = sorted(positions, key=lambda i: ids[i])
+    return [order[i] for i in np.random.default_rng(seed).permutation(len(order))]
 
 
 def task_of(item_id: str) -> str:
@@ -247,7 +252,7 @@ def cross_fitted(
     """Each item's P(gain) from a router fitted without it (``folds``-fold). The folds are a fixed-seed
     permutation of the items sorted by id, so the result depends on the set of records, not on their order
     (drawn over positions, the same records in another order gave tandem-auto 0.5215 to 0.5246)."""
-    order = np.argsort(np.asarray(ids), kind="stable")[np.random.default_rng(seed).permutation(len(x))]
+    order = np.asarray(shuffled_by_id(ids, range(len(x)), seed), dtype=np.intp)
     out = np.zeros(len(x))
     for k in range(folds):
         test = order[k::folds]
