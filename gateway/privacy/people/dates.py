@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 
-_MONTH = (
+MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
     r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
-_DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
+DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
 _YEAR = r"(?:1[89]\d{2}|20\d{2})"
 _ZH_NUM = "〇零一二三四五六七八九十"
 _ZH_YEAR = rf"(?:{_YEAR}|[〇零一二三四五六七八九]{{4}})"
@@ -27,9 +27,9 @@ _ZH_MD = rf"(?:\d{{1,2}}|[{_ZH_NUM}]{{1,3}})"
 
 DATE = re.compile(
     r"(?<![A-Za-z0-9/.-])(?:"
-    rf"{_DAY}(?: of)? {_MONTH},? {_YEAR}"  # 14 March 1987, 14th of March 1987
-    rf"|{_DAY}-{_MONTH}-(?:{_YEAR}|\d{{2}})"  # 14-Mar-1987, 14-Mar-87 (forms, passports)
-    rf"|{_MONTH} {_DAY},? {_YEAR}"  # March 14, 1987
+    rf"{DAY}(?: of)? {MONTH},? {_YEAR}"  # 14 March 1987, 14th of March 1987
+    rf"|{DAY}-{MONTH}-(?:{_YEAR}|\d{{2}})"  # 14-Mar-1987, 14-Mar-87 (forms, passports)
+    rf"|{MONTH} {DAY},? {_YEAR}"  # March 14, 1987
     rf"|{_YEAR}([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"  # 1987-03-14, 1987/3/14
     # 14/03/1987, 03/14/1987, 3/14/87 (a two-digit year: the cue makes it a birth date)
     rf"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|[12]\d|3[01])\2(?:{_YEAR}|\d{{2}})"

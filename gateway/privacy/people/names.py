@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from gateway.privacy.people.code import CODE_LINE, code_line, in_code, technical
+from gateway.privacy.people.dates import DAY, MONTH
 from gateway.privacy.people.nlp import reading
 
 Span = tuple[int, int]
@@ -87,7 +88,6 @@ _TEAM_WORDS = frozenset(
     "desk office department committee board everyone all".split()
 )
 # two or three capitalised words inside a sentence that the model left without any label:
-# a name it does not know
 # a name it does not know
 _PAIR = re.compile(
     r"(?<=[a-z,;:] )([A-Z][a-z\u00c0-\u024f'’-]+(?: [A-Z]\.)?(?: [A-Z][a-z\u00c0-\u024f'’-]+){1,2})(?![\w(])"
@@ -194,11 +194,9 @@ _NOT_SENTENCE_END = frozenset(
     "apt ave rd blvd ln ct ste fl bldg inc ltd co corp "
     "jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
-_MONTHS = frozenset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
-)
-_DAY = re.compile(r"\d{1,2}(?:st|nd|rd|th)?,?")
+# a month beside a day is a date (dates.py's own forms), not a name for the model to read
+_MONTH_WORD = re.compile(MONTH)
+_DAY_WORD = re.compile(rf"{DAY},?")
 
 
 def _ends_sentence(word: str) -> bool:
@@ -227,9 +225,9 @@ def _windows(text: str, known: list[Span]) -> list[Span]:
             continue  # V2, gpt_4, ValueError, NaN: never a name (_WORDS_ONLY, technical), so never read
         if _sentence_initial(text, a) and not (k + 1 < len(words) and text[words[k + 1][0]].isupper()):
             continue  # a lone capital that starts a sentence is never taken without context either
-        if lower in _MONTHS and (
+        if _MONTH_WORD.fullmatch(w) and (
             k + 1 < len(words) and text[words[k + 1][0]].isdigit()
-            or k and _DAY.fullmatch(text[words[k - 1][0] : words[k - 1][1]])
+            or k and _DAY_WORD.fullmatch(text[words[k - 1][0] : words[k - 1][1]])
         ):
             continue  # "Feb 9, 1963", "9 March": a date (dates.py reads it), not a name for the model to read
         hits.append(k)
