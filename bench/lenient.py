@@ -87,29 +87,27 @@ def label(margin: float | None) -> str:
 
 
 def summarize(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
-    def per_pass(rs: list[dict[str, Any]]) -> float | None:
-        passes = sum(r["cloud_passes"] for r in rs)
-        return (sum(r["drafts_accepted"] for r in rs) + passes) / passes if passes else None
+    def total(rs: list[dict[str, Any]], key: str) -> float:
+        return sum(r.get(key, 0) for r in rs)
+
+    def per_pass(rs: list[dict[str, Any]], key: str, plus: float = 0.0) -> float | None:
+        """``key``'s total per cloud pass (``plus`` per pass added: the cloud's own token)."""
+        passes = total(rs, "cloud_passes")
+        return total(rs, key) / passes + plus if passes else None
 
     base = rows["exact"]
-    q0, t0 = sum(r["correct"] for r in base) / len(base), per_pass(base)
+    q0, t0 = total(base, "correct") / len(base), per_pass(base, "drafts_accepted", 1.0)
     out = {}
     for name, rs in rows.items():
-        q = sum(r["correct"] for r in rs) / len(rs)
+        q, tokens_per_pass = total(rs, "correct") / len(rs), per_pass(rs, "drafts_accepted", 1.0)
         out[name] = {"pass_at_1": round(q, 4), "quality_vs_exact": round(q / q0, 4) if q0 else None,
-                     "same_as_exact": sum(r["same_as_exact"] for r in rs),
-                     "cloud_passes": round(sum(r["cloud_passes"] for r in rs) / len(rs), 2),
-                     "tokens_per_pass": _round(per_pass(rs)),
-                     "tokens_per_pass_vs_exact": _round(per_pass(rs) / t0) if t0 and per_pass(rs) else None,
-                     "drafts_per_pass": _round(sum(r.get("drafts_proposed", 0) for r in rs) / passes(rs))
-                     if passes(rs) else None,
-                     "ms_per_token": _round(sum(r.get("total_ms", 0.0) for r in rs) / max(1, sum(r.get("tokens", 0)
-                                                                                                 for r in rs)))}
+                     "same_as_exact": total(rs, "same_as_exact"),
+                     "cloud_passes": round(total(rs, "cloud_passes") / len(rs), 2),
+                     "tokens_per_pass": _round(tokens_per_pass),
+                     "tokens_per_pass_vs_exact": _round(tokens_per_pass / t0) if t0 and tokens_per_pass else None,
+                     "drafts_per_pass": _round(per_pass(rs, "drafts_proposed")),
+                     "ms_per_token": _round(total(rs, "total_ms") / max(1, total(rs, "tokens")))}
     return out
-
-
-def passes(rs: list[dict[str, Any]]) -> int:
-    return sum(r["cloud_passes"] for r in rs)
 
 
 def _round(x: float | None) -> float | None:
@@ -162,13 +160,18 @@ def _controller_line(s: dict[str, dict[str, Any]]) -> str:
             f"{ctrl['drafts_per_pass']:.1f} drafts a pass on average.\n\n")
 
 
+def _adaptive(k: Any) -> bool:
+    """Whether a run's ``k`` (None, 0 or "adaptive") is the draft-length controller's, not a fixed one."""
+    return k in (None, 0, "adaptive")
+
+
 def results_name(k: Any) -> str:
     """``lenient`` at a fixed k, ``lenient_adaptive`` with the draft-length controller."""
-    return "lenient_adaptive" if k in (None, 0, "adaptive") else "lenient"
+    return "lenient_adaptive" if _adaptive(k) else "lenient"
 
 
 def _k(k: Any) -> str:
-    return "the adaptive draft length" if k in (None, "adaptive") else f"{k} drafts a round"
+    return "the adaptive draft length" if _adaptive(k) else f"{k} drafts a round"
 
 
 def _num(x: float | None, unit: str = "", digits: int = 2) -> str:
