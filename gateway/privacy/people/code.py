@@ -37,7 +37,8 @@ _NAME_CAPS = re.compile(r"(?:Mc|Mac|O'|O’|D'|D’|De|Le|La|Di|Da|Van)[A-Z][a-z
 def technical(value: str) -> bool:
     """An acronym or a word with capitals inside (JSON, NaN, OSError, iPhone) names a thing, not a person
     (McDonald, O'Brien, DeShawn are people)."""
+    words = [w.removesuffix(".") for w in value.replace("-", " ").split()]  # "A." is an initial, "U.S" not
     return any(
         (len(w) > 1 and w.isupper()) or (any(c.isupper() for c in w[1:]) and not _NAME_CAPS.fullmatch(w))
-        for w in value.replace("-", " ").split()
+        for w in words
     )

@@ -247,15 +247,17 @@ _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
 def _english_candidates(text: str) -> list[tuple[int, int]]:
     terms, firsts = english_terms(), _first_words()
     words = [(m.start(), m.end(), m.group(0).lower().replace("’", "'")) for m in _WORD.finditer(text)]
+    # run[i]: how many words from words[i] on are one space apart, as the words of a term are
+    run = [1] * len(words)
+    for k in range(len(words) - 2, -1, -1):
+        if words[k + 1][0] - words[k][1] == 1:
+            run[k] = run[k + 1] + 1
     found: list[tuple[int, int]] = []
     i = 0
     while i < len(words):
         hit = 0
-        for n in range(min(firsts.get(words[i][2], 1), len(words) - i), 0, -1):
-            seq = words[i : i + n]
-            if any(seq[k + 1][0] - seq[k][1] != 1 for k in range(n - 1)):
-                continue  # words of a term are one space apart
-            phrase = " ".join(w for _, _, w in seq)
+        for n in range(min(firsts.get(words[i][2], 1), run[i]), 0, -1):
+            phrase = " ".join(w for _, _, w in words[i : i + n])
             if phrase in terms or phrase[-1] == "s" and phrase[:-1] in terms or (n == 1 and _shaped(phrase)):
                 hit = n
                 break

@@ -18,7 +18,7 @@ from typing import Any
 
 from gateway.privacy.people.code import CODE_LINE, code_line, in_code, technical
 from gateway.privacy.people.dates import DAY, MONTH
-from gateway.privacy.people.nlp import reading
+from gateway.privacy.people.nlp import reading, training_words
 
 Span = tuple[int, int]
 
@@ -36,7 +36,8 @@ _STARTERS = frozenset(
     "write send ask tell use set call add get give find check mail ship name date our after "
     "before with as by of about all any some every each one two three mr mrs ms dr prof patient "
     "summarise summarize explain translate review draft use read install run open try see visit "
-    "book buy meet invite email ladies gentlemen everyone folks team".split()
+    "book buy meet invite email ladies gentlemen everyone folks team "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
 )
 # a capitalised name followed by one of these is a place, an event or an institution ("Victoria Station")
 _THING_HEADS = frozenset(
@@ -133,6 +134,8 @@ def _name_after(text: str, pos: int) -> Span | None:
         if not m:
             break
         word = m.group(0).rstrip(".")
+        if len(word) == 1 and m.group(0) != word and words:
+            word = m.group(0)  # a middle initial: "Duncan A. Nkrumah" goes on after its full stop
         if word[0].isupper() and not (len(word) > 1 and word.isupper() and len(word) > 3):
             if word.lower() in _STARTERS and words == 0:
                 return None
@@ -186,7 +189,7 @@ def _addressed_person(text: str, start: int, end: int, mention: bool) -> bool:
 def _sentence_initial(text: str, start: int) -> bool:
     """At the start of a sentence, a line, or a markdown bullet, table cell or heading."""
     before = text[max(0, start - 3) : start].rstrip(" \t\"'“(")
-    return not before or before[-1] in ".!?\n:;-*•|#>"
+    return not before or before[-1] in ".!?\n:;-*•|#>。！？；："
 
 
 _NOT_SENTENCE_END = frozenset(
@@ -213,13 +216,14 @@ def _windows(text: str, known: list[Span]) -> list[Span]:
     """Stretches of text around capitalised words that could be names (and are not in ``known``), merged."""
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
     code_lines = [m.span() for m in re.finditer(r"[^\n]+", text) if CODE_LINE.search(m.group(0))]
+    taken = list(known) + code_lines
     hits = []
     for k, (a, b) in enumerate(words):
         w = text[a:b].strip("\"'“”‘’(),.;:!?")
         if not w or not w[0].isupper() or w.isupper() and len(w) > 1 or not w[0].isalpha():
             continue
         lower = w.lower()
-        if lower in _STARTERS or lower in _THING_HEADS or any(s <= a < e for s, e in known + code_lines):
+        if lower in _STARTERS or lower in _THING_HEADS or any(s <= a < e for s, e in taken):
             continue  # a name on a line of code is never taken (in_code): the model need not read it
         if not _NAME_LIKE.fullmatch(w) or technical(w):
             continue  # V2, gpt_4, ValueError, NaN: never a name (_WORDS_ONLY, technical), so never read
@@ -293,9 +297,11 @@ def _model_persons(text: str, offset: int, doc: Any, cued: Sequence[Span]) -> se
 
 
 def _actors(text: str, offset: int, stop: int, doc: Any) -> set[Span]:
-    """Capitalised words doing what people do, unless the model calls them a place, a date, …"""
+    """Capitalised words doing what people do, unless the model calls them a place, a date, … and knows
+    every word of them: a word it never saw in training is labelled by its shape ("Ada Folta" a place)."""
     found: set[Span] = set()
     others = [(offset + e.start_char, offset + e.end_char) for e in doc.ents if e.label_ in _NOT_ACTOR_LABELS]
+    seen = training_words()
     for m in _ACTOR.finditer(text, offset, stop):
         g = next(k for k in (1, 2, 3) if m.group(k))
         a, b = m.span(g)
@@ -306,7 +312,7 @@ def _actors(text: str, offset: int, stop: int, doc: Any) -> set[Span]:
         if (
             words[0].lower() in _STARTERS
             or any(w.lower() in _ORG_WORDS for w in words)
-            or any(a <= la and le <= b for la, le in others)
+            or all(w in seen for w in words) and any(a <= la and le <= b for la, le in others)
             or _thing(text, a, b)
             or in_code(text, a, b)
         ):

@@ -121,6 +121,11 @@ def find_chinese_names(
     return _merge(found + _framed(text, tags, freq))
 
 
+# what is said of a person only, where the name ends the phrase ("经理叫赖红。", "收件人：迟秀辉"); the other
+# cues (和, 请, a colon alone) come before a thing as often ("颜色：金黄", "低危和高危")
+_PERSON_LABEL = tuple(
+    "叫 名叫 姓名 联系人 收件人 寄件人 抄送 经办人 负责人 患者 病人 同事 朋友 客户 家属 先生 女士".split()
+)
 _TIME_WORDS = ("昨天", "今天", "明天", "刚才", "后来", "上周", "下周")
 # a verb's "a little" before its object, such as a name: "总结一下滑瑶初在" (jieba joined 下 to the surname).
 # 的 was tried too (…号的賴秀美今年): it found that name but lowered Chinese name precision on the second
@@ -131,7 +136,8 @@ _BEFORE_NOUN = ("一下",)
 def _framed(text: str, tags: dict[str, str], freq: dict[str, int]) -> list[Span]:
     """A surname with one or two more characters between a boundary (start, punctuation, a cue word, a
     time word, 一下) and a word that follows a person (你好, 老师, 把, 在, 需要, …), however jieba cut it:
-    "昨天/令狐/初/把" → 令狐初, "於/铭/若/你好" → 於铭若."""
+    "昨天/令狐/初/把" → 令狐初, "於/铭/若/你好" → 於铭若. Where a cue word or a label's colon comes before
+    it, the end of the phrase is a boundary too: "经理叫赖红。", "收件人：迟秀辉", "@逄新秀 这个"."""
     out = []
     for run in _CJK.finditer(text):
         for i in range(run.start(), run.end()):
@@ -139,13 +145,23 @@ def _framed(text: str, tags: dict[str, str], freq: dict[str, int]) -> list[Span]
             if not sur:
                 continue
             before = text[run.start() : i]
-            if before and not before.endswith(_ZH_LEFT + _TIME_WORDS + _BEFORE_NOUN) and i != run.start():
+            after_de = before.endswith("的")  # "…出生的賴秀美今年": only before a word that follows a person
+            if before and not before.endswith(_ZH_LEFT + _TIME_WORDS + _BEFORE_NOUN) and not after_de:
                 continue
+            cued = (before or text[: run.start()].rstrip(" ：:")).endswith(_PERSON_LABEL) or (
+                not before and text[: run.start()].endswith("@")
+            )
             for g in (2, 1):
                 end = i + sur + g
                 given = text[i + sur : end]
-                if end > run.end() or any(c in _ZH_FUNCTION for c in given) or not _strong_right(text, end):
+                if end > run.end() or any(c in _ZH_FUNCTION for c in given):
                     continue
+                if not (_strong_right(text, end) or cued and end == run.end()):
+                    continue
+                if after_de and not text.startswith(_ZH_RIGHT, end):
+                    continue
+                if g == 2 and text.startswith(_ZH_RIGHT, end - 1):
+                    continue  # the second character starts the word after the name: "令狐星需要" → 令狐星
                 whole = text[i:end]
                 if freq.get(whole) and tags.get(whole) not in _NAME_TAGS:
                     continue  # an everyday word that starts with a surname character (成本, 方法)
