@@ -16,7 +16,7 @@ data rows to clean, in English, Chinese and mixed English/Chinese.
 | DATE_OF_BIRTH | 14 Mar 87, 14/III/1987, the 14th of March, 1987, 14-03-1987, 3-14-1987, 14.3.1987, Saturday, 14 March 1987, 14 March '87, 19870314, 1987-03-14T00:00:00; 民国76年3月14日, 农历1987年二月初八, 1987-3-14, 1987.03.14, 1987年03月14号 |
 | HEALTH | conditions, medicines (generic and brand), treatments, pregnancy and mental-health wordings on no earlier list (fibromyalgia, sleep apnea, Wegovy, dialysis, in the second trimester; 肩周炎, 脂肪肝, 艾司西酞普兰, 立普妥, 有喜了, ...) |
 
-Score it once (``python bench/pii_eval.py --first-blind2-run``) before changing a detector; after that it
+Score it once (``python bench/pii_eval.py --first-run blind2``) before changing a detector; after that it
 is no longer blind either.
 """
 

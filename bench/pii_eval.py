@@ -20,9 +20,9 @@ and what a recording cloud sees through the gateway.
    the cloud received, or in any string of the JSON it received (decoded), counts as a leak.
 4. People (names, addresses, dates of birth, health) per type and language on the held-out
    suite and on the blind split (bench/pii_blind.py), against its first run
-   (``--first-blind-run``, kept in bench/results/pii_eval_blind_first_run.json); scan time. The second
-   blind split (bench/pii_blind2.py) is scored once by ``--first-blind2-run``
-   (bench/results/pii_eval_blind2_first_run.{json,md}).
+   (``--first-blind-run``, kept in bench/results/pii_eval_blind_first_run.json); scan time. The later
+   blind splits (bench/pii_blind2.py, bench/pii_blind3.py) are each scored once by ``--first-run SPLIT``
+   (bench/results/pii_eval_SPLIT_first_run.{json,md}) before any detector change they could inform.
 
 Writes bench/results/pii_eval.{json,md,png}.
 """
@@ -251,14 +251,30 @@ def people_scores(suite, det: PiiDetector) -> tuple[dict, list[dict]]:
 
 BLIND_SEED = 20261206
 BLIND_FIRST_RUN = RESULTS / "pii_eval_blind_first_run.json"
-BLIND2_SEED = 20261207
-BLIND2_FIRST_RUN = RESULTS / "pii_eval_blind2_first_run.json"
+# the later blind splits, each written without reading the detectors and scored once (--first-run) before any
+# change it could inform: split -> seed
+LATER_BLIND = {"blind2": 20261207, "blind3": 20261208}
+# what became of each since its first run (the markdown says it beside the numbers)
+LATER_BLIND_NOTES = {
+    "blind2": "Its first run led to no change for a day; its misses of names were then read (2026-12-06) and "
+              "informed fixes that hold beyond it (the person a message is addressed to: cc:, assigned to, an "
+              "@mention; a Chinese name after a form's label, a mention or 叫; modern surnames missing from the "
+              "list, 肖 among them), so for names it is no longer blind. One change was dropped because it "
+              "lowered this split's precision (的 before any Chinese name: 0.85 -> 0.80).",
+    "blind3": "Written on 2026-12-06 by a helper who had not read the detectors, after that day's name fixes "
+              "(which came from the held-out, first blind and second blind splits), and scored once on that "
+              "code before anything else changed. Its misses have not been read: this is the blind measure now.",
+}
+
+
+def first_run_path(split: str) -> Path:
+    return RESULTS / f"pii_eval_{split}_first_run.json"
 
 
 def blind_scores(det: PiiDetector, sentences: int, split: str = "blind", seed: int = BLIND_SEED) -> dict:
-    """A blind split (``blind``: bench/pii_blind.py, seed BLIND_SEED; ``blind2``: bench/pii_blind2.py, seed
-    BLIND2_SEED; each with its own templates and values) for people, its hard negatives, and the identifier
-    suite's held-out templates drawn again with the same new seed."""
+    """A blind split (``blind``: bench/pii_blind.py, seed BLIND_SEED; the LATER_BLIND ones: bench/pii_SPLIT.py,
+    each with its own templates and values) for people, its hard negatives, and the identifier suite's
+    held-out templates drawn again with the same new seed."""
     people_suite = pii_people.generate(sentences, seed=seed, split=split)
     people, errors = people_scores(people_suite, det)
     ids, id_errors = detector_scores(generate(sentences, seed=seed, split="held_out"), det)
@@ -606,15 +622,14 @@ def _first_and_now(blind: dict) -> str:
             + f".\n\nIdentifiers, held-out templates drawn with the split's seed: {ids}.\n\n")
 
 
-def _blind2_markdown(blind2: dict) -> str:
-    return ("### Second blind split, again\n\n"
-            f"bench/pii_blind2.py ({blind2['sentences']} sentences, {blind2['languages']}, seed {blind2['seed']}), "
-            "scored once before any change it could inform "
-            "([pii_eval_blind2_first_run.md](pii_eval_blind2_first_run.md)), and again in this run. No detector "
-            "change since came from its misses, which have not been read; one change was dropped because it "
-            "lowered this split's precision (的 before a Chinese name: 0.85 -> 0.80), so 'now' is not quite blind. "
-            "This is the measure of how the rules carry to formats and contexts their authors did not write "
-            "for: on it most goals are missed.\n\n" + _first_and_now(blind2))
+def _later_blind_markdown(run: dict) -> str:
+    split = run["split"]
+    first = first_run_path(split).with_suffix(".md").name
+    return (f"### Blind split {split}, again\n\n"
+            f"bench/pii_{split}.py ({run['sentences']} sentences, {run['languages']}, seed {run['seed']}), "
+            f"scored once before any change it could inform ([{first}]({first})), and again in this run. "
+            + LATER_BLIND_NOTES[split] + " A split like this measures how the rules carry to formats and "
+            "contexts their authors did not write for.\n\n" + _first_and_now(run))
 
 
 def _blind_markdown(blind: dict) -> str:
@@ -635,8 +650,8 @@ def _blind_markdown(blind: dict) -> str:
             "invoice's addressee; pregnancy in words (thirty weeks pregnant, 怀孕五个月了, 怀了二胎), everyday "
             "names and abbreviations of conditions (angina, gallstones, UTI, ALS, PCOS), brand names of widely "
             "prescribed medicines, PrEP, Chinese everyday terms matched inside jieba's words (肺|结节)). Chinese "
-            "names were left as they were. bench/pii_blind2.py, written afterwards without reading the detectors, "
-            "is the blind measure now (pii_eval_blind2_first_run.md, and below).\n\n" + _first_and_now(blind))
+            "names were left as they were. The later blind splits below, written afterwards without reading the "
+            "detectors, say how far that carries.\n\n" + _first_and_now(blind))
 
 
 def _flagged(examples: list) -> str:
@@ -644,17 +659,18 @@ def _flagged(examples: list) -> str:
     return ": " + "; ".join(f"{t!r} → {f}" for t, f in examples) if examples else ""
 
 
-def _blind2_first_run_markdown(run: dict) -> str:
+def _later_blind_first_run_markdown(run: dict) -> str:
     rows = [f"| {kind} | {lang} | {v['precision']} | {v['recall']} | {v['exact_recall']} | {v['support']} | "
             f"{v['false_positives']} |" for kind, langs in run["people"].items() for lang, v in langs.items()]
     ids = ", ".join(f"{k} P {v['precision']} R {v['recall']} (n {v['support']})"
                     for k, v in run["identifiers"].items())
     neg = run["hard_negatives"]
-    return ("# PII detection: the second blind split, first run\n\n"
-            "bench/pii_blind2.py (split ``blind2``): templates, values, formats and hard negatives on "
-            "neither bench/pii_blind.py nor bench/pii_people.py, written on 2026-12-06 without reading the "
+    split = run["split"]
+    return (f"# PII detection: blind split {split}, first run\n\n"
+            f"bench/pii_{split}.py (split ``{split}``): templates, values, formats and hard negatives on none "
+            "of the earlier splits, written on 2026-12-06 without reading the "
             f"detectors; {run['sentences']} sentences {run['languages']}, seed {run['seed']}. Scored once, before "
-            "any detector change it could inform (`python bench/pii_eval.py --first-blind2-run`, which refuses "
+            f"any detector change it could inform (`python bench/pii_eval.py --first-run {split}`, which refuses "
             "to run again). "
             "Recall: every character of a value inside found spans of its type (a leading article aside); "
             "precision: a found span overlaps a value of its type; exact-span recall beside.\n\n"
@@ -662,10 +678,10 @@ def _blind2_first_run_markdown(run: dict) -> str:
             "|---|---|---|---|---|---|---|\n" + "\n".join(rows)
             + f"\n\nHard negatives flagged: {neg['flagged']}/{neg['n']}"
             + _flagged(neg["examples"])
-            + f".\n\nIdentifiers, held-out templates drawn with the blind2 seed: {ids}.\n\n"
+            + f".\n\nIdentifiers, held-out templates drawn with the {split} seed: {ids}.\n\n"
             f"Misses and false positives: {len(run['people_errors'])} people errors and "
             f"{len(run['identifier_errors'])} identifier errors, listed in "
-            f"[{BLIND2_FIRST_RUN.name}]({BLIND2_FIRST_RUN.name}).\n")
+            f"[{first_run_path(split).name}]({first_run_path(split).name}).\n")
 
 
 def _table(scores: dict) -> str:
@@ -705,21 +721,20 @@ def main() -> int:
     ap.add_argument("--first-blind-run", action="store_true",
                     help=f"score the blind split once and write {BLIND_FIRST_RUN.name} (before any detector "
                          "change it could inform; refuses to overwrite)")
-    ap.add_argument("--first-blind2-run", action="store_true",
-                    help=f"score the second blind split (bench/pii_blind2.py) once and write "
-                         f"{BLIND2_FIRST_RUN.name} and its .md (before any detector change it could inform; "
-                         "refuses to overwrite)")
+    ap.add_argument("--first-run", choices=sorted(LATER_BLIND), metavar="SPLIT",
+                    help="score a later blind split (bench/pii_SPLIT.py) once and write pii_eval_SPLIT_first_run."
+                         "{json,md} (before any detector change it could inform; refuses to overwrite); its "
+                         "misses stay in the JSON, unprinted, so that reading them is a choice")
     args = ap.parse_args()
-    if args.first_blind2_run:
-        if BLIND2_FIRST_RUN.exists() or BLIND2_FIRST_RUN.with_suffix(".md").exists():
-            print(f"{BLIND2_FIRST_RUN} exists: the blind2 split was scored once already", file=sys.stderr)
+    if args.first_run:
+        path = first_run_path(args.first_run)
+        if path.exists() or path.with_suffix(".md").exists():
+            print(f"{path} exists: the {args.first_run} split was scored once already", file=sys.stderr)
             return 1
-        run = {**blind_scores(PiiDetector(), args.sentences, split="blind2", seed=BLIND2_SEED),
+        run = {**blind_scores(PiiDetector(), args.sentences, split=args.first_run, seed=LATER_BLIND[args.first_run]),
                "machine": machine(), "date": now_iso()}
-        write_results(BLIND2_FIRST_RUN.stem, run, _blind2_first_run_markdown(run))
-        print(BLIND2_FIRST_RUN.with_suffix(".md").read_text())
-        for e in run["people_errors"] + run["identifier_errors"]:
-            print(json.dumps(e, ensure_ascii=False))
+        write_results(path.stem, run, _later_blind_first_run_markdown(run))
+        print(path.with_suffix(".md").read_text())
         return 0
     if args.first_blind_run:
         if BLIND_FIRST_RUN.exists():
@@ -786,8 +801,9 @@ def main() -> int:
                                   MODES, stops=True, overrides=("privacy.types={HEALTH: redact}",),
                                   engine=smol, max_tokens=4))
     blind = {**blind_scores(det, args.sentences), "first_run": json.loads(BLIND_FIRST_RUN.read_text())}
-    blind2 = {**blind_scores(det, args.sentences, split="blind2", seed=BLIND2_SEED),
-              "first_run": json.loads(BLIND2_FIRST_RUN.read_text())}
+    later = {split: {**blind_scores(det, args.sentences, split=split, seed=seed),
+                     "first_run": json.loads(first_run_path(split).read_text())}
+             for split, seed in LATER_BLIND.items()}
     if not args.no_gateway:
         blind_suite = pii_people.generate(args.sentences, seed=BLIND_SEED, split="blind")
         gateway["held_out_tool_arguments_and_results"] = asyncio.run(
@@ -813,7 +829,7 @@ def main() -> int:
                        "goal": {**PEOPLE_GOAL, "met_per_type_and_language": people_goal,
                                 "met": all(people_goal.values())},
                        "hard_negatives": negatives},
-            "blind": blind, "blind2": blind2,
+            "blind": blind, **later,
             "timing": timing, "code": code, "leaks_to_cloud": leaks, "gateway": gateway,
             "useful_answers": useful, "machine": machine(), "date": now_iso(),
             "notes": "suites generated by bench/pii_suite.py and bench/pii_people.py (seeded; tuning and "
@@ -880,8 +896,9 @@ def _markdown(data: dict, args, seeds: dict) -> str:
              if neg["held_out"]["examples"] or neg["tuning"]["examples"] else "") + ".\n\n")
     if data.get("blind"):
         md += _blind_markdown(data["blind"])
-    if data.get("blind2"):
-        md += _blind2_markdown(data["blind2"])
+    for split in LATER_BLIND:
+        if data.get(split):
+            md += _later_blind_markdown(data[split])
     if code:
         md += (f"HumanEval (prompt + solution + tests, all detectors): **{code['humaneval_flagged']}/"
                f"{code['humaneval_problems']}** problems flagged (goal 0: **"

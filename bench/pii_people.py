@@ -16,7 +16,8 @@ of that the *values* of the held-out half come from other sources than the tunin
 
 A third split, ``blind`` (bench/pii_blind.py), has its own templates and values, written later
 and scored once before the detector changes that followed it; a fourth, ``blind2``
-(bench/pii_blind2.py), does the same again with templates, values and formats on neither list.
+(bench/pii_blind2.py), does the same again with templates, values and formats on neither list, and a
+fifth, ``blind3`` (bench/pii_blind3.py), once more with genres, values and formats on none of the three.
 
 Hard negatives (``hard_negatives``): capitalised common words, places, products and code
 identifiers (Will, May, Jordan the country, Parker the class, Apple) and general health
@@ -328,6 +329,10 @@ class _Values:
             from bench import pii_blind2
 
             pii_blind2.setup(self, seed)
+        elif split == "blind3":
+            from bench import pii_blind3
+
+            pii_blind3.setup(self, seed)
         else:
             others = fakes("en_IN", "yo_NG", "zu_ZA", "pl_PL", "vi_VN", "ga_IE", "en_KE")
             self.person_en = lambda r: r.choice([
@@ -392,6 +397,10 @@ def _templates(split: str) -> tuple[list[tuple[str, str]], list[str]]:
         from bench.pii_blind2 import BLIND2, CLEAN_BLIND2
 
         return BLIND2, CLEAN_BLIND2
+    if split == "blind3":
+        from bench.pii_blind3 import BLIND3, CLEAN_BLIND3
+
+        return BLIND3, CLEAN_BLIND3
     return (TUNING, CLEAN_TUNING) if split == "tuning" else (HELD_OUT, CLEAN_HELD_OUT)
 
 
@@ -404,4 +413,8 @@ def hard_negatives(split: str = "held_out") -> list[str]:
         from bench.pii_blind2 import HARD_NEGATIVES_BLIND2
 
         return list(HARD_NEGATIVES_BLIND2)
+    if split == "blind3":
+        from bench.pii_blind3 import HARD_NEGATIVES_BLIND3
+
+        return list(HARD_NEGATIVES_BLIND3)
     return list(HARD_NEGATIVES_TUNING if split == "tuning" else HARD_NEGATIVES_HELD)
