@@ -122,6 +122,21 @@ def test_a_number_and_a_capital_are_not_an_address(det, text):
     ("D.O.B. 07-Feb-1990, see the passport.", "07-Feb-1990"),
     ("Born 5/6/91 in Leeds.", "5/6/91"),  # a two-digit year, tied to a birth
     ("我是90年5月6日生的。", "90年5月6日"),
+    # forms, records and speech: a month in capitals or Roman numerals, a weekday, words for day and year
+    ("DOB 14MAR1987, passport attached.", "14MAR1987"),
+    ("Date of birth: 09 JAN 1981", "09 JAN 1981"),
+    ("Born: 14.III.1987", "14.III.1987"),
+    ("Her birthday is Saturday, 14 March 1987.", "Saturday, 14 March 1987"),
+    ("He was born on the fourteenth of March 1987.", "the fourteenth of March 1987"),
+    ("born March fourteenth, nineteen eighty-seven, in Leeds", "March fourteenth, nineteen eighty-seven"),
+    ("My date of birth is 1987 March 14.", "1987 March 14"),
+    ("DOB: Mar-14-1987", "Mar-14-1987"),
+    ("| Name | Born |\n|---|---|\n| Ada Obi | 14/03/87 |", "14/03/87"),  # a table's column of births
+    ("出生日期：八七年三月十四日", "八七年三月十四日"),
+    ("她生于民國七十六年三月十四日。", "民國七十六年三月十四日"),
+    ("生日是农历1987年二月十五，别忘了。", "农历1987年二月十五"),
+    ("出生日期：１９８７年３月１４日", "１９８７年３月１４日"),  # full-width digits
+    ("出生日期写的是87.3.14，", "87.3.14"),
 ])
 def test_dates_of_birth_in_both_languages(det, text, date):
     assert found(det, text, "DATE_OF_BIRTH") == [date]
@@ -129,7 +144,9 @@ def test_dates_of_birth_in_both_languages(det, text, date):
 
 @pytest.mark.parametrize("text", ["The meeting is on 14 March 2025 at 10:00.", "合同于2023年5月1日签署。",
                                   "Version 2.1 was released on 2024-06-01.", "The form is due 5/6/91.",
-                                  "项目在24年5月6日上线。", "报告于24年5月6日生成。"])
+                                  "项目在24年5月6日上线。", "报告于24年5月6日生成。",
+                                  "| Release | Date |\n|---|---|\n| 2.1 | 14/03/87 |", "Sat 14 Mar 1987 was sunny.",
+                                  "It shipped on the fourteenth of March 1987."])
 def test_other_dates_are_not_birth_dates(det, text):
     assert found(det, text, "DATE_OF_BIRTH") == []
 

@@ -3,12 +3,14 @@
     find_birth_dates("Patient Ada Obi, born 14 March 1987, …")   # -> [("DATE_OF_BIRTH", 22, 35)]
 
 A date alone is not personal data (a deadline, a release); a date the sentence ties to a
-birth is. Forms: 14 March 1987, 14th of March 1987, 14-Mar-1987, March 14, 1987, Mar. 14 1987,
-1987-03-14, 14/03/1987, 03/14/1987, 3/14/87, 14.03.1987, 1987/3/14, 1987年3月14日 (or 号), 87年3月14日,
-一九八七年三月十四日.
-Context: born, birth, birthday, birthdate, DOB, D.O.B., b. before the date; 出生, 生日, 生于,
-诞生 before it, or 出生 / 生 right after it (1987年3月14日出生). Cue and date must be in the
-same clause, at most ``_GAP`` characters apart.
+birth is. Forms: 14 March 1987, 14th of March 1987, the fourteenth of March 1987, Sat 14 Mar 1987,
+14 MAR 1987, 14MAR1987, 14-Mar-1987, Mar-14-1987, March 14, 1987, March fourteenth, nineteen
+eighty-seven, 1987 March 14, 1987-03-14, 14/03/1987, 03/14/1987, 3/14/87, 87.3.14, 14.03.1987,
+14.III.1987, 1987/3/14; 1987年3月14日 (or 号), 87年3月14日, 一九八七年三月十四日, 八七年三月十四日,
+民國76年3月14日, 公历/农历 before any of them, a lunar day (二月初八, 二月十五); full-width digits.
+Context: born, birth, birthday, birthdate, DOB, D.O.B., b. before the date, or a table's column
+headed by one of them; 出生, 生日, 生于, 诞生 before it, or 出生 / 生 right after it
+(1987年3月14日出生). Cue and date must be in the same clause, at most ``_GAP`` characters apart.
 """
 
 from __future__ import annotations
@@ -21,22 +23,57 @@ MONTH = (
 )
 DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
 _YEAR = r"(?:1[89]\d{2}|20\d{2})"
+# in a date a month is written in any case (14 MAR 1987: forms, passports) or as a Roman numeral (14.III.1987)
+_MONTH_ANY = rf"(?i:{MONTH})"
+_MON3 = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+_ROMAN = r"(?:XII|XI|X|IX|VIII|VII|VI|V|IV|III|II|I)"
+_DAY_NUM = r"(?:0?[1-9]|[12]\d|3[01])"
+_WEEKDAY = r"(?i:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?),? "
+# days and years in words: the fourteenth of March, nineteen eighty-seven, two thousand and six
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_DAY_WORD = (
+    r"(?i:(?:twenty|thirty)[- ](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)"
+    r"|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth"
+    r"|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth)"
+)
+_YEAR_WORDS = (
+    rf"(?i:(?:eighteen|nineteen|twenty)[- ]"
+    rf"(?:(?:{_TENS})(?:[- ](?:{_UNITS}))?|{_TEENS}|oh[- ](?:{_UNITS})|hundred)"
+    rf"|two thousand(?:(?:,? and)? (?:(?:{_TENS})(?:[- ](?:{_UNITS}))?|{_TEENS}|{_UNITS}))?)"
+)
+_ANY_YEAR = rf"(?:{_YEAR}|{_YEAR_WORDS})"
 _ZH_NUM = "〇零一二三四五六七八九十"
 _ZH_YEAR = rf"(?:{_YEAR}|[〇零一二三四五六七八九]{{4}})"
 _ZH_MD = rf"(?:\d{{1,2}}|[{_ZH_NUM}]{{1,3}})"
+# a lunar day (初八, 廿三), and a day in numerals without 日 (二月十五): both as written for a lunar birthday
+_ZH_LUNAR_DAY = r"(?:初[一二三四五六七八九十]|廿[一二三四五六七八九]?)"
 
 DATE = re.compile(
     r"(?<![A-Za-z0-9/.-])(?:"
-    rf"{DAY}(?: of)? {MONTH},? {_YEAR}"  # 14 March 1987, 14th of March 1987
+    # 14 March 1987, 14th of March 1987, Sat 14 Mar 1987, the 14th of March 1987, the fourteenth of March 1987
+    rf"(?:{_WEEKDAY})?(?:the )?(?:{DAY}|{_DAY_WORD})(?: of)? {_MONTH_ANY},? {_ANY_YEAR}"
     rf"|{DAY}-{MONTH}-(?:{_YEAR}|\d{{2}})"  # 14-Mar-1987, 14-Mar-87 (forms, passports)
-    rf"|{MONTH} {DAY},? {_YEAR}"  # March 14, 1987
+    rf"|{_DAY_NUM}{_MON3}{_YEAR}"  # 14MAR1987 (machine-readable forms)
+    # March 14, 1987, Saturday, March 14, 1987, March fourteenth, nineteen eighty-seven
+    rf"|(?:{_WEEKDAY})?{_MONTH_ANY} (?:{DAY}|{_DAY_WORD}),? {_ANY_YEAR}"
+    rf"|{_MON3}-{_DAY_NUM}-{_YEAR}"  # Mar-14-1987
+    rf"|{_YEAR} {_MONTH_ANY} {DAY}"  # 1987 March 14
     rf"|{_YEAR}([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"  # 1987-03-14, 1987/3/14
+    rf"|\d{{2}}([-/.])(?:0?[1-9]|1[0-2])\2(?:0?[1-9]|[12]\d|3[01])"  # 87.3.14 (a two-digit year first)
     # 14/03/1987, 03/14/1987, 3/14/87 (a two-digit year: the cue makes it a birth date)
-    rf"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|[12]\d|3[01])\2(?:{_YEAR}|\d{{2}})"
+    rf"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|[12]\d|3[01])\3(?:{_YEAR}|\d{{2}})"
+    rf"|{_DAY_NUM}([-/. ]){_ROMAN}\4(?:{_YEAR}|\d{{2}})"  # 14.III.1987, 14/III/87
     r")(?![A-Za-z0-9/-]|\.\d)"  # not part of a version or an address (1.12.10, 10.1.12.5)
-    # 1987年3月14日, 一九八七年三月十四日, 87年3月14日
-    rf"|(?<!\d)(?:{_ZH_YEAR}|\d{{2}})\s?年\s?{_ZH_MD}\s?月\s?{_ZH_MD}\s?[日号]"
+    # 1987年3月14日, 一九八七年三月十四日, 87年3月14日, 八七年三月十四日,
+    # 民國76年3月14日, 公历…, 农历1987年二月初八
+    rf"|(?<!\d)(?:(?:公[历曆]|[阳陽][历曆]|[农農][历曆]|[阴陰][历曆]|西元|公元)\s?)?"
+    rf"(?:{_ZH_YEAR}|\d{{2}}|[〇零一二三四五六七八九]{{2}}|民[国國]\s?(?:\d{{1,3}}|[一二三四五六七八九十百]{{1,4}}))"
+    rf"\s?年\s?{_ZH_MD}\s?月\s?(?:{_ZH_MD}\s?[日号]|{_ZH_LUNAR_DAY}[日号]?|[{_ZH_NUM}]{{1,3}})"
 )
+# full-width digits and letters read as their ASCII forms, one character for one (offsets stay)
+_HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF10, 0xFF5B) if chr(c - 0xFEE0).isalnum()}
 _EN_CUE = re.compile(
     r"(?i)(?<![A-Za-z])(?:born|birth(?:day|date)?|dob|d\.o\.b\.?|date of birth)(?![A-Za-z])"
     r"|(?<![A-Za-z])b\.(?= ?\d| [A-Z])"
@@ -46,13 +83,37 @@ _ZH_CUE_AFTER = re.compile(r"\s?(?:出生|生人|生(?![产活病意效命成长
 _CLAUSE_END = re.compile(r"[.;!?。；！？\n]|,\s(?:and|but)\s")
 _GAP = 40
 _NEEDLE = re.compile(r"(?i)born|birth|dob|d\.o\.b|b\.|生")
+_TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
+
+
+def _column_cues(text: str) -> list[tuple[int, int]]:
+    """A markdown table's column headed by a birth cue (| Name | Born |): its cells are cued, each at the
+    cell's start, as if the header were written before every value in it."""
+    cues: list[tuple[int, int]] = []
+    column: int | None = None
+    last_end = -2
+    for row in _TABLE_ROW.finditer(text):
+        cells = [m.end() for m in re.finditer(r"\|", row.group(0))][:-1]
+        if row.start() != last_end + 1:  # a new table: its first row is the header
+            heads = row.group(0).split("|")[1:-1]
+            column = next(
+                (k for k, h in enumerate(heads) if _EN_CUE.search(h) or _ZH_CUE_BEFORE.search(h)), None
+            )
+        elif column is not None and column < len(cells):
+            at = row.start() + cells[column]
+            cues.append((at, at))
+        last_end = row.end()
+    return cues
 
 
 def find_birth_dates(text: str) -> list[tuple[str, int, int]]:
     if not _NEEDLE.search(text):
         return []
+    text = text.translate(_HALF_WIDTH)
     spans = []
     cues = [(m.start(), m.end()) for rx in (_EN_CUE, _ZH_CUE_BEFORE) for m in rx.finditer(text)]
+    if "|" in text:
+        cues += _column_cues(text)
     for m in DATE.finditer(text):
         start, end = m.start(), m.end()
         before = any(
