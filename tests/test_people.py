@@ -380,3 +380,58 @@ def test_a_weekday_or_a_capital_after_a_chinese_full_stop_is_not_read_by_the_mod
 
     assert _windows("Please send the invoice by Friday.", []) == []
     assert _windows("项目下周截止。Sort the array in place.", []) == []
+
+
+# -- labelled fields -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,expected", [
+    ("Policyholder: OYUNCHIMEG DASHDORJ\nInsured property: Vinohradská 2672/48, 120 00 Praha 2\nCause: pipe",
+     [("PERSON", "OYUNCHIMEG DASHDORJ"), ("ADDRESS", "Vinohradská 2672/48, 120 00 Praha 2")]),
+    ('INFO profile.update user="Iwan Pritchard" addr="85 Ffordd yr Afon, Treganna, Caerdydd CF5 2DZ"',
+     [("PERSON", "Iwan Pritchard"), ("ADDRESS", "85 Ffordd yr Afon, Treganna, Caerdydd CF5 2DZ")]),
+    ('id,full_name,mailing_address\n1042,Roshan Bhattarai,"No. 2, Jln Pudu, 88272 Sabah"',
+     [("PERSON", "Roshan Bhattarai"), ("ADDRESS", "No. 2, Jln Pudu, 88272 Sabah")]),
+    ("| Name | City |\n|---|---|\n| Kaimana Keawe | Hilo |", [("PERSON", "Kaimana Keawe")]),
+    ("Patient: Dezbah Tsosie\nPrincipal diagnosis: ankylosing spondylitis",
+     [("PERSON", "Dezbah Tsosie"), ("HEALTH", "ankylosing spondylitis")]),
+    ("Gym intake. Member: Mia DIEGO. Notes: none", [("PERSON", "Mia DIEGO")]),
+    ("Deliver to Skólavörðustígur 120, 101 Reykjavík. Leave it by the gate.",
+     [("ADDRESS", "Skólavörðustígur 120, 101 Reykjavík")]),
+    ("您好，帮我预订两盒药，取药人是门波。", [("PERSON", "门波")]),
+    ("参与人：饶荷蔓、谢锋\n时间：周四", [("PERSON", "饶荷蔓、谢锋")]),
+    ("被保险人住址：上海市静安区愚园路781弄24支弄3号\n出险原因：暴雨", [("ADDRESS", "上海市静安区愚园路781弄24支弄3号")]),
+    # a speaker's turn, a parameter in code, a value of no person's shape: nothing
+    ("Customer: Hello there, I need a refund.", []), ("User: What is a hash map?", []),
+    ('>>> check({"Name": "John", "Age": "36"})', []), ("Send to Team 3, please.", []),
+    ("Diagnosis: none", []), ("申请人签字。", []), ("The sprint review moved to 3 December 2026.", []),
+])
+def test_a_labelled_fields_value_is_taken_in_its_kinds_shape(text, expected):
+    """A record's label says what its value is: a name in capitals, an address in a format no rule knows,
+    a diagnosis. These went to the cloud as written (the third blind split's logs, CSVs, forms, tables)."""
+    from gateway.privacy.people.fields import find_fields
+
+    assert [(k, text[a:b]) for k, a, b in find_fields(text)] == expected
+
+
+def test_a_name_in_capitals_beside_a_capitalised_word_is_read_as_a_name():
+    """The rules and the model take a word in capitals for an acronym: "Omar V. RACHEDI" lost its surname.
+    A word in capitals that the model never saw so, beside another capitalised word, is read as a name;
+    acronyms it knows are not."""
+    names = {s.value for s in PiiDetector().find("Coach, heads up: Omar V. RACHEDI has the flu.") if s.kind == "PERSON"}
+    assert names == {"Omar V. RACHEDI"}
+    assert not PiiDetector().find("The NASA API returns JSON. URGENT: please REVIEW the PR today.")
+
+
+@pytest.mark.parametrize("text,name", [
+    ("客户麦诚睿的合同下周到期。", "麦诚睿"),  # 麦, a frequent modern surname the list lacked
+    ("我们组的卿旭钧下周开始休年假。", "卿旭钧"),
+])
+def test_modern_surnames_start_names(det, text, name):
+    assert found(det, text, "PERSON") == [name]
+
+
+@pytest.mark.parametrize("text", [
+    "这段时间一直在吃药，记得提醒一下。",  # 这|段时间: jieba's dictionary tags 段时间 as a name
+    "帮我查下是不是 bug。", "这周要自己带午饭。",  # 查下, 周要: a surname character and grammar joined
+])
+def test_a_surname_character_before_grammar_is_no_name(det, text):
+    assert found(det, text, "PERSON") == []

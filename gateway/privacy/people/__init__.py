@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from gateway.privacy.people import nlp
 from gateway.privacy.people.addresses import find_chinese_addresses, find_english_addresses
 from gateway.privacy.people.dates import find_birth_dates
+from gateway.privacy.people.fields import find_fields
 from gateway.privacy.people.health import english_terms, find_health
 from gateway.privacy.people.names import find_english_names
 from gateway.privacy.people.names_zh import chinese_tokens, find_chinese_names
@@ -43,10 +44,12 @@ class PeopleDetector:
             return []
         spans: list[tuple[str, int, int]] = []
         zh_tokens = chinese_tokens(text, self._zh) if self._zh is not None and _CJK.search(text) else []
+        fields = [f for f in find_fields(text) if f[0] in self.kinds]  # labelled values: Patient: …, 地址：…
         if "ADDRESS" in self.kinds:
             spans += [("ADDRESS", a, b) for a, b in find_english_addresses(text)]
             if zh_tokens:
                 spans += [("ADDRESS", a, b) for a, b in find_chinese_addresses(text)]
+            spans = _outermost(spans + [f for f in fields if f[0] == "ADDRESS"])
         if "DATE_OF_BIRTH" in self.kinds:
             spans += find_birth_dates(text)
         people: list[tuple[int, int]] = []
@@ -57,8 +60,10 @@ class PeopleDetector:
                 people = [(a, b) for a, b in people if text[a:b].lower() not in english_terms()]
             if zh_tokens and self._zh is not None:
                 people += find_chinese_names(text, zh_tokens, self._tags, self._zh.FREQ)
+            people += [(a, b) for k, a, b in fields if k == "PERSON"]
         if "HEALTH" in self.kinds:
             spans += find_health(text, zh_tokens, people, self._tags)
+            spans += [f for f in fields if f[0] == "HEALTH"]
         if "PERSON" in self.kinds:  # an address holds names of streets; a name may end like a condition
             spans = [  # "Manimun Veiraidroma" is a name, not a condition ending in -oma
                 (k, a, b)
@@ -67,4 +72,12 @@ class PeopleDetector:
             ]
             taken = [(a, b) for k, a, b in spans if k in ("ADDRESS", "HEALTH")]
             spans += [("PERSON", a, b) for a, b in people if not any(a < tb and ta < b for ta, tb in taken)]
-        return spans
+        return _outermost(spans)
+
+
+def _outermost(spans: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Each span once, less those inside another of the same kind (a field's whole address and the part of
+    it the address rules read)."""
+    unique = sorted(set(spans), key=lambda s: (s[1], -s[2]))
+    inside = {s for s in unique for o in unique if o != s and o[0] == s[0] and o[1] <= s[1] and s[2] <= o[2]}
+    return [s for s in unique if s not in inside]

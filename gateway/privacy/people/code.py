@@ -1,9 +1,12 @@
 """Whether a capitalised word in a prompt is code rather than a person's name: a name's detectors ask
-before they take one (``Parker.parse``, ``getUser()``, a test's string on a line of code, ``JSON``)."""
+before they take one (``Parker.parse``, ``getUser()``, a test's string on a line of code, ``JSON``);
+and which words in capitals are names written so (``Omar V. RACHEDI``) rather than acronyms."""
 
 from __future__ import annotations
 
 import re
+
+from gateway.privacy.people.nlp import training_words
 
 _CODE_BEFORE = re.compile(r"[._$#@`/\\]$|\bclass\s+$|\bdef\s+$|\bimport\s+$|\bnew\s+$")
 _CODE_AFTER = re.compile(r"^(?:\.[A-Za-z_]|[(\[_`=<]|::|->)")
@@ -42,3 +45,27 @@ def technical(value: str) -> bool:
         (len(w) > 1 and w.isupper()) or (any(c.isupper() for c in w[1:]) and not _NAME_CAPS.fullmatch(w))
         for w in words
     )
+
+
+_WORD_BEFORE = re.compile(r"(?<!\S)([^\W\d_][^\W\d_'’-]*\.?)[ \t]+$")
+_WORD_AFTER = re.compile(r"[ \t]+([^\W\d_][^\W\d_'’-]*\.?)(?!\S)")
+_CAPS_WORD = re.compile(r"\b[A-Z\u00c0-\u00de\u0100-\u024f]{3,}(?:['’-][A-Z\u00c0-\u00de\u0100-\u024f]+)*\b")
+
+
+def capitals_read_as_names(text: str) -> str:
+    """The text with each word in capitals beside another capitalised word, that the model never saw in
+    capitals, written as a name (TERESA CATALÁN, Sagar GURUNG -> Teresa Catalán, Sagar Gurung: forms and
+    signatures): the rules and the model take a word in capitals for an acronym. Same length, same offsets."""
+    if not _CAPS_WORD.search(text):
+        return text
+    seen = training_words()
+    out = list(text)
+    for m in _CAPS_WORD.finditer(text):
+        word = m.group(0)
+        if word in seen or not any(c in "AEIOUYÀÁÂÃÄÅÆÈÉÊËÌÍÎÏÒÓÔÕÖØÙÚÛÜÝ" for c in word.upper()):
+            continue
+        before = _WORD_BEFORE.search(text[max(0, m.start() - 40) : m.start()])
+        after = _WORD_AFTER.match(text[m.end() : m.end() + 40])
+        if any(n and n.group(1)[0].isupper() for n in (before, after)):
+            out[m.start() + 1 : m.end()] = word[1:].lower()
+    return "".join(out)

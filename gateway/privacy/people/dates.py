@@ -114,7 +114,7 @@ def find_birth_dates(text: str) -> list[tuple[str, int, int]]:
     cues = [(m.start(), m.end()) for rx in (_EN_CUE, _ZH_CUE_BEFORE) for m in rx.finditer(text)]
     if "|" in text:
         cues += _column_cues(text)
-    for m in DATE.finditer(text):
+    for m in _dates_near_cues(text, cues):
         start, end = m.start(), m.end()
         before = any(
             0 <= start - c_end <= _GAP and not _CLAUSE_END.search(text, c_end, start) for _, c_end in cues
@@ -123,3 +123,20 @@ def find_birth_dates(text: str) -> list[tuple[str, int, int]]:
         if before or after:
             spans.append(("DATE_OF_BIRTH", start, end))
     return spans
+
+
+_LONGEST_DATE = 80  # "Saturday, the twenty-third of September, nineteen eighty-seven" and room to spare
+
+
+def _dates_near_cues(text: str, cues: list[tuple[int, int]]) -> list[re.Match[str]]:
+    """The dates that start within reach of a cue before them or end at a 生 after them: the date pattern
+    is long, and a prompt is mostly other text."""
+    regions = [(c_end, c_end + _GAP + _LONGEST_DATE) for _, c_end in cues]
+    regions += [(max(0, i - _LONGEST_DATE), i) for i in (m.start() for m in re.finditer("生", text))]
+    merged: list[list[int]] = []
+    for a, b in sorted(regions):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [m for a, b in merged for m in DATE.finditer(text, a, min(b, len(text)))]

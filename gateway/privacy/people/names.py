@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from gateway.privacy.people.code import CODE_LINE, code_line, in_code, technical
+from gateway.privacy.people.code import CODE_LINE, capitals_read_as_names, code_line, in_code, technical
 from gateway.privacy.people.dates import DAY, MONTH
 from gateway.privacy.people.nlp import reading, training_words
 
@@ -256,6 +256,7 @@ def _windows(text: str, known: list[Span]) -> list[Span]:
 
 def find_english_names(text: str, nlp: Any | None, known: Sequence[Span] = ()) -> list[Span]:
     """Names from context and from the model; ``known`` (addresses, already found) is not read again."""
+    text = capitals_read_as_names(text)
     cued = list(_cue_names(text))
     found = set(cued)
     if nlp is not None:

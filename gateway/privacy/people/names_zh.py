@@ -64,6 +64,19 @@ def _strong_right(text: str, pos: int) -> bool:
     return text.startswith(_ZH_RIGHT, pos) or text[pos : pos + 1] in _ZH_RIGHT_CHARS
 
 
+# characters that are grammar or everyday verbs, not given names: jieba's HMM joins them to a surname
+# character before them into words it does not know (查下, 周要, 段时间)
+_NOT_GIVEN_CHARS = _ZH_FUNCTION | set("下时些没才再更最看用里过别服漏")
+
+
+def _given_name(given: str, tags: dict[str, str], freq: dict[str, int]) -> bool:
+    """Whether what follows a surname in a word jieba does not know reads as a given name: no grammar
+    character, and not an everyday word of its own (时间, 会议: "段时间" is 这段时间 cut badly)."""
+    return not any(c in _NOT_GIVEN_CHARS for c in given) and not (
+        len(given) > 1 and freq.get(given, 0) >= 5000 and tags.get(given) not in _NAME_TAGS
+    )
+
+
 def _unknown(word: str, freq: dict[str, int]) -> bool:
     return not freq.get(word)  # jieba's FREQ also holds every prefix of a word, with count 0
 
@@ -81,8 +94,9 @@ def find_chinese_names(
         cue = _left_cue(text, a)
         if sur and 2 <= len(word) <= 4 and len(word) > sur:
             tag = tags.get(word)
-            if _unknown(word, freq) or (
-                tag in _NAME_TAGS
+            if _given_name(word[sur:], tags, freq) and (
+                _unknown(word, freq)
+                or tag in _NAME_TAGS
                 and (len(word) >= 3 or (cue or _strong_right(text, b)) and _right_cue(text, b))
             ):
                 span = (a, b)

@@ -1,6 +1,7 @@
-"""Chinese surnames: the Hundred Family Surnames (百家姓, 444 single and 60 compound), frequent modern
-ones it lacks, and the traditional forms of the common ones. A language fact, not a list of people:
-the name detector asks "could a name start here?", and context or jieba says whether one does."""
+"""Chinese surnames: the Hundred Family Surnames (百家姓, 444 single and 60 compound), modern ones it
+lacks (肖, 麦, 迟, 隋, 卿, ...: frequent today, 肖 in the commonest hundred), and traditional forms.
+A language fact, not a list of people: the name detector asks "could a name start here?", and
+context or jieba says whether one does."""
 
 from __future__ import annotations
 
@@ -14,16 +15,16 @@ _BAIJIAXING = (
     "向古易慎戈廖庾终暨居衡步都耿满弘匡国文寇广禄阙东欧殳沃利蔚越夔隆师巩厍聂晁勾敖融冷訾辛阚那简饶空曾毋沙乜养鞠须丰"
     "巢关蒯相查后荆红游竺权逯盖益桓公晋楚闫法汝鄢涂钦归海岳帅缑亢况郈有琴商牟佘佴伯赏墨哈谯笪年爱阳佟第言福"
 )
-_MODERN = "付仝覃冼谌么代佀禤练揭植银邸肖迟隋邝檀兰粟丛敬庹栗"
+_MODERN = "付仝覃冼谌么代佀禤练揭植银邸肖迟隋邝檀兰粟丛敬庹栗麦卿母原亓信初战郇区苟眭豆琚尉门"
 _TRADITIONAL = (
     "陳張劉黃楊趙吳鄭謝許蘇葉蕭鍾羅賴馬孫閻盧譚陸韓馮鄧蔣賈夏韋鄒喬賀龔龐蘭顏嚴溫魯齊莊費紀項遊"
-    "衛鮑單寧閔饒滕晉鄔臧暢來婁蓋黨連歐錢衞薛呂簡鍾龍萬於習廣聶雲孟倪湯遲"
+    "衛鮑單寧閔饒滕晉鄔臧暢來婁蓋黨連歐錢衞薛呂簡鍾龍萬於習廣聶雲孟倪湯遲麥門戰區塗"
 )
 COMPOUND = frozenset(
     "万俟 司马 上官 欧阳 夏侯 诸葛 闻人 东方 赫连 皇甫 尉迟 公羊 澹台 公冶 宗政 濮阳 "
     "淳于 单于 太叔 申屠 公孙 仲孙 轩辕 令狐 钟离 宇文 长孙 慕容 鲜于 闾丘 司徒 司空 "
     "亓官 司寇 仉督 子车 颛孙 端木 巫马 公西 漆雕 乐正 壤驷 公良 拓跋 夹谷 宰父 谷梁 "
-    "段干 百里 东郭 南门 呼延 羊舌 微生 梁丘 左丘 东门 西门 南宫 第五 歐陽 司馬 諸葛".split()
+    "段干 百里 东郭 南门 呼延 羊舌 微生 梁丘 左丘 东门 西门 南宫 第五 太史 歐陽 司馬 諸葛".split()
 )
 SINGLE = frozenset(_BAIJIAXING + _MODERN + _TRADITIONAL)
 

@@ -1,0 +1,243 @@
+"""Personal data in a record's fields: a label that says what its value is (``Patient:``, ``"full_name":``,
+``user="…"``, ``收件人：``, a CSV's or a markdown table's column), so the value is personal whatever its shape
+or the models' opinion of it: a name in capitals, an address in a format no rule knows, a diagnosis.
+
+    find_fields("Policyholder: OYUNCHIMEG DASHDORJ\\nInsured property: Vinohradská 2672/48, 120 00 Praha 2")
+    # -> [("PERSON", 14, 33), ("ADDRESS", 52, 85)]
+
+A value is taken only in the shape of its kind: a person is name-like words (two at least unless the
+label is a name's) or a Chinese name, an address holds a digit or a Chinese address word, a condition is
+a short phrase. A speaker's turn in a transcript ("Customer: Hello there") is not a name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from gateway.privacy.people.surnames import surname_at
+
+Span = tuple[str, int, int]
+
+_NAME_LABELS = frozenset(
+    "full name|name|first name|last name|surname|given name|family name|dependant's name|dependent's name"
+    "|姓名".split("|")
+)
+_LABELS = {
+    "PERSON": "|".join(_NAME_LABELS) + "|patient|patient name|member|member name|policyholder|policy holder"
+    "|claimant|applicant|insured|insured name|beneficiary|dependant|dependent|employee name|customer name"
+    "|client name|contact name|contact person|emergency contact|next of kin|recipient|addressee|attendee"
+    "|attendees|guest|student name|tenant|landlord|account holder|cardholder|card holder|passenger|assignee"
+    "|reporter|requester|guardian|spouse|user|username|signed by|prepared by|referred by|physician"
+    "|收件人|寄件人|收货人|联系人|申请人|被保险人|投保人|受益人|取药人|签收人|代收人|监护人"
+    "|患者|病人|客户|经办人|负责人|参与人|出席|出席人|记录|记录人|主持人|发件人|抄送|员工|家长|租客|房东|业主",
+    "ADDRESS": "address|addr|home address|mailing address|postal address|shipping address|billing address"
+    "|delivery address|street address|residential address|residence|property address|insured property"
+    "|地址|住址|家庭住址|收件地址|收货地址|送货地址|联系地址|通讯地址|现住址|户籍地址|居住地址|被保险人住址",
+    "HEALTH": "diagnosis|principal diagnosis|primary diagnosis|secondary diagnosis|medical condition"
+    "|medical history|past medical history|current medication|current medications|medication|medications"
+    "|allergies|诊断|主要诊断|初步诊断|既往病史|病史|现病史|过敏史|目前用药|用药",
+    # where a parcel goes: no colon, but the value must start like an address (a number, Flat, 北京市…)
+    "TO": "deliver to|ship to|send to|寄到|送到",
+}
+_KIND = {label: kind for kind, labels in _LABELS.items() for label in labels.split("|")}
+# Chinese labels that name a person alone: they also read "…是 X", "…写 X" (收件人写 X, 取药人是X)
+_PERSON_ZH_STRONG = frozenset(
+    "姓名 收件人 寄件人 收货人 联系人 申请人 被保险人 投保人 受益人 取药人 签收人 代收人 监护人".split()
+)
+# every label, longest first (insured property before insured); a Latin one is a whole word in any case,
+# with _ or - for its spaces (full_name, Mailing-Address)
+_LONGEST_FIRST = sorted(_KIND, key=len, reverse=True)
+_FIELD = re.compile(
+    r"(?<![A-Za-z])(?i:"
+    + "|".join(re.escape(label).replace(r"\ ", "[ _-]") for label in _LONGEST_FIRST if label.isascii())
+    + r")(?![A-Za-z])|"
+    + "|".join(label for label in _LONGEST_FIRST if not label.isascii())
+)
+
+
+def _label(m: re.Match[str]) -> str:
+    return m.group(0).lower().replace("_", " ").replace("-", " ")
+
+
+_SEP = re.compile(r"[\"']?[ \t]*[:：=][ \t]*")
+# after a strong Chinese label (or a Latin one before 是)
+_SAYS = re.compile(r"[ \t]*(?:是|为|写)[ \t]*|[ \t]+")
+_ADDRESS_END = re.compile(
+    r"[|;；。\"！？!?，、]|(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<![A-Z][a-z]{3})\.(?=\s+[A-Z]|$)"
+)
+_NEEDLE = re.compile(r"[:：=|]|,.*\n|是|写|(?i:to )|[寄送]到")
+# a word of a name: letters with apostrophes, hyphens or an initial's full stop; lower-case only as a particle
+_NAME_WORD = re.compile(r"[^\W\d_][^\W\d_'’.-]*(?:['’-][^\W\d_]+)*\.?")
+_PARTICLES = frozenset(
+    "bin binti ibn bint al el van von der den de da di del la le ap ab y i mac nic ni dos das du".split()
+)
+# what starts a speaker's turn rather than a name ("Customer: Hello", "Patient: I feel …")
+_NOT_NAMES = frozenset(
+    "hello hi hey thanks thank yes no ok okay sure please i we you my our the a an this that it is good "
+    "sorry unknown none pending tbd n/a".split()
+)
+_CJK_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}(?![\u4e00-\u9fff])")
+# where a parcel goes, the value is an address when it starts like one: a number or a Chinese place, or
+# capitalised words with a house number and a comma later (Dizengoff St 69, Apt 12, Tel Aviv)
+_ADDRESS_START = re.compile(
+    r"\d|[\u4e00-\u9fff]|[A-Z\u00c0-\u00de](?=[^\n]{0,80}\b\d+[A-Za-z]?\b)(?=[^\n]*,)"
+)
+_ZH_ADDRESS_WORD = re.compile(r"[省市区县镇乡村路街道巷弄号楼栋室幢座]")
+
+
+# a line of code, where a label is a parameter or a key of test data: f(name="x"), >>> g({"Name": "John"})
+_CODE = re.compile(
+    r"\w\(|^\s*(?:>>>|\.\.\.|def |class |return\b|assert\b|import |from \S+ import |print\()", re.M
+)
+
+
+def find_fields(text: str) -> list[Span]:
+    """PERSON, ADDRESS and HEALTH values of labelled fields, table columns and CSV columns."""
+    if not _NEEDLE.search(text):
+        return []
+    out = [s for kind, a, b, strong in _labelled(text) if (s := _value(text, kind, a, b, strong))]
+    out += [s for kind, a, b in _columns(text) if (s := _value(text, kind, a, b, True))]
+    return [s for s in out if not _CODE.search(_line(text, s[1]))]
+
+
+def _line(text: str, at: int) -> str:
+    return text[text.rfind("\n", 0, at) + 1 : _line_end(text, at)]
+
+
+def _labelled(text: str) -> Iterator[tuple[str, int, int, bool]]:
+    """(kind, value start, value end before shaping, whether the label alone names a person) of every
+    label followed by its separator."""
+    for m in _FIELD.finditer(text):
+        label = _label(m)
+        kind = _KIND[label]
+        if kind == "TO":
+            start = m.end() + len(text[m.end() :]) - len(text[m.end() :].lstrip(" \t"))
+            if start > m.end() or not label.isascii():
+                if _ADDRESS_START.match(text, start):
+                    yield "ADDRESS", start, _line_end(text, start), True
+            continue
+        strong = label in _NAME_LABELS or label in _PERSON_ZH_STRONG
+        sep = _SEP.match(text, m.end())
+        if not sep and kind == "ADDRESS" and not label.isascii():
+            sep = _SAYS.match(text, m.end())  # 地址 北京市…, 住址是…: the shape of the value decides
+        if not sep and kind == "PERSON" and (label in _PERSON_ZH_STRONG or label.isascii()):
+            sep = _SAYS.match(text, m.end())
+            if sep and label.isascii() and "是" not in sep.group(0):
+                continue  # a Latin label before a value without a colon: only "claimant 是 X"
+        if not sep or (label == "user" and not sep.group(0).strip().startswith("=")):
+            continue  # "User: hello" is a chat turn; user=… and user="…" are a log's
+        start = sep.end()
+        if start < len(text) and text[start] in "\"'“":
+            end = text.find("”" if text[start] == "“" else text[start], start + 1)
+            if end > start:
+                yield kind, start + 1, end, strong
+            continue
+        yield kind, start, _line_end(text, start), strong
+
+
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
+
+
+_CSV_CELL = re.compile(r'"(?:[^"\n]|"")*"|[^,\n]*')
+
+
+def _columns(text: str) -> Iterator[tuple[str, int, int]]:
+    """Cells under a labelled header: a markdown table's (| Name | Address |), a CSV's (id,full_name,...)."""
+    header: list[str] = []
+    for line in re.finditer(r"[^\n]+", text):
+        row = line.group(0).strip()
+        if row.startswith("|") and row.endswith("|") and row.count("|") >= 3:
+            cells = [(line.start() + c.start(), line.start() + c.end())
+                     for c in re.finditer(r"(?<=\|)[^|]*(?=\|)", line.group(0))]
+        elif "," in row:
+            cells, i = [], 0
+            while i <= len(line.group(0)):
+                end = _CSV_CELL.match(line.group(0), i).end()  # type: ignore[union-attr]  # matches ''
+                cells.append((line.start() + i, line.start() + end))
+                i = end + 1
+        else:
+            header = []
+            continue
+        kinds = [_kind_of(text[a:b]) for a, b in cells]
+        if any(kinds):  # a header: its labelled columns hold the values of the rows below
+            header = kinds
+            continue
+        for kind, (a, b) in zip(header, cells):
+            value = text[a:b].strip().strip('"').strip()
+            if kind and value and not set(value) <= set("-: "):
+                a = text.index(value, a)
+                yield kind, a, a + len(value)
+
+
+def _kind_of(header: str) -> str:
+    m = _FIELD.fullmatch(header.strip().strip("\"'").strip())
+    return _KIND[_label(m)] if m and _KIND[_label(m)] != "TO" else ""
+
+
+def _value(text: str, kind: str, start: int, end: int, strong: bool) -> Span | None:
+    value = text[start:end]
+    start += len(value) - len(value.lstrip())
+    value = value.strip()
+    if not value:
+        return None
+    if kind == "PERSON":
+        return _people(start, value, strong)
+    if kind == "ADDRESS":
+        cut = _ADDRESS_END.search(value)
+        value = (value[: cut.start()] if cut else value).rstrip(" ,.，")
+        value = re.sub(r"(?:,\s*[a-z][^,]*)+$", "", value)  # "…, 101 Reykjavík, thanks": what follows is not
+        shortest = 6 if _ZH_ADDRESS_WORD.search(value) else 10
+        if shortest <= len(value) <= 160 and (re.search(r"\d", value) or _ZH_ADDRESS_WORD.search(value)):
+            return ("ADDRESS", start, start + len(value))
+        return None
+    cut = re.search(r"[|;；。，,\n(（]|\.(?=\s|$)", value)
+    value = (value[: cut.start()] if cut else value).strip()
+    if 2 <= len(value) <= 60 and not re.fullmatch(r"[\d\W_]+", value) and value.lower() not in _NOT_NAMES:
+        return ("HEALTH", start, start + len(value))
+    return None
+
+
+_LIST_SEP = re.compile(r"[ \t]*(?:、|，|,|&|;|和|与|(?i:and))[ \t]*")
+
+
+def _people(start: int, value: str, strong: bool) -> Span | None:
+    """The names at the start of a person field's value, a list of them included (参与人：饶荷蔓、赫锋;
+    Attendees: Ana Ruiz, Bo Li): one span from the first to the last."""
+    end, at = 0, 0
+    for _ in range(8):
+        n = _person(value[at:], strong)
+        if not n:
+            break
+        end = at + n
+        sep = _LIST_SEP.match(value, end)
+        if not sep:
+            break
+        at = sep.end()
+    return ("PERSON", start, start + end) if end else None
+
+
+def _person(value: str, strong: bool) -> int:
+    """The length of the name at the start of ``value`` (0: none): name words, or a Chinese name."""
+    zh = _CJK_NAME.match(value)
+    if zh:
+        return zh.end() if strong or surname_at(value, 0) else 0
+    end = words = i = 0
+    while words < 6:
+        m = _NAME_WORD.match(value, i)
+        if not m or not (m.group(0)[0].isupper() or words and m.group(0).lower() in _PARTICLES):
+            break
+        end, words = m.end(), words + 1
+        if m.group(0).endswith(".") and len(m.group(0)) > 2:
+            end -= 1  # a sentence's full stop ("Member: Mia DIEGO. Notes: …"), not an initial's
+            break
+        gap = re.match(r"[ \t]+", value[end:])
+        if not gap:
+            break
+        i = end + gap.end()
+    first = value[:end].split()[0].lower() if value[:end].split() else ""
+    if end < 2 or first in _NOT_NAMES or words < 2 and not strong:
+        return 0
+    return end
