@@ -173,6 +173,14 @@ def test_other_dates_are_not_birth_dates(det, text):
     ("My uncle started PrEP last month.", "PrEP"),
     ("Our daughter has PCOS.", "PCOS"),
     ("我爷爷查出肺结节。", "肺结节"),
+    # pregnancy as people say it, and who the sentence is about (本人, 员工, discharged)
+    ("Out of office: I'm pregnant for the third time.", "pregnant for the third time"),
+    ("She's in the third trimester, so no travel.", "in the third trimester"),
+    ("My sister is seven months along.", "seven months along"),
+    ("我孕吐很严重，想请假。", "孕吐"),
+    ("她怀着龙凤胎，不能排夜班。", "怀着龙凤胎"),
+    ("本人因腱鞘炎需住院治疗，特请假两周。", "腱鞘炎"),
+    ("Refill request: Symbicort, 90-day supply, for my son.", "Symbicort"),
 ])
 def test_health_about_a_person(det, text, term):
     assert term in found(det, text, "HEALTH")

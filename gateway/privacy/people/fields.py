@@ -36,7 +36,7 @@ _LABELS = {
     "|地址|住址|家庭住址|收件地址|收货地址|送货地址|联系地址|通讯地址|现住址|户籍地址|居住地址|被保险人住址",
     "HEALTH": "diagnosis|principal diagnosis|primary diagnosis|secondary diagnosis|medical condition"
     "|medical history|past medical history|current medication|current medications|medication|medications"
-    "|allergies|诊断|主要诊断|初步诊断|既往病史|病史|现病史|过敏史|目前用药|用药",
+    "|allergies|refill request|prescription|诊断|主要诊断|初步诊断|既往病史|病史|现病史|过敏史|目前用药|用药",
     # where a parcel goes: no colon, but the value must start like an address (a number, Flat, 北京市…)
     "TO": "deliver to|ship to|send to|寄到|送到",
 }

@@ -137,11 +137,15 @@ _NUMBER_WORD = (
     r"|sixteen|seventeen|eighteen|nineteen|(?:twenty|thirty|forty)(?:[- ](?:one|two|three|four|five|six"
     r"|seven|eight|nine))?)"
 )
+_ORDINAL = r"(?:first|second|third|fourth|fifth)"
 _PREGNANT = re.compile(
-    rf"(?i)\b(?:{_NUMBER_WORD} (?:weeks?|months?) pregnant"
-    r"|pregnant with (?:our|my|her|their|his) (?:first|second|third|fourth|fifth) (?:child|baby|kid)"
-    r"|expecting (?:twins|triplets|a baby|a child|a boy|a girl"
-    r"|our (?:first|second|third) (?:child|baby)))\b"
+    rf"(?i)\b(?:{_NUMBER_WORD} (?:weeks?|months?) (?:pregnant|along|gone)"
+    r"|(?:(?:newly|heavily|recently|just) )?pregnant"
+    rf"(?: with (?:(?:our|my|her|their|his) {_ORDINAL} (?:child|baby|kid)|twins|triplets|quadruplets)"
+    rf"| for the {_ORDINAL} time)?"
+    rf"|in (?:the|my|her|their) {_ORDINAL} trimester"
+    r"|expecting (?:twins|triplets|a baby|a child|a (?:little )?(?:boy|girl)"
+    rf"|our {_ORDINAL} (?:child|baby)))\b"
 )
 # PrEP (HIV prevention) only so written: "meal prep" is not health
 _TYPE = re.compile(r"(?i)\btype (?:1|2|one|two|i|ii) diabetes\b|\b(?-i:PrEP)\b")
@@ -161,7 +165,7 @@ _PERSON_EN = re.compile(
     r"(?i)\b(?:i|i'm|i’m|i've|i’ve|me|my|myself|he|him|his|she|her|hers|patient|client|son|daughter|wife|husband"
     r"|partner|mom|mum|mother|dad|father|brother|sister|child|kid|baby|grandma|grandpa|grandmother|grandfather"
     r"|aunt|uncle|cousin|friend|colleague|boss|neighbou?r|boyfriend|girlfriend|fianc[ée]e?|diagnosed|prescribed"
-    r"|suffers?|suffering|is on|was on|been on|taking|takes|took|living with)\b"
+    r"|suffers?|suffering|is on|was on|been on|taking|takes|took|living with|discharged|admitted)\b"
 )
 _NOT_PERSON_EN = re.compile(
     r"(?i)^(?:what|how|why|when|where|which|is|are|can|does|do|should|explain|describe)\b"
@@ -236,9 +240,10 @@ _ZH_NOT = {
 _ZH_PREGNANT = re.compile(
     r"孕\d{1,2}周|怀孕\d{1,2}周|怀孕(?:\d{1,2}|[一二三四五六七八九十]{1,2})个(?:多)?月了?|(?:怀孕|怀上|流产|小产)了"
     r"|怀了(?:[一二三]|头|二|双)?胎|有了身孕|(?:在)?做试管(?!实验|反应|测试)"  # IVF, not a lab test
+    r"|怀[着了上]?(?:[二三四]|双|龙凤)胎|孕吐|(?:在家)?保胎|预产期|孕[早中晚]期"
 )
 _PERSON_ZH = re.compile(
-    r"我(?!们)|他|她|患者|病人|孩子|儿子|女儿|老婆|老公|妻子|丈夫|妈|爸|母亲|父亲|爷爷|奶奶|姥姥|外婆|"
+    r"我(?!们)|他|她|本人|员工|家属|患者|病人|孩子|儿子|女儿|老婆|老公|妻子|丈夫|妈|爸|母亲|父亲|爷爷|奶奶|姥姥|外婆|"
     r"外公|哥哥|姐姐|弟弟|妹妹|同事|朋友|客户|家人|宝宝|先生|女士|确诊|诊断|查出|得了|患有|患了|服用|在吃"
 )
 _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
