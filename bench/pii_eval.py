@@ -253,7 +253,7 @@ BLIND_SEED = 20261206
 BLIND_FIRST_RUN = RESULTS / "pii_eval_blind_first_run.json"
 # the later blind splits, each written without reading the detectors and scored once (--first-run) before any
 # change it could inform: split -> seed
-LATER_BLIND = {"blind2": 20261207, "blind3": 20261208}
+LATER_BLIND = {"blind2": 20261207, "blind3": 20261208, "blind4": 20261209}
 # what became of each since its first run (the markdown says it beside the numbers)
 LATER_BLIND_NOTES = {
     "blind2": "Its first run led to no change for a day; its misses of names were then read (2026-12-06) and "
@@ -264,6 +264,9 @@ LATER_BLIND_NOTES = {
     "blind3": "Written on 2026-12-06 by a helper who had not read the detectors, after that day's name fixes "
               "(which came from the held-out, first blind and second blind splits), and scored once on that "
               "code before anything else changed. Its misses have not been read: this is the blind measure now.",
+    "blind4": "Written on 2026-12-06 by a helper who had not read the detectors, while the third blind split's "
+              "misses were being fixed, and scored once on the final code of that day before anything else "
+              "changed. Its misses have not been read: this is the blind measure now.",
 }
 
 

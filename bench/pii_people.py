@@ -17,7 +17,8 @@ of that the *values* of the held-out half come from other sources than the tunin
 A third split, ``blind`` (bench/pii_blind.py), has its own templates and values, written later
 and scored once before the detector changes that followed it; a fourth, ``blind2``
 (bench/pii_blind2.py), does the same again with templates, values and formats on neither list, and a
-fifth, ``blind3`` (bench/pii_blind3.py), once more with genres, values and formats on none of the three.
+fifth, ``blind3`` (bench/pii_blind3.py), once more with genres, values and formats on none of the three,
+and a sixth, ``blind4`` (bench/pii_blind4.py), again with genres, values and formats on none of the four.
 
 Hard negatives (``hard_negatives``): capitalised common words, places, products and code
 identifiers (Will, May, Jordan the country, Parker the class, Apple) and general health
@@ -333,6 +334,10 @@ class _Values:
             from bench import pii_blind3
 
             pii_blind3.setup(self, seed)
+        elif split == "blind4":
+            from bench import pii_blind4
+
+            pii_blind4.setup(self, seed)
         else:
             others = fakes("en_IN", "yo_NG", "zu_ZA", "pl_PL", "vi_VN", "ga_IE", "en_KE")
             self.person_en = lambda r: r.choice([
@@ -401,6 +406,10 @@ def _templates(split: str) -> tuple[list[tuple[str, str]], list[str]]:
         from bench.pii_blind3 import BLIND3, CLEAN_BLIND3
 
         return BLIND3, CLEAN_BLIND3
+    if split == "blind4":
+        from bench.pii_blind4 import BLIND4, CLEAN_BLIND4
+
+        return BLIND4, CLEAN_BLIND4
     return (TUNING, CLEAN_TUNING) if split == "tuning" else (HELD_OUT, CLEAN_HELD_OUT)
 
 
@@ -417,4 +426,8 @@ def hard_negatives(split: str = "held_out") -> list[str]:
         from bench.pii_blind3 import HARD_NEGATIVES_BLIND3
 
         return list(HARD_NEGATIVES_BLIND3)
+    if split == "blind4":
+        from bench.pii_blind4 import HARD_NEGATIVES_BLIND4
+
+        return list(HARD_NEGATIVES_BLIND4)
     return list(HARD_NEGATIVES_TUNING if split == "tuning" else HARD_NEGATIVES_HELD)
