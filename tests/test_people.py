@@ -137,6 +137,16 @@ def test_a_number_and_a_capital_are_not_an_address(det, text):
     ("生日是农历1987年二月十五，别忘了。", "农历1987年二月十五"),
     ("出生日期：１９８７年３月１４日", "１９８７年３月１４日"),  # full-width digits
     ("出生日期写的是87.3.14，", "87.3.14"),
+    # whatever the form, the value right after a cue, as far as date pieces go
+    ("DOB 14-MAR-87, passport attached.", "14-MAR-87"),
+    ("He was born on the 14th day of March, 1987 in Leeds.", "the 14th day of March, 1987"),
+    ("Date of birth: 14/Mar/1987", "14/Mar/1987"),
+    ("Birthdate: 1987-03-14T00:00:00", "1987-03-14T00:00:00"),
+    ("His birthday is 14 Mar 87.", "14 Mar 87"),
+    ("Date of birth is 19870314.", "19870314"),
+    ("出生：民国七十六年三月十四日星期六", "民国七十六年三月十四日星期六"),
+    ("出生日期：公元一九八七年三月十四號", "公元一九八七年三月十四號"),
+    ("生日：丁卯年腊月十五", "丁卯年腊月十五"),
 ])
 def test_dates_of_birth_in_both_languages(det, text, date):
     assert found(det, text, "DATE_OF_BIRTH") == [date]
@@ -146,7 +156,8 @@ def test_dates_of_birth_in_both_languages(det, text, date):
                                   "Version 2.1 was released on 2024-06-01.", "The form is due 5/6/91.",
                                   "项目在24年5月6日上线。", "报告于24年5月6日生成。",
                                   "| Release | Date |\n|---|---|\n| 2.1 | 14/03/87 |", "Sat 14 Mar 1987 was sunny.",
-                                  "It shipped on the fourteenth of March 1987."])
+                                  "It shipped on the fourteenth of March 1987.", "born in 1987, 3 kids",
+                                  "Birthday: 3/14 and 5 more", "born 12 of 15 kids in 2001"])
 def test_other_dates_are_not_birth_dates(det, text):
     assert found(det, text, "DATE_OF_BIRTH") == []
 

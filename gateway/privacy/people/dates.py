@@ -65,6 +65,7 @@ DATE = re.compile(
     # 14/03/1987, 03/14/1987, 3/14/87 (a two-digit year: the cue makes it a birth date)
     rf"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|[12]\d|3[01])\3(?:{_YEAR}|\d{{2}})"
     rf"|{_DAY_NUM}([-/. ]){_ROMAN}\4(?:{_YEAR}|\d{{2}})"  # 14.III.1987, 14/III/87
+    r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # 19870314 (records, exports)
     r")(?![A-Za-z0-9/-]|\.\d)"  # not part of a version or an address (1.12.10, 10.1.12.5)
     # 1987年3月14日, 一九八七年三月十四日, 87年3月14日, 八七年三月十四日,
     # 民國76年3月14日, 公历…, 农历1987年二月初八
@@ -72,6 +73,41 @@ DATE = re.compile(
     rf"(?:{_ZH_YEAR}|\d{{2}}|[〇零一二三四五六七八九]{{2}}|民[国國]\s?(?:\d{{1,3}}|[一二三四五六七八九十百]{{1,4}}))"
     rf"\s?年\s?{_ZH_MD}\s?月\s?(?:{_ZH_MD}\s?[日号]|{_ZH_LUNAR_DAY}[日号]?|[{_ZH_NUM}]{{1,3}})"
 )
+# Whatever its form, the value right after a birth cue is read as far as date pieces go (DOB 14-MAR-87,
+# born the 14th day of March, 1987, 出生：民国七十六年三月十四日星期六): the cue says it is a date of birth,
+# the pieces say where it ends. Three pieces at least (day, month, year), one of them a year.
+_WEEKDAY_WORD = r"(?i:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?)"
+_NUMBER_WORDS = rf"(?i:{_UNITS}|{_TEENS}|{_TENS}|hundred|thousand(?: and)?|oh)"
+_PIECE = (
+    rf"(?:T?\d{{1,2}}:\d\d(?::\d\d)?Z?|\d{{1,4}}(?i:st|nd|rd|th)?|{_MONTH_ANY}|{_ROMAN}|{_WEEKDAY_WORD}|{_DAY_WORD}|{_NUMBER_WORDS}"
+    r"|(?i:the|of|day)|[腊臘正冬]月|[〇零一二三四五六七八九十百壹贰貳叁參肆伍陆陸柒捌玖拾廿卅初]+|[年月日号號]"
+    r"|公元|西元|公[历曆]|[阳陽][历曆]|[农農][历曆]|[阴陰][历曆]|民[国國]|星期[一二三四五六日天]"
+    r"|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥])"
+)
+_CUE_VALUE = re.compile(
+    rf"(?:日期|年月日|年月)?[ \t]*(?:[:：=]|(?i:is|was|on|as))?[ \t]*(?:是|为|於|于|在)?[ \t]*"
+    rf"((?:{_PIECE}[ \t\-/.,'’]{{0,2}}){{3,12}})"
+)
+_YEAR_IN = re.compile(
+    rf"\b(?:1[89]\d\d|20\d\d)\b|{_YEAR_WORDS}|年|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]"
+)
+# a two-digit year after a day and a month: 14-MAR-87, 3/14/87, 14 Feb 69, 4 July '82
+_SHORT_YEAR = re.compile(rf"\d{{1,2}}(?:([-/.])(?:\d{{1,2}}|[A-Za-z]{{3,9}})\1| {_MONTH_ANY},? ['’]?)\d{{2}}")
+
+
+def _cue_value(text: str, at: int) -> tuple[int, int] | None:
+    """The date of birth right after a cue ending at ``at``, in any form (see _PIECE), or None."""
+    m = _CUE_VALUE.match(text, at)
+    if not m:
+        return None
+    value = m.group(1)
+    trimmed = re.sub(r"(?i)(?:[\s\-/.,'’]|\b(?:the|of|day|on)\b)+$", "", value)
+    pieces = [p for p in re.findall(_PIECE, trimmed) if p.lower() not in ("the", "of", "day")]
+    if len(pieces) < 3 or not (_YEAR_IN.search(trimmed) or _SHORT_YEAR.fullmatch(trimmed)):
+        return None
+    return m.start(1), m.start(1) + len(trimmed)
+
+
 # full-width digits and letters read as their ASCII forms, one character for one (offsets stay)
 _HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF10, 0xFF5B) if chr(c - 0xFEE0).isalnum()}
 _EN_CUE = re.compile(
@@ -122,7 +158,14 @@ def find_birth_dates(text: str) -> list[tuple[str, int, int]]:
         after = _ZH_CUE_AFTER.match(text, end) is not None
         if before or after:
             spans.append(("DATE_OF_BIRTH", start, end))
-    return spans
+    for _, c_end in cues:  # a form the patterns above do not know, right after its cue, or more of one
+        value = _cue_value(text, c_end)
+        if value is None:
+            continue
+        inside = [s for s in spans if value[0] <= s[1] and s[2] <= value[1]]
+        if not any(a < value[1] and value[0] < b for _, a, b in spans if (_, a, b) not in inside):
+            spans = [s for s in spans if s not in inside] + [("DATE_OF_BIRTH", *value)]
+    return sorted(spans, key=lambda s: s[1])
 
 
 _LONGEST_DATE = 80  # "Saturday, the twenty-third of September, nineteen eighty-seven" and room to spare
