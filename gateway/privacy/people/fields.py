@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from gateway.privacy.people.dates import DATE, MONTH
 from gateway.privacy.people.surnames import surname_at
 
 Span = tuple[str, int, int]
@@ -37,8 +38,10 @@ _LABELS = {
     "HEALTH": "diagnosis|principal diagnosis|primary diagnosis|secondary diagnosis|medical condition"
     "|medical history|past medical history|current medication|current medications|medication|medications"
     "|allergies|refill request|prescription|诊断|主要诊断|初步诊断|既往病史|病史|现病史|过敏史|目前用药|用药",
-    # where a parcel goes: no colon, but the value must start like an address (a number, Flat, 北京市…)
-    "TO": "deliver to|ship to|send to|寄到|送到",
+    # where a parcel goes or someone lives: no colon, but the value must start like an address (a number,
+    # capitalised words with a house number, 北京市…)
+    "TO": "deliver to|ship to|send to|lives at|live at|living at|resides at|reside at|residing at|staying at"
+    "|moved to|moving to|relocated to|tenancy of|寄到|送到|住在|搬到|搬去",
 }
 _KIND = {label: kind for kind, labels in _LABELS.items() for label in labels.split("|")}
 # Chinese labels that name a person alone: they also read "…是 X", "…写 X" (收件人写 X, 取药人是X)
@@ -64,9 +67,10 @@ _SEP = re.compile(r"[\"']?[ \t]*[:：=][ \t]*")
 # after a strong Chinese label (or a Latin one before 是)
 _SAYS = re.compile(r"[ \t]*(?:是|为|写)[ \t]*|[ \t]+")
 _ADDRESS_END = re.compile(
+    r" (?:with|and|but|since|for|because|who|which|when|while|until|from|after|before)\b|"
     r"[|;；。\"！？!?，、]|(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<![A-Z][a-z]{3})\.(?=\s+[A-Z]|$)"
 )
-_NEEDLE = re.compile(r"[:：=|]|,.*\n|是|写|(?i:to )|[寄送]到")
+_NEEDLE = re.compile(r"[:：=|]|,.*\n|是|写|(?i:to |at |of )|[寄送]到|住在|搬")
 # a word of a name: letters with apostrophes, hyphens or an initial's full stop; lower-case only as a particle
 _NAME_WORD = re.compile(r"[^\W\d_][^\W\d_'’.-]*(?:['’-][^\W\d_]+)*\.?")
 _PARTICLES = frozenset(
@@ -82,6 +86,10 @@ _CJK_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}(?![\u4e00-\u9fff])")
 # capitalised words with a house number and a comma later (Dizengoff St 69, Apt 12, Tel Aviv)
 _ADDRESS_START = re.compile(
     r"\d|[\u4e00-\u9fff]|[A-Z\u00c0-\u00de](?=[^\n]{0,80}\b\d+[A-Za-z]?\b)(?=[^\n]*,)"
+)
+# a date or an amount after "moved to" is not where anyone lives (moved to 3 December, moved to 2 pm)
+_NOT_ADDRESS = re.compile(
+    rf"\d{{1,4}}(?:st|nd|rd|th)?[ \t]*(?i:{MONTH}|am\b|pm\b|%|percent|hours?|days?|weeks?)"
 )
 _ZH_ADDRESS_WORD = re.compile(r"[省市区县镇乡村路街道巷弄号楼栋室幢座]")
 
@@ -112,9 +120,9 @@ def _labelled(text: str) -> Iterator[tuple[str, int, int, bool]]:
         label = _label(m)
         kind = _KIND[label]
         if kind == "TO":
-            start = m.end() + len(text[m.end() :]) - len(text[m.end() :].lstrip(" \t"))
-            if start > m.end() or not label.isascii():
-                if _ADDRESS_START.match(text, start):
+            start = m.end() + len(text[m.end() :]) - len(text[m.end() :].lstrip(" \t了"))  # 搬到了…
+            if (start > m.end() or not label.isascii()) and _ADDRESS_START.match(text, start):
+                if not (_NOT_ADDRESS.match(text, start) or DATE.match(text, start)):
                     yield "ADDRESS", start, _line_end(text, start), True
             continue
         strong = label in _NAME_LABELS or label in _PERSON_ZH_STRONG
