@@ -30,12 +30,12 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 ZH_DIGITS = "〇一二三四五六七八九"
 
 
-def zh_num(n: int) -> str:
-    """十四, 二十, 三十一 (day and month numbers in Chinese numerals)."""
+def zh_num(n: int, digits: str = ZH_DIGITS, ten: str = "十") -> str:
+    """十四, 二十, 三十一 (day and month numbers in Chinese numerals; other digits and ten: 叁拾壹)."""
     if n < 10:
-        return ZH_DIGITS[n]
+        return digits[n]
     tens, ones = divmod(n, 10)
-    return ("" if tens == 1 else ZH_DIGITS[tens]) + "十" + (ZH_DIGITS[ones] if ones else "")
+    return ("" if tens == 1 else digits[tens]) + ten + (digits[ones] if ones else "")
 
 
 def ordinal(d: int) -> str:
@@ -120,8 +120,26 @@ ZH_GIVEN_BLIND = list("伟芳娜敏静丽强磊军洋勇艳娟涛超霞刚桂玉
                       "瑾琪煜炜昕哲霖朗峰毅彬翊珂骁弈婧璟琰颢瀚烨筱妤")
 
 
+def seeded_fakers(locales, seed: int) -> list:
+    """One Faker per locale, each seeded with the split's seed (every blind split's value makers use it)."""
+    from faker import Faker
+
+    fakes = [Faker(loc) for loc in locales]
+    for f in fakes:
+        f.seed_instance(seed)
+    return fakes
+
+
+def zh_name(rng: random.Random, surnames, given, whole=(), whole_share: float = 0.0) -> str:
+    """A Chinese name: one of ``whole`` (with probability ``whole_share``) or a surname with one or two given
+    characters (two three times as often)."""
+    if whole and rng.random() < whole_share:
+        return rng.choice(whole)
+    return rng.choice(surnames) + "".join(rng.sample(given, rng.choice([1, 2, 2, 2])))
+
+
 def zh_name_blind(rng: random.Random) -> str:
-    return rng.choice(ZH_SURNAMES_BLIND) + "".join(rng.sample(ZH_GIVEN_BLIND, rng.choice([1, 2, 2, 2])))
+    return zh_name(rng, ZH_SURNAMES_BLIND, ZH_GIVEN_BLIND)
 
 
 _LOCALES_BLIND = ("de_DE", "fr_FR", "es_MX", "pt_BR", "it_IT", "nl_NL", "tr_TR", "fi_FI", "hu_HU", "cs_CZ", "ig_NG",
@@ -129,13 +147,8 @@ _LOCALES_BLIND = ("de_DE", "fr_FR", "es_MX", "pt_BR", "it_IT", "nl_NL", "tr_TR",
 
 
 def person_en_blind(seed: int) -> Maker:
-    from faker import Faker
-
-    fakes = [Faker(loc) for loc in _LOCALES_BLIND]
-    for f in fakes:
-        f.seed_instance(seed)
-    ja = Faker("ja_JP")
-    ja.seed_instance(seed)
+    fakes = seeded_fakers(_LOCALES_BLIND, seed)
+    ja = seeded_fakers(["ja_JP"], seed)[0]
 
     def make(rng: random.Random) -> str:
         if rng.random() < 0.1:
@@ -179,11 +192,7 @@ def en_address_blind(rng: random.Random) -> str:
 
 
 def address_en_blind(seed: int) -> Maker:
-    from faker import Faker
-
-    fakes = [Faker(loc) for loc in ("en_IN", "en_PH")]
-    for f in fakes:
-        f.seed_instance(seed)
+    fakes = seeded_fakers(("en_IN", "en_PH"), seed)
     return lambda r: (r.choice(fakes).address().replace("\n", ", ") if r.random() < 0.35 else en_address_blind(r))
 
 

@@ -26,7 +26,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 
-from bench.pii_blind import MONTHS, ZH_DIGITS, ordinal, zh_num
+from bench.pii_blind import MONTHS, ZH_DIGITS, ordinal, seeded_fakers, zh_name, zh_num
 
 Maker = Callable[[random.Random], str]
 
@@ -179,11 +179,7 @@ def _written_en(rng: random.Random) -> str:
 
 
 def person_en_blind2(seed: int) -> Maker:
-    from faker import Faker
-
-    fakes = [Faker(loc) for loc in _LOCALES_BLIND2]
-    for f in fakes:
-        f.seed_instance(seed)
+    fakes = seeded_fakers(_LOCALES_BLIND2, seed)
 
     def make(rng: random.Random) -> str:
         if rng.random() < 0.55:
@@ -204,9 +200,7 @@ ZH_WHOLE_NAMES_BLIND2 = ["王建国", "李秀英", "张德华", "刘淑珍", "�
 
 
 def zh_name_blind2(rng: random.Random) -> str:
-    if rng.random() < 0.4:
-        return rng.choice(ZH_WHOLE_NAMES_BLIND2)
-    return rng.choice(ZH_SURNAMES_BLIND2) + "".join(rng.sample(ZH_GIVEN_BLIND2, rng.choice([1, 2, 2, 2])))
+    return zh_name(rng, ZH_SURNAMES_BLIND2, ZH_GIVEN_BLIND2, ZH_WHOLE_NAMES_BLIND2, 0.4)
 
 
 # -- addresses ----------------------------------------------------------------------------------------
@@ -290,12 +284,8 @@ def en_address_blind2(rng: random.Random) -> str:
 
 
 def address_en_blind2(seed: int) -> Maker:
-    from faker import Faker
-
-    fakes = [Faker(loc) for loc in ("de_AT", "de_CH", "fr_CH", "pt_PT", "sv_SE", "da_DK", "no_NO", "hr_HR", "sk_SK",
-                                    "sl_SI", "es_AR", "es_CO", "id_ID")]
-    for f in fakes:
-        f.seed_instance(seed)
+    fakes = seeded_fakers(("de_AT", "de_CH", "fr_CH", "pt_PT", "sv_SE", "da_DK", "no_NO", "hr_HR", "sk_SK",
+                                    "sl_SI", "es_AR", "es_CO", "id_ID"), seed)
     return lambda r: (r.choice(fakes).address().replace("\n", ", ") if r.random() < 0.3 else en_address_blind2(r))
 
 

@@ -52,7 +52,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 
-from bench.pii_blind import MONTHS, ZH_DIGITS, ordinal, zh_num
+from bench.pii_blind import MONTHS, ZH_DIGITS, ordinal, seeded_fakers, zh_name, zh_num
 
 Maker = Callable[[random.Random], str]
 
@@ -262,11 +262,7 @@ def _written_en(rng: random.Random) -> tuple[str, str]:
 
 
 def person_en_blind3(seed: int) -> Maker:
-    from faker import Faker
-
-    fakes = [Faker(loc) for loc in _LOCALES_BLIND3]
-    for f in fakes:
-        f.seed_instance(seed)
+    fakes = seeded_fakers(_LOCALES_BLIND3, seed)
 
     def make(rng: random.Random) -> str:
         if rng.random() < 0.6:
@@ -300,9 +296,7 @@ ZH_WHOLE_NAMES_BLIND3 = ["向东", "原野", "初晴", "门铮", "战旭", "麦�
 
 
 def zh_name_blind3(rng: random.Random) -> str:
-    if rng.random() < 0.35:
-        return rng.choice(ZH_WHOLE_NAMES_BLIND3)
-    return rng.choice(ZH_SURNAMES_BLIND3) + "".join(rng.sample(ZH_GIVEN_BLIND3, rng.choice([1, 2, 2, 2])))
+    return zh_name(rng, ZH_SURNAMES_BLIND3, ZH_GIVEN_BLIND3, ZH_WHOLE_NAMES_BLIND3, 0.35)
 
 
 # -- addresses ----------------------------------------------------------------------------------------
@@ -381,11 +375,7 @@ def en_address_blind3(rng: random.Random) -> str:
 
 
 def address_en_blind3(seed: int) -> Maker:
-    from faker import Faker
-
-    fakes = [Faker(loc) for loc in ("en_MS", "en_BD", "es_CL")]
-    for f in fakes:
-        f.seed_instance(seed)
+    fakes = seeded_fakers(("en_MS", "en_BD", "es_CL"), seed)
     return lambda r: (r.choice(fakes).address().replace("\n", ", ") if r.random() < 0.25
                       else en_address_blind3(r))
 

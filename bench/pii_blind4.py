@@ -60,7 +60,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 
-from bench.pii_blind import MONTHS, ZH_DIGITS, ordinal, zh_num
+from bench.pii_blind import MONTHS, ZH_DIGITS, ordinal, seeded_fakers, zh_name, zh_num
 
 Maker = Callable[[random.Random], str]
 
@@ -302,11 +302,7 @@ def _written_en(rng: random.Random) -> str:
 
 
 def person_en_blind4(seed: int) -> Maker:
-    from faker import Faker
-
-    fakes = [Faker(loc) for loc in _LOCALES_BLIND4]
-    for f in fakes:
-        f.seed_instance(seed)
+    fakes = seeded_fakers(_LOCALES_BLIND4, seed)
 
     def make(rng: random.Random) -> str:
         if rng.random() < 0.72:
@@ -332,9 +328,7 @@ ZH_WHOLE_NAMES_BLIND4 = ["扎西次仁", "央金拉姆", "格桑卓嘎", "巴特
 
 
 def zh_name_blind4(rng: random.Random) -> str:
-    if rng.random() < 0.3:
-        return rng.choice(ZH_WHOLE_NAMES_BLIND4)
-    return rng.choice(ZH_SURNAMES_BLIND4) + "".join(rng.sample(ZH_GIVEN_BLIND4, rng.choice([1, 2, 2, 2])))
+    return zh_name(rng, ZH_SURNAMES_BLIND4, ZH_GIVEN_BLIND4, ZH_WHOLE_NAMES_BLIND4, 0.3)
 
 
 # -- addresses ----------------------------------------------------------------------------------------
@@ -510,10 +504,7 @@ def _lunar_day(d: int) -> str:
 
 def _capital_number(n: int) -> str:
     """1-31 in financial numerals: 叁, 拾肆, 贰拾, 叁拾壹."""
-    if n < 10:
-        return _CAPITAL_DIGITS[n]
-    tens, ones = divmod(n, 10)
-    return ("" if tens == 1 else _CAPITAL_DIGITS[tens]) + "拾" + (_CAPITAL_DIGITS[ones] if ones else "")
+    return zh_num(n, _CAPITAL_DIGITS, "拾")
 
 
 def dob_blind4(zh: bool) -> Maker:
