@@ -163,6 +163,13 @@ ADVERSARIAL = {  # inputs that made a detector's pattern backtrack for minutes o
     "a URL scheme that never ends": "a" * 199_996 + " ://",
     "a kebab-case run before a key word": "a-" * 50_000 + " key",
     "accented capitals after apostrophes": "met " + "À'" * 50_000 + " said",
+    # each key word's value ran to the end of the stretch and was judged from scratch again (quadratic)
+    "key words assigned one after another": "key=" * 25_000,
+    "password words in one stretch, each value random": "-pwd" + ".!@#-pwd" * 25_000,
+    # each header, read each way, looked 8000 characters ahead for an END line
+    "private key headers without an END line": "-----BEGINPRIVATE KEY----" * 200_000,
+    # every split of the units into levels tried from every character
+    "Chinese text dense with administrative units": "市市镇市" * 500_000 + "北京市朝阳区建国路88号",
 }
 
 
@@ -170,12 +177,56 @@ ADVERSARIAL = {  # inputs that made a detector's pattern backtrack for minutes o
 def test_no_detector_backtracks_for_ever_on_adversarial_text(name):
     """Python's re holds the GIL while it matches: one prompt that backtracks stalls the whole gateway, its
     event loop included, though the scan runs in a worker thread.
-    Each of these took from minutes to ages before its pattern was rewritten to read text one way only
-    (same matches on the suites); the bound here only says the scan ends."""
+    Each of these took from minutes to ages before its pattern (or its scan) was rewritten to read text one
+    way only (same matches on the suites); the bound here only says the scan ends."""
     import subprocess
     import sys
 
-    code = ("import sys; from gateway.privacy import pii, secrets; from gateway.privacy.people import names;"
+    code = ("import sys; from gateway.privacy import pii, secrets;"
+            " from gateway.privacy.people import addresses, names;"
             " t = sys.stdin.read(); pii.find_phone_numbers(t); list(names._ACTOR.finditer(t));"
-            " secrets.find_secrets(t); [list(d.pattern.finditer(t)) for d in pii.DETECTORS]")
+            " secrets.find_secrets(t); [list(d.pattern.finditer(t)) for d in pii.DETECTORS];"
+            " addresses.find_chinese_addresses(t)")
     subprocess.run([sys.executable, "-c", code], input=ADVERSARIAL[name], text=True, check=True, timeout=60)
+
+
+def _random_texts(pieces, seed, n=400):
+    import random
+
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 60))) for _ in range(n)]
+
+
+def test_the_scans_read_what_their_patterns_read(monkeypatch):
+    """The scans that replaced a backtracking read (a Chinese address's levels, a private key's END line,
+    a value token's counts) find what the patterns and the rules find, on random text from their alphabets."""
+    from gateway.privacy import secrets
+    from gateway.privacy.people import addresses
+
+    zh = [*"省市区县镇乡村路街道巷弄号楼室栋座组单元州旗段一", *"1-A 的，", "自治州", "新区", "北京", "广西"]
+    for text in _random_texts(zh, 1):
+        spans = [(a, len(text[:b].rstrip(" \t"))) for a, b in  # trimmed as find_chinese_addresses trims
+                 (m.span() for m in addresses.ZH_ADDRESS.finditer(text))]
+        if addresses.re.search("[路街道巷弄栋棟幢座组号號]", text):
+            assert addresses.find_chinese_addresses(text) == [(a, b) for a, b in spans if b - a >= 5], text
+    keys = ["-----BEGIN", " PRIVATE KEY", "-----", " BLOCK", "-----END", "\n", " ", "QUJDREVG=", "x" * 8000]
+    pattern = secrets.FAMILIES[0][1]
+    headers = ("-----BEGIN PRIVATE KEY-----", "-----BEGIN" + " " * 90 + "PRIVATE KEY BLOCK-----")
+    # an END line up to 8000 characters after a header ends its block, one further does not
+    edges = [f"{header}{'x' * n}-----END PRIVATE KEY-----"
+             for n in (7990, 8000, 8001, 8100) for header in headers]
+    for text in _random_texts(keys, 2, 200) + edges:
+        assert secrets._key_blocks(text, pattern) == [m.span() for m in pattern.finditer(text)], text
+    monkeypatch.setattr(secrets, "_SHORT", 15)  # judge every value from counts
+    tokens = ["key", "-pwd", "=", "'", " ", ".", "-", "_", "$", "x", "X", "Ab3", "é", "q8Zr2LmT7nW4", ".!@#"]
+    exactly_3_bits = ["-key" + ".!@#-key" * 9, "pwd=" + "Ab1.Cd2." * 5 + "-pwd-" + "abcdefgh" * 6]
+    for text in _random_texts(tokens, 3) + exactly_3_bits:
+        values = secrets._Values(text)
+        for pos in range(len(text) + 1):
+            found = secrets._token_at(text, pos)
+            assert values.token(pos) == (found and found[:2]), (text, pos)
+            if found:
+                assert values.random(found[:2]) == secrets.looks_random(found[2]), (text, pos)
+                for quoted, explicit in ((False, False), (True, True), (False, True)):
+                    assert (values.password(found[:2], quoted, explicit)
+                            == secrets.looks_like_password(found[2], quoted, explicit)), (text, pos)

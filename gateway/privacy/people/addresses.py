@@ -180,11 +180,11 @@ _PROVINCES = (
 # characters a place name does not contain: function words and verbs around an address in a sentence
 _NOT_NAME = "的了在是跟把被让给说到寄送往住址为我你他她们这那个请搬收发快递司从向于吧吗呢：:，。、；！？ \t\n"
 _N = rf"[^{_NOT_NAME}\dA-Za-z]"
-_ADMIN = (
-    rf"(?:(?:{_PROVINCES})(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?)?"
-    rf"(?:{_N}{{1,5}}?(?:市|自治州|州|地区|盟))?(?:{_N}{{1,5}}?(?:新区|区|區|县|縣|旗|市))?"
-    rf"(?:{_N}{{1,5}}?(?:镇|乡|街道))?(?:{_N}{{1,5}}?村)?"
-)
+_PROVINCE_SUFFIXES = "省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区"
+# the levels below a province, each optional: a name of one to five characters, then its unit
+_LEVELS = ("市|自治州|州|地区|盟", "新区|区|區|县|縣|旗|市", "镇|乡|街道", "村")
+_ADMIN = rf"(?:(?:{_PROVINCES})(?:{_PROVINCE_SUFFIXES})?)?" + "".join(
+    rf"(?:{_N}{{1,5}}?(?:{units}))?" for units in _LEVELS)
 _BUILDING = r"[A-Za-z\d]{1,4}(?:栋|棟|幢|号楼|號樓|座|号|號)"
 _DETAIL = (
     rf"(?:{_N}{{0,8}}?{_BUILDING})?(?:{_BUILDING})?(?:\d{{1,2}}(?:单元|單元))?"
@@ -196,22 +196,113 @@ _ROAD = (
     rf"{_N}{{1,8}}?(?:路|街|大道|大街|巷|弄|胡同|道|里)(?:[一二三四五六七八九十]{{1,2}}段)?"
     r"(?:\d{1,4}(?:巷|弄))*"
 )
-ZH_ADDRESS = re.compile(
-    rf"{_ADMIN}(?:{_ROAD}\d{{1,5}}(?:-\d{{1,5}})?(?:号|號|弄){_DETAIL}"
-    rf"|{_ROAD}[A-Za-z\d]{{1,3}}座{_DETAIL}"
-    rf"|(?<=[市区區县縣镇乡村道])\d{{1,3}}组(?:\d{{1,4}}号)?"
-    rf"|(?<=[市区區县縣镇乡道])(?:{_N}{{0,8}}?{_BUILDING}){_DETAIL})"
+# what follows the administrative part: a road and its number, a building, a village's group; each then
+# its details, all optional
+_REST_PARTS = (
+    (rf"{_ROAD}\d{{1,5}}(?:-\d{{1,5}})?(?:号|號|弄)", _DETAIL),
+    (rf"{_ROAD}[A-Za-z\d]{{1,3}}座", _DETAIL),
+    (r"(?<=[市区區县縣镇乡村道])\d{1,3}组", r"(?:\d{1,4}号)?"),
+    (rf"(?<=[市区區县縣镇乡道])(?:{_N}{{0,8}}?{_BUILDING})", _DETAIL),
 )
+_REST = "|".join(part + details for part, details in _REST_PARTS)
+# what find_chinese_addresses finds, with what it is read with
+ZH_ADDRESS = re.compile(rf"{_ADMIN}(?:{_REST})")
+_REST_FROM = re.compile(_REST)
+# where _REST matches: where a part does (the details always can). Each part has a digit or a Latin
+# letter after at most 13 name characters (road, unit, section): most text fails that test at once.
+_REST_AT = re.compile(rf"(?={_N}{{0,13}}+[\dA-Za-z])(?=(?:{'|'.join(part for part, _ in _REST_PARTS)}))")
+_PROVINCE_AT = re.compile(rf"(?=(?:{_PROVINCES}))")
+_UNIT_AT = [re.compile(rf"(?=(?:{units}))") for units in _LEVELS]
+_UNITS = [units.split("|") for units in _LEVELS]
+_PROVINCE_NAMES = {p[0]: [q for q in _PROVINCES.split("|") if q[0] == p[0]] for p in _PROVINCES.split("|")}
+_NOT_N = re.compile(rf"[{_NOT_NAME}\dA-Za-z]")
+_NAME = re.compile(rf"{_N}{{0,5}}")
+# the longest administrative part: a province and its suffix, then at each level a name and a unit
+_ADMIN_LONGEST = (max(map(len, _PROVINCES.split("|"))) + max(map(len, _PROVINCE_SUFFIXES.split("|")))
+                  + sum(5 + max(map(len, units)) for units in _UNITS))
 
 
 def find_chinese_addresses(text: str) -> list[tuple[int, int]]:
+    """ZH_ADDRESS.finditer's spans, read in linear time.
+
+    Every level's unit is a name character too (_N), so text dense with units (市市镇市…) can be split
+    into levels many ways, and the regex tried every split from every character again, each failing
+    on the same rest: up to 100 µs a character. Here the rest is tried once per position (_REST_AT), which
+    positions reach it through the levels is worked out backwards, level by level, in the few characters
+    before each (_reachable), and a match is read from a start that reaches one by taking, at each level,
+    the regex's first choice that still does: the match the regex's backtracking finds first."""
     if not re.search(r"[路街道巷弄栋棟幢座组号號]", text):
         return []
-    out = []
-    for m in ZH_ADDRESS.finditer(text):
-        a, b = m.span()
+    rests = [m.start() for m in _REST_AT.finditer(text)]
+    if not rests:
+        return []
+    reach = _reachable(text, rests)
+    out, pos = [], 0
+    while (a := reach[0].find(1, pos)) >= 0:
+        m = _REST_FROM.match(text, _admin_end(text, a, reach))
+        assert m is not None  # reach says so
+        pos = b = m.end()
         while b > a and text[b - 1] in " \t":
             b -= 1
         if b - a >= 5:
             out.append((a, b))
     return out
+
+
+def _reachable(text: str, rests: list[int]) -> list[bytearray]:
+    """For each level (the province first, the tail last), the positions from which the levels from there
+    on, each taken or skipped, can end where _REST matches: the _ADMIN_LONGEST characters before one."""
+    windows: list[list[int]] = []
+    for e in rests:
+        if windows and windows[-1][1] >= e - _ADMIN_LONGEST:
+            windows[-1][1] = e
+        else:
+            windows.append([max(e - _ADMIN_LONGEST, 0), e])
+    names = _NOT_N.sub("0", text)  # "0" where a name character (_N) cannot be
+    after = bytearray(len(text) + 1)
+    for e in rests:
+        after[e] = 1
+    reach = [after]
+    for units, unit_at in zip(_UNITS[::-1], _UNIT_AT[::-1]):
+        here = after  # the level skipped; copied before a position is added
+        for lo, hi in windows:
+            for m in unit_at.finditer(text, lo, hi):
+                u = m.start()
+                if any(text.startswith(unit, u) and after[u + len(unit)] for unit in units):
+                    start = names.rfind("0", max(u - 5, 0), u) + 1 or max(u - 5, 0)
+                    here = bytearray(after) if here is after else here
+                    here[start:u] = b"\x01" * (u - start)  # a name of one to five characters before the unit
+        reach.insert(0, after := here)
+    here = bytearray(after)
+    for lo, hi in windows:
+        for m in _PROVINCE_AT.finditer(text, lo, hi):
+            here[m.start()] |= any(after[end] for end in _province_ends(text, m.start()))
+    return [here, *reach]
+
+
+def _province_ends(text: str, pos: int) -> list[int]:
+    """Where the province group can end, in the regex's order: each province (of those with its first
+    character), with each suffix, then bare."""
+    ends: list[int] = []
+    for name in _PROVINCE_NAMES.get(text[pos:pos + 1], ()):
+        if text.startswith(name, pos):
+            end = pos + len(name)
+            ends += [end + len(s) for s in _PROVINCE_SUFFIXES.split("|") if text.startswith(s, end)] + [end]
+    return ends
+
+
+def _admin_end(text: str, pos: int, reach: list[bytearray]) -> int:
+    """Where the administrative part of a match from ``pos`` ends: at each level the regex's first choice
+    (the province or unit nearest, then none) from which the rest can still be reached."""
+    pos = next((end for end in _province_ends(text, pos) if reach[1][end]), pos)
+    for level, (unit_at, units) in enumerate(zip(_UNIT_AT, _UNITS), 2):
+        pos = next((end for end in _level_ends(text, pos, unit_at, units) if reach[level][end]), pos)
+    return pos
+
+
+def _level_ends(text: str, pos: int, unit_at: re.Pattern[str], units: list[str]) -> list[int]:
+    """Where a level from ``pos`` can end, in the regex's order: the shortest name first, then each unit."""
+    m = _NAME.match(text, pos)
+    longest = m.end() - pos if m else 0
+    return [pos + k + len(unit) for k in range(1, longest + 1) if unit_at.match(text, pos + k)
+            for unit in units if text.startswith(unit, pos + k)]
