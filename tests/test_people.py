@@ -409,7 +409,7 @@ def test_a_weekday_or_a_capital_after_a_chinese_full_stop_is_not_read_by_the_mod
      [("PERSON", "Iwan Pritchard"), ("ADDRESS", "85 Ffordd yr Afon, Treganna, Caerdydd CF5 2DZ")]),
     ('id,full_name,mailing_address\n1042,Roshan Bhattarai,"No. 2, Jln Pudu, 88272 Sabah"',
      [("PERSON", "Roshan Bhattarai"), ("ADDRESS", "No. 2, Jln Pudu, 88272 Sabah")]),
-    ("| Name | City |\n|---|---|\n| Kaimana Keawe | Hilo |", [("PERSON", "Kaimana Keawe")]),
+    ("| Name | Phone |\n|---|---|\n| Kaimana Keawe | 555-0100 |", [("PERSON", "Kaimana Keawe")]),
     ("Patient: Dezbah Tsosie\nPrincipal diagnosis: ankylosing spondylitis",
      [("PERSON", "Dezbah Tsosie"), ("HEALTH", "ankylosing spondylitis")]),
     ("Gym intake. Member: Mia DIEGO. Notes: none", [("PERSON", "Mia DIEGO")]),
@@ -458,3 +458,64 @@ def test_modern_surnames_start_names(det, text, name):
 ])
 def test_a_surname_character_before_grammar_is_no_name(det, text):
     assert found(det, text, "PERSON") == []
+
+
+# -- what a review of the labelled fields and date rules found ------------------------------------------
+@pytest.mark.parametrize("text", [
+    "DİAGNOSİS: flu", "PATİENT: Ada Obi", "Addreſs: 12 Main Street", "id,Fİrst name\n1,Ada Obi",
+])
+def test_a_label_that_case_folds_to_another_word_does_not_fail_the_scan(det, text):
+    """(?i) matches İ and ſ, but their lower case is another string: the label's lookup raised KeyError."""
+    det.find(text)
+
+
+def test_a_name_in_capitals_keeps_every_offset():
+    """ŞİMŞEK lower-cased is one character longer: every span after it pointed past its name."""
+    text = "Mehmet ŞİMŞEK, Ada Obi, and Ben Ross"
+    assert all(text[s.start:s.end] == s.value for s in PiiDetector().find(text))
+
+
+def test_blanks_after_a_birth_cue_are_read_once():
+    """Three optional runs of blanks in a row read "DOB" and 800 spaces in cubic time (over a minute)."""
+    import subprocess
+    import sys
+
+    code = ("from gateway.privacy.people.dates import find_birth_dates as f; "
+            "f('DOB' + ' ' * 3000 + 'x'); f('| Name | DOB |\\n|---|---|\\n' + '| A | 14/03/1987 |\\n' * 3000)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=20)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("We ship to 40 countries and 3 continents.", []),
+    ("We're moving to Python 3.12 next month, then 3.13.", []),
+    ("The meeting moved to 10:30 tomorrow, in room 4", []),
+    ("IP address: 192.168.100.10", []), ("服务器地址：10.0.0.1:8080", []),
+    ('{"name": "Widget Pro", "price": 9.99}', []), ("- name: Checkout code", []),
+    ("| Name | Capital |\n|---|---|\n| France | Paris |", []),
+    ("Doctor: What brings you in?\nPatient: Since Monday I have had headaches.", []),
+    ("Name, age and address are optional.\nIf you want, add them later.", []),
+    ("Address: '12 Main St\nPlease don't call before 9", []),
+    ('const name = "Ada Lovelace";', []),
+    ("Current medications: metformin, lisinopril, atorvastatin",
+     [("HEALTH", "metformin, lisinopril, atorvastatin")]),
+    ('{"name": "Kaimana Keawe", "dob": "22DEC1995"}', [("PERSON", "Kaimana Keawe")]),
+])
+def test_a_labelled_value_is_not_taken_out_of_its_shape(text, expected):
+    from gateway.privacy.people.fields import find_fields
+
+    assert [(k, text[a:b]) for k, a, b in find_fields(text)] == expected
+
+
+@pytest.mark.parametrize("text,kind,expected", [
+    ("出席：全体员工", "PERSON", []), ("负责人：项目经理", "PERSON", []), ("收件人：客服", "PERSON", []),
+    ("姓名：王小明，性别：男", "PERSON", ["王小明"]),
+    ("| Name | Born | Died |\n|---|---|---|\n| Ada Obi | 10 December 1815 | 27 November 1852 |",
+     "DATE_OF_BIRTH", ["10 December 1815"]),
+    ("事故发生于2023年3月，造成三人受伤。", "DATE_OF_BIRTH", []), ("公司诞生于2019年3月。", "DATE_OF_BIRTH", []),
+    ("DOB: １４／０３／１９８７", "DATE_OF_BIRTH", ["１４／０３／１９８７"]),
+    ("Hi Ada B. Thanks for the report.", "PERSON", ["Ada B"]),
+    ("请联系王再兴处理。", "PERSON", ["王再兴"]),
+    ("Admitted students with ADHD get extra exam time.", "HEALTH", []),
+])
+def test_what_the_review_found(det, text, kind, expected):
+    assert found(det, text, kind) == expected

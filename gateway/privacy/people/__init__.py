@@ -19,7 +19,7 @@ from gateway.privacy.people.dates import find_birth_dates
 from gateway.privacy.people.fields import find_fields
 from gateway.privacy.people.health import english_terms, find_health
 from gateway.privacy.people.names import find_english_names
-from gateway.privacy.people.names_zh import chinese_tokens, find_chinese_names
+from gateway.privacy.people.names_zh import chinese_tokens, everyday_start, find_chinese_names
 
 KINDS = ("PERSON", "ADDRESS", "DATE_OF_BIRTH", "HEALTH")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -39,12 +39,25 @@ class PeopleDetector:
         """Whether spaCy's English NER is loaded (without it, English names come from context alone)."""
         return self._ner is not None
 
+    def _everyday(self, text: str, kind: str, a: int, b: int) -> bool:
+        """A labelled Chinese value that starts with an everyday word is no name (出席：全体员工)."""
+        return (
+            kind == "PERSON"
+            and self._zh is not None
+            and _CJK.match(text, a) is not None
+            and everyday_start(text[a:b], self._tags, self._zh.FREQ)
+        )
+
     def find(self, text: str) -> list[tuple[str, int, int]]:
         if not self.kinds:
             return []
         spans: list[tuple[str, int, int]] = []
         zh_tokens = chinese_tokens(text, self._zh) if self._zh is not None and _CJK.search(text) else []
-        fields = [f for f in find_fields(text) if f[0] in self.kinds]  # labelled values: Patient: …, 地址：…
+        fields = [  # labelled values: Patient: …, 地址：…
+            (k, a, b)
+            for k, a, b in find_fields(text)
+            if k in self.kinds and not self._everyday(text, k, a, b)
+        ]
         if "ADDRESS" in self.kinds:
             spans += [("ADDRESS", a, b) for a, b in find_english_addresses(text)]
             if zh_tokens:
@@ -78,6 +91,10 @@ class PeopleDetector:
 def _outermost(spans: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
     """Each span once, less those inside another of the same kind (a field's whole address and the part of
     it the address rules read)."""
-    unique = sorted(set(spans), key=lambda s: (s[1], -s[2]))
-    inside = {s for s in unique for o in unique if o != s and o[0] == s[0] and o[1] <= s[1] and s[2] <= o[2]}
-    return [s for s in unique if s not in inside]
+    out: list[tuple[str, int, int]] = []
+    reach: dict[str, int] = {}  # per kind, the furthest end kept so far (spans by start, longest first)
+    for s in sorted(set(spans), key=lambda s: (s[1], -s[2])):
+        if s[2] > reach.get(s[0], -1):
+            out.append(s)
+            reach[s[0]] = s[2]
+    return out

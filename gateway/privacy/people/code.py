@@ -67,5 +67,6 @@ def capitals_read_as_names(text: str) -> str:
         before = _WORD_BEFORE.search(text[max(0, m.start() - 40) : m.start()])
         after = _WORD_AFTER.match(text[m.end() : m.end() + 40])
         if any(n and n.group(1)[0].isupper() for n in (before, after)):
-            out[m.start() + 1 : m.end()] = word[1:].lower()
+            # one character for one: a letter whose lower case is two (İ -> i̇) stays as it is
+            out[m.start() + 1 : m.end()] = [c.lower() if len(c.lower()) == 1 else c for c in word[1:]]
     return "".join(out)

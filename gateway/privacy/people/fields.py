@@ -50,6 +50,11 @@ _PERSON_ZH_STRONG = frozenset(
 )
 # every label, longest first (insured property before insured); a Latin one is a whole word in any case,
 # with _ or - for its spaces (full_name, Mailing-Address)
+# what a record about a person holds beside a bare "name" (a product's or a step's name has none of these)
+_SIBLING = re.compile(
+    r"(?i)(?<![A-Za-z])(?:e-?mail|phone|mobile|tel|dob|birth\w*|born|address|addr|age|gender|sex|patient"
+    r"|ssn|nationality|passport|diagnosis)(?![A-Za-z])|出生|生日|电话|手机|地址|住址|性别|年龄|邮箱"
+)
 _LONGEST_FIRST = sorted(_KIND, key=len, reverse=True)
 _FIELD = re.compile(
     r"(?<![A-Za-z])(?i:"
@@ -60,7 +65,9 @@ _FIELD = re.compile(
 
 
 def _label(m: re.Match[str]) -> str:
-    return m.group(0).lower().replace("_", " ").replace("-", " ")
+    """The label as _KIND knows it ("" where case folding made another word of it: İ, ſ)."""
+    label = m.group(0).lower().replace("_", " ").replace("-", " ")
+    return label if label in _KIND else ""
 
 
 _SEP = re.compile(r"[\"']?[ \t]*[:：=][ \t]*")
@@ -79,13 +86,20 @@ _PARTICLES = frozenset(
 # what starts a speaker's turn rather than a name ("Customer: Hello", "Patient: I feel …")
 _NOT_NAMES = frozenset(
     "hello hi hey thanks thank yes no ok okay sure please i we you my our the a an this that it is good "
-    "sorry unknown none pending tbd n/a".split()
+    "sorry unknown none pending tbd n/a morning afternoon evening since well so yeah doctor nurse sir "
+    "madam".split()
 )
+_TITLES = frozenset("mr mrs ms mx dr prof sir dame".split())
 _CJK_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}(?![\u4e00-\u9fff])")
 # where a parcel goes, the value is an address when it starts like one: a number or a Chinese place, or
 # capitalised words with a house number and a comma later (Dizengoff St 69, Apt 12, Tel Aviv)
+_HOUSE_NUMBER = r"(?<![\d.:])\d+[A-Za-z]?(?:[/-]\d+[A-Za-z]?)?\b(?![.:]\d)"
 _ADDRESS_START = re.compile(
-    r"\d|[\u4e00-\u9fff]|[A-Z\u00c0-\u00de](?=[^\n]{0,80}\b\d+[A-Za-z]?\b)(?=[^\n]*,)"
+    # a house number before a capitalised word (42 Elm Street, 221B Baker St), a Chinese place, or
+    # capitalised words with a house number and a comma later (Dizengoff St 69, Apt 12, Tel Aviv);
+    # not 40 countries, 10:30 tomorrow, Python 3.12
+    rf"{_HOUSE_NUMBER},?[ \t]+[A-Z\u00c0-\u00de]|[\u4e00-\u9fff]"
+    rf"|[A-Z\u00c0-\u00de](?=[^\n]{{0,80}}\b{_HOUSE_NUMBER})(?=[^\n]*,)"
 )
 # a date or an amount after "moved to" is not where anyone lives (moved to 3 December, moved to 2 pm)
 _NOT_ADDRESS = re.compile(
@@ -95,8 +109,11 @@ _ZH_ADDRESS_WORD = re.compile(r"[省市区县镇乡村路街道巷弄号楼栋�
 
 
 # a line of code, where a label is a parameter or a key of test data: f(name="x"), >>> g({"Name": "John"})
+# (narrower than code.CODE_LINE, which takes a line ending in } for code: a JSON record here is data)
 _CODE = re.compile(
-    r"\w\(|^\s*(?:>>>|\.\.\.|def |class |return\b|assert\b|import |from \S+ import |print\()", re.M
+    r"\w\(|;\s*$|^\s*(?:>>>|\.\.\.|def |class |return\b|assert\b|import |from \S+ import |print\("
+    r"|const |let |var )",
+    re.M,
 )
 
 
@@ -118,13 +135,17 @@ def _labelled(text: str) -> Iterator[tuple[str, int, int, bool]]:
     label followed by its separator."""
     for m in _FIELD.finditer(text):
         label = _label(m)
-        kind = _KIND[label]
+        kind = _KIND.get(label)
+        if kind is None:
+            continue
         if kind == "TO":
             start = m.end() + len(text[m.end() :]) - len(text[m.end() :].lstrip(" \t了"))  # 搬到了…
             if (start > m.end() or not label.isascii()) and _ADDRESS_START.match(text, start):
                 if not (_NOT_ADDRESS.match(text, start) or DATE.match(text, start)):
                     yield "ADDRESS", start, _line_end(text, start), True
             continue
+        if label == "name" and not _SIBLING.search(_line(text, m.start())):
+            continue  # {"name": "Widget Pro"}, "- name: Checkout code": a thing's name without a person's
         strong = label in _NAME_LABELS or label in _PERSON_ZH_STRONG
         sep = _SEP.match(text, m.end())
         if not sep and kind == "ADDRESS" and not label.isascii():
@@ -137,7 +158,7 @@ def _labelled(text: str) -> Iterator[tuple[str, int, int, bool]]:
             continue  # "User: hello" is a chat turn; user=… and user="…" are a log's
         start = sep.end()
         if start < len(text) and text[start] in "\"'“":
-            end = text.find("”" if text[start] == "“" else text[start], start + 1)
+            end = text.find("”" if text[start] == "“" else text[start], start + 1, _line_end(text, start))
             if end > start:
                 yield kind, start + 1, end, strong
             continue
@@ -150,6 +171,7 @@ def _line_end(text: str, start: int) -> int:
 
 
 _CSV_CELL = re.compile(r'"(?:[^"\n]|"")*"|[^,\n]*')
+_HEADER_CELL = re.compile(r"[ \t]*[\"']?[\w'’]+(?:[ _-][\w'’]+){0,3}[\"']?[ \t]*")  # one to four words
 
 
 def _columns(text: str) -> Iterator[tuple[str, int, int]]:
@@ -170,9 +192,15 @@ def _columns(text: str) -> Iterator[tuple[str, int, int]]:
             header = []
             continue
         kinds = [_kind_of(text[a:b]) for a, b in cells]
-        if any(kinds):  # a header: its labelled columns hold the values of the rows below
-            header = kinds
+        if any(kinds) and all(_HEADER_CELL.fullmatch(text[a:b]) for a, b in cells):
+            # a header: its labelled columns hold the values of the rows below; a bare "name" column only
+            # beside a column that says the rows are people (| Name | Capital | is about countries)
+            bare = [text[a:b].strip(" \t\"'").lower() == "name" for a, b in cells]
+            sibling = any(_SIBLING.search(text[a:b]) for a, b in cells)
+            header = [k if not (b and not sibling) else "" for k, b in zip(kinds, bare)]
             continue
+        if len(cells) != len(header):
+            continue  # not a row of this table (a sentence with a comma, a ragged row)
         for kind, (a, b) in zip(header, cells):
             value = text[a:b].strip().strip('"').strip()
             if kind and value and not set(value) <= set("-: "):
@@ -182,7 +210,8 @@ def _columns(text: str) -> Iterator[tuple[str, int, int]]:
 
 def _kind_of(header: str) -> str:
     m = _FIELD.fullmatch(header.strip().strip("\"'").strip())
-    return _KIND[_label(m)] if m and _KIND[_label(m)] != "TO" else ""
+    kind = _KIND.get(_label(m), "") if m else ""
+    return kind if kind != "TO" else ""
 
 
 def _value(text: str, kind: str, start: int, end: int, strong: bool) -> Span | None:
@@ -195,29 +224,42 @@ def _value(text: str, kind: str, start: int, end: int, strong: bool) -> Span | N
         return _people(start, value, strong)
     if kind == "ADDRESS":
         cut = _ADDRESS_END.search(value)
-        value = (value[: cut.start()] if cut else value).rstrip(" ,.，")
-        value = re.sub(r"(?:,\s*[a-z][^,]*)+$", "", value)  # "…, 101 Reykjavík, thanks": what follows is not
+        value = (value[: cut.start()] if cut else value)[:160].rstrip(" ,.，")
+        while "," in value and re.fullmatch(r"\s*[a-z][^,]*", value.rsplit(",", 1)[1]):
+            value = value.rsplit(",", 1)[0].rstrip()  # "…, 101 Reykjavík, thanks": what follows is not
         shortest = 6 if _ZH_ADDRESS_WORD.search(value) else 10
-        if shortest <= len(value) <= 160 and (re.search(r"\d", value) or _ZH_ADDRESS_WORD.search(value)):
+        if (
+            shortest <= len(value)
+            and (re.search(r"\d", value) or _ZH_ADDRESS_WORD.search(value))
+            and re.search(r"[^\W\d_]{2,}", value)  # words, not an IP, MAC or wallet address
+            and not value.lower().startswith("0x")
+        ):
             return ("ADDRESS", start, start + len(value))
         return None
-    cut = re.search(r"[|;；。，,\n(（]|\.(?=\s|$)", value)
+    cut = re.search(r"[|;；。\n(（]|\.(?=\s|$)", value)
     value = (value[: cut.start()] if cut else value).strip()
-    if 2 <= len(value) <= 60 and not re.fullmatch(r"[\d\W_]+", value) and value.lower() not in _NOT_NAMES:
+    # a list of conditions or medicines is all of it, up to an item that is not one (90-day supply, for …)
+    items = re.split(r"\s*(?:,|，|、|\band\b)\s*", value)
+    stop = next((k for k, item in enumerate(items) if _NOT_A_TERM.match(item)), None)
+    if stop is not None:
+        value = value[: value.find(items[stop])].rstrip(" ,，、") if stop else ""
+    if 2 <= len(value) <= 120 and not re.fullmatch(r"[\d\W_]+", value) and value.lower() not in _NOT_NAMES:
         return ("HEALTH", start, start + len(value))
     return None
 
 
-_LIST_SEP = re.compile(r"[ \t]*(?:、|，|,|&|;|和|与|(?i:and))[ \t]*")
+_NOT_A_TERM = re.compile(r"\d|(?:for|with|to|in|at|from|by|until)\b")  # "90-day supply", "for my son"
+_LIST_SEP = re.compile(r"[ \t]*(?:、|，|,|&|;|(?i:and))[ \t]*")
 
 
 def _people(start: int, value: str, strong: bool) -> Span | None:
-    """The names at the start of a person field's value, a list of them included (参与人：饶荷蔓、赫锋;
-    Attendees: Ana Ruiz, Bo Li): one span from the first to the last."""
+    """The names at the start of a person field's value, a list of them included (参与人：饶荷蔓、谢锋;
+    Attendees: Ana Ruiz, Bo Li): one span from the first to the last; an item before a colon is the next
+    field's label (姓名：王小明，性别：男)."""
     end, at = 0, 0
     for _ in range(8):
         n = _person(value[at:], strong)
-        if not n:
+        if not n or at and value[at + n : at + n + 1] in (":", "："):
             break
         end = at + n
         sep = _LIST_SEP.match(value, end)
@@ -238,14 +280,16 @@ def _person(value: str, strong: bool) -> int:
         if not m or not (m.group(0)[0].isupper() or words and m.group(0).lower() in _PARTICLES):
             break
         end, words = m.end(), words + 1
-        if m.group(0).endswith(".") and len(m.group(0)) > 2:
-            end -= 1  # a sentence's full stop ("Member: Mia DIEGO. Notes: …"), not an initial's
+        if m.group(0).endswith(".") and len(m.group(0)) > 2 and m.group(0)[:-1].lower() not in _TITLES:
+            end -= 1  # a sentence's full stop ("Member: Mia DIEGO. Notes: …"), not an initial's or Mr.'s
             break
         gap = re.match(r"[ \t]+", value[end:])
         if not gap:
             break
         i = end + gap.end()
-    first = value[:end].split()[0].lower() if value[:end].split() else ""
-    if end < 2 or first in _NOT_NAMES or words < 2 and not strong:
+    first = value[:end].split()[0].lower().rstrip(".") if value[:end].split() else ""
+    if end < 2 or first in _NOT_NAMES or first in _TITLES and words < 2 or words < 2 and not strong:
         return 0
+    if re.match(r"[ \t]+[a-z]+\b(?!=)", value[end:]):
+        return 0  # a sentence goes on: a speaker's turn ("Patient: Since Monday I've had headaches")
     return end

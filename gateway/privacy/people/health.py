@@ -165,7 +165,7 @@ _PERSON_EN = re.compile(
     r"(?i)\b(?:i|i'm|i’m|i've|i’ve|me|my|myself|he|him|his|she|her|hers|patient|client|son|daughter|wife|husband"
     r"|partner|mom|mum|mother|dad|father|brother|sister|child|kid|baby|grandma|grandpa|grandmother|grandfather"
     r"|aunt|uncle|cousin|friend|colleague|boss|neighbou?r|boyfriend|girlfriend|fianc[ée]e?|diagnosed|prescribed"
-    r"|suffers?|suffering|is on|was on|been on|taking|takes|took|living with|discharged|admitted)\b"
+    r"|suffers?|suffering|is on|was on|been on|taking|takes|took|living with|discharged)\b"
 )
 _NOT_PERSON_EN = re.compile(
     r"(?i)^(?:what|how|why|when|where|which|is|are|can|does|do|should|explain|describe)\b"

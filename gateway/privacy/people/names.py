@@ -134,7 +134,7 @@ def _name_after(text: str, pos: int) -> Span | None:
         if not m:
             break
         word = m.group(0).rstrip(".")
-        if len(word) == 1 and m.group(0) != word and words:
+        if len(word) == 1 and m.group(0) != word and words and _name_goes_on(text, m.end()):
             word = m.group(0)  # a middle initial: "Duncan A. Nkrumah" goes on after its full stop
         if word[0].isupper() and not (len(word) > 1 and word.isupper() and len(word) > 3):
             if word.lower() in _STARTERS and words == 0:
@@ -150,6 +150,12 @@ def _name_after(text: str, pos: int) -> Span | None:
             break
         i += gap.end()
     return (pos, end) if words else None
+
+
+def _name_goes_on(text: str, at: int) -> bool:
+    """After an initial's full stop, a capitalised word that starts no sentence ("Hi Ada B. Thanks")."""
+    m = re.match(r"[ \t]+([A-Z\u00c0-\u00de][\w'’-]*)", text[at : at + 40])
+    return m is not None and m.group(1).lower() not in _STARTERS
 
 
 def _listed(text: str, start: int, end: int) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gateway.privacy.people.surnames import surname_at
+from gateway.privacy.people.surnames import COMPOUND, surname_at
 
 Span = tuple[int, int]
 
@@ -66,7 +66,7 @@ def _strong_right(text: str, pos: int) -> bool:
 
 # characters that are grammar or everyday verbs, not given names: jieba's HMM joins them to a surname
 # character before them into words it does not know (查下, 周要, 段时间)
-_NOT_GIVEN_CHARS = _ZH_FUNCTION | set("下时些没才再更最看用里过别服漏")
+_NOT_GIVEN_CHARS = _ZH_FUNCTION | set("下些没才最看用里过别服漏")
 
 
 def _given_name(given: str, tags: dict[str, str], freq: dict[str, int]) -> bool:
@@ -75,6 +75,15 @@ def _given_name(given: str, tags: dict[str, str], freq: dict[str, int]) -> bool:
     return not any(c in _NOT_GIVEN_CHARS for c in given) and not (
         len(given) > 1 and freq.get(given, 0) >= 5000 and tags.get(given) not in _NAME_TAGS
     )
+
+
+def everyday_start(value: str, tags: dict[str, str], freq: dict[str, int]) -> bool:
+    """Whether a labelled value starts with an everyday word rather than a surname and a given name
+    (负责人：项目经理, 出席：全体员工, 收件人：客服)."""
+    if value[:2] in COMPOUND:
+        return False
+    prefixes = (value[:n] for n in (2, 3, 4) if n <= len(value))
+    return any(freq.get(p) and tags.get(p) not in _NAME_TAGS for p in prefixes)
 
 
 def _unknown(word: str, freq: dict[str, int]) -> bool:
