@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 
 from gateway.privacy.people.dates import DATE, MONTH
+from gateway.privacy.people.names import PARTICLES
 from gateway.privacy.people.surnames import surname_at
 
 Span = tuple[str, int, int]
@@ -80,9 +81,6 @@ _ADDRESS_END = re.compile(
 _NEEDLE = re.compile(r"[:：=|]|,.*\n|是|写|(?i:to |at |of )|[寄送]到|住在|搬")
 # a word of a name: letters with apostrophes, hyphens or an initial's full stop; lower-case only as a particle
 _NAME_WORD = re.compile(r"[^\W\d_][^\W\d_'’.-]*(?:['’-][^\W\d_]+)*\.?")
-_PARTICLES = frozenset(
-    "bin binti ibn bint al el van von der den de da di del la le ap ab y i mac nic ni dos das du".split()
-)
 # what starts a speaker's turn rather than a name ("Customer: Hello", "Patient: I feel …")
 _NOT_NAMES = frozenset(
     "hello hi hey thanks thank yes no ok okay sure please i we you my our the a an this that it is good "
@@ -277,7 +275,7 @@ def _person(value: str, strong: bool) -> int:
     end = words = i = 0
     while words < 6:
         m = _NAME_WORD.match(value, i)
-        if not m or not (m.group(0)[0].isupper() or words and m.group(0).lower() in _PARTICLES):
+        if not m or not (m.group(0)[0].isupper() or words and m.group(0).lower() in PARTICLES):
             break
         end, words = m.end(), words + 1
         if m.group(0).endswith(".") and len(m.group(0)) > 2 and m.group(0)[:-1].lower() not in _TITLES:

@@ -24,8 +24,10 @@ Span = tuple[int, int]
 
 # -- English ---------------------------------------------------------------------------------------
 _TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:['’\-][^\W\d_]+)*\.?")
-_PARTICLES = frozenset(
-    "van von de der den da di du la le bin binti al el y dos das del ter ten mac mc".split()
+# lower-case words inside a name (van der, bin, Font i Mas, ap Rhys), the fields' name values' too
+PARTICLES = frozenset(
+    "van von de der den da di du la le bin binti bint ibn al el y i dos das del ter ten mac mc nic ni ap "
+    "ab".split()
 )
 # words that start sentences and are capitalised for that reason alone
 _STARTERS = frozenset(
@@ -140,7 +142,7 @@ def _name_after(text: str, pos: int) -> Span | None:
             if word.lower() in _STARTERS and words == 0:
                 return None
             end, words = i + len(word), words + 1
-        elif word.lower() in _PARTICLES and words:
+        elif word.lower() in PARTICLES and words:
             pass
         else:
             break
@@ -352,7 +354,7 @@ def _widen(text: str, span: Span) -> Span:
     first = text[a:b].split()[0] if text[a:b].split() else ""
     if (
         m
-        and (first in _GAELIC or first.lower() in _PARTICLES)
+        and (first in _GAELIC or first.lower() in PARTICLES)
         and m.group(1).strip().lower() not in _STARTERS
     ):
         a -= len(m.group(1))
