@@ -29,9 +29,13 @@ def in_code(text: str, start: int, end: int) -> bool:
 
 
 def code_line(text: str, start: int, end: int) -> bool:
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    return bool(CODE_LINE.search(text[line_start : line_end if line_end >= 0 else len(text)]))
+    return bool(CODE_LINE.search(line_at(text, start, end)))
+
+
+def line_at(text: str, start: int, end: int | None = None) -> str:
+    """The whole line (or lines) holding text[start:end]."""
+    line_end = text.find("\n", start if end is None else end)
+    return text[text.rfind("\n", 0, start) + 1 : line_end if line_end >= 0 else len(text)]
 
 
 _NAME_CAPS = re.compile(r"(?:Mc|Mac|O'|O’|D'|D’|De|Le|La|Di|Da|Van)[A-Z][a-z]+")

@@ -33,8 +33,8 @@ _WEEKDAY_WORD = r"(?i:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?
 _WEEKDAY = rf"{_WEEKDAY_WORD}\.?,? "
 _CALENDAR = r"(?:公[历曆]|[阳陽][历曆]|[农農][历曆]|[阴陰][历曆]|西元|公元)"
 # days and years in words: the fourteenth of March, nineteen eighty-seven, two thousand and six
-_UNITS = "one|two|three|four|five|six|seven|eight|nine"
-_TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+UNITS = "one|two|three|four|five|six|seven|eight|nine"
+TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
 _TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
 _DAY_WORD = (
     r"(?i:(?:twenty|thirty)[- ](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)"
@@ -43,8 +43,8 @@ _DAY_WORD = (
 )
 _YEAR_WORDS = (
     rf"(?i:(?:eighteen|nineteen|twenty)[- ]"
-    rf"(?:(?:{_TENS})(?:[- ](?:{_UNITS}))?|{_TEENS}|oh[- ](?:{_UNITS})|hundred)"
-    rf"|two thousand(?:(?:,? and)? (?:(?:{_TENS})(?:[- ](?:{_UNITS}))?|{_TEENS}|{_UNITS}))?)"
+    rf"(?:(?:{_TENS})(?:[- ](?:{UNITS}))?|{TEENS}|oh[- ](?:{UNITS})|hundred)"
+    rf"|two thousand(?:(?:,? and)? (?:(?:{_TENS})(?:[- ](?:{UNITS}))?|{TEENS}|{UNITS}))?)"
 )
 _ANY_YEAR = rf"(?:{_YEAR}|{_YEAR_WORDS})"
 _ZH_NUM = "〇零一二三四五六七八九十"
@@ -79,7 +79,7 @@ DATE = re.compile(
 # Whatever its form, the value right after a birth cue is read as far as date pieces go (DOB 14-MAR-87,
 # born the 14th day of March, 1987, 出生：民国七十六年三月十四日星期六): the cue says it is a date of birth,
 # the pieces say where it ends. Three pieces at least (day, month, year), one of them a year.
-_NUMBER_WORDS = rf"(?i:{_UNITS}|{_TEENS}|{_TENS}|hundred|thousand(?: and)?|oh)"
+_NUMBER_WORDS = rf"(?i:{UNITS}|{TEENS}|{_TENS}|hundred|thousand(?: and)?|oh)"
 _PIECE = (
     rf"(?:T?\d{{1,2}}:\d\d(?::\d\d)?Z?|\d{{1,4}}(?i:st|nd|rd|th)?|{_MONTH_ANY}|{_ROMAN}|{_WEEKDAY_WORD}|{_DAY_WORD}|{_NUMBER_WORDS}"
     r"|(?i:the|of|day)|[腊臘正冬]月|[〇零一二三四五六七八九十百壹贰貳叁參肆伍陆陸柒捌玖拾廿卅初]+|[年月日号號]"

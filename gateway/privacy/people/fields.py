@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from gateway.privacy.people.code import line_at
 from gateway.privacy.people.dates import DATE, MONTH
 from gateway.privacy.people.names import PARTICLES
 from gateway.privacy.people.surnames import surname_at
@@ -121,11 +122,7 @@ def find_fields(text: str) -> list[Span]:
         return []
     out = [s for kind, a, b, strong in _labelled(text) if (s := _value(text, kind, a, b, strong))]
     out += [s for kind, a, b in _columns(text) if (s := _value(text, kind, a, b, True))]
-    return [s for s in out if not _CODE.search(_line(text, s[1]))]
-
-
-def _line(text: str, at: int) -> str:
-    return text[text.rfind("\n", 0, at) + 1 : _line_end(text, at)]
+    return [s for s in out if not _CODE.search(line_at(text, s[1]))]
 
 
 def _labelled(text: str) -> Iterator[tuple[str, int, int, bool]]:
@@ -142,7 +139,7 @@ def _labelled(text: str) -> Iterator[tuple[str, int, int, bool]]:
                 if not (_NOT_ADDRESS.match(text, start) or DATE.match(text, start)):
                     yield "ADDRESS", start, _line_end(text, start), True
             continue
-        if label == "name" and not _SIBLING.search(_line(text, m.start())):
+        if label == "name" and not _SIBLING.search(line_at(text, m.start())):
             continue  # {"name": "Widget Pro"}, "- name: Checkout code": a thing's name without a person's
         strong = label in _NAME_LABELS or label in _PERSON_ZH_STRONG
         sep = _SEP.match(text, m.end())

@@ -20,6 +20,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from gateway.privacy.people.dates import TEENS, UNITS
+
 _DATA = Path(__file__).with_name("data")
 
 
@@ -132,11 +134,7 @@ _HEAD_PHRASE = re.compile(
     rf"\b({_NOT_MODIFIER}(?:[A-Z][a-z]+(?:'s)?|[a-z]{{4,}})(?: {_NOT_MODIFIER}[a-z]{{4,}})?) "
     r"(?i:" + "|".join(_HEADS) + r")\b"
 )
-_NUMBER_WORD = (
-    r"(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen"
-    r"|sixteen|seventeen|eighteen|nineteen|(?:twenty|thirty|forty)(?:[- ](?:one|two|three|four|five|six"
-    r"|seven|eight|nine))?)"
-)
+_NUMBER_WORD = rf"(?:\d{{1,2}}|{UNITS}|{TEENS}|(?:twenty|thirty|forty)(?:[- ](?:{UNITS}))?)"
 _ORDINAL = r"(?:first|second|third|fourth|fifth)"
 _PREGNANT = re.compile(
     rf"(?i)\b(?:{_NUMBER_WORD} (?:weeks?|months?) (?:pregnant|along|gone)"
