@@ -43,6 +43,7 @@ import uuid
 import zipfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from tqdm import tqdm
@@ -344,7 +345,9 @@ def scan_timing(det: PiiDetector, people_suite, id_suite, rounds: int = 3) -> di
         os.sched_setaffinity(0, {cpu})
     except (AttributeError, OSError):
         cpu = None
-    out: dict[str, dict] = {"pinned_to_cpu": cpu}
+    import spacy  # its version decides the NER's speed (pyproject.toml: from 3.8.8 its parse is ~13x slower)
+
+    out: dict[str, Any] = {"pinned_to_cpu": cpu, "spacy": spacy.__version__}
     for name, prompts in corpora.items():
         wall, cpu_t = [], []
         for _ in range(rounds):
@@ -912,7 +915,8 @@ def _markdown(data: dict, args, seeds: dict) -> str:
                f"{'met' if code['humaneval_flagged'] == 0 else 'not met'}**).\n\n")
     md += ("### Scan time\n\nOne `PiiDetector.find` of a 2,000-character prompt, all detectors, the process "
            f"pinned to one core (CPU {timing.get('pinned_to_cpu')}); models loaded once at start-up "
-           f"({timing['model_load_s']} s). CPU is the scan's thread time, wall includes waiting for the "
+           f"({timing['model_load_s']} s), spaCy {timing.get('spacy', '?')}. CPU is the scan's thread time, "
+           "wall includes waiting for the "
            "core on this shared machine. Goal p95 ≤ 15 ms.\n\n| prompts | n | wall p50 | wall p95 | CPU p50 | "
            "CPU p95 | goal |\n|---|---|---|---|---|---|---|\n"
            + "\n".join(f"| {k} | {v['prompts']} | {v['wall_ms_p50']} | {v['wall_ms_p95']} | {v['cpu_ms_p50']} | "
