@@ -50,19 +50,40 @@ _KIND = {label: kind for kind, labels in _LABELS.items() for label in labels.spl
 _PERSON_ZH_STRONG = frozenset(
     "姓名 收件人 寄件人 收货人 联系人 申请人 被保险人 投保人 受益人 取药人 签收人 代收人 监护人".split()
 )
-# every label, longest first (insured property before insured); a Latin one is a whole word in any case,
-# with _ or - for its spaces (full_name, Mailing-Address)
 # what a record about a person holds beside a bare "name" (a product's or a step's name has none of these)
 _SIBLING = re.compile(
     r"(?i)(?<![A-Za-z])(?:e-?mail|phone|mobile|tel|dob|birth\w*|born|address|addr|age|gender|sex|patient"
     r"|ssn|nationality|passport|diagnosis)(?![A-Za-z])|出生|生日|电话|手机|地址|住址|性别|年龄|邮箱"
 )
-_LONGEST_FIRST = sorted(_KIND, key=len, reverse=True)
+
+
+def _alternation(words: list[str], space: str) -> str:
+    """One regex for any of ``words``, the longest that matches (insured property before insured), as a
+    tree of their shared beginnings: a flat alternation of ~140 labels was tried label by label at every
+    word of a prompt (0.66 ms a 2,000-character scan; 0.23 ms as a tree)."""
+    tree: dict[str, dict] = {}
+    for word in words:
+        node = tree
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def branch(node: dict[str, dict]) -> str:
+        ways = [(space if c == " " else re.escape(c)) + branch(rest) for c, rest in sorted(node.items()) if c]
+        if not ways:
+            return ""
+        body = ways[0] if len(ways) == 1 and "" not in node else f"(?:{'|'.join(ways)})"
+        return body + ("?" if "" in node else "")  # greedy: a longer label first, then the one that ends here
+
+    return branch(tree)
+
+
+# every label; a Latin one is a whole word in any case, _ or - for its spaces (full_name, Mailing-Address)
 _FIELD = re.compile(
     r"(?<![A-Za-z])(?i:"
-    + "|".join(re.escape(label).replace(r"\ ", "[ _-]") for label in _LONGEST_FIRST if label.isascii())
+    + _alternation([label for label in _KIND if label.isascii()], "[ _-]")
     + r")(?![A-Za-z])|"
-    + "|".join(label for label in _LONGEST_FIRST if not label.isascii())
+    + _alternation([label for label in _KIND if not label.isascii()], " ")
 )
 
 
@@ -108,7 +129,7 @@ _ZH_ADDRESS_WORD = re.compile(r"[省市区县镇乡村路街道巷弄号楼栋�
 
 
 # a line of code, where a label is a parameter or a key of test data: f(name="x"), >>> g({"Name": "John"})
-# (narrower than code.CODE_LINE, which takes a line ending in } for code: a JSON record here is data)
+# (narrower than code.is_code_line, which takes a line ending in } for code: a JSON record here is data)
 _CODE = re.compile(
     r"\w\(|;\s*$|^\s*(?:>>>|\.\.\.|def |class |return\b|assert\b|import |from \S+ import |print\("
     r"|const |let |var )",

@@ -16,7 +16,13 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from gateway.privacy.people.code import CODE_LINE, capitals_read_as_names, code_line, in_code, technical
+from gateway.privacy.people.code import (
+    capitals_read_as_names,
+    code_line,
+    in_code,
+    is_code_line,
+    technical,
+)
 from gateway.privacy.people.dates import DAY, MONTH
 from gateway.privacy.people.nlp import reading, training_words
 
@@ -223,7 +229,7 @@ def _ends_sentence(word: str) -> bool:
 def _windows(text: str, known: list[Span]) -> list[Span]:
     """Stretches of text around capitalised words that could be names (and are not in ``known``), merged."""
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
-    code_lines = [m.span() for m in re.finditer(r"[^\n]+", text) if CODE_LINE.search(m.group(0))]
+    code_lines = [m.span() for m in re.finditer(r"[^\n]+", text) if is_code_line(m.group(0))]
     taken = list(known) + code_lines
     hits = []
     for k, (a, b) in enumerate(words):
