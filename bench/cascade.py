@@ -109,12 +109,15 @@ def committed_records(task: str) -> dict[str, dict]:
 
 
 def export_records(task: str, records: list[dict]) -> Path:
-    """Write the complete records to ``bench/data`` (gzip, one JSON per line, in id order)."""
+    """Write the complete records to ``bench/data`` (gzip, one JSON per line, in id order). The gzip header
+    carries no time (mtime 0), so the same records give the same bytes and a re-export changes no file."""
     import gzip
+    import io
 
     DATA.mkdir(parents=True, exist_ok=True)
     path = committed_path(task)
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as f:
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as packed, \
+            io.TextIOWrapper(packed, encoding="utf-8") as f:
         for rec in sorted(records, key=lambda r: r["id"]):
             f.write(json.dumps(rec, sort_keys=True) + "\n")
     return path
@@ -1049,7 +1052,7 @@ def run_mixed(args: argparse.Namespace, profile: dict) -> tuple[dict, str] | Non
         f"\n**tandem-auto as shipped** ({sh['policy']}: the query router, then the streaming cascade at "
         f"{sh['threshold']}), held out: quality {sh['quality']:.3f} ({sh['quality_vs_cloud']:.0%} of cloud-only), "
         f"{sh['cloud_fraction']:.0%} of requests reach the cloud, cost {_f(sh['cost_rel'])} of always-cloud; "
-        f"live median TTFT {live.get('ttft_median_ms', 0):.0f} ms = {live.get('ttft_vs_device', 0):.2f}× device "
+        f"live median TTFT {live.get('ttft_median_ms', 0):.0f} ms = {live.get('ttft_vs_device', 0):.3f}× device "
         "mode's (bench/cascade_ttft.py --task mixed).\n") + per_task_markdown(summary)
     write_results("cascade_mixed", data, md)
     plot("mixed", summary, RESULTS / "cascade_mixed.png")

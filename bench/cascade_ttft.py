@@ -88,7 +88,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, floa
                      "ttft_p90_ms": round(percentile(ttft, 90), 1),
                      "total_median_ms": round(statistics.median(total), 1),
                      "escalated": round(sum(r["escalated"] for r in rows) / len(rows), 3),
-                     "ttft_vs_device": round(statistics.median(ttft) / device_ttft, 2)}
+                     "ttft_vs_device": round(statistics.median(ttft) / device_ttft, 3)}
     return out
 
 
@@ -99,7 +99,8 @@ def markdown(data: dict[str, Any]) -> str:
                      for name, v in s.items())
     goal = data["goal_ttft_vs_device"]
     judged = "auto" if "auto" in s else "cascade-stream"
-    met = s[judged]["ttft_vs_device"] <= goal
+    ratio = s[judged]["ttft_median_ms"] / s["device"]["ttft_median_ms"]  # judged unrounded: 1.504x is over 1.5x
+    met = ratio <= goal
     source = ("set for this run: " + ", ".join(data["overrides"]) if data.get("overrides")
               else "`configs/default.yaml`")
     what = "HumanEval prompts" if data.get("task", "humaneval") == "humaneval" else \
@@ -114,7 +115,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"|---|---|---|---|---|---|\n{rows}\n\n"
             f"Goal: {'tandem-auto as shipped' if judged == 'auto' else 'the streaming cascade'}: median TTFT ≤ "
             f"{goal}× device mode's — **{'met' if met else 'not met'}** "
-            f"({s[judged]['ttft_vs_device']:.2f}×; the gate: {s['cascade-gate']['ttft_vs_device']:.2f}×).\n\n"
+            f"({ratio:.3f}×; the gate: {s['cascade-gate']['ttft_vs_device']:.2f}×).\n\n"
             "![ttft](cascade_ttft.png)\n")
 
 

@@ -484,3 +484,31 @@ def test_lenient_summary_counts_answers_equal_to_exact_and_has_no_rate_without_p
     timed = summarize({"exact": [{"correct": True, "same_as_exact": True, "cloud_passes": 4, "drafts_accepted": 28,
                                   "drafts_proposed": 32, "tokens": 32, "total_ms": 1600.0}]})
     assert timed["exact"]["drafts_per_pass"] == 8.0 and timed["exact"]["ms_per_token"] == 50.0
+
+
+def test_the_ttft_goal_is_judged_on_the_ratio_not_its_rounding():
+    """1237.4 ms against the device's 822.6 is 1.504x: over a 1.5x goal, though it prints as 1.50x."""
+    from bench import cascade_ttft
+
+    def runs(ttfts):
+        return [{"id": str(i), "ttft_ms": t, "total_ms": t, "tokens": 2, "escalated": False,
+                 "handover_token": None} for i, t in enumerate(ttfts)]
+
+    data = {"runs": {"device": runs([822.6]), "cascade-gate": runs([900.0]), "cascade-stream": runs([900.0]),
+                     "auto": runs([1237.4])}}
+    md = cascade_ttft.markdown({**data, "summary": cascade_ttft.summarize(data["runs"]), "n": 1, "max_tokens": 8,
+                                "goal_ttft_vs_device": 1.5, "models": {"device": "d", "cloud": "c"},
+                                "cascade_settings": {"window": 8, "window_threshold": -1.0, "gate_method": "tail",
+                                                     "gate_threshold": -1.5}})
+    assert "**not met** (1.504×" in md
+
+
+def test_exported_records_are_the_same_bytes_for_the_same_records(tmp_path, monkeypatch):
+    """The gzip header carries no time: re-exporting unchanged records leaves the committed file as it is."""
+    monkeypatch.setattr(cascade, "DATA", tmp_path)
+    records = [{"id": "b", "x": 1}, {"id": "a", "x": 2}]
+    path = cascade.export_records("demo", records)
+    first = path.read_bytes()
+    assert first[4:8] == b"\0\0\0\0"  # gzip's MTIME field
+    assert cascade.export_records("demo", list(reversed(records))).read_bytes() == first
+    assert [r["id"] for r in cascade.committed_records("demo").values()] == ["a", "b"]
