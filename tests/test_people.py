@@ -561,3 +561,36 @@ def test_a_field_label_is_found_as_the_flat_alternation_found_it():
     assert [[m.span() for m in fields._FIELD.finditer(t)] for t in texts] == [
         [m.span() for m in flat.finditer(t)] for t in texts
     ]
+
+
+# -- real prompts from the cascade benchmark's MMLU questions, read as personal data before ----------
+@pytest.mark.parametrize("text", [
+    "Which of the following statements describe(s) properties of a purely segmented memory system?\n"
+    "III. It suffers from internal fragmentation.",
+    "My model suffers from overfitting on the validation set.",
+    "This approach suffers from poor scalability.",
+    "The economy is suffering from high inflation.",
+    "Although corporate profit maximization is not directly prescribed by major normative theories, to which "
+    "is it most similar?",
+])
+def test_what_ails_a_thing_is_no_health_detail(det, text):
+    assert found(det, text, "HEALTH") == []
+
+
+@pytest.mark.parametrize("text,term", [
+    ("My father suffers from kidney stones.", "kidney stones"),
+    ("She is suffering from a rare autoimmune disorder.", "a rare autoimmune disorder"),
+    ("Ada Folta, 54, suffers from kidney stones.", "kidney stones"),
+    ("Tomasz Wrobel is still recovering from a knee operation.", "a knee operation"),
+    ("He was prescribed a new inhaler by his GP.", "a new inhaler"),
+])
+def test_what_ails_a_person_after_the_cue_still_is(det, text, term):
+    assert term in found(det, text, "HEALTH")
+
+
+def test_a_multiple_choice_options_letter_is_no_initial(det):
+    question = "Which of the following is a valid argument?\nA. Valid\nB. Invalid\nC. Wrong, Wrong\nD. Loop"
+    assert found(det, question, "PERSON") == []
+    people = "Who signed it?\nA. Richard Nixon\nB. Jimmy Carter\nC. None\nD. Both"
+    assert found(det, people, "PERSON") == ["Richard Nixon", "Jimmy Carter"]
+    assert found(det, "J. Smith will chair the meeting.", "PERSON") == ["J. Smith"]  # an initial stays one

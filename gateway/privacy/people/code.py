@@ -1,5 +1,6 @@
 """Whether a capitalised word in a prompt is code rather than a person's name: a name's detectors ask
-before they take one (``Parker.parse``, ``getUser()``, a test's string on a line of code, ``JSON``);
+before they take one (``Parker.parse``, ``getUser()``, a test's string on a line of code, ``JSON``, a
+multiple-choice option's letter);
 and which words in capitals are names written so (``Omar V. RACHEDI``) rather than acronyms."""
 
 from __future__ import annotations
@@ -51,6 +52,22 @@ def line_at(text: str, start: int, end: int | None = None) -> str:
     """The whole line (or lines) holding text[start:end]."""
     line_end = text.find("\n", start if end is None else end)
     return text[text.rfind("\n", 0, start) + 1 : line_end if line_end >= 0 else len(text)]
+
+
+_LETTERED = re.compile(r"[ \t]*([A-Z])([.)])[ \t]+")
+
+
+def option_label(text: str, start: int) -> int:
+    """The length of a lettered list's label at ``start`` ("B. " in "B. Wrong" at a line's start, where lines
+    labelled "A." and "B." are there too: a multiple-choice question's options), else 0. The small NER reads
+    "B. Wrong" as an initial and a surname; a name after the label stays one ("A. Jude Law"), and a list of
+    initials is no such list ("J. Smith" / "K. Jones")."""
+    m = _LETTERED.match(text, start)
+    if not m or text[text.rfind("\n", 0, start) + 1 : start].strip():
+        return 0
+    mark = re.escape(m.group(2))
+    lettered = all(re.search(rf"(?m)^[ \t]*{first}{mark}[ \t]", text) for first in "AB")
+    return m.end() - start if lettered else 0
 
 
 _NAME_CAPS = re.compile(r"(?:Mc|Mac|O'|O’|D'|D’|De|Le|La|Di|Da|Van)[A-Z][a-z]+")

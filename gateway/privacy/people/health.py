@@ -20,6 +20,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from gateway.privacy.people.about import PERSON_ZH, about_someone, someone_before
 from gateway.privacy.people.dates import TEENS, UNITS
 
 _DATA = Path(__file__).with_name("data")
@@ -148,25 +149,20 @@ _PREGNANT = re.compile(
 # PrEP (HIV prevention) only so written: "meal prep" is not health
 _TYPE = re.compile(r"(?i)\btype (?:1|2|one|two|i|ii) diabetes\b|\b(?-i:PrEP)\b")
 # what follows these is a condition whatever its name: "diagnosed with kidney stones", "确诊为慢性肾炎"
+# (after "suffers from" and "recovering from" only where a person suffers: about.someone_before)
+_NOT_CONDITION_WORD = (
+    r"(?:in|at|on|and|but|since|last|this|so|because|for|after|before|which|that|when|while|with|by|to|from|of"
+    r"|yesterday|today|recently)\b"
+)
 _AFTER_CUE = re.compile(
     r"(?i)\b(?:diagnosed with|diagnosis of|suffers from|suffering from|(?:being )?treated for|recovering from"
-    r"|tested positive for|prescribed)\s+((?:an? )?[a-z][a-z'’-]*(?: (?!(?:in|at|on|and|but|since|last|this|"
-    r"so|because|for|after|before|which|that|when|while|with|by|to|from|of|yesterday|today|recently)\b)"
-    r"[a-z][a-z'’-]*){0,3})"
+    rf"|tested positive for|prescribed)\s+(?!{_NOT_CONDITION_WORD})((?:an? )?[a-z][a-z'’-]*"
+    rf"(?: (?!{_NOT_CONDITION_WORD})[a-z][a-z'’-]*){{0,3}})"
 )
 _ZH_AFTER_CUE = re.compile(
     r"(?:确诊(?:为|了|出)?|诊断(?:为|出)|查出(?:了)?|患(?:有|了)|罹患)"
     r"([\u4e00-\u9fff]{2,10}?)"
     r"(?=[，。；！？、,.;!?\s]|$|了|的|，)"
-)
-_PERSON_EN = re.compile(
-    r"(?i)\b(?:i|i'm|i’m|i've|i’ve|me|my|myself|he|him|his|she|her|hers|patient|client|son|daughter|wife|husband"
-    r"|partner|mom|mum|mother|dad|father|brother|sister|child|kid|baby|grandma|grandpa|grandmother|grandfather"
-    r"|aunt|uncle|cousin|friend|colleague|boss|neighbou?r|boyfriend|girlfriend|fianc[ée]e?|diagnosed|prescribed"
-    r"|suffers?|suffering|is on|was on|been on|taking|takes|took|living with|discharged)\b"
-)
-_NOT_PERSON_EN = re.compile(
-    r"(?i)^(?:what|how|why|when|where|which|is|are|can|does|do|should|explain|describe)\b"
 )
 
 _ZH_SUFFIX = (
@@ -240,14 +236,10 @@ _ZH_PREGNANT = re.compile(
     r"|怀了(?:[一二三]|头|二|双)?胎|有了身孕|(?:在)?做试管(?!实验|反应|测试)"  # IVF, not a lab test
     r"|怀[着了上]?(?:[二三四]|双|龙凤)胎|孕吐|(?:在家)?保胎|预产期|孕[早中晚]期"
 )
-_PERSON_ZH = re.compile(
-    r"我(?!们)|他|她|本人|员工|家属|患者|病人|孩子|儿子|女儿|老婆|老公|妻子|丈夫|妈|爸|母亲|父亲|爷爷|奶奶|姥姥|外婆|"
-    r"外公|哥哥|姐姐|弟弟|妹妹|同事|朋友|客户|家人|宝宝|先生|女士|确诊|诊断|查出|得了|患有|患了|服用|在吃"
-)
 _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
 
 
-def _english_candidates(text: str) -> list[tuple[int, int]]:
+def _english_candidates(text: str, people: list[tuple[int, int]]) -> list[tuple[int, int]]:
     terms, firsts = english_terms(), _first_words()
     words = [(m.start(), m.end(), m.group(0).lower().replace("’", "'")) for m in _WORD.finditer(text)]
     # run[i]: how many words from words[i] on are one space apart, as the words of a term are
@@ -271,7 +263,11 @@ def _english_candidates(text: str) -> list[tuple[int, int]]:
             i += 1
     for rx in (_HEAD_PHRASE, _PREGNANT, _TYPE):
         found.extend((m.start(), m.end()) for m in rx.finditer(text))
-    found.extend(m.span(1) for m in _AFTER_CUE.finditer(text))
+    found.extend(
+        m.span(1)
+        for m in _AFTER_CUE.finditer(text)
+        if not m.group(0).lower().startswith(("suffer", "recover")) or someone_before(text, m.start(), people)
+    )
     return found
 
 
@@ -292,7 +288,7 @@ def _chinese_candidates(
                 or len(word) < 2
                 or not _cjk(word)
                 or tags.get(word, "n") not in _ZH_JOIN_TAGS
-                or _PERSON_ZH.search(word)
+                or PERSON_ZH.search(word)
             ):
                 break
             a, k = pa, k - 1
@@ -341,7 +337,7 @@ def _chinese_heads(text: str, tokens: list[tuple[int, int]]) -> list[tuple[int, 
             and tokens[k - 1][1] == a
         ):
             prev = text[tokens[k - 1][0] : b]
-            if prev not in _ZH_NOT and not _PERSON_ZH.search(prev):
+            if prev not in _ZH_NOT and not PERSON_ZH.search(prev):
                 found.append((tokens[k - 1][0], b))
     return found
 
@@ -357,7 +353,7 @@ def find_health(
     zh_tags: dict[str, str] | None = None,
 ) -> list[tuple[str, int, int]]:
     """Health terms in sentences about a person (a personal word, or a name among ``people``)."""
-    candidates = _english_candidates(text)
+    candidates = _english_candidates(text, people)
     if zh_tokens:
         candidates += _chinese_candidates(text, zh_tokens, zh_tags or {})
     if not candidates:
@@ -368,22 +364,9 @@ def find_health(
         inside = [(s, e) for s, e in candidates if a <= s < b]
         if not inside:
             continue
-        body = sent.group(0)
-        personal = (
-            bool(_PERSON_ZH.search(body))
-            or any(a <= s < b for s, _ in people)
-            or (bool(_PERSON_EN.search(body)) and not _generic_question(body))
-        )
-        if personal:
+        if about_someone(sent.group(0), a, b, people):
             out.extend(("HEALTH", s, e) for s, e in _longest(inside))
     return out
-
-
-def _generic_question(sentence: str) -> bool:
-    """A question without a personal word is about nobody ('How does insulin affect his …' is about him)."""
-    return bool(_NOT_PERSON_EN.match(sentence.strip())) and not re.search(
-        r"(?i)\b(?:my|his|her|i|i'm|i’m|me|patient|son|daughter|wife|husband|mother|father)\b", sentence
-    )
 
 
 def _longest(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

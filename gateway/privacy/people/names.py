@@ -21,6 +21,7 @@ from gateway.privacy.people.code import (
     code_line,
     in_code,
     is_code_line,
+    option_label,
     technical,
 )
 from gateway.privacy.people.dates import DAY, MONTH
@@ -294,6 +295,8 @@ def _model_persons(text: str, offset: int, doc: Any, cued: Sequence[Span]) -> se
         if value.endswith(("'s", "’s")):
             end -= 2
             value = value[:-2]
+        cut = option_label(text, start)  # "B. Wrong": an option's letter, not an initial
+        start, value = start + cut, value[cut:]
         if not _WORDS_ONLY.fullmatch(value) or in_code(text, start, end) or technical(value):
             continue
         while " " in value and value.split()[0].lower() in _STARTERS:  # "Use Jackson", "Dear Ann"
