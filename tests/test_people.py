@@ -594,3 +594,21 @@ def test_a_multiple_choice_options_letter_is_no_initial(det):
     people = "Who signed it?\nA. Richard Nixon\nB. Jimmy Carter\nC. None\nD. Both"
     assert found(det, people, "PERSON") == ["Richard Nixon", "Jimmy Carter"]
     assert found(det, "J. Smith will chair the meeting.", "PERSON") == ["J. Smith"]  # an initial stays one
+
+
+def test_pulling_the_model_fails_where_spacy_cannot_load_it(monkeypatch, tmp_path, capsys):
+    """A clean install once lacked a package spaCy imports (click): the gateway logged a warning and ran
+    without its English NER. The set-up's pull now loads the model and fails, saying why."""
+    import spacy
+
+    monkeypatch.setattr(people_nlp, "pull", lambda: tmp_path)
+
+    def broken(*_a, **_k):
+        raise ModuleNotFoundError("No module named 'click'")
+
+    monkeypatch.setattr(spacy, "load", broken)
+    assert people_nlp.main(["pull"]) == 1
+    assert "No module named 'click'" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.setattr(people_nlp, "pull", lambda: people_nlp.model_dir())
+    assert people_nlp.main(["pull"]) == 0

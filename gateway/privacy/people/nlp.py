@@ -243,10 +243,27 @@ def chinese_tags() -> dict[str, str]:
     return dict(jieba.posseg.dt.word_tag_tab)
 
 
+def _loads(folder: Path) -> int:
+    """0 when spaCy loads the pulled model, else 1 with why: the gateway would run without its English NER
+    (names from context only), which a set-up should say rather than leave to a log line at start-up
+    (a clean install once lacked a package spaCy imports, and every model-found name went unfound)."""
+    try:
+        import spacy
+
+        nlp = spacy.load(folder, exclude=_EXCLUDE)
+    except Exception as exc:  # noqa: BLE001 — whatever stops it, the set-up must fail and say so
+        print(f"spaCy cannot load {folder} ({type(exc).__name__}: {exc}); the privacy scan would find "
+              "English names from context only", file=sys.stderr)
+        return 1
+    print(f"loads with spaCy {spacy.__version__}: {', '.join(nlp.pipe_names)}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["pull"]:
-        print(pull())
-        return 0
+        folder = pull()
+        print(folder)
+        return _loads(folder)
     if argv[:1] == ["digest"] and len(argv) == 2:
         print(tree_sha256(Path(argv[1])))
         return 0
