@@ -20,9 +20,12 @@ core), three ways:
 Every answer is scored (HumanEval: run in ``gateway.core.verifiers.sandbox``; MMLU: the parsed
 letter) and the item's record is cached as JSON under
 ``$TANDEM_CACHE/bench-cache/cascade/<task>/<device>__<cloud>/`` (resumable: a cached phase is never
-run again). Policies (``bench.cascade_policies``) are then scored from the cache alone: thresholds
-fitted on a fixed-seed calibration half, every number reported on the other half. Writes
-``bench/results/cascade_<task>.{json,md,png}`` and ``cascade.md``.
+run again). Each record carries the prompt as the gateway's privacy shows it to the cloud
+(``privacy_stamp``): where today's detectors would show it otherwise, its cloud-side runs (cloud,
+escalation, streaming hand-overs) are stale and run again, and an item they keep private is left
+out, as the gateway keeps it on the device. Policies (``bench.cascade_policies``) are then scored
+from the cache alone: thresholds fitted on a fixed-seed calibration half, every number reported
+on the other half. Writes ``bench/results/cascade_<task>.{json,md,png}`` and ``cascade.md``.
 Settings: ``configs/bench-cascade.yaml``.
 """
 
@@ -51,11 +54,12 @@ from bench import cascade_policies as cp
 from bench.cascade_signals import make_signal_policies
 from bench.cascade_tasks import TASKS, Item
 from bench.common import RESULTS, machine, now_iso, write_results
-from routers.query import pack_vector
 from device_runtime.engine import common_prefix
 from device_runtime.models import cache_dir
 from gateway.core.verifiers.examples import SELF_TEST_VERSION
+from gateway.privacy.policy import PrivacyRouter
 from routers.confidence import first_unsure, threshold_for_cloud_fraction
+from routers.query import pack_vector
 
 if TYPE_CHECKING:
     from device_runtime.embedding import PromptEmbedder
@@ -67,6 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "configs" / "bench-cascade.yaml"
 CACHE_VERSION = 1
 PHASES = ("device", "cloud", "check", "escalation")
+CLOUD_SIDE = ("cloud", "escalation", "handovers")  # the runs where the cloud reads the prompt privacy left it
 
 
 # -- the cache ------------------------------------------------------------------------------------------
@@ -175,6 +180,57 @@ def composed_escalation(device: dict, cloud: dict) -> dict:
             "completion_tokens": cloud["completion_tokens"], "finish_reason": cloud["finish_reason"],
             "trace": trace, "score": cloud["score"], "agreed_prefix": 0,
             "composed": "device answer, then the cloud-only run (no shared tokenizer)"}
+
+
+def privacy_router() -> PrivacyRouter:
+    """The gateway's privacy as the runs configure it (``GatewayRunner.config`` leaves ``privacy`` alone)."""
+    from gateway.config import load_config
+
+    return PrivacyRouter.from_config(load_config().privacy)
+
+
+def privacy_stamp(privacy: PrivacyRouter, item: Item) -> dict[str, Any]:
+    """What the gateway shows the cloud of this item's prompt: its privacy level, how many values it hides
+    (``RouteTrace.redactions``) and a hash of the messages as sent. The cache key cannot say this: the same
+    request reads otherwise to other detectors, and a cloud that saw ``[PERSON_1]`` where today's
+    gateway sends the name (or the other way round) answered another question."""
+    texts = [str(m.get("content") or "") for m in item.messages]
+    decision = privacy.decide(texts)
+    hides = decision.level == "redact" and bool(decision.pii)  # as ``Planner.plan`` redacts
+    sent = privacy.redact(texts, decision) if hides else texts
+    return {"level": decision.level, "redactions": decision.redactor.count if decision.redactor else 0,
+            "sent": hashlib.sha256(json.dumps(sent).encode()).hexdigest()[:12]}
+
+
+def refresh_cloud_side(record: dict, stamp: dict[str, Any]) -> bool:
+    """Drop the record's cloud-side runs where the cloud saw another prompt than today's gateway would send,
+    and stamp it; True where the record changed. A record from before stamps is judged by its cloud run's
+    trace: the same privacy level and the same number of hidden values."""
+    had = record.get("privacy")
+    if had is None and "trace" in record.get("cloud", {}):  # recorded before stamps
+        trace = record["cloud"]["trace"]
+        if (trace.get("privacy"), trace.get("redactions", 0)) == (stamp["level"], stamp["redactions"]):
+            had = stamp
+    stale = had != stamp and any(phase in record for phase in CLOUD_SIDE)
+    for phase in CLOUD_SIDE if stale else ():
+        record.pop(phase, None)
+    changed = stale or record.get("privacy") != stamp
+    record["privacy"] = stamp
+    return changed
+
+
+def kept_private(items: list[Item], cache: Cache, max_tokens: int, device: str, cloud: str) -> list[str]:
+    """The items ``collect`` left out because their stamp says the gateway keeps them on the device."""
+    records = (cache.load(it.id, item_key(it, max_tokens, device, cloud)) or {} for it in items)
+    return [it.id for it, rec in zip(items, records) if rec.get("privacy", {}).get("level") == "private"]
+
+
+def check_stamp(out: dict[str, Any], stamp: dict[str, Any], what: str) -> None:
+    """A run whose trace disagrees with its item's stamp saw a prompt its stamp does not say: not cached."""
+    trace = out["trace"]
+    if (trace["privacy"], trace["redactions"]) != (stamp["level"], stamp["redactions"]):
+        raise RuntimeError(f"{what}: the gateway sent it as {trace['privacy']} with {trace['redactions']} "
+                           f"hidden, its stamp says {stamp['level']} with {stamp['redactions']}")
 
 
 def complete(record: dict | None) -> bool:
@@ -385,7 +441,8 @@ def _ms(t0: float) -> float:
 
 
 async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: int, device: str, cloud: str,
-                  generate: bool, runner_factory=GatewayRunner) -> list[dict]:
+                  generate: bool, runner_factory=GatewayRunner,
+                  privacy: PrivacyRouter | None = None) -> list[dict]:
     """Cached records for ``items``, generating only the missing phases (and only when ``generate``).
 
     Phases run in passes (every item's device answer, then every cloud answer, then every
@@ -405,9 +462,15 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
     records = {it.id: cache.load(it.id, keys[it.id]) or {
         "id": it.id, "task": task_name, "key": keys[it.id], "device_model": device, "cloud_model": cloud,
         "max_tokens": max_tokens} for it in items}
+    privacy = privacy or privacy_router()
+    stamps = {it.id: privacy_stamp(privacy, it) for it in items}
+    for it in items:
+        if refresh_cloud_side(records[it.id], stamps[it.id]):
+            cache.save(records[it.id])
+    kept = [it for it in items if stamps[it.id]["level"] != "private"]  # the gateway never sends these
     # item by item (each record completes before the next starts, so a run cut short leaves whole records), in
     # a fixed-seed order (so such a run is a random sample, not the task's first items)
-    order = sorted(items, key=lambda it: hashlib.sha256(it.id.encode()).hexdigest())
+    order = sorted(kept, key=lambda it: hashlib.sha256(it.id.encode()).hexdigest())
     todo = [(phase, it) for it in order for phase in PHASES if "score" not in records[it.id].get(phase, {})]
     if todo and generate:
         bar = tqdm(total=len(todo), desc=f"{task_name} ({len(items)} items x {len(PHASES)} runs)", unit="run",
@@ -436,6 +499,8 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                         bar.update(1)
                         continue
                     out = await getattr(runner, phase)(it, max_tokens)
+                    if phase != "device":  # the cloud read the prompt: as its stamp says
+                        check_stamp(out, stamps[it.id], f"{it.id} {phase}")
                 except (RuntimeError, ValueError, TandemError) as exc:  # one bad request must not end hours
                     tqdm.write(f"{it.id}: {phase} run failed, not cached ({type(exc).__name__}: {exc})")
                     bar.update(1)
@@ -459,7 +524,7 @@ async def collect(task_name: str, items: list[Item], cache: Cache, max_tokens: i
                                f"check {rec['check']['total_ms'] / 1000:.1f}s "
                                f"cascade {rec['escalation']['total_ms'] / 1000:.1f}s")
         bar.close()
-    return [records[it.id] for it in items if complete(records[it.id])]
+    return [records[it.id] for it in kept if complete(records[it.id])]
 
 
 def halves(records: list[dict], profile: dict) -> tuple[cp.Items, cp.Items, cp.Items]:
@@ -519,6 +584,7 @@ async def collect_handovers(task_name: str, todo: list[tuple[str, int, int, floa
                                                    dynamic_ncols=True):
             try:
                 out = await runner.handover(by_id[item_id], max_tokens, window, threshold)
+                check_stamp(out, recs[item_id]["privacy"], f"{item_id} hand-over")
             except (RuntimeError, ValueError, TandemError) as exc:
                 tqdm.write(f"{item_id}: hand-over at {at} failed, not cached ({type(exc).__name__}: {exc})")
                 continue
@@ -962,10 +1028,13 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
         return None
     smoke = len(items) < full
     done = {r["id"] for r in records}
-    missing = [it.id for it in items if it.id not in done]
-    if missing:
-        print(f"{task_name}: {len(missing)} items have no complete record (run again to retry them): "
-              f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}", file=sys.stderr)
+    private = kept_private(items, cache, max_tokens, device, cloud)
+    missing = [it.id for it in items if it.id not in done and it.id not in private]
+    for ids, why in ((private, "left out: the gateway keeps them on the device"),
+                     (missing, "have no complete record (run again to retry them)")):
+        if ids:
+            print(f"{task_name}: {len(ids)} items {why}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}",
+                  file=sys.stderr)
     sandbox = task.sandbox.describe() if task_name == "humaneval" else None
     summary = summarize(records, profile)
     live = {"fractions": list(args.live_stream or []), "moved": 0}
@@ -992,7 +1061,8 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
                      "live_stream": live,
                      "smoke": smoke},
         "data": {"source": f"{task.source.requirement}:{task.source.member}", "sha256": task.sha256,
-                 "items": len(records), "of": full, "missing": missing},
+                 "items": len(records), "of": full, "missing": missing,
+                 "private": private},
         "sandbox": sandbox,
         "machine": machine(),
         "date": now_iso(),

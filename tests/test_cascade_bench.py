@@ -9,6 +9,7 @@ import math
 import os
 import random
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from bench.cascade_tasks import HumanEval, Item, parse_letter
 from gateway.core.verifiers.sandbox import Limits, Sandbox
 from routers.confidence import first_unsure, threshold_for_cloud_fraction, threshold_for_quality
 
+ISSUE_HEALTH = "Patient Margarethe Oyelaran presents with type 2 diabetes; which drug first?\nA. insulin\nB. metformin"
 FAST = Limits(cpu_s=2, wall_s=4, memory_mb=512, nproc=16)
 
 
@@ -127,7 +129,7 @@ def record(i: int, device_ok: bool, cloud_ok: bool, esc_ok: bool, lp: list[float
         "cloud": {"text": "B", "token_ids": [], "ttft_ms": 300.0, "total_ms": 300.0 + 40 * n, "completion_tokens": n,
                   "finish_reason": "stop", "score": {"correct": cloud_ok},
                   "trace": {"mode": "cloud", "drafts_proposed": 0, "drafts_accepted": 0, "cloud_tokens": n,
-                            "cloud_calls": 1, "cloud_passes": n}},
+                            "cloud_calls": 1, "cloud_passes": n, "privacy": "public", "redactions": 0}},
         "escalation": {"text": "B", "token_ids": list(range(agreed)), "ttft_ms": 100.0 + 20 * n + 150,
                        "total_ms": 100.0 + 20 * n + 300, "completion_tokens": n, "finish_reason": "stop",
                        "agreed_prefix": agreed, "score": {"correct": esc_ok},
@@ -261,7 +263,8 @@ class StreamingRunner:
         at = first_unsure(self.logprobs[item.id], window, threshold)
         at = at - 1 if item.id in self.moves else at
         return {"text": "B", "token_ids": [], "ttft_ms": 100.0, "total_ms": 500.0, "completion_tokens": 3,
-                "finish_reason": "stop", "trace": {"handover_token": at}, "window": window, "threshold": threshold}
+                "finish_reason": "stop", "trace": {"handover_token": at, "privacy": "public", "redactions": 0},
+                "window": window, "threshold": threshold}
 
 
 def test_streaming_hand_overs_the_replay_cannot_score_run_live_once(tmp_path, monkeypatch):
@@ -271,6 +274,8 @@ def test_streaming_hand_overs_the_replay_cannot_score_run_live_once(tmp_path, mo
     recs = [record(i, sure, True, True, [-0.05, -0.05, -0.1 if sure else -2.5], agreed=3 if sure else 0)
             for i, sure in enumerate(bool(x) for x in rng.random(24) < 0.6)]
     items = [Item(r["id"], [{"role": "user", "content": r["id"]}], {"answer": "B"}) for r in recs]
+    for r in recs:  # as ``collect`` stamps them: public, nothing hidden
+        r["privacy"] = {"level": "public", "redactions": 0, "sent": "-"}
     cache = cascade.Cache(cascade.pair_dir("mmlu", "dev", "cld"))
     profile = cascade.load_profile(None)
     todo = cascade.handovers_to_run(recs, cascade.summarize(recs, profile), profile, [0.3, 0.5])
@@ -376,6 +381,78 @@ def test_rescoring_from_the_cache_makes_no_model_call(tmp_path, monkeypatch):
     changed = [Item(items[0].id, [{"role": "user", "content": "another question"}], {"answer": "B"})]
     with pytest.raises(AssertionError, match="model was about to be loaded"):
         asyncio.run(cascade.collect("mmlu", changed, cache, 16, "dev", "cld", generate=True, runner_factory=NoModels))
+
+
+# -- privacy: a cloud-side run counts only where the cloud saw the prompt as today's gateway sends it --------------
+class CloudSideRunner:
+    """Only the cloud side may run; it answers with the trace the gateway writes (``lie``: another one)."""
+
+    shared_tokenizer = True
+
+    def __init__(self, stamps: dict, lie: frozenset = frozenset()):
+        self.stamps, self.lie, self.calls = stamps, lie, []
+        self.collab = SimpleNamespace(config=SimpleNamespace(speculative=SimpleNamespace(pipeline=False)))
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return None
+
+    async def warm_up(self):
+        return None
+
+    async def _answer(self, phase, item):
+        self.calls.append((phase, item.id))
+        stamp = self.stamps[item.id]
+        hidden = stamp["redactions"] + (1 if item.id in self.lie else 0)
+        return {"text": "B", "token_ids": [], "ttft_ms": 1.0, "total_ms": 2.0, "completion_tokens": 1,
+                "finish_reason": "stop", "trace": {"privacy": stamp["level"], "redactions": hidden}}
+
+    async def cloud(self, item, max_tokens):
+        return await self._answer("cloud", item)
+
+    async def escalation(self, item, max_tokens):
+        return await self._answer("escalation", item)
+
+
+def test_cloud_side_runs_are_redone_where_the_gateway_now_shows_the_cloud_another_prompt(tmp_path, monkeypatch):
+    monkeypatch.setenv("TANDEM_CACHE", str(tmp_path / "cache"))
+    texts = {"mmlu/000": "Which city is the capital of Australia?\nA. Sydney\nB. Canberra",
+             "mmlu/001": "Dear Tomasz Kowalski, which is right?\nA. one\nB. two",  # a name: redacted today
+             "mmlu/002": ISSUE_HEALTH,  # a health detail: kept on the device today
+             "mmlu/003": "Is 7 prime?\nA. yes\nB. no",  # stamped, but under another prompt than today's
+             "mmlu/004": "Dear Tomasz Kowalski, is 9 prime?\nA. yes\nB. no"}  # the gateway's trace disagrees
+    items = [Item(i, [{"role": "user", "content": t}], {"answer": "B"}) for i, t in texts.items()]
+    privacy = cascade.privacy_router()
+    stamps = {it.id: cascade.privacy_stamp(privacy, it) for it in items}
+    assert [stamps[i]["level"] for i in texts] == ["public", "redact", "private", "public", "redact"]
+    assert stamps["mmlu/001"]["redactions"] >= 1 and stamps["mmlu/001"]["sent"] != stamps["mmlu/004"]["sent"]
+    cache = cascade.Cache(cascade.pair_dir("mmlu", "dev", "cld"))
+    for it, r in zip(items, synthetic(5)):  # recorded before stamps: public, nothing hidden
+        r = {**r, "id": it.id, "key": cascade.item_key(it, 16, "dev", "cld"), "handovers": {"1": {"moved_to": 2}}}
+        if it.id == "mmlu/003":
+            r["privacy"] = {**stamps[it.id], "sent": "another"}
+        cache.save(r)
+
+    runner = CloudSideRunner(stamps, lie=frozenset({"mmlu/004"}))
+    got = asyncio.run(cascade.collect("mmlu", items, cache, 16, "dev", "cld", generate=True,
+                                      runner_factory=lambda *a: runner, privacy=privacy))
+    assert sorted(runner.calls) == [("cloud", "mmlu/001"), ("cloud", "mmlu/003"), ("cloud", "mmlu/004"),
+                                    ("escalation", "mmlu/001"), ("escalation", "mmlu/003")]  # 004's cloud run failed
+    # the private item is left out; the one whose runs disagree with its stamp is not complete, so not counted
+    assert [r["id"] for r in got] == ["mmlu/000", "mmlu/001", "mmlu/003"]
+    by_id = {r["id"]: r for r in got}
+    assert all(r["privacy"] == stamps[r["id"]] for r in got)
+    assert "handovers" in by_id["mmlu/000"] and "handovers" not in by_id["mmlu/001"]
+    assert by_id["mmlu/001"]["cloud"]["trace"]["redactions"] == stamps["mmlu/001"]["redactions"]
+    assert "cloud" not in cache.load("mmlu/004", cascade.item_key(items[4], 16, "dev", "cld"))
+
+    # stamped and consistent now: nothing runs again, except the run that was refused
+    again = CloudSideRunner(stamps)
+    asyncio.run(cascade.collect("mmlu", items, cache, 16, "dev", "cld", generate=True,
+                                runner_factory=lambda *a: again, privacy=privacy))
+    assert again.calls == [("cloud", "mmlu/004"), ("escalation", "mmlu/004")]
 
 
 # -- a second device: the cloud-only runs are shared, escalation without a shared tokenizer is composed --------------

@@ -29,8 +29,7 @@ from gateway.core.query import QueryStep
 from gateway.core.scheduling import StateSources, auto_policy, session_key
 from gateway.core.tokenizers import TokenizerCheck
 from gateway.core.trace import RouteTrace
-from gateway.privacy.pii import PiiDetector
-from gateway.privacy.policy import PrivacyDecision, PrivacyRouter, PrivacyRule
+from gateway.privacy.policy import PrivacyDecision, PrivacyRouter
 from gateway.privacy.session import SessionPins
 from routers.cost import CloudBudget
 from routers.policy import MODES, RouteChoice, RouteFacts
@@ -94,16 +93,8 @@ class Planner:
             budget,
             has_cloud,
         )
-        p = config.privacy
-        self.privacy = PrivacyRouter(
-            p.pii_action,
-            [PrivacyRule(**r.model_dump()) for r in p.rules],
-            PiiDetector(use_presidio=p.use_presidio, skip=[k for k, v in p.types.items() if v == "off"]),
-            p.default_level,
-            p.max_scan_chars,
-            p.types,
-        )
-        self.sessions = SessionPins(p.session_pin_s)
+        self.privacy = PrivacyRouter.from_config(config.privacy)
+        self.sessions = SessionPins(config.privacy.session_pin_s)
         self.policy = auto_policy(config)
         self.state = StateSources()  # the device's and the cloud's state (the runtime wires them)
 

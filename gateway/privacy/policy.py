@@ -23,9 +23,12 @@ import re
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from gateway.privacy.pii import PiiDetector, PiiSpan
+
+if TYPE_CHECKING:
+    from gateway.config import PrivacyConfig
 
 LEVELS = ("public", "redact", "private")
 ACTIONS = ("redact", "private", "off")
@@ -158,6 +161,18 @@ class PrivacyRouter:
         self.default_level = strictest([default_level])
         self.max_scan_chars = max_scan_chars
         self._seen = ScanMemo()
+
+    @classmethod
+    def from_config(cls, p: PrivacyConfig) -> PrivacyRouter:
+        """The router the ``privacy`` section configures (the gateway's; the benchmark's view of it)."""
+        return cls(
+            p.pii_action,
+            [PrivacyRule(**r.model_dump()) for r in p.rules],
+            PiiDetector(use_presidio=p.use_presidio, skip=[k for k, v in p.types.items() if v == "off"]),
+            p.default_level,
+            p.max_scan_chars,
+            p.types,
+        )
 
     def _find(self, text: str) -> list[PiiSpan]:
         found = self._seen.get(text)
