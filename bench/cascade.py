@@ -59,7 +59,7 @@ from device_runtime.models import cache_dir
 from gateway.core.verifiers.examples import SELF_TEST_VERSION
 from gateway.privacy.policy import PrivacyRouter
 from routers.confidence import first_unsure, threshold_for_cloud_fraction
-from routers.query import pack_vector
+from routers.query import EMBED_TOKENS, embed_length, pack_vector
 
 if TYPE_CHECKING:
     from device_runtime.embedding import PromptEmbedder
@@ -335,7 +335,8 @@ class GatewayRunner:
         if self.embedder is None:  # loaded with the first device answer: only the device phase needs it
             from device_runtime.embedding import PromptEmbedder
 
-            self.embedder = await asyncio.to_thread(PromptEmbedder.load, self.device_model, n_threads=THREADS)
+            self.embedder = await asyncio.to_thread(PromptEmbedder.load, self.device_model,
+                                                    max_tokens=EMBED_TOKENS, n_threads=THREADS)
         t1 = time.perf_counter()
         async with collab.device.turn():  # the query router's features: known before generating
             vector = await asyncio.to_thread(self.embedder.embed, prompt_text(item))
@@ -1018,11 +1019,15 @@ def run_task(task_name: str, args: argparse.Namespace, profile: dict) -> tuple[d
                                   generate=not args.no_generate))
     if args.rescore_answers:
         rescore_answers(task_name, records, items, cache)
+    if args.embed_tokens or not args.no_generate:  # a router reads one length: the gateway's (EMBED_TOKENS)
+        reembed(records, items, cache, device, args.embed_tokens or EMBED_TOKENS)
+    lengths = sorted({embed_length(r) for r in records})
+    if len(lengths) > 1:
+        raise SystemExit(f"{task_name}: records embedded at {lengths} tokens; a query router reads one length: "
+                         f"run without --no-generate (or with --embed-tokens {EMBED_TOKENS})")
     if args.export_records and device == profile["models"]["device"] and cloud == profile["models"]["cloud"]:
         print(f"wrote {export_records(task_name, records)} ({len(records)} records)")
     add_self_tests(task_name, records, items, cache, redo=args.rescore_answers)
-    if args.embed_tokens:
-        reembed(records, items, cache, device, args.embed_tokens)
     if len(records) < 4:
         print(f"{task_name}: only {len(records)} cached items; nothing to report", file=sys.stderr)
         return None
@@ -1169,7 +1174,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task", choices=[*TASKS, "mixed", "all"], default="all")
     ap.add_argument("--embed-tokens", type=int,
                     help="embed the cached prompts again at this many tokens (the query router's input; no "
-                         "generation): what a shorter, cheaper embedding keeps")
+                         f"generation): what a shorter, cheaper embedding keeps (default {EMBED_TOKENS}, the "
+                         "length the gateway's router reads: every record is embedded at it)")
     ap.add_argument("--export-records", action="store_true",
                     help="write each task's complete records to bench/data (gzip) after the run")
     ap.add_argument("--limit", type=int, help="only the first N items of each task (a smoke run)")

@@ -1,6 +1,6 @@
 """The device model's embedding of a prompt: features a query router has before any generation.
 
-    embedder = PromptEmbedder.load("qwen2.5-coder-0.5b")
+    embedder = PromptEmbedder.load("qwen2.5-coder-0.5b", max_tokens=32)
     vector = embedder.embed("What's the capital of Australia?")   # unit-length float32, n_embd wide
 
 A second llama.cpp context over the same GGUF file, in embedding mode (mean-pooled last hidden
@@ -20,7 +20,7 @@ from device_runtime.models import ModelStore
 
 
 class PromptEmbedder:
-    def __init__(self, model_path: str | Path, max_tokens: int = 128, n_threads: int | None = None):
+    def __init__(self, model_path: str | Path, max_tokens: int, n_threads: int | None = None):
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
 
         threads = n_threads or default_threads()

@@ -25,7 +25,7 @@ from gateway.cloud_client.transport import CallStats
 from gateway.config import TandemConfig
 from gateway.runtime import Runtime
 from routers.confidence import stream_score, threshold_for_cloud_fraction, threshold_for_quality
-from routers.query import OUTPUT_PRICE_RATIO, escalation_gains, fit_from_records, unpack_vector
+from routers.query import OUTPUT_PRICE_RATIO, embed_length, escalation_gains, fit_from_records, unpack_vector
 
 DEFAULT_PROMPTS = [
     "Write a Python function that reverses a linked list.",
@@ -126,12 +126,16 @@ def fit_query_router(paths: list[str], out: str, output_price_ratio: float = OUT
     if len(records) < 20:
         raise SystemExit(f"{len(records)} usable records in {', '.join(paths) or 'no files'}; need 20")
     tasks = sorted({r["id"].split("/", 1)[0].lower() for r in records})
-    lengths = sorted({r["device"].get("embed_tokens", 128) for r in records})
     if output_price_ratio <= 0:
         raise SystemExit(f"--output-price-ratio must be positive, not {output_price_ratio}")
     fitted_on = (f"{len(records)} records ({', '.join(tasks)}), calibration half; "
-                 f"prompts embedded at {lengths} tokens; output tokens priced {output_price_ratio:g}x input")
-    router, cal, held = fit_from_records(records, fitted_on=fitted_on, output_price_ratio=output_price_ratio)
+                 f"prompts embedded at {embed_length(records[0])} tokens; "
+                 f"output tokens priced {output_price_ratio:g}x input")
+    try:
+        router, cal, held = fit_from_records(records, fitted_on=fitted_on,
+                                             output_price_ratio=output_price_ratio)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
     held_recs = [records[i] for i in held]
     p = router.p_gains(np.stack([unpack_vector(r["device"]["embedding"]) for r in held_recs]),
                        np.asarray([r["prompt_tokens"] for r in held_recs], dtype=np.float64))

@@ -155,12 +155,11 @@ class RoutingConfig(Section):
     # the query router (routers/query.py): `auto` requests bound for the cascade go straight to the cloud
     # when it expects the cloud to fix what the device would answer. `default`: the router shipped with
     # Tandem (fitted on the cascade benchmark's calibration halves); a path: one `tandem calibrate
-    # --query-router` wrote; null: off. It embeds the prompt's first `query_max_tokens` tokens on the device
-    # (32: the instruction and the start of the question say what kind of request it is, at a quarter of
-    # 128 tokens' cost; the cascade benchmark measured both).
+    # --query-router` wrote; null: off. It embeds the prompt's first tokens on the device, as many as the
+    # router was fitted on (the file's `embed_tokens`; the shipped one's: 32, routers.query.EMBED_TOKENS).
     query_router: str | None = None
     query_threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="override the file's")
-    query_max_tokens: int = Field(default=32, ge=8)  # what the shipped router was fitted with: 32 tokens
+    query_max_tokens: int | None = Field(default=None, ge=8)  # null: the router's; another: refused at start
 
 
 class SchedulingConfig(Section):

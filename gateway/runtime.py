@@ -26,7 +26,7 @@ from gateway.cloud_client.health import NetworkMonitor
 from gateway.config import TandemConfig
 from gateway.core.orchestrator import Collaborator
 from gateway.core.query import Embedder, router_path
-from routers.query import QueryRouter
+from routers.query import EMBED_TOKENS, QueryRouter
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -54,16 +54,15 @@ class Runtime:
         if not isinstance(self.engine, LlamaEngine):
             log.warning("routing.query_router needs a llama.cpp device model; the query router is off")
             return None
-        if cfg.routing.query_router == "default":  # the shipped router reads one model's embeddings
-            shipped = QueryRouter.load(router_path("default")).model
-            if shipped and shipped != self.engine.name:
-                log.info("the shipped query router is for %s, the device model is %s: off (fit one with "
-                         "`tandem calibrate --query-router`)", shipped, self.engine.name)
-                return None
+        router = QueryRouter.load(router_path(cfg.routing.query_router))
+        if cfg.routing.query_router == "default" and router.model and router.model != self.engine.name:
+            log.info("the shipped query router is for %s, the device model is %s: off (fit one with "
+                     "`tandem calibrate --query-router`)", router.model, self.engine.name)
+            return None  # the shipped router reads one model's embeddings
         from device_runtime.embedding import PromptEmbedder
 
-        return await asyncio.to_thread(PromptEmbedder, self.engine.model_path, cfg.routing.query_max_tokens,
-                                       cfg.device.n_threads)
+        tokens = cfg.routing.query_max_tokens or router.embed_tokens or EMBED_TOKENS  # the router's length
+        return await asyncio.to_thread(PromptEmbedder, self.engine.model_path, tokens, cfg.device.n_threads)
 
     async def start(self) -> "Runtime":
         cfg = self.config

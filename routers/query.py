@@ -27,6 +27,10 @@ import numpy as np
 
 # the cloud's price of an output token over an input token (the benchmark's illustrative $0.10 / $0.30)
 OUTPUT_PRICE_RATIO = 3.0
+# the prompt's first tokens an embedding reads: the instruction and the start of the question say what kind of
+# request it is, at a quarter of 128 tokens' cost (the cascade benchmark measured both). Records are embedded
+# at this length, and a router fitted on them reads only embeddings of this length (``embed_tokens``).
+EMBED_TOKENS = 32
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
@@ -56,6 +60,7 @@ class QueryRouter:
     threshold: float = 0.5  # P(gain) at or above which the request goes straight to the cloud
     fitted_on: str = ""  # what the default was fitted on, for the trace and the docs
     model: str = ""  # the device model whose embeddings it reads (a router for another model is no use)
+    embed_tokens: int | None = None  # the prompt tokens its embeddings read (None: a file from before this)
 
     @classmethod
     def fit(
@@ -107,7 +112,7 @@ class QueryRouter:
                 {
                     "kind": "tandem-query-router",
                     "version": 1,
-                    "threshold": self.threshold, "model": self.model,
+                    "threshold": self.threshold, "model": self.model, "embed_tokens": self.embed_tokens,
                     "fitted_on": self.fitted_on,
                     "center": r(self.center),
                     "components": r(self.components),
@@ -134,7 +139,7 @@ class QueryRouter:
             a("feature_std"),
             a("weights"),
             threshold=float(d["threshold"]), model=d.get("model", ""),
-            fitted_on=d.get("fitted_on", ""),
+            fitted_on=d.get("fitted_on", ""), embed_tokens=d.get("embed_tokens"),
         )
 
     @property
@@ -203,6 +208,10 @@ def fit_from_records(
     chosen there too (``fit_with_threshold``, a cloud answer costing its prompt plus
     ``output_price_ratio`` times its output tokens: the cloud's price ratio, 3.0 for the benchmark's
     illustrative $0.10/$0.30 per million): the router, and the halves' indices."""
+    lengths = sorted({embed_length(r) for r in records})
+    if len(lengths) > 1:  # a router reads one length; the gateway embeds at one
+        raise ValueError(f"records embedded at several lengths ({', '.join(map(str, lengths))} tokens): "
+                         f"embed them again at one (bench/cascade.py --embed-tokens {EMBED_TOKENS})")
     cal, held = split_ids([r["id"] for r in records], seed, calibration_fraction)
     recs = [records[i] for i in cal]
     n = np.asarray([r["prompt_tokens"] for r in recs], dtype=np.float64)
@@ -223,7 +232,13 @@ def fit_from_records(
     if len(models) > 1:
         raise ValueError(f"records of several device models ({', '.join(sorted(models))}): one router each")
     router.model = models.pop()
+    router.embed_tokens = lengths[0]
     return router, cal, held
+
+
+def embed_length(record: dict) -> int:
+    """The prompt tokens the record's embedding read (records from before this was kept: 128)."""
+    return int(record["device"].get("embed_tokens", 128))
 
 
 def fit_with_threshold(

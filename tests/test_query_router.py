@@ -16,7 +16,7 @@ from gateway.core.orchestrator import Collaborator
 from gateway.core.query import DEFAULT_ROUTER, QueryStep, user_text
 from gateway.testing.recording_cloud import RecordingCloud
 from routers.policy import AutoPolicy, RouteFacts
-from routers.query import QueryRouter
+from routers.query import EMBED_TOKENS, QueryRouter
 
 DIM = 8
 KNOWLEDGE, CODE = np.eye(DIM)[0], np.eye(DIM)[1]
@@ -149,6 +149,51 @@ def test_a_shipped_router_loads_and_fits_the_device_model():
     router = QueryRouter.load(DEFAULT_ROUTER)
     assert router.dim == 896  # Qwen2.5-0.5B's hidden size: the default device model's embedding
     assert 0 < router.threshold < 1 and router.fitted_on
+    assert router.embed_tokens == EMBED_TOKENS  # fitted on embeddings of the length the gateway makes
+
+
+def mixed_records(n: int, lengths: tuple[int, ...]) -> list[dict]:
+    from routers.query import pack_vector
+
+    rng = np.random.default_rng(5)
+    out = []
+    for i in range(n):
+        fact = i % 2 == 0
+        vector = (KNOWLEDGE if fact else CODE) + 0.05 * rng.standard_normal(DIM)
+        out.append({"id": f"mix/{i:03d}", "prompt_tokens": 40, "device": {
+            "embedding": pack_vector(vector), "embed_tokens": lengths[i % len(lengths)],
+            "score": {"correct": not fact}},
+            "cloud": {"score": {"correct": True}, "completion_tokens": 2}, "escalation": {"score": {"correct": True}}})
+    return out
+
+
+def test_a_router_is_fitted_on_one_embedding_length_and_says_which(tmp_path):
+    """The shipped router had been fitted on records embedded at 32 and at 128 tokens, and the gateway embeds
+    at 32: features unlike most of those it learnt from. A router now reads one length, stated in its file."""
+    from routers.query import fit_from_records
+
+    with pytest.raises(ValueError, match=r"several lengths \(32, 128 tokens\)"):
+        fit_from_records(mixed_records(40, (32, 128)))
+    router, _, _ = fit_from_records(mixed_records(40, (32,)))
+    router.save(tmp_path / "router.json")
+    assert router.embed_tokens == 32 and QueryRouter.load(tmp_path / "router.json").embed_tokens == 32
+
+
+def test_a_router_refuses_an_embedder_of_another_length_at_start_up(tmp_path):
+    from gateway.core.query import load_router
+    from routers.query import fit_from_records
+
+    path = tmp_path / "router.json"
+    fit_from_records(mixed_records(40, (32,)))[0].save(path)
+
+    class Embeds(KeywordEmbedder):
+        def __init__(self, max_tokens: int):
+            super().__init__()
+            self.max_tokens = max_tokens
+
+    assert load_router(path, Embeds(32)).embed_tokens == 32
+    with pytest.raises(ValueError, match="first 32 tokens; routing.query_max_tokens embeds 128"):
+        load_router(path, Embeds(128))
 
 
 def test_the_decision_point_sends_only_where_the_cloud_pays_for_itself():
@@ -225,6 +270,8 @@ def test_the_shipped_router_routes_live_auto_requests(qwen_device_engine, qwen_c
     from gateway.testing.live import LiveGateway
 
     with LiveGateway(qwen_device_engine, ["routing.query_router=default"], cloud_engine=qwen_cloud_engine) as gw:
+        query = gw.runtime.collaborator.planner.query
+        assert query.embedder.max_tokens == QueryRouter.load(DEFAULT_ROUTER).embed_tokens  # the router's length
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
         for text in ("Answer the following multiple choice question. Reply with only the letter (A, B, C or D) of "
                      "the correct option.\n\nWhich planet is largest?\nA. Mars\nB. Jupiter\nC. Venus\nD. Earth",

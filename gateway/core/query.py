@@ -97,4 +97,9 @@ def load_router(path: Path, embedder: Embedder) -> QueryRouter:
         raise ValueError(f"routing.query_router {path} reads {router.dim}-wide embeddings "
                          f"({router.fitted_on or 'fitted elsewhere'}); the device model's are {dim}-wide: "
                          "fit one for it with `tandem calibrate --query-router`")
+    tokens = getattr(embedder, "max_tokens", None)
+    if None not in (tokens, router.embed_tokens) and tokens != router.embed_tokens:
+        raise ValueError(f"routing.query_router {path} was fitted on embeddings of the prompt's first "
+                         f"{router.embed_tokens} tokens; routing.query_max_tokens embeds {tokens}: leave it "
+                         "unset (the router's own length) or fit a router at that length")
     return router
