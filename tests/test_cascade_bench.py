@@ -241,13 +241,8 @@ def test_streaming_simulation_knows_when_it_is_exact():
     assert live["quality"] == live["quality_low"] == live["quality_high"] == 1.0
 
 
-class StreamingRunner:
-    """The gateway's streaming cascade, scripted: it hands over where told, except on ``moves``."""
-
-    def __init__(self, device, cloud, overrides, records, moves=()):
-        assert tuple(overrides) == cascade.STREAMING  # the gateway's streaming policy, not the gate
-        self.moves, self.runs = set(moves), []
-        self.logprobs = {r["id"]: r["device"]["logprobs"] for r in records}
+class ScriptedRunner:
+    """What ``collect`` needs of a ``GatewayRunner`` besides its runs: a context to enter and a warm-up."""
 
     async def __aenter__(self):
         return self
@@ -257,6 +252,15 @@ class StreamingRunner:
 
     async def warm_up(self):
         return None
+
+
+class StreamingRunner(ScriptedRunner):
+    """The gateway's streaming cascade, scripted: it hands over where told, except on ``moves``."""
+
+    def __init__(self, device, cloud, overrides, records, moves=()):
+        assert tuple(overrides) == cascade.STREAMING  # the gateway's streaming policy, not the gate
+        self.moves, self.runs = set(moves), []
+        self.logprobs = {r["id"]: r["device"]["logprobs"] for r in records}
 
     async def handover(self, item, max_tokens, window, threshold):
         self.runs.append(item.id)
@@ -385,7 +389,7 @@ def test_rescoring_from_the_cache_makes_no_model_call(tmp_path, monkeypatch):
 
 
 # -- privacy: a cloud-side run counts only where the cloud saw the prompt as today's gateway sends it --------------
-class CloudSideRunner:
+class CloudSideRunner(ScriptedRunner):
     """Only the cloud side may run; it answers with the trace the gateway writes (``lie``: another one)."""
 
     shared_tokenizer = True
@@ -393,15 +397,6 @@ class CloudSideRunner:
     def __init__(self, stamps: dict, lie: frozenset = frozenset()):
         self.stamps, self.lie, self.calls = stamps, lie, []
         self.collab = SimpleNamespace(config=SimpleNamespace(speculative=SimpleNamespace(pipeline=False)))
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        return None
-
-    async def warm_up(self):
-        return None
 
     async def _answer(self, phase, item):
         self.calls.append((phase, item.id))
@@ -457,22 +452,13 @@ def test_cloud_side_runs_are_redone_where_the_gateway_now_shows_the_cloud_anothe
 
 
 # -- a second device: the cloud-only runs are shared, escalation without a shared tokenizer is composed --------------
-class DeviceOnlyRunner:
+class DeviceOnlyRunner(ScriptedRunner):
     """A device whose tokenizer the cloud does not share; only its device phase may run."""
 
     shared_tokenizer = False
 
     def __init__(self, *args):
         self.calls: list[str] = []
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        return None
-
-    async def warm_up(self):
-        return None
 
     async def device(self, item, max_tokens):
         self.calls.append("device")
