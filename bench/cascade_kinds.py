@@ -248,7 +248,7 @@ def markdown(data: dict[str, Any]) -> str:
         f"{g['calibration']['cost_rel']:.3f}, held out **{g['heldout']['quality']:.3f} "
         f"({g['heldout']['quality'] / cq:.0%}) at cost {g['heldout']['cost_rel']:.3f}**." if g else "none."), ""]
     if sh:
-        lines += [f"For comparison, tandem-auto as shipped (the query router, then the streaming cascade): "
+        lines += [f"For comparison, tandem-auto as shipped ({sh['policy']}): "
                   f"{sh['quality']:.3f} ({sh['quality_vs_cloud']:.0%}) at cost {sh['cost_rel']:.3f} "
                   "(bench/results/cascade_mixed.md).", ""]
     lines += ["Other numbers of kinds (fitted on calibration, held-out at a 30% cost budget):", "",
