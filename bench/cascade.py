@@ -212,8 +212,9 @@ def refresh_cloud_side(record: dict, stamp: dict[str, Any]) -> bool:
         if (trace.get("privacy"), trace.get("redactions", 0)) == (stamp["level"], stamp["redactions"]):
             had = stamp
     stale = had != stamp and any(phase in record for phase in CLOUD_SIDE)
-    for phase in CLOUD_SIDE if stale else ():
-        record.pop(phase, None)
+    if stale:
+        for phase in CLOUD_SIDE:
+            record.pop(phase, None)
     changed = stale or record.get("privacy") != stamp
     record["privacy"] = stamp
     return changed
